@@ -16,7 +16,7 @@ ALLOWED = {
     "engine": {"engine", "base"},
     "store": {"store", "model", "base"},
     "provision": {"provision", "store", "model", "base"},
-    "api": {"api", "store", "engine", "model", "base"},
+    "api": {"api", "provision", "store", "engine", "model", "base"},
     "cli": {"cli", "api", "provision", "store", "engine", "model", "config", "base"},
 }
 # What the pure engine may take from the system: the C standard library, nothing more.

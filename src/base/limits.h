@@ -60,6 +60,9 @@
 #define BLEND_STORE_QUEUE_MAX 8192
 /* Requests folded into one transaction by group commit. */
 #define BLEND_STORE_BATCH_MAX 512
+/* Most events one read of the log returns: start-up replay reads it in pages, each held in
+ * memory as JSON, so a page stays bounded. */
+#define BLEND_STORE_EVENTS_READ_MAX 4096
 /* Events one request may append. */
 #define BLEND_STORE_EVENTS_PER_WRITE_MAX 64
 

@@ -13,9 +13,16 @@
  * Each write is atomic on its own: if one write of a batch fails, only that write is undone and
  * reported failed; the others of the batch commit.
  *
- * Every resource change appends an event "<resource>.created|updated|deleted" (subject
- * "<resource>/<id>", data: the redacted document after the change, or {"id":N} for a delete)
- * and, when the write names an actor, an audit entry; both in the same transaction as the change.
+ * Every resource change appends an event "<resources>.created|updated|deleted", named by the
+ * resource's plural name (type "skills.created", subject "skills/7"), whose data is the redacted
+ * document after the change, or for a delete the redacted document as it was before. When the
+ * write names an actor (actor[0] != 0) the change also adds an audit entry: action "create",
+ * "update" or "delete", detail {"fields":[names]} (the stored fields given on create, the fields
+ * whose value changed on update; names only, never values) and NULL for a delete. Event and
+ * audit entry are in the same transaction as the change. An op that changes nothing (UPSERT or
+ * UPDATE with the stored values) keeps the version and appends neither event nor audit entry.
+ * Deleting a row also deletes the rows whose foreign key cascades (a user's api_tokens); those
+ * cascaded deletes append no event of their own.
  */
 #ifndef BLEND_STORE_STORE_H
 #define BLEND_STORE_STORE_H
@@ -42,29 +49,37 @@ struct blend_store_config {
 
 enum blend_op_kind {
     BLEND_OP_CREATE, /* insert; fails BLEND_EEXIST on a duplicate unique field */
-    BLEND_OP_UPDATE, /* patch row `id` with the fields present in doc */
-    BLEND_OP_DELETE, /* delete row `id`; BLEND_ECONFLICT when other rows still refer to it */
+    BLEND_OP_UPDATE, /* patch row `id` with the fields present in doc; when every value equals
+                        the stored one: changed = 0, version kept, no event, no audit */
+    BLEND_OP_DELETE, /* delete row `id`; BLEND_ECONFLICT while a restricting reference still
+                        points at it; rows whose reference cascades (tokens) go with it */
     BLEND_OP_UPSERT, /* by natural key: create, or update when the stored row differs; no change
                         (and no event) when it is the same (idempotent provisioning) */
-    BLEND_OP_EVENT,  /* append the event given in `event_type`/`subject`/`doc` only */
+    BLEND_OP_EVENT,  /* append the event given in `event_type`/`subject`/`doc` only; at most
+                        BLEND_STORE_EVENTS_PER_WRITE_MAX of them per write */
+    BLEND_OP_AUDIT,  /* add an audit entry only (no event): action in `event_type`, resource
+                        name in `subject`, row id in `id`, detail in `doc` (may be NULL); the
+                        actor is the write's. Used by blend_store_audit_read() */
 };
 
 struct blend_write_op {
     enum blend_op_kind kind;
-    const struct blend_resource *res; /* NULL for BLEND_OP_EVENT */
+    const struct blend_resource *res; /* NULL for BLEND_OP_EVENT and BLEND_OP_AUDIT */
     int64_t id;                       /* UPDATE/DELETE: target row */
-    int64_t if_version;               /* UPDATE/DELETE: expected version; 0 = unchecked */
-    json_t *doc;                      /* owned: normalized document, or event data */
-    char event_type[48];              /* BLEND_OP_EVENT: e.g. "agent.state" */
-    char subject[64];                 /* BLEND_OP_EVENT: e.g. "agents/3" */
+    int64_t if_version;  /* UPDATE/DELETE: expected version; 0 = unchecked. A mismatch fails the
+                            op with BLEND_ECONFLICT and error_field "version" */
+    json_t *doc;         /* owned: normalized document, or event data */
+    char event_type[48]; /* BLEND_OP_EVENT: e.g. "agent.state"; AUDIT: action */
+    char subject[64];    /* BLEND_OP_EVENT: e.g. "agents/3"; AUDIT: resource */
 
     /* Results, set by the writer. */
-    int rc;              /* this op's result */
-    int64_t id_out;      /* id of the created/updated/deleted row */
-    int64_t version_out; /* version after the change */
-    int changed;         /* 0 when an UPSERT found nothing to change */
-    json_t *result;      /* owned: document after the change (redacted), or NULL */
-    char error_field[128]; /* on EEXIST/EINVAL/ECONFLICT: the field at fault, if known */
+    int rc;                /* this op's result */
+    int64_t id_out;        /* id of the created/updated/deleted row */
+    int64_t version_out;   /* version after the change */
+    int changed;           /* 0 when an UPSERT or UPDATE found nothing to change */
+    json_t *result;        /* owned: document after the change (redacted), or NULL (delete) */
+    char error_field[128]; /* on EEXIST/EINVAL/ECONFLICT: the field at fault, if known
+                              ("skills[1].skill"; "version" on a version conflict) */
     char error_detail[192];
 };
 
@@ -81,11 +96,11 @@ struct blend_write {
     char source[64]; /* e.g. "api 127.0.0.1", "provision examples/demo.json" */
 
     /* Results. */
-    int rc;                /* 0, or the first failing op's code (then nothing was written) */
-    int failed_op;         /* index of that op, -1 when rc == 0 */
-    int64_t first_seq;     /* event sequence numbers appended by this write (0 when none) */
+    int rc;            /* 0, or the first failing op's code (then nothing was written) */
+    int failed_op;     /* index of that op, -1 when rc == 0 */
+    int64_t first_seq; /* event sequence numbers appended by this write (0 when none) */
     int64_t last_seq;
-    double commit_ms;      /* time from the transaction's start to durable commit */
+    double commit_ms; /* time from the transaction's start to durable commit */
 
     blend_write_cb cb;
     void *cb_arg;
@@ -96,8 +111,10 @@ struct blend_write {
 struct blend_write *blend_write_create(void);
 /* Frees the write, its ops and their documents. */
 void blend_write_destroy(struct blend_write *w);
-/* Appends an op and returns it zeroed but for kind/res (NULL on ENOMEM or over
- * BLEND_STORE_EVENTS_PER_WRITE_MAX * 64 ops). The op takes ownership of `doc`. */
+/* Appends an op and returns it zeroed but for kind/res/doc (NULL on ENOMEM or over
+ * BLEND_STORE_EVENTS_PER_WRITE_MAX * 64 ops). `doc` is taken in every case: on failure it is
+ * freed. The returned pointer points into w's op array, which the next add may move: it is valid
+ * only until the next blend_write_add() on w (reach earlier ops as w->ops[i]). */
 struct blend_write_op *blend_write_add(struct blend_write *w, enum blend_op_kind kind,
                                        const struct blend_resource *res, json_t *doc);
 
@@ -108,12 +125,15 @@ BLEND_MUST_USE int blend_store_open(const struct blend_store_config *cfg,
 void blend_store_close(struct blend_store *s);
 
 /* Queues a write; `cb` runs later from blend_store_dispatch() with w->rc set. The store owns
- * `w` until the callback, which must destroy it (or keep it). BLEND_ELIMIT when
- * BLEND_STORE_QUEUE_MAX writes already wait, BLEND_ECLOSED after close began. */
+ * `w` until the callback, which must destroy it (or keep it). On failure nothing is queued and
+ * the caller keeps `w`: BLEND_EINVAL for a write without ops, BLEND_ELIMIT when the write holds
+ * more than BLEND_STORE_EVENTS_PER_WRITE_MAX BLEND_OP_EVENT ops or BLEND_STORE_QUEUE_MAX writes
+ * already wait, BLEND_ECLOSED after close began. */
 BLEND_MUST_USE int blend_store_submit(struct blend_store *s, struct blend_write *w,
                                       blend_write_cb cb, void *arg);
-/* Submits and waits until the write is durable; w->cb is not used. Returns w->rc. For the CLI,
- * tests and start-up; never from the main loop once it runs. */
+/* Submits and waits until the write is durable; w->cb is not used. Returns w->rc, or the
+ * submit errors above (then nothing ran). For the CLI, tests and start-up; never from the main
+ * loop once it runs. */
 BLEND_MUST_USE int blend_store_write_sync(struct blend_store *s, struct blend_write *w);
 /* Runs the callbacks of finished writes on the calling thread. Returns how many ran. */
 int blend_store_dispatch(struct blend_store *s);
@@ -128,10 +148,21 @@ BLEND_MUST_USE int blend_store_get(struct blend_store *s, const struct blend_res
 BLEND_MUST_USE int blend_store_find(struct blend_store *s, const struct blend_resource *res,
                                     const char *field, const char *value, int include_internal,
                                     json_t **doc_out);
+/* Same, for the row of `res` that has a child, in CHILDREN field `children_field`, whose fields
+ * equal every member of `match` (borrowed), e.g. the contact with identity
+ * {"kind":"phone","value":"+821012345678"}. match is a non-empty object; each key is a stored
+ * field of the child descriptor that is not REF, CHILDREN, SET, JSON or WRITE_ONLY, and each
+ * value a string (STRING, ENUM, TIME, DATE), an integer (INT) or a boolean (BOOL) of the field's
+ * type. When several rows match, the one with the lowest id. BLEND_EINVAL for an unknown or
+ * refused field or value, BLEND_ENOENT when no row matches. */
+BLEND_MUST_USE int blend_store_find_by_child(struct blend_store *s,
+                                             const struct blend_resource *res,
+                                             const char *children_field, const json_t *match,
+                                             int include_internal, json_t **doc_out);
 
 struct blend_list_query {
-    int64_t after_id;       /* keyset cursor: rows with id > after_id (0 = from the start) */
-    int limit;              /* 1..BLEND_API_PAGE_MAX */
+    int64_t after_id;         /* keyset cursor: rows with id > after_id (0 = from the start) */
+    int limit;                /* 1..BLEND_API_PAGE_MAX */
     const char *filter_field; /* optional equality filter on a non-children field */
     const char *filter_value;
 };
@@ -153,8 +184,9 @@ int64_t blend_store_last_seq(struct blend_store *s);
  *  "resource":"...","resource_id":N,"detail":{...}}. */
 BLEND_MUST_USE int blend_store_audit_list(struct blend_store *s, int64_t after_id, int limit,
                                           json_t **items_out, int64_t *next_after_out);
-/* Adds an audit entry for a read of personal data (written through the writer, not waited
- * for). action e.g. "read", resource "contacts", detail may be NULL (borrowed). */
+/* Adds an audit entry (action "read") for a read of personal data, as one BLEND_OP_AUDIT write
+ * through the writer, not waited for. resource e.g. "contacts" (non-empty, else BLEND_EINVAL),
+ * detail may be NULL (borrowed, copied). Submit errors as blend_store_submit(). */
 BLEND_MUST_USE int blend_store_audit_read(struct blend_store *s, int64_t actor_id,
                                           const char *actor, const char *source,
                                           const char *resource, int64_t resource_id,

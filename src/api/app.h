@@ -1,0 +1,54 @@
+/*
+ * The server application: the HTTP routes, authentication and RBAC, the engine's adapter, the
+ * WebSocket event stream and the metrics, all on one libuv loop. It holds no SQL and no parsing
+ * of its own: resources are validated by the model, stored by the store, and HTTP is carried by
+ * the transport in http.h.
+ *
+ * Lifecycle: blend_app_create() (the store must be open and its notify hook must end in
+ * blend_app_store_ready()), run the loop, blend_app_stop_accepting() on SIGTERM, wait for
+ * blend_app_inflight() to reach 0, blend_app_destroy().
+ */
+#ifndef BLEND_API_APP_H
+#define BLEND_API_APP_H
+
+#include "api/auth.h"
+#include "base/error.h"
+#include "store/store.h"
+
+#include <stdio.h>
+#include <uv.h>
+
+struct blend_app;
+
+struct blend_app_config {
+    const char *http_host;
+    int http_port; /* 0 = any free port */
+    const char *web_dir;
+    const char *tls_cert;
+    const char *tls_key;
+    enum blend_password_cost password_cost;
+    int session_idle_s;
+    int login_failures_max;
+    int lockout_s;
+};
+
+/* Creates the app: restores agent presence from the event log, starts listening. */
+BLEND_MUST_USE int blend_app_create(uv_loop_t *loop, struct blend_store *store,
+                                    const struct blend_app_config *cfg, struct blend_app **out);
+/* The HTTP port listened on (useful when configured as 0). */
+int blend_app_port(const struct blend_app *app);
+/* Run from the loop when the store's notify hook fired: dispatches finished writes and pushes
+ * newly committed events to WebSocket subscribers. */
+void blend_app_store_ready(struct blend_app *app);
+/* After a provisioning reload (SIGHUP): pushes new events; live state is kept. */
+void blend_app_reloaded(struct blend_app *app);
+void blend_app_stop_accepting(struct blend_app *app);
+/* HTTP requests in progress (answered or not) plus writes submitted and not yet dispatched. */
+size_t blend_app_inflight(const struct blend_app *app);
+/* Must be called outside uv_run (it runs the loop to close handles). */
+void blend_app_destroy(struct blend_app *app);
+
+/* Writes the route table, one line per route: "METHOD PATH ROLES" (`blend routes`). */
+void blend_app_routes_print(FILE *out);
+
+#endif

@@ -1,0 +1,146 @@
+/*
+ * Internals shared by the app's files (app.c, routes.c, h_*.c, events.c). Not a public API.
+ */
+#ifndef BLEND_API_APP_INT_H
+#define BLEND_API_APP_INT_H
+
+#include "api/app.h"
+#include "api/http.h"
+#include "api/metrics.h"
+#include "api/ratelimit.h"
+#include "engine/engine.h"
+#include "model/model.h"
+
+#include <jansson.h>
+#include <stdint.h>
+
+/* Route access: a set of roles, or public. */
+#define BLEND_ACCESS_PUBLIC 0x100u
+
+/* Who is calling: resolved from the bearer token or session cookie by the before hook. */
+struct blend_principal {
+    int64_t user_id;
+    int64_t token_id;
+    unsigned role; /* one enum blend_role bit */
+    char username[72];
+    int64_t agent_id; /* the agent linked to this user, 0 when none */
+    char source[64];  /* "api 127.0.0.1" for the audit log */
+};
+
+struct blend_ws_client;
+
+struct blend_app {
+    uv_loop_t *loop;
+    struct blend_store *store;
+    struct blend_engine *engine;
+    struct blend_http *http;
+    struct blend_metrics *metrics;
+    struct blend_ratelimit *login_limit;
+    struct blend_app_config cfg;
+    char web_dir[4096];
+    char tls_cert[4096];
+    char tls_key[4096];
+
+    size_t writes_pending;     /* submitted, callback not yet run */
+    int64_t broadcast_seq;     /* highest seq pushed to WebSocket subscribers */
+    struct blend_ws_client *clients;
+
+    struct blend_metric *m_build_info;
+    struct blend_metric *m_event_seq;
+    struct blend_metric *m_rss;
+    struct blend_metric *m_commits;
+    struct blend_metric *m_commit_ms;
+    struct blend_metric *m_writes;
+    struct blend_metric *m_write_errors;
+    struct blend_metric *m_queue_depth;
+    struct blend_metric *m_logins;
+};
+
+/* The route table (routes.c). */
+extern const struct blend_http_route blend__app_routes[];
+extern const size_t blend__app_routes_count;
+extern const struct blend_ws_endpoint blend__app_ws_endpoints[];
+extern const size_t blend__app_ws_endpoints_count;
+
+/* The before hook: authenticates and checks the route's roles (app.c). */
+int blend__app_before(struct blend_http_req *req, const struct blend_http_route *route, void *arg);
+
+/* The authenticated principal of a request (NULL on public routes). */
+static inline struct blend_principal *blend__principal(struct blend_http_req *req)
+{
+    return blend_http_req_ctx(req);
+}
+
+/* Time, read here only (adapters stamp events; the engine never reads a clock). */
+int64_t blend__now_ms(const struct blend_app *app);  /* monotonic */
+int64_t blend__wall_ms(void);                         /* Unix epoch */
+
+/* Authenticates a token (bearer or cookie text): fills *p. BLEND_EAUTH when unknown/expired. */
+int blend__auth_token(struct blend_app *app, const char *token, struct blend_principal *p);
+/* Extracts the token of a request: Authorization bearer, then the session cookie, then (only
+ * when allow_query) the `token` query parameter. NULL when none. */
+const char *blend__req_token(struct blend_http_req *req, int allow_query);
+
+/* Submits a write on behalf of a request; the write's actor comes from the principal (or
+ * "system"). On submit failure answers 503 and destroys the write. Returns BLEND_HTTP_PENDING
+ * or BLEND_HTTP_DONE. cb(w, cb_arg) runs on the loop after the commit and owns w. */
+int blend__app_submit(struct blend_app *app, struct blend_http_req *req, struct blend_write *w,
+                      blend_write_cb cb, void *cb_arg);
+/* Submits a write nobody waits for (bookkeeping: last use of a token, failed logins). */
+void blend__app_submit_detached(struct blend_app *app, struct blend_write *w);
+/* Answers a failed write op with the right status (404, 409, 412, 422, 503, 500). */
+void blend__respond_write_error(struct blend_http_req *req, const struct blend_write *w,
+                                int had_if_match);
+/* Answers 422 with every field error. */
+void blend__respond_field_errors(struct blend_http_req *req, const struct blend_field_errors *e);
+/* Parses a positive decimal id; 0 when it is not one. */
+int64_t blend__parse_id(const char *s);
+/* Parses If-Match ("\"3\"", "3", W/"3"); 0 when absent, -1 when malformed. */
+int64_t blend__if_match(struct blend_http_req *req);
+/* Sets ETag from a document's "version". */
+void blend__set_etag(struct blend_http_req *req, const json_t *doc);
+
+/* Runs the password hash on the thread pool, then cb(req, rc, hash, arg) on the loop. */
+typedef void (*blend_hash_cb)(struct blend_app *app, struct blend_http_req *req, int rc,
+                              const char *hash, void *arg);
+int blend__hash_async(struct blend_app *app, struct blend_http_req *req, const char *clear,
+                      blend_hash_cb cb, void *arg);
+
+/* Handlers (h_*.c). */
+int blend__h_healthz(struct blend_http_req *req, void *arg);
+int blend__h_metrics(struct blend_http_req *req, void *arg);
+int blend__h_login(struct blend_http_req *req, void *arg);
+int blend__h_logout(struct blend_http_req *req, void *arg);
+int blend__h_me(struct blend_http_req *req, void *arg);
+int blend__h_tokens_list(struct blend_http_req *req, void *arg);
+int blend__h_tokens_create(struct blend_http_req *req, void *arg);
+int blend__h_tokens_delete(struct blend_http_req *req, void *arg);
+int blend__h_res_list(struct blend_http_req *req, void *arg);
+int blend__h_res_get(struct blend_http_req *req, void *arg);
+int blend__h_res_create(struct blend_http_req *req, void *arg);
+int blend__h_res_patch(struct blend_http_req *req, void *arg);
+int blend__h_res_delete(struct blend_http_req *req, void *arg);
+int blend__h_agent_state_get(struct blend_http_req *req, void *arg);
+int blend__h_agent_state_set(struct blend_http_req *req, void *arg);
+int blend__h_agent_states(struct blend_http_req *req, void *arg);
+int blend__h_event_log(struct blend_http_req *req, void *arg);
+int blend__h_audit(struct blend_http_req *req, void *arg);
+int blend__h_provision(struct blend_http_req *req, void *arg);
+
+/* The resource a resource route serves, from its path ("/api/v1/entry-points/{id}"). */
+const struct blend_resource *blend__route_resource(struct blend_http_req *req);
+
+/* Agent presence (h_agents.c): restore from the log at start; JSON view. */
+int blend__agents_restore(struct blend_app *app);
+json_t *blend__agent_view_json(const struct blend_agent_view *v);
+
+/* Event stream (events.c). */
+int blend__ws_open(struct blend_ws *ws, struct blend_http_req *req, void *arg);
+void blend__ws_message(struct blend_ws *ws, const char *text, size_t len, void *arg);
+void blend__ws_close(struct blend_ws *ws, void *arg);
+/* Pushes events with seq > app->broadcast_seq to every subscriber allowed to see them. */
+void blend__events_broadcast(struct blend_app *app);
+/* 1 when a principal with `role` (and agent_id) may see the event document. */
+int blend__event_visible(unsigned role, int64_t agent_id, const json_t *event);
+
+#endif

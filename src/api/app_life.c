@@ -1,0 +1,164 @@
+/*
+ * The app's lifecycle: create (metrics, engine restored from the log, HTTP listening), the
+ * store wake-up path (dispatch results, broadcast events), stop and destroy.
+ */
+#include "api/app_int.h"
+
+#include "base/alloc.h"
+#include "base/assert.h"
+#include "base/log.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int register_metrics(struct blend_app *app)
+{
+    static const double ms_bounds[] = {1, 2, 5, 10, 20, 50, 100, 200, 500, 1000};
+    int rc = blend_metrics_create(&app->metrics);
+    rc = rc ? rc
+            : blend_metrics_register(app->metrics, BLEND_METRIC_GAUGE, "blend_build_info",
+                                     "Build of the running server (value 1).", "version",
+                                     "revision", NULL, 0, &app->m_build_info);
+    rc = rc ? rc
+            : blend_metrics_register(app->metrics, BLEND_METRIC_GAUGE, "blend_event_log_seq",
+                                     "Highest committed event-log sequence number.", NULL, NULL,
+                                     NULL, 0, &app->m_event_seq);
+    rc = rc ? rc
+            : blend_metrics_register(app->metrics, BLEND_METRIC_GAUGE,
+                                     "process_resident_memory_bytes",
+                                     "Resident memory of the server process.", NULL, NULL, NULL,
+                                     0, &app->m_rss);
+    rc = rc ? rc
+            : blend_metrics_register(app->metrics, BLEND_METRIC_COUNTER,
+                                     "blend_store_commits_total",
+                                     "Store transactions committed (each may hold many writes).",
+                                     NULL, NULL, NULL, 0, &app->m_commits);
+    rc = rc ? rc
+            : blend_metrics_register(app->metrics, BLEND_METRIC_COUNTER,
+                                     "blend_store_writes_total", "Writes committed by the store.",
+                                     NULL, NULL, NULL, 0, &app->m_writes);
+    rc = rc ? rc
+            : blend_metrics_register(app->metrics, BLEND_METRIC_COUNTER,
+                                     "blend_store_write_errors_total",
+                                     "Writes refused or failed, by error.", "error", NULL, NULL,
+                                     0, &app->m_write_errors);
+    rc = rc ? rc
+            : blend_metrics_register(app->metrics, BLEND_METRIC_GAUGE,
+                                     "blend_store_queue_depth",
+                                     "Writes waiting for the writer thread.", NULL, NULL, NULL, 0,
+                                     &app->m_queue_depth);
+    rc = rc ? rc
+            : blend_metrics_register(app->metrics, BLEND_METRIC_COUNTER, "blend_logins_total",
+                                     "Login attempts by outcome.", "outcome", NULL, NULL, 0,
+                                     &app->m_logins);
+    (void)ms_bounds;
+    if (rc == 0) {
+        blend_metric_set(app->m_build_info, BLEND_VERSION, BLEND_GIT_REV, 1);
+    }
+    return rc;
+}
+
+int blend_app_create(uv_loop_t *loop, struct blend_store *store,
+                     const struct blend_app_config *cfg, struct blend_app **out)
+{
+    BLEND_ASSERT(loop && store && cfg && out);
+    struct blend_app *app = blend_calloc(1, sizeof *app);
+    if (!app) {
+        return BLEND_ENOMEM;
+    }
+    app->loop = loop;
+    app->store = store;
+    app->cfg = *cfg;
+    snprintf(app->web_dir, sizeof app->web_dir, "%s", cfg->web_dir ? cfg->web_dir : "");
+    snprintf(app->tls_cert, sizeof app->tls_cert, "%s", cfg->tls_cert ? cfg->tls_cert : "");
+    snprintf(app->tls_key, sizeof app->tls_key, "%s", cfg->tls_key ? cfg->tls_key : "");
+    app->login_limit = blend_malloc(sizeof *app->login_limit);
+    int rc = app->login_limit ? 0 : BLEND_ENOMEM;
+    if (rc == 0) {
+        blend_ratelimit_init(app->login_limit, BLEND_LOGIN_ATTEMPTS_PER_MIN_MAX);
+        rc = register_metrics(app);
+    }
+    struct blend_engine_config ec = {.agents_max = BLEND_ENGINE_AGENTS_MAX};
+    rc = rc ? rc : blend_engine_create(&ec, &app->engine);
+    rc = rc ? rc : blend__agents_restore(app);
+    if (rc) {
+        BLEND_LOG_ERROR("api", "cannot start the app: %s", blend_strerror(rc));
+        blend_app_destroy(app);
+        return rc;
+    }
+    app->broadcast_seq = blend_store_last_seq(store);
+
+    struct blend_http_config hc = {
+        .host = cfg->http_host,
+        .port = cfg->http_port,
+        .tls_cert_path = app->tls_cert[0] ? app->tls_cert : NULL,
+        .tls_key_path = app->tls_key[0] ? app->tls_key : NULL,
+        .static_dir = app->web_dir[0] ? app->web_dir : NULL,
+        .routes = blend__app_routes,
+        .routes_count = blend__app_routes_count,
+        .before = blend__app_before,
+        .ws_endpoints = blend__app_ws_endpoints,
+        .ws_endpoints_count = blend__app_ws_endpoints_count,
+        .arg = app,
+        .metrics = app->metrics,
+        .ctx_free = blend_free,
+    };
+    rc = blend_http_create(loop, &hc, &app->http);
+    if (rc) {
+        BLEND_LOG_ERROR("api", "cannot listen on %s:%d: %s", cfg->http_host, cfg->http_port,
+                        blend_strerror(rc));
+        blend_app_destroy(app);
+        return rc;
+    }
+    BLEND_LOG_INFO("api", "listening on http://%s:%d", cfg->http_host,
+                   blend_http_port(app->http));
+    *out = app;
+    return 0;
+}
+
+int blend_app_port(const struct blend_app *app)
+{
+    return app->http ? blend_http_port(app->http) : 0;
+}
+
+void blend_app_store_ready(struct blend_app *app)
+{
+    blend_store_dispatch(app->store);
+    blend__events_broadcast(app);
+}
+
+void blend_app_reloaded(struct blend_app *app)
+{
+    blend__events_broadcast(app);
+}
+
+void blend_app_stop_accepting(struct blend_app *app)
+{
+    if (app->http) {
+        blend_http_stop_accepting(app->http);
+    }
+}
+
+size_t blend_app_inflight(const struct blend_app *app)
+{
+    return (app->http ? blend_http_inflight(app->http) : 0) + app->writes_pending;
+}
+
+void blend_app_destroy(struct blend_app *app)
+{
+    if (!app) {
+        return;
+    }
+    /* Writes still in the store finish first: their callbacks may touch requests. */
+    while (app->writes_pending > 0 && blend_store_dispatch(app->store) >= 0) {
+        if (app->writes_pending == 0) {
+            break;
+        }
+        uv_run(app->loop, UV_RUN_ONCE);
+    }
+    blend_http_destroy(app->http);
+    blend_engine_destroy(app->engine);
+    blend_metrics_destroy(app->metrics);
+    blend_free(app->login_limit);
+    blend_free(app);
+}

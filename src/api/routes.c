@@ -1,0 +1,124 @@
+/*
+ * The route table: every HTTP route with the roles allowed to call it. This table is the
+ * source of docs/rbac.md and docs/openapi.yaml's coverage test (`blend routes` prints it), so a
+ * route added here and not documented fails `make test`.
+ */
+#include "api/app_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define A BLEND_ROLE_ADMIN
+#define S BLEND_ROLE_SUPERVISOR
+#define Q BLEND_ROLE_QA
+#define G BLEND_ROLE_AGENT
+#define ALL (A | S | Q | G)
+#define PUB BLEND_ACCESS_PUBLIC
+
+#define GET BLEND_HTTP_GET
+#define POST BLEND_HTTP_POST
+#define PATCH BLEND_HTTP_PATCH
+#define DELETE BLEND_HTTP_DELETE
+
+/* The five routes of a provisioned resource, with read and write role sets. */
+#define RESOURCE(seg, name, read, create, patch, del)                                             \
+    {GET, "/api/v1/" seg, name ".list", read, blend__h_res_list},                                  \
+        {POST, "/api/v1/" seg, name ".create", create, blend__h_res_create},                       \
+        {GET, "/api/v1/" seg "/{id}", name ".get", read, blend__h_res_get},                        \
+        {PATCH, "/api/v1/" seg "/{id}", name ".patch", patch, blend__h_res_patch},                 \
+        {DELETE, "/api/v1/" seg "/{id}", name ".delete", del, blend__h_res_delete}
+
+const struct blend_http_route blend__app_routes[] = {
+    {GET, "/healthz", "healthz", PUB, blend__h_healthz},
+    {GET, "/metrics", "metrics", PUB, blend__h_metrics},
+    {POST, "/api/v1/auth/login", "auth.login", PUB, blend__h_login},
+    {POST, "/api/v1/auth/logout", "auth.logout", ALL, blend__h_logout},
+    {GET, "/api/v1/auth/me", "auth.me", ALL, blend__h_me},
+    {GET, "/api/v1/tokens", "tokens.list", ALL, blend__h_tokens_list},
+    {POST, "/api/v1/tokens", "tokens.create", ALL, blend__h_tokens_create},
+    {DELETE, "/api/v1/tokens/{id}", "tokens.delete", ALL, blend__h_tokens_delete},
+    RESOURCE("users", "users", A | S, A, A, A),
+    RESOURCE("skills", "skills", ALL, A, A, A),
+    RESOURCE("agents", "agents", ALL, A, A | S, A),
+    {GET, "/api/v1/agents/{id}/state", "agents.state.get", ALL, blend__h_agent_state_get},
+    {POST, "/api/v1/agents/{id}/state", "agents.state.set", A | S | G, blend__h_agent_state_set},
+    {GET, "/api/v1/agent-states", "agent_states.list", ALL, blend__h_agent_states},
+    RESOURCE("calendars", "calendars", ALL, A, A, A),
+    RESOURCE("queues", "queues", ALL, A, A, A),
+    RESOURCE("entry-points", "entry_points", ALL, A, A, A),
+    RESOURCE("contacts", "contacts", ALL, A | S | G, A | S | G, A),
+    {GET, "/api/v1/interactions", "interactions.list", ALL, blend__h_res_list},
+    {GET, "/api/v1/interactions/{id}", "interactions.get", ALL, blend__h_res_get},
+    {GET, "/api/v1/event-log", "event_log.list", A | S, blend__h_event_log},
+    {GET, "/api/v1/audit", "audit.list", A, blend__h_audit},
+    {POST, "/api/v1/provision", "provision.apply", A, blend__h_provision},
+};
+const size_t blend__app_routes_count = sizeof blend__app_routes / sizeof blend__app_routes[0];
+
+const struct blend_ws_endpoint blend__app_ws_endpoints[] = {
+    {"/api/v1/events", blend__ws_open, blend__ws_message, blend__ws_close},
+};
+const size_t blend__app_ws_endpoints_count =
+    sizeof blend__app_ws_endpoints / sizeof blend__app_ws_endpoints[0];
+
+const struct blend_resource *blend__route_resource(struct blend_http_req *req)
+{
+    const char *path = blend_http_req_path(req);
+    static const char prefix[] = "/api/v1/";
+    if (strncmp(path, prefix, sizeof prefix - 1) != 0) {
+        return NULL;
+    }
+    char seg[48];
+    size_t n = 0;
+    for (const char *p = path + sizeof prefix - 1; *p && *p != '/' && n + 1 < sizeof seg; p++) {
+        seg[n++] = *p == '-' ? '_' : *p;
+    }
+    seg[n] = '\0';
+    return blend_resource_find(seg);
+}
+
+static void roles_text(unsigned access, char *out, size_t len)
+{
+    if (access & PUB) {
+        snprintf(out, len, "public");
+        return;
+    }
+    static const unsigned order[] = {A, S, Q, G};
+    size_t n = 0;
+    out[0] = '\0';
+    for (size_t i = 0; i < 4; i++) {
+        if (access & order[i]) {
+            n += (size_t)snprintf(out + n, len - n, "%s%s", n ? "," : "", blend_role_name(order[i]));
+        }
+    }
+}
+
+static const char *method_name(unsigned m)
+{
+    switch (m) {
+    case GET:
+        return "GET";
+    case POST:
+        return "POST";
+    case PATCH:
+        return "PATCH";
+    case DELETE:
+        return "DELETE";
+    default:
+        return "?";
+    }
+}
+
+void blend_app_routes_print(FILE *out)
+{
+    char roles[64];
+    for (size_t i = 0; i < blend__app_routes_count; i++) {
+        const struct blend_http_route *r = &blend__app_routes[i];
+        roles_text(r->access, roles, sizeof roles);
+        fprintf(out, "%s %s %s\n", method_name(r->method), r->pattern, roles);
+    }
+    roles_text(ALL, roles, sizeof roles);
+    for (size_t i = 0; i < blend__app_ws_endpoints_count; i++) {
+        fprintf(out, "WS %s %s\n", blend__app_ws_endpoints[i].path, roles);
+    }
+}

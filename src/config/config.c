@@ -1,0 +1,767 @@
+/*
+ * Bootstrap configuration: the option table and the small, bounded parser of our INI-like
+ * format (see config.h). The parser is a single forward pass over the text, one line at a time,
+ * with no recursion and no allocation; every line is checked for size, NUL bytes, control
+ * characters and UTF-8 before it is interpreted. Each public call works on a copy of the config
+ * and commits it only when everything succeeded, so a failed call never leaves half a change.
+ */
+#include "config/config.h"
+
+#include "base/alloc.h"
+#include "base/assert.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Room for a value's complaint ("must be one of min, interactive, ..."). */
+#define WHY_BYTES_MAX 160
+
+_Static_assert(sizeof(enum blend_log_level) == sizeof(int), "enum options are stored as int");
+_Static_assert(sizeof(enum blend_config_password_cost) == sizeof(int),
+               "enum options are stored as int");
+_Static_assert(BLEND_SESSION_IDLE_S == 43200, "the default of auth.session_idle_s");
+_Static_assert(BLEND_LOG_DEBUG == 0 && BLEND_LOG_ERROR == 3, "log level names are by value");
+
+static const char *const log_level_names[] = {"debug", "info", "warn", "error", NULL};
+static const char *const password_cost_names[] = {"min", "interactive", "moderate", "sensitive",
+                                                  NULL};
+
+#define FIELD(f) offsetof(struct blend_config, f), sizeof(((struct blend_config *)0)->f)
+#define OPT_STR(sec, key, f, empty, def, help)                                                     \
+    {                                                                                              \
+        sec, key, BLEND_CONFIG_TYPE_STRING, FIELD(f), empty, 0, 0, NULL, def, help                 \
+    }
+#define OPT_HOSTPORT(sec, key, f, def, help)                                                       \
+    {                                                                                              \
+        sec, key, BLEND_CONFIG_TYPE_HOSTPORT, FIELD(f), 0, 0, 0, NULL, def, help                   \
+    }
+#define OPT_INT(sec, key, f, lo, hi, def, help)                                                    \
+    {                                                                                              \
+        sec, key, BLEND_CONFIG_TYPE_INT, FIELD(f), 0, lo, hi, NULL, def, help                      \
+    }
+#define OPT_ENUM(sec, key, f, names, def, help)                                                    \
+    {                                                                                              \
+        sec, key, BLEND_CONFIG_TYPE_ENUM, FIELD(f), 0, 0, 0, names, def, help                      \
+    }
+
+/* Stringify a limit for the default text of its option. */
+#define XSTR(x) STR_(x)
+#define STR_(x) #x
+
+static const struct blend_config_option options[] = {
+    OPT_HOSTPORT(
+        "http", "listen", http_listen, "127.0.0.1:8080",
+        "Address of the HTTP API, web UI and WebSocket event stream (host:port, [v6]:port)."),
+    OPT_STR("http", "web_dir", http_web_dir, 0, "web", "Directory of the web UI's static files."),
+    OPT_HOSTPORT("sip", "listen", sip_listen, "127.0.0.1:5060",
+                 "Address of the SIP endpoint (host:port, [v6]:port)."),
+    OPT_STR("store", "url", store_url, 0, "sqlite:var/blend.db",
+            "The database: sqlite:PATH (the file and its directory are created if missing)."),
+    OPT_INT("store", "batch_max", store_batch_max, 1, BLEND_STORE_BATCH_MAX,
+            XSTR(BLEND_STORE_BATCH_MAX),
+            "Writes folded into one transaction (group commit), 1.." XSTR(BLEND_STORE_BATCH_MAX) "."),
+    OPT_STR("data", "dir", data_dir, 0, "var", "Directory of runtime data (recordings, spool)."),
+    OPT_ENUM("log", "level", log_level, log_level_names, "info",
+             "Lowest level of logs written: debug, info, warn or error."),
+    OPT_STR("tls", "cert", tls_cert, 1, "",
+            "PEM certificate chain for HTTPS; empty for plain HTTP. Set both or neither."),
+    OPT_STR("tls", "key", tls_key, 1, "", "PEM private key for HTTPS; empty for plain HTTP."),
+    OPT_STR("provision", "file", provision_file, 1, "",
+            "Provisioning file applied at start and on SIGHUP; empty for none."),
+    OPT_ENUM(
+        "auth", "password_cost", auth_password_cost, password_cost_names, "interactive",
+        "Argon2id cost of password hashes: interactive, moderate or sensitive (min: tests only)."),
+    OPT_INT("auth", "session_idle_s", auth_session_idle_s, 60, 2592000, "43200",
+            "Seconds a session lives without use, 60..2592000."),
+    OPT_INT("auth", "login_failures_max", auth_login_failures_max, 1, BLEND_LOGIN_FAILURES_MAX,
+            XSTR(BLEND_LOGIN_FAILURES_MAX),
+            "Failed logins of one user before lock-out, 1.." XSTR(BLEND_LOGIN_FAILURES_MAX) "."),
+    OPT_INT("auth", "lockout_s", auth_lockout_s, 1, 86400, XSTR(BLEND_LOGIN_LOCKOUT_S),
+            "Seconds a locked-out user must wait, 1..86400."),
+    OPT_INT("shutdown", "drain_s", shutdown_drain_s, 1, 30, "4",
+            "Seconds in-flight work gets to finish on shutdown, 1..30."),
+};
+
+#define OPTIONS_COUNT (sizeof options / sizeof options[0])
+
+size_t blend_config_options_count(void)
+{
+    return OPTIONS_COUNT;
+}
+
+const struct blend_config_option *blend_config_option_at(size_t index)
+{
+    BLEND_ASSERT(index < OPTIONS_COUNT);
+    return &options[index];
+}
+
+int blend_config_env_name(const struct blend_config_option *o, char *out, size_t outlen)
+{
+    BLEND_ASSERT(o != NULL && out != NULL);
+    int n = snprintf(out, outlen, "BLEND_%s_%s", o->section, o->key);
+    if (n < 0 || (size_t)n >= outlen) {
+        return BLEND_ELIMIT;
+    }
+    for (char *p = out; *p; p++) {
+        if (*p >= 'a' && *p <= 'z') {
+            *p = (char)(*p - 'a' + 'A');
+        }
+    }
+    return 0;
+}
+
+static void fail(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void fail(char *err, size_t errlen, const char *fmt, ...)
+{
+    if (errlen == 0) {
+        return;
+    }
+    BLEND_ASSERT(err != NULL);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+}
+
+/* --- Text checks ------------------------------------------------------------------------------ */
+
+/* Length of the valid UTF-8 sequence at s (n bytes available), or 0 when it is invalid
+ * (overlong forms, surrogates and code points above U+10FFFF included; RFC 3629). */
+static size_t utf8_seq_len(const unsigned char *s, size_t n)
+{
+    unsigned char c = s[0];
+    size_t len;
+    unsigned char lo = 0x80;
+    unsigned char hi = 0xBF;
+    if (c < 0x80) {
+        return 1;
+    } else if (c >= 0xC2 && c <= 0xDF) {
+        len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        lo = c == 0xE0 ? 0xA0 : 0x80;
+        hi = c == 0xED ? 0x9F : 0xBF;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        lo = c == 0xF0 ? 0x90 : 0x80;
+        hi = c == 0xF4 ? 0x8F : 0xBF;
+    } else {
+        return 0;
+    }
+    if (n < len || s[1] < lo || s[1] > hi) {
+        return 0;
+    }
+    for (size_t i = 2; i < len; i++) {
+        if (s[i] < 0x80 || s[i] > 0xBF) {
+            return 0;
+        }
+    }
+    return len;
+}
+
+/* Checks n bytes of text; returns NULL when clean, or what is wrong with it. */
+static const char *text_problem(const char *text, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)text;
+    size_t i = 0;
+    while (i < n) {
+        if (s[i] == 0) {
+            return "NUL byte";
+        }
+        if ((s[i] < 0x20 && s[i] != '\t') || s[i] == 0x7F) {
+            return "control character";
+        }
+        size_t k = utf8_seq_len(s + i, n - i);
+        if (k == 0) {
+            return "invalid UTF-8";
+        }
+        i += k;
+    }
+    return NULL;
+}
+
+/* --- host:port -------------------------------------------------------------------------------- */
+
+static int is_digit(char ch)
+{
+    return ch >= '0' && ch <= '9';
+}
+
+/* Checks a host name or IPv4 address (no brackets, n bytes). */
+static const char *host_problem(const char *h, size_t n)
+{
+    int is_numeric = 1;
+    for (size_t i = 0; i < n; i++) {
+        char ch = h[i];
+        int ok = is_digit(ch) || (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                 ch == '-' || ch == '.';
+        if (!ok) {
+            return "invalid host name";
+        }
+        if (!is_digit(ch) && ch != '.') {
+            is_numeric = 0;
+        }
+    }
+    if (n > 253) {
+        return "host name longer than 253 bytes";
+    }
+    if (is_numeric) {
+        char buf[16];
+        struct in_addr a;
+        if (n >= sizeof buf) {
+            return "invalid IPv4 address";
+        }
+        memcpy(buf, h, n);
+        buf[n] = '\0';
+        if (inet_pton(AF_INET, buf, &a) != 1) {
+            return "invalid IPv4 address";
+        }
+    }
+    return NULL;
+}
+
+/* The parser behind blend_config_split_hostport(); *why says what is wrong on BLEND_EINVAL. */
+static int hostport_split(const char *s, char *host, size_t hostlen, int *port_out,
+                          const char **why)
+{
+    const char *h = s;
+    const char *colon;
+    size_t hn;
+    if (s[0] == '[') {
+        const char *close = strchr(s, ']');
+        if (!close) {
+            *why = "missing ']' after IPv6 address";
+            return BLEND_EINVAL;
+        }
+        h = s + 1;
+        hn = (size_t)(close - h);
+        char buf[INET6_ADDRSTRLEN];
+        struct in6_addr a;
+        if (hn == 0 || hn >= sizeof buf) {
+            *why = "invalid IPv6 address";
+            return BLEND_EINVAL;
+        }
+        memcpy(buf, h, hn);
+        buf[hn] = '\0';
+        if (inet_pton(AF_INET6, buf, &a) != 1) {
+            *why = "invalid IPv6 address";
+            return BLEND_EINVAL;
+        }
+        if (close[1] != ':') {
+            *why = "missing port (expected [address]:port)";
+            return BLEND_EINVAL;
+        }
+        colon = close + 1;
+    } else {
+        colon = strchr(s, ':');
+        if (!colon) {
+            *why = "missing port (expected host:port)";
+            return BLEND_EINVAL;
+        }
+        if (strchr(colon + 1, ':')) {
+            *why = "IPv6 address must be in brackets, e.g. [::1]:8080";
+            return BLEND_EINVAL;
+        }
+        hn = (size_t)(colon - s);
+        if (hn == 0) {
+            *why = "missing host (use 0.0.0.0 or [::] for all addresses)";
+            return BLEND_EINVAL;
+        }
+        const char *p = host_problem(s, hn);
+        if (p) {
+            *why = p;
+            return BLEND_EINVAL;
+        }
+    }
+    const char *d = colon + 1;
+    long port = 0;
+    size_t nd = 0;
+    while (is_digit(d[nd]) && nd < 6) {
+        port = port * 10 + (d[nd] - '0');
+        nd++;
+    }
+    if (nd == 0 || d[nd] != '\0' || port < 1 || port > 65535) {
+        *why = "port must be 1..65535";
+        return BLEND_EINVAL;
+    }
+    if (hn >= hostlen) {
+        *why = "host too long";
+        return BLEND_ELIMIT;
+    }
+    memcpy(host, h, hn);
+    host[hn] = '\0';
+    *port_out = (int)port;
+    return 0;
+}
+
+int blend_config_split_hostport(const char *s, char *host, size_t hostlen, int *port_out)
+{
+    BLEND_ASSERT(s != NULL && host != NULL && port_out != NULL);
+    const char *why = NULL;
+    return hostport_split(s, host, hostlen, port_out, &why);
+}
+
+/* --- Setting one option ----------------------------------------------------------------------- */
+
+static int set_int(void *field, const struct blend_config_option *o, const char *v, char *why)
+{
+    size_t i = v[0] == '-' ? 1 : 0;
+    size_t digits = strspn(v + i, "0123456789");
+    if (digits == 0 || v[i + digits] != '\0') {
+        snprintf(why, WHY_BYTES_MAX, "must be an integer");
+        return BLEND_EINVAL;
+    }
+    errno = 0;
+    long long n = strtoll(v, NULL, 10);
+    if (errno == ERANGE || n < o->min || n > o->max) {
+        snprintf(why, WHY_BYTES_MAX, "must be %ld..%ld", o->min, o->max);
+        return BLEND_EINVAL;
+    }
+    *(int *)field = (int)n;
+    return 0;
+}
+
+static int set_enum(void *field, const struct blend_config_option *o, const char *v, char *why)
+{
+    for (int i = 0; o->names[i]; i++) {
+        if (strcmp(v, o->names[i]) == 0) {
+            *(int *)field = i;
+            return 0;
+        }
+    }
+    size_t n = (size_t)snprintf(why, WHY_BYTES_MAX, "must be one of");
+    for (int i = 0; o->names[i] && n < WHY_BYTES_MAX; i++) {
+        n += (size_t)snprintf(why + n, WHY_BYTES_MAX - n, "%s %s", i ? "," : "", o->names[i]);
+    }
+    return BLEND_EINVAL;
+}
+
+/* Sets option o of c from the text value v (NUL-terminated, already checked by text_problem()).
+ * On error writes the reason into why (WHY_BYTES_MAX bytes) and leaves c untouched. */
+static int set_option(struct blend_config *c, const struct blend_config_option *o, const char *v,
+                      char *why)
+{
+    void *field = (char *)c + o->offset;
+    switch (o->type) {
+    case BLEND_CONFIG_TYPE_INT:
+        return set_int(field, o, v, why);
+    case BLEND_CONFIG_TYPE_ENUM:
+        return set_enum(field, o, v, why);
+    case BLEND_CONFIG_TYPE_STRING:
+    case BLEND_CONFIG_TYPE_HOSTPORT:
+        break;
+    }
+    size_t n = strlen(v);
+    if (n == 0 && !o->is_empty_ok) {
+        snprintf(why, WHY_BYTES_MAX, "must not be empty");
+        return BLEND_EINVAL;
+    }
+    if (n >= o->size) {
+        snprintf(why, WHY_BYTES_MAX, "longer than %zu bytes", o->size - 1);
+        return BLEND_EINVAL;
+    }
+    if (o->type == BLEND_CONFIG_TYPE_HOSTPORT) {
+        char host[BLEND_CONFIG_HOST_BYTES_MAX];
+        int port;
+        const char *p = NULL;
+        if (hostport_split(v, host, sizeof host, &port, &p) != 0) {
+            snprintf(why, WHY_BYTES_MAX, "%s", p);
+            return BLEND_EINVAL;
+        }
+    }
+    memcpy(field, v, n + 1);
+    return 0;
+}
+
+void blend_config_defaults(struct blend_config *c)
+{
+    BLEND_ASSERT(c != NULL);
+    memset(c, 0, sizeof *c);
+    for (size_t i = 0; i < OPTIONS_COUNT; i++) {
+        char why[WHY_BYTES_MAX];
+        int rc = set_option(c, &options[i], options[i].default_text, why);
+        BLEND_ASSERT(rc == 0);
+    }
+}
+
+/* --- The file parser -------------------------------------------------------------------------- */
+
+/* Parser state for one text. */
+struct parse {
+    const char *file;
+    int line;
+    const char *section; /* current section (a name from the table), NULL before the first */
+    int first_line[OPTIONS_COUNT]; /* line where each option was set, 0 = not yet */
+    char *err;
+    size_t errlen;
+};
+
+static int is_space(char ch)
+{
+    return ch == ' ' || ch == '\t';
+}
+
+static const char *skip_space(const char *p, const char *end)
+{
+    while (p < end && is_space(*p)) {
+        p++;
+    }
+    return p;
+}
+
+/* True when [p, end) holds only blanks and maybe a comment. */
+static int is_rest_empty(const char *p, const char *end)
+{
+    p = skip_space(p, end);
+    return p == end || *p == '#';
+}
+
+static int parse_section(struct parse *ps, const char *p, const char *end)
+{
+    const char *close = memchr(p, ']', (size_t)(end - p));
+    if (!close || close == p + 1 || !is_rest_empty(close + 1, end)) {
+        fail(ps->err, ps->errlen, "%s:%d: malformed section header (expected [name])", ps->file,
+             ps->line);
+        return BLEND_EPARSE;
+    }
+    int n = (int)(close - p - 1);
+    for (size_t i = 0; i < OPTIONS_COUNT; i++) {
+        if (strlen(options[i].section) == (size_t)n && memcmp(options[i].section, p + 1, n) == 0) {
+            ps->section = options[i].section;
+            return 0;
+        }
+    }
+    fail(ps->err, ps->errlen, "%s:%d: unknown section [%.*s]", ps->file, ps->line, n, p + 1);
+    return BLEND_EINVAL;
+}
+
+/* Decodes the value at [p, end) into out (BLEND_CONFIG_LINE_BYTES_MAX + 1 bytes, so any value of
+ * a line fits). Returns 0, or BLEND_EPARSE with the reason in *why. */
+static int parse_value(const char *p, const char *end, char *out, const char **why)
+{
+    size_t n = 0;
+    if (p < end && *p == '"') {
+        for (p++;; p++) {
+            if (p == end) {
+                *why = "unterminated quoted string";
+                return BLEND_EPARSE;
+            }
+            if (*p == '"') {
+                break;
+            }
+            if (*p == '\\') {
+                if (p + 1 == end || (p[1] != '"' && p[1] != '\\')) {
+                    *why = "invalid escape in quoted string (only \\\" and \\\\)";
+                    return BLEND_EPARSE;
+                }
+                p++;
+            }
+            out[n++] = *p;
+        }
+        p++;
+        if (!is_rest_empty(p, end)) {
+            *why = "unexpected text after quoted value";
+            return BLEND_EPARSE;
+        }
+    } else {
+        while (p < end && !is_space(*p) && *p != '#' && *p != '"') {
+            out[n++] = *p++;
+        }
+        if (!is_rest_empty(p, end)) {
+            *why = "unexpected text after value (quote values with spaces, '\"' or '#')";
+            return BLEND_EPARSE;
+        }
+    }
+    BLEND_ASSERT(n <= BLEND_CONFIG_LINE_BYTES_MAX);
+    out[n] = '\0';
+    return 0;
+}
+
+static int find_option(const char *section, const char *key, size_t keylen)
+{
+    for (size_t i = 0; i < OPTIONS_COUNT; i++) {
+        if (strcmp(options[i].section, section) == 0 && strlen(options[i].key) == keylen &&
+            memcmp(options[i].key, key, keylen) == 0) {
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+static int parse_key_line(struct parse *ps, struct blend_config *c, const char *p, const char *end)
+{
+    const char *key = p;
+    while (p < end && !is_space(*p) && *p != '=' && *p != '#') {
+        p++;
+    }
+    int kn = (int)(p - key);
+    p = skip_space(p, end);
+    if (kn == 0 || p == end || *p != '=') {
+        fail(ps->err, ps->errlen, "%s:%d: expected 'key = value' or '[section]'", ps->file,
+             ps->line);
+        return BLEND_EPARSE;
+    }
+    if (!ps->section) {
+        fail(ps->err, ps->errlen, "%s:%d: key '%.*s' outside any section", ps->file, ps->line, kn,
+             key);
+        return BLEND_EPARSE;
+    }
+    int idx = find_option(ps->section, key, (size_t)kn);
+    if (idx < 0) {
+        fail(ps->err, ps->errlen, "%s:%d: unknown key '%.*s' in [%s]", ps->file, ps->line, kn, key,
+             ps->section);
+        return BLEND_EINVAL;
+    }
+    const struct blend_config_option *o = &options[idx];
+    if (ps->first_line[idx]) {
+        fail(ps->err, ps->errlen, "%s:%d: duplicate key '%s' in [%s] (first set on line %d)",
+             ps->file, ps->line, o->key, o->section, ps->first_line[idx]);
+        return BLEND_EINVAL;
+    }
+    ps->first_line[idx] = ps->line;
+    char value[BLEND_CONFIG_LINE_BYTES_MAX + 1];
+    const char *syntax = NULL;
+    if (parse_value(skip_space(p + 1, end), end, value, &syntax) != 0) {
+        fail(ps->err, ps->errlen, "%s:%d: [%s] %s: %s", ps->file, ps->line, o->section, o->key,
+             syntax);
+        return BLEND_EPARSE;
+    }
+    char why[WHY_BYTES_MAX];
+    if (set_option(c, o, value, why) != 0) {
+        fail(ps->err, ps->errlen, "%s:%d: [%s] %s: %s", ps->file, ps->line, o->section, o->key,
+             why);
+        return BLEND_EINVAL;
+    }
+    return 0;
+}
+
+/* Interprets one line [p, end), its terminator removed. */
+static int parse_line(struct parse *ps, struct blend_config *c, const char *p, const char *end)
+{
+    if ((size_t)(end - p) > BLEND_CONFIG_LINE_BYTES_MAX) {
+        fail(ps->err, ps->errlen, "%s:%d: line longer than %d bytes", ps->file, ps->line,
+             BLEND_CONFIG_LINE_BYTES_MAX);
+        return BLEND_ELIMIT;
+    }
+    const char *problem = text_problem(p, (size_t)(end - p));
+    if (problem) {
+        fail(ps->err, ps->errlen, "%s:%d: %s", ps->file, ps->line, problem);
+        return BLEND_EPARSE;
+    }
+    p = skip_space(p, end);
+    if (p == end || *p == '#') {
+        return 0;
+    }
+    if (*p == '[') {
+        return parse_section(ps, p, end);
+    }
+    return parse_key_line(ps, c, p, end);
+}
+
+int blend_config_parse(struct blend_config *c, const char *file, const char *text, size_t len,
+                       char *err, size_t errlen)
+{
+    BLEND_ASSERT(c != NULL && file != NULL && (text != NULL || len == 0));
+    if (len > BLEND_CONFIG_FILE_BYTES_MAX) {
+        fail(err, errlen, "%s: file larger than %d bytes", file, BLEND_CONFIG_FILE_BYTES_MAX);
+        return BLEND_ELIMIT;
+    }
+    if (len == 0) {
+        return 0; /* text may be NULL then, and pointer arithmetic on NULL is undefined */
+    }
+    struct parse ps = {.file = file, .err = err, .errlen = errlen};
+    struct blend_config next = *c;
+    const char *p = text;
+    const char *end = text + len;
+    if (len >= 3 && memcmp(p, "\xEF\xBB\xBF", 3) == 0) {
+        p += 3;
+    }
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *eol = nl ? nl : end;
+        const char *stop = (eol > p && eol[-1] == '\r') ? eol - 1 : eol;
+        ps.line++;
+        int rc = parse_line(&ps, &next, p, stop);
+        if (rc != 0) {
+            return rc;
+        }
+        p = nl ? nl + 1 : end;
+    }
+    *c = next;
+    return 0;
+}
+
+int blend_config_load_file(struct blend_config *c, const char *path, char *err, size_t errlen)
+{
+    BLEND_ASSERT(c != NULL && path != NULL);
+    int rc = 0;
+    size_t len = 0;
+    char *buf = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        rc = errno == ENOENT ? BLEND_ENOENT : BLEND_EIO;
+        fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+        goto done;
+    }
+    /* One byte more than the limit tells "too large" apart from "exactly at the limit". */
+    buf = blend_malloc(BLEND_CONFIG_FILE_BYTES_MAX + 1);
+    if (!buf) {
+        rc = BLEND_ENOMEM;
+        fail(err, errlen, "%s: out of memory", path);
+        goto done;
+    }
+    while (len <= BLEND_CONFIG_FILE_BYTES_MAX) {
+        ssize_t n = read(fd, buf + len, BLEND_CONFIG_FILE_BYTES_MAX + 1 - len);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n < 0) {
+            rc = BLEND_EIO;
+            fail(err, errlen, "%s: cannot read: %s", path, strerror(errno));
+            goto done;
+        }
+        if (n == 0) {
+            break;
+        }
+        len += (size_t)n;
+    }
+    rc = blend_config_parse(c, path, buf, len, err, errlen);
+done:
+    if (fd >= 0) {
+        close(fd);
+    }
+    blend_free(buf);
+    return rc;
+}
+
+/* --- Environment, cross-option rules, formatting ---------------------------------------------- */
+
+int blend_config_apply_env(struct blend_config *c, const char *(*get)(const char *name, void *arg),
+                           void *arg, char *err, size_t errlen)
+{
+    BLEND_ASSERT(c != NULL && get != NULL);
+    struct blend_config next = *c;
+    for (size_t i = 0; i < OPTIONS_COUNT; i++) {
+        char name[BLEND_CONFIG_ENV_NAME_BYTES_MAX];
+        int rc = blend_config_env_name(&options[i], name, sizeof name);
+        BLEND_ASSERT(rc == 0);
+        const char *v = get(name, arg);
+        if (!v) {
+            continue;
+        }
+        size_t n = strnlen(v, BLEND_CONFIG_ENV_VALUE_BYTES_MAX + 1);
+        if (n > BLEND_CONFIG_ENV_VALUE_BYTES_MAX) {
+            fail(err, errlen, "%s: longer than %d bytes", name, BLEND_CONFIG_ENV_VALUE_BYTES_MAX);
+            return BLEND_ELIMIT;
+        }
+        const char *problem = text_problem(v, n);
+        if (problem) {
+            fail(err, errlen, "%s: %s", name, problem);
+            return BLEND_EINVAL;
+        }
+        char why[WHY_BYTES_MAX];
+        if (set_option(&next, &options[i], v, why) != 0) {
+            fail(err, errlen, "%s: %s", name, why);
+            return BLEND_EINVAL;
+        }
+    }
+    *c = next;
+    return 0;
+}
+
+int blend_config_validate(const struct blend_config *c, char *err, size_t errlen)
+{
+    BLEND_ASSERT(c != NULL);
+    if ((c->tls_cert[0] == '\0') != (c->tls_key[0] == '\0')) {
+        fail(err, errlen, "tls.cert and tls.key must be set together (both or neither)");
+        return BLEND_EINVAL;
+    }
+    return 0;
+}
+
+/* A value can be written bare when it is one non-empty word without '"' or '#'. */
+static int needs_quotes(const char *v)
+{
+    return v[0] == '\0' || strpbrk(v, " \t\"#") != NULL;
+}
+
+/* Appends the value of option o to out at *n (outlen bytes). Returns 0 or BLEND_ELIMIT. */
+static int format_value(const struct blend_config *c, const struct blend_config_option *o,
+                        char *out, size_t outlen, size_t *n)
+{
+    const void *field = (const char *)c + o->offset;
+    int w;
+    if (o->type == BLEND_CONFIG_TYPE_INT) {
+        w = snprintf(out + *n, outlen - *n, "%d", *(const int *)field);
+    } else if (o->type == BLEND_CONFIG_TYPE_ENUM) {
+        w = snprintf(out + *n, outlen - *n, "%s", o->names[*(const int *)field]);
+    } else if (!needs_quotes(field)) {
+        w = snprintf(out + *n, outlen - *n, "%s", (const char *)field);
+    } else {
+        size_t k = *n;
+        out[k++] = '"';
+        for (const char *s = field; *s; s++) {
+            size_t need = (*s == '"' || *s == '\\') ? 2 : 1;
+            if (k + need + 2 > outlen) { /* room for this char, the closing quote and the NUL */
+                return BLEND_ELIMIT;
+            }
+            if (need == 2) {
+                out[k++] = '\\';
+            }
+            out[k++] = *s;
+        }
+        if (k + 2 > outlen) {
+            return BLEND_ELIMIT;
+        }
+        out[k++] = '"';
+        out[k] = '\0';
+        w = (int)(k - *n);
+    }
+    if (w < 0 || (size_t)w >= outlen - *n) {
+        return BLEND_ELIMIT;
+    }
+    *n += (size_t)w;
+    return 0;
+}
+
+int blend_config_format(const struct blend_config *c, char *out, size_t outlen)
+{
+    BLEND_ASSERT(c != NULL && out != NULL && outlen > 0);
+    size_t n = 0;
+    const char *section = NULL;
+    out[0] = '\0';
+    for (size_t i = 0; i < OPTIONS_COUNT; i++) {
+        const struct blend_config_option *o = &options[i];
+        int w = 0;
+        if (!section || strcmp(section, o->section) != 0) {
+            w = snprintf(out + n, outlen - n, "%s[%s]\n", section ? "\n" : "", o->section);
+            section = o->section;
+        }
+        if (w < 0 || (size_t)w >= outlen - n) {
+            goto full;
+        }
+        n += (size_t)w;
+        w = snprintf(out + n, outlen - n, "%s = ", o->key);
+        if (w < 0 || (size_t)w >= outlen - n) {
+            goto full;
+        }
+        n += (size_t)w;
+        if (format_value(c, o, out, outlen, &n) != 0 || n + 1 >= outlen) {
+            goto full;
+        }
+        out[n++] = '\n';
+        out[n] = '\0';
+    }
+    return 0;
+full:
+    out[0] = '\0';
+    return BLEND_ELIMIT;
+}

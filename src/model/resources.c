@@ -1,0 +1,766 @@
+/*
+ * The descriptor of every resource: JSON names, SQL columns, types, limits, flags, defaults and
+ * extra checks. This table is data only; validation (validate.c), the store's SQL and JSON output
+ * all read it, so the three agree by construction. It must match the schema in
+ * src/store/migrations/ column for column (the store tests exercise every resource against it).
+ * Child resources (agent_skills, queue_skills, calendar_hours, calendar_holidays,
+ * contact_identities) are reachable only through their parent's CHILDREN field and are not in
+ * blend_resources[].
+ */
+#include "model/model.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* ---- Checks --------------------------------------------------------------------------------- */
+
+/* Names used as keys (usernames, skill, agent and queue names): lower-case ASCII letters, digits,
+ * '.', '_' and '-', so they are safe in URLs, logs and file names without escaping. */
+static int check_name(const json_t *value, char *err, size_t errlen)
+{
+    const char *s = json_string_value(value);
+    if (!s) {
+        snprintf(err, errlen, "must be a string");
+        return BLEND_EINVAL;
+    }
+    for (const char *p = s; *p; p++) {
+        int ok = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '.' || *p == '_' ||
+                 *p == '-';
+        if (!ok) {
+            snprintf(err, errlen, "may hold only a-z, 0-9, '.', '_' and '-'");
+            return BLEND_EINVAL;
+        }
+    }
+    return 0;
+}
+
+/* SIP extensions: digits only, so they can be dialled from any phone. */
+static int check_digits(const json_t *value, char *err, size_t errlen)
+{
+    const char *s = json_string_value(value);
+    if (!s) {
+        snprintf(err, errlen, "must be a string");
+        return BLEND_EINVAL;
+    }
+    for (const char *p = s; *p; p++) {
+        if (*p < '0' || *p > '9') {
+            snprintf(err, errlen, "may hold only digits");
+            return BLEND_EINVAL;
+        }
+    }
+    return 0;
+}
+
+/* Token hashes: lower-case hexadecimal. */
+static int check_hex(const json_t *value, char *err, size_t errlen)
+{
+    const char *s = json_string_value(value);
+    if (!s) {
+        snprintf(err, errlen, "must be a string");
+        return BLEND_EINVAL;
+    }
+    for (const char *p = s; *p; p++) {
+        if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))) {
+            snprintf(err, errlen, "must be lower-case hexadecimal");
+            return BLEND_EINVAL;
+        }
+    }
+    return 0;
+}
+
+/* IANA-style time zone names ("Asia/Seoul", "UTC", "Etc/GMT+9"): letters, digits, '/', '_',
+ * '-', '+'; no leading '/' and no ".." so a name can never walk out of a zoneinfo directory. */
+static int check_time_zone(const json_t *value, char *err, size_t errlen)
+{
+    const char *s = json_string_value(value);
+    if (!s) {
+        snprintf(err, errlen, "must be a string");
+        return BLEND_EINVAL;
+    }
+    if (s[0] == '/' || strstr(s, "..")) {
+        snprintf(err, errlen, "must be a time zone name such as \"Asia/Seoul\"");
+        return BLEND_EINVAL;
+    }
+    for (const char *p = s; *p; p++) {
+        int ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+                 *p == '/' || *p == '_' || *p == '-' || *p == '+';
+        if (!ok) {
+            snprintf(err, errlen, "must be a time zone name such as \"Asia/Seoul\"");
+            return BLEND_EINVAL;
+        }
+    }
+    return 0;
+}
+
+/* ---- Value lists ----------------------------------------------------------------------------- */
+
+static const char *const roles[] = {"admin", "supervisor", "qa", "agent", NULL};
+static const char *const languages[] = {"en", "ko", "zh", NULL};
+static const char *const token_kinds[] = {"session", "api", NULL};
+static const char *const channels[] = {"voice", "chat", "email", "sms", "social", NULL};
+static const char *const days[] = {"mon", "tue", "wed", "thu", "fri", "sat", "sun", NULL};
+static const char *const strategies[] = {
+    "longest-idle", "most-skilled", "least-occupied", "fewest-contacts",
+    "round-robin",  "ring-all",     "sticky",         NULL};
+static const char *const overflow_actions[] = {"none", "queue", "voicemail", "callback", NULL};
+static const char *const identity_kinds[] = {"phone", "email", "chat", "sms", "social", NULL};
+static const char *const directions[] = {"inbound", "outbound", NULL};
+static const char *const interaction_states[] = {"new",     "queued", "offered", "connected",
+                                                 "wrap_up", "ended",  NULL};
+
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+#define INT64_BIG INT64_C(9007199254740991) /* 2^53 - 1: exact in every JSON reader */
+
+/* ---- Users and tokens ---------------------------------------------------------------------- */
+
+static const struct blend_field users_fields[] = {
+    {.name = "username",
+     .column = "username",
+     .type = BLEND_FT_STRING,
+     .flags = BLEND_FF_REQUIRED | BLEND_FF_UNIQUE,
+     .min = 1,
+     .max = 64,
+     .check = check_name},
+    {.name = "display_name", .column = "display_name", .type = BLEND_FT_STRING, .max = 128},
+    {.name = "role",
+     .column = "role",
+     .type = BLEND_FT_ENUM,
+     .flags = BLEND_FF_REQUIRED,
+     .values = roles},
+    {.name = "password",
+     .column = NULL,
+     .type = BLEND_FT_STRING,
+     .flags = BLEND_FF_WRITE_ONLY,
+     .min = 8,
+     .max = 256},
+    {.name = "password_hash",
+     .column = "password_hash",
+     .type = BLEND_FT_STRING,
+     .flags = BLEND_FF_INTERNAL,
+     .max = 512},
+    {.name = "language",
+     .column = "language",
+     .type = BLEND_FT_ENUM,
+     .values = languages,
+     .default_json = "\"en\""},
+    {.name = "disabled", .column = "disabled", .type = BLEND_FT_BOOL, .default_json = "false"},
+    {.name = "failed_logins",
+     .column = "failed_logins",
+     .type = BLEND_FT_INT,
+     .flags = BLEND_FF_INTERNAL,
+     .min = 0,
+     .max = 1000000,
+     .default_json = "0"},
+    {.name = "locked_until",
+     .column = "locked_until",
+     .type = BLEND_FT_INT,
+     .flags = BLEND_FF_INTERNAL,
+     .min = 0,
+     .max = INT64_BIG,
+     .default_json = "0"},
+};
+
+const struct blend_resource blend_res_users = {
+    .name = "users",
+    .singular = "user",
+    .table = "users",
+    .key = "username",
+    .fields = users_fields,
+    .fields_count = COUNT(users_fields),
+    .is_versioned = 1,
+};
+
+static const struct blend_field api_tokens_fields[] = {
+    {.name = "user",
+     .column = "user_id",
+     .type = BLEND_FT_REF,
+     .flags = BLEND_FF_REQUIRED,
+     .ref = &blend_res_users},
+    {.name = "kind",
+     .column = "kind",
+     .type = BLEND_FT_ENUM,
+     .flags = BLEND_FF_REQUIRED,
+     .values = token_kinds},
+    {.name = "name", .column = "name", .type = BLEND_FT_STRING, .max = 64},
+    {.name = "token_hash",
+     .column = "token_hash",
+     .type = BLEND_FT_STRING,
+     .flags = BLEND_FF_INTERNAL | BLEND_FF_UNIQUE,
+     .max = 128,
+     .check = check_hex},
+    {.name = "prefix", .column = "prefix", .type = BLEND_FT_STRING, .max = 16},
+    {.name = "expires_at",
+     .column = "expires_at",
+     .type = BLEND_FT_INT,
+     .min = 0,
+     .max = INT64_BIG,
+     .default_json = "0"},
+    {.name = "last_used_at",
+     .column = "last_used_at",
+     .type = BLEND_FT_INT,
+     .min = 0,
+     .max = INT64_BIG,
+     .default_json = "0"},
+};
+
+const struct blend_resource blend_res_api_tokens = {
+    .name = "api_tokens",
+    .singular = "api_token",
+    .table = "api_tokens",
+    .key = NULL,
+    .fields = api_tokens_fields,
+    .fields_count = COUNT(api_tokens_fields),
+    .is_versioned = 1,
+};
+
+/* ---- Skills and agents ----------------------------------------------------------------------- */
+
+static const struct blend_field skills_fields[] = {
+    {.name = "name",
+     .column = "name",
+     .type = BLEND_FT_STRING,
+     .flags = BLEND_FF_REQUIRED | BLEND_FF_UNIQUE,
+     .min = 1,
+     .max = 64,
+     .check = check_name},
+    {.name = "description", .column = "description", .type = BLEND_FT_STRING, .max = 256},
+};
+
+const struct blend_resource blend_res_skills = {
+    .name = "skills",
+    .singular = "skill",
+    .table = "skills",
+    .key = "name",
+    .fields = skills_fields,
+    .fields_count = COUNT(skills_fields),
+    .is_versioned = 1,
+};
+
+static const struct blend_field agent_skills_fields[] = {
+    {.name = "skill",
+     .column = "skill_id",
+     .type = BLEND_FT_REF,
+     .flags = BLEND_FF_REQUIRED,
+     .ref = &blend_res_skills},
+    {.name = "proficiency",
+     .column = "proficiency",
+     .type = BLEND_FT_INT,
+     .flags = BLEND_FF_REQUIRED,
+     .min = 1,
+     .max = 10},
+};
+
+static const struct blend_resource res_agent_skills = {
+    .name = "agent_skills",
+    .singular = "agent_skill",
+    .table = "agent_skills",
+    .parent_column = "agent_id",
+    .fields = agent_skills_fields,
+    .fields_count = COUNT(agent_skills_fields),
+};
+
+static const struct blend_field agents_fields[] = {
+    {.name = "name",
+     .column = "name",
+     .type = BLEND_FT_STRING,
+     .flags = BLEND_FF_REQUIRED | BLEND_FF_UNIQUE,
+     .min = 1,
+     .max = 64,
+     .check = check_name},
+    {.name = "display_name", .column = "display_name", .type = BLEND_FT_STRING, .max = 128},
+    {.name = "user",
+     .column = "user_id",
+     .type = BLEND_FT_REF,
+     .flags = BLEND_FF_NULLABLE | BLEND_FF_UNIQUE,
+     .ref = &blend_res_users},
+    {.name = "extension",
+     .column = "extension",
+     .type = BLEND_FT_STRING,
+     .flags = BLEND_FF_UNIQUE | BLEND_FF_NULLABLE,
+     .min = 2,
+     .max = 16,
+     .check = check_digits},
+    {.name = "sip_password",
+     .column = "sip_password",
+     .type = BLEND_FT_STRING,
+     .flags = BLEND_FF_WRITE_ONLY,
+     .min = 8,
+     .max = 128},
+    {.name = "skills", .column = NULL, .type = BLEND_FT_CHILDREN, .child = &res_agent_skills},
+    {.name = "capacity.voice",
+     .column = "capacity_voice",
+     .type = BLEND_FT_INT,
+     .min = 0,
+     .max = 1,
+     .default_json = "1"},
+    {.name = "capacity.chat",
+     .column = "capacity_chat",
+     .type = BLEND_FT_INT,
+     .min = 0,
+     .max = 20,
+     .default_json = "3"},
+    {.name = "capacity.email",
+     .column = "capacity_email",
+     .type = BLEND_FT_INT,
+     .min = 0,
+     .max = 50,
+     .default_json = "5"},
+    {.name = "capacity.sms",
+     .column = "capacity_sms",
+     .type = BLEND_FT_INT,
+     .min = 0,
+     .max = 20,
+     .default_json = "3"},
+    {.name = "capacity.social",
+     .column = "capacity_social",
+     .type = BLEND_FT_INT,
+     .min = 0,
+     .max = 20,
+     .default_json = "3"},
+    /* A voice contact blocks the agent's other channels while it lasts. */
+    {.name = "voice_exclusive",
+     .column = "voice_exclusive",
+     .type = BLEND_FT_BOOL,
+     .default_json = "true"},
+    {.name = "enabled", .column = "enabled", .type = BLEND_FT_BOOL, .default_json = "true"},
+};
+
+const struct blend_resource blend_res_agents = {
+    .name = "agents",
+    .singular = "agent",
+    .table = "agents",
+    .key = "name",
+    .fields = agents_fields,
+    .fields_count = COUNT(agents_fields),
+    .is_versioned = 1,
+};
+
+/* ---- Calendars --------------------------------------------------------------------------------
+ */
+
+static const struct blend_field calendar_hours_fields[] = {
+    {.name = "day",
+     .column = "day",
+     .type = BLEND_FT_ENUM,
+     .flags = BLEND_FF_REQUIRED,
+     .values = days},
+    {.name = "open", .column = "open_time", .type = BLEND_FT_TIME, .flags = BLEND_FF_REQUIRED},
+    {.name = "close", .column = "close_time", .type = BLEND_FT_TIME, .flags = BLEND_FF_REQUIRED},
+};
+
+static const struct blend_resource res_calendar_hours = {
+    .name = "calendar_hours",
+    .singular = "calendar_hour",
+    .table = "calendar_hours",
+    .parent_column = "calendar_id",
+    .fields = calendar_hours_fields,
+    .fields_count = COUNT(calendar_hours_fields),
+};
+
+/* A holiday with both open and close null is closed all day; otherwise it has special hours. */
+static const struct blend_field calendar_holidays_fields[] = {
+    {.name = "date", .column = "date", .type = BLEND_FT_DATE, .flags = BLEND_FF_REQUIRED},
+    {.name = "name", .column = "name", .type = BLEND_FT_STRING, .max = 128},
+    {.name = "open", .column = "open_time", .type = BLEND_FT_TIME, .flags = BLEND_FF_NULLABLE},
+    {.name = "close", .column = "close_time", .type = BLEND_FT_TIME, .flags = BLEND_FF_NULLABLE},
+};
+
+static const struct blend_resource res_calendar_holidays = {
+    .name = "calendar_holidays",
+    .singular = "calendar_holiday",
+    .table = "calendar_holidays",
+    .parent_column = "calendar_id",
+    .fields = calendar_holidays_fields,
+    .fields_count = COUNT(calendar_holidays_fields),
+};
+
+static const struct blend_field calendars_fields[] = {
+    {.name = "name",
+     .column = "name",
+     .type = BLEND_FT_STRING,
+     .flags = BLEND_FF_REQUIRED | BLEND_FF_UNIQUE,
+     .min = 1,
+     .max = 64,
+     .check = check_name},
+    {.name = "time_zone",
+     .column = "time_zone",
+     .type = BLEND_FT_STRING,
+     .flags = BLEND_FF_REQUIRED,
+     .min = 1,
+     .max = 64,
+     .check = check_time_zone},
+    {.name = "hours", .column = NULL, .type = BLEND_FT_CHILDREN, .child = &res_calendar_hours},
+    {.name = "holidays",
+     .column = NULL,
+     .type = BLEND_FT_CHILDREN,
+     .child = &res_calendar_holidays},
+};
+
+const struct blend_resource blend_res_calendars = {
+    .name = "calendars",
+    .singular = "calendar",
+    .table = "calendars",
+    .key = "name",
+    .fields = calendars_fields,
+    .fields_count = COUNT(calendars_fields),
+    .is_versioned = 1,
+};
+
+/* ---- Queues and entry points ------------------------------------------------------------------
+ */
+
+static const struct blend_field queue_skills_fields[] = {
+    {.name = "skill",
+     .column = "skill_id",
+     .type = BLEND_FT_REF,
+     .flags = BLEND_FF_REQUIRED,
+     .ref = &blend_res_skills},
+    {.name = "min_proficiency",
+     .column = "min_proficiency",
+     .type = BLEND_FT_INT,
+     .min = 1,
+     .max = 10,
+     .default_json = "1"},
+};
+
+static const struct blend_resource res_queue_skills = {
+    .name = "queue_skills",
+    .singular = "queue_skill",
+    .table = "queue_skills",
+    .parent_column = "queue_id",
+    .fields = queue_skills_fields,
+    .fields_count = COUNT(queue_skills_fields),
+};
+
+static const struct blend_field queues_fields[] = {
+    {.name = "name",
+     .column = "name",
+     .type = BLEND_FT_STRING,
+     .flags = BLEND_FF_REQUIRED | BLEND_FF_UNIQUE,
+     .min = 1,
+     .max = 64,
+     .check = check_name},
+    {.name = "display_name", .column = "display_name", .type = BLEND_FT_STRING, .max = 128},
+    /* SET: min/max count the distinct values given. */
+    {.name = "channels",
+     .column = "channels",
+     .type = BLEND_FT_SET,
+     .min = 1,
+     .max = 5,
+     .values = channels,
+     .default_json = "[\"voice\"]"},
+    {.name = "skills", .column = NULL, .type = BLEND_FT_CHILDREN, .child = &res_queue_skills},
+    {.name = "priority",
+     .column = "priority",
+     .type = BLEND_FT_INT,
+     .min = 0,
+     .max = 100,
+     .default_json = "0"},
+    {.name = "strategy",
+     .column = "strategy",
+     .type = BLEND_FT_ENUM,
+     .values = strategies,
+     .default_json = "\"longest-idle\""},
+    {.name = "sla_percent",
+     .column = "sla_percent",
+     .type = BLEND_FT_INT,
+     .min = 1,
+     .max = 100,
+     .default_json = "80"},
+    {.name = "sla_seconds",
+     .column = "sla_seconds",
+     .type = BLEND_FT_INT,
+     .min = 1,
+     .max = 86400,
+     .default_json = "20"},
+    {.name = "wrap_up_s",
+     .column = "wrap_up_s",
+     .type = BLEND_FT_INT,
+     .min = 0,
+     .max = 3600,
+     .default_json = "30"},
+    {.name = "offer_timeout_s",
+     .column = "offer_timeout_s",
+     .type = BLEND_FT_INT,
+     .min = 5,
+     .max = 600,
+     .default_json = "20"},
+    {.name = "max_no_answer",
+     .column = "max_no_answer",
+     .type = BLEND_FT_INT,
+     .min = 0,
+     .max = 100,
+     .default_json = "3"},
+    /* 0 = no limit. */
+    {.name = "max_wait_s",
+     .column = "max_wait_s",
+     .type = BLEND_FT_INT,
+     .min = 0,
+     .max = 86400,
+     .default_json = "0"},
+    {.name = "overflow_action",
+     .column = "overflow_action",
+     .type = BLEND_FT_ENUM,
+     .values = overflow_actions,
+     .default_json = "\"none\""},
+    {.name = "overflow_queue",
+     .column = "overflow_queue_id",
+     .type = BLEND_FT_REF,
+     .flags = BLEND_FF_NULLABLE,
+     .ref = &blend_res_queues},
+    {.name = "calendar",
+     .column = "calendar_id",
+     .type = BLEND_FT_REF,
+     .flags = BLEND_FF_NULLABLE,
+     .ref = &blend_res_calendars},
+    {.name = "short_abandon_s",
+     .column = "short_abandon_s",
+     .type = BLEND_FT_INT,
+     .min = 0,
+     .max = 60,
+     .default_json = "5"},
+};
+
+const struct blend_resource blend_res_queues = {
+    .name = "queues",
+    .singular = "queue",
+    .table = "queues",
+    .key = "name",
+    .fields = queues_fields,
+    .fields_count = COUNT(queues_fields),
+    .is_versioned = 1,
+};
+
+/* (channel, address) is unique in SQL; a clash is reported on "address". */
+static const struct blend_field entry_points_fields[] = {
+    {.name = "name",
+     .column = "name",
+     .type = BLEND_FT_STRING,
+     .flags = BLEND_FF_REQUIRED | BLEND_FF_UNIQUE,
+     .min = 1,
+     .max = 64,
+     .check = check_name},
+    {.name = "channel",
+     .column = "channel",
+     .type = BLEND_FT_ENUM,
+     .flags = BLEND_FF_REQUIRED,
+     .values = channels},
+    {.name = "address",
+     .column = "address",
+     .type = BLEND_FT_STRING,
+     .flags = BLEND_FF_REQUIRED,
+     .min = 1,
+     .max = 256},
+    {.name = "queue",
+     .column = "queue_id",
+     .type = BLEND_FT_REF,
+     .flags = BLEND_FF_NULLABLE,
+     .ref = &blend_res_queues},
+    {.name = "flow",
+     .column = "flow",
+     .type = BLEND_FT_STRING,
+     .flags = BLEND_FF_NULLABLE,
+     .max = 64},
+    {.name = "calendar",
+     .column = "calendar_id",
+     .type = BLEND_FT_REF,
+     .flags = BLEND_FF_NULLABLE,
+     .ref = &blend_res_calendars},
+    {.name = "enabled", .column = "enabled", .type = BLEND_FT_BOOL, .default_json = "true"},
+};
+
+const struct blend_resource blend_res_entry_points = {
+    .name = "entry_points",
+    .singular = "entry_point",
+    .table = "entry_points",
+    .key = "name",
+    .fields = entry_points_fields,
+    .fields_count = COUNT(entry_points_fields),
+    .is_versioned = 1,
+};
+
+/* ---- Contacts, interactions, messages ----------------------------------------------------------
+ */
+
+/* (kind, value) is unique across all contacts: one phone number is one customer. */
+static const struct blend_field contact_identities_fields[] = {
+    {.name = "kind",
+     .column = "kind",
+     .type = BLEND_FT_ENUM,
+     .flags = BLEND_FF_REQUIRED,
+     .values = identity_kinds},
+    {.name = "value",
+     .column = "value",
+     .type = BLEND_FT_STRING,
+     .flags = BLEND_FF_REQUIRED | BLEND_FF_PII,
+     .min = 1,
+     .max = 256},
+};
+
+static const struct blend_resource res_contact_identities = {
+    .name = "contact_identities",
+    .singular = "contact_identity",
+    .table = "contact_identities",
+    .parent_column = "contact_id",
+    .fields = contact_identities_fields,
+    .fields_count = COUNT(contact_identities_fields),
+};
+
+static const struct blend_field contacts_fields[] = {
+    {.name = "name", .column = "name", .type = BLEND_FT_STRING, .flags = BLEND_FF_PII, .max = 128},
+    {.name = "language",
+     .column = "language",
+     .type = BLEND_FT_ENUM,
+     .flags = BLEND_FF_NULLABLE,
+     .values = languages},
+    {.name = "time_zone",
+     .column = "time_zone",
+     .type = BLEND_FT_STRING,
+     .flags = BLEND_FF_NULLABLE,
+     .min = 1,
+     .max = 64,
+     .check = check_time_zone},
+    {.name = "attributes",
+     .column = "attributes",
+     .type = BLEND_FT_JSON,
+     .flags = BLEND_FF_PII,
+     .default_json = "{}"},
+    {.name = "do_not_call",
+     .column = "do_not_call",
+     .type = BLEND_FT_BOOL,
+     .default_json = "false"},
+    {.name = "consent.recording",
+     .column = "consent_recording",
+     .type = BLEND_FT_BOOL,
+     .default_json = "true"},
+    {.name = "consent.marketing",
+     .column = "consent_marketing",
+     .type = BLEND_FT_BOOL,
+     .default_json = "false"},
+    {.name = "consent.sms",
+     .column = "consent_sms",
+     .type = BLEND_FT_BOOL,
+     .default_json = "false"},
+    {.name = "identities",
+     .column = NULL,
+     .type = BLEND_FT_CHILDREN,
+     .child = &res_contact_identities},
+};
+
+const struct blend_resource blend_res_contacts = {
+    .name = "contacts",
+    .singular = "contact",
+    .table = "contacts",
+    .key = NULL,
+    .fields = contacts_fields,
+    .fields_count = COUNT(contacts_fields),
+    .is_versioned = 1,
+};
+
+static const struct blend_field interactions_fields[] = {
+    {.name = "channel",
+     .column = "channel",
+     .type = BLEND_FT_ENUM,
+     .flags = BLEND_FF_REQUIRED,
+     .values = channels},
+    {.name = "direction",
+     .column = "direction",
+     .type = BLEND_FT_ENUM,
+     .flags = BLEND_FF_REQUIRED,
+     .values = directions},
+    {.name = "state",
+     .column = "state",
+     .type = BLEND_FT_ENUM,
+     .values = interaction_states,
+     .default_json = "\"new\""},
+    {.name = "queue",
+     .column = "queue_id",
+     .type = BLEND_FT_REF,
+     .flags = BLEND_FF_NULLABLE,
+     .ref = &blend_res_queues},
+    {.name = "contact",
+     .column = "contact_id",
+     .type = BLEND_FT_REF,
+     .flags = BLEND_FF_NULLABLE,
+     .ref = &blend_res_contacts},
+    {.name = "agent",
+     .column = "agent_id",
+     .type = BLEND_FT_REF,
+     .flags = BLEND_FF_NULLABLE,
+     .ref = &blend_res_agents},
+    {.name = "priority",
+     .column = "priority",
+     .type = BLEND_FT_INT,
+     .min = 0,
+     .max = 1000,
+     .default_json = "0"},
+    {.name = "ended_at",
+     .column = "ended_at",
+     .type = BLEND_FT_STRING,
+     .flags = BLEND_FF_NULLABLE,
+     .max = 40},
+    {.name = "disposition",
+     .column = "disposition",
+     .type = BLEND_FT_STRING,
+     .flags = BLEND_FF_NULLABLE,
+     .max = 64},
+    {.name = "notes",
+     .column = "notes",
+     .type = BLEND_FT_STRING,
+     .flags = BLEND_FF_PII,
+     .max = 4096},
+};
+
+const struct blend_resource blend_res_interactions = {
+    .name = "interactions",
+    .singular = "interaction",
+    .table = "interactions",
+    .key = NULL,
+    .fields = interactions_fields,
+    .fields_count = COUNT(interactions_fields),
+    .is_versioned = 1,
+};
+
+/* A message body may exceed BLEND_FIELD_STRING_BYTES_MAX: the descriptor's max wins. */
+static const struct blend_field messages_fields[] = {
+    {.name = "interaction",
+     .column = "interaction_id",
+     .type = BLEND_FT_REF,
+     .flags = BLEND_FF_REQUIRED,
+     .ref = &blend_res_interactions},
+    {.name = "direction",
+     .column = "direction",
+     .type = BLEND_FT_ENUM,
+     .flags = BLEND_FF_REQUIRED,
+     .values = directions},
+    {.name = "author", .column = "author", .type = BLEND_FT_STRING, .max = 128},
+    {.name = "body",
+     .column = "body",
+     .type = BLEND_FT_STRING,
+     .flags = BLEND_FF_PII,
+     .max = 65536},
+};
+
+const struct blend_resource blend_res_messages = {
+    .name = "messages",
+    .singular = "message",
+    .table = "messages",
+    .key = NULL,
+    .fields = messages_fields,
+    .fields_count = COUNT(messages_fields),
+    .is_versioned = 1,
+};
+
+const struct blend_resource *const blend_resources[] = {
+    &blend_res_users,
+    &blend_res_api_tokens,
+    &blend_res_skills,
+    &blend_res_agents,
+    &blend_res_calendars,
+    &blend_res_queues,
+    &blend_res_entry_points,
+    &blend_res_contacts,
+    &blend_res_interactions,
+    &blend_res_messages,
+    NULL,
+};
