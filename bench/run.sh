@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs every benchmark against a build directory (use a release build:
+#   cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release && cmake --build build-release):
+#   1. BUILD_DIR/bench_store DIR  — durable event appends with and without group commit
+#      (prints its own store.append.* lines);
+#   2. bench/api_bench.sh BUILD_DIR — HTTP throughput and p99 latency with wrk
+#      (prints api.healthz, api.queues and api.ratio lines).
+# Usage: bench/run.sh BUILD_DIR [API_SECONDS]
+set -euo pipefail
+
+if [[ $# -lt 1 ]]; then
+    echo "usage: $0 BUILD_DIR [API_SECONDS]" >&2
+    exit 2
+fi
+BUILD_DIR=$(cd "$1" && pwd)
+HERE=$(cd "$(dirname "$0")" && pwd)
+
+[[ -x "$BUILD_DIR/bench_store" ]] || { echo "$0: $BUILD_DIR/bench_store not built" >&2; exit 1; }
+STORE_DIR=$(mktemp -d /tmp/blend-bench-store.XXXXXX)
+trap 'rm -rf "$STORE_DIR"' EXIT
+"$BUILD_DIR/bench_store" "$STORE_DIR"
+
+"$HERE/api_bench.sh" "$BUILD_DIR" "${2:-10}"
