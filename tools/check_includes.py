@@ -17,7 +17,8 @@ ALLOWED = {
     "store": {"store", "model", "base"},
     "provision": {"provision", "store", "model", "base"},
     "api": {"api", "provision", "store", "engine", "model", "base"},
-    "cli": {"cli", "api", "provision", "store", "engine", "model", "config", "base"},
+    "sim": {"sim", "engine", "base"},
+    "cli": {"cli", "api", "sim", "provision", "store", "engine", "model", "config", "base"},
 }
 # What the pure engine may take from the system: the C standard library, nothing more.
 ENGINE_SYSTEM = {"stdint.h", "stddef.h", "stdbool.h", "string.h", "stdlib.h", "limits.h",

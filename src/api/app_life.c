@@ -10,6 +10,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static int register_metrics(struct blend_app *app)
 {
@@ -88,6 +89,11 @@ int blend_app_create(uv_loop_t *loop, struct blend_store *store,
     }
     app->broadcast_seq = blend_store_last_seq(store);
 
+    if (app->web_dir[0] && access(app->web_dir, R_OK | X_OK) != 0) {
+        BLEND_LOG_WARN("api", "web directory %s is not readable; serving the API only",
+                       app->web_dir);
+        app->web_dir[0] = '\0';
+    }
     struct blend_http_config hc = {
         .host = cfg->http_host,
         .port = cfg->http_port,

@@ -1,0 +1,148 @@
+// Browser test of the console page (web/): Debian's Chromium, driven by playwright-core, against
+// a real `blend serve` with the demo center. An agent logs in, sees the demo queues, goes ready;
+// a supervisor's page, open at the same time, sees the change arrive over the event stream.
+import { chromium } from "playwright-core";
+import { spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync, readFileSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+const bin = process.env.BLEND_BIN;
+const src = process.env.BLEND_SRC;
+if (!bin || !src) {
+  console.error("BLEND_BIN and BLEND_SRC must be set");
+  process.exit(2);
+}
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitHealthy(base, ms) {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    try {
+      const r = await fetch(`${base}/healthz`);
+      if (r.ok) return;
+    } catch (_) { /* not listening yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error("server did not become healthy");
+}
+
+let passed = 0, failed = 0;
+async function step(name, fn) {
+  try {
+    await fn();
+    passed++;
+    console.log(`ok   ${name}`);
+  } catch (e) {
+    failed++;
+    console.log(`FAIL ${name}: ${e.message}`);
+  }
+}
+
+const dir = mkdtempSync(join(tmpdir(), "blend-browser-"));
+const port = await freePort();
+const base = `http://127.0.0.1:${port}`;
+writeFileSync(join(dir, "blend.conf"), [
+  "[http]", `listen = 127.0.0.1:${port}`, `web_dir = ${join(src, "web")}`,
+  "[store]", `url = sqlite:${join(dir, "blend.db")}`,
+  "[data]", `dir = ${dir}`,
+  "[auth]", "password_cost = min", "",
+].join("\n"));
+const server = spawn(bin, ["serve", "--config", join(dir, "blend.conf"), "--provision",
+  join(src, "examples", "demo.json")], { stdio: ["ignore", "ignore", "pipe"] });
+let serverLog = "";
+server.stderr.on("data", (d) => { serverLog += d; });
+
+let browser;
+try {
+  await waitHealthy(base, 30000);
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+      "--disable-component-update", "--disable-sync", "--no-first-run"],
+  });
+  const agentPage = await (await browser.newContext()).newPage();
+  const superPage = await (await browser.newContext()).newPage();
+  const consoleErrors = [];
+  for (const p of [agentPage, superPage]) {
+    p.on("pageerror", (e) => consoleErrors.push(e.message));
+  }
+
+  async function login(page, user, password) {
+    await page.goto(base + "/");
+    await page.getByLabel("User name").fill(user);
+    await page.getByLabel("Password").fill(password);
+    await page.getByRole("button", { name: "Log in" }).click();
+    await page.locator("#console-view").waitFor({ state: "visible", timeout: 10000 });
+  }
+
+  await step("a wrong password shows the API's error", async () => {
+    await agentPage.goto(base + "/");
+    await agentPage.getByLabel("User name").fill("minji");
+    await agentPage.getByLabel("Password").fill("not-the-password");
+    await agentPage.getByRole("button", { name: "Log in" }).click();
+    await agentPage.getByText("wrong username or password").waitFor({ timeout: 10000 });
+  });
+
+  await step("the agent logs in and sees the demo queues", async () => {
+    await login(agentPage, "minji", "agent-demo-pass");
+    await agentPage.locator("#queues").getByRole("cell", { name: "Billing", exact: true }).waitFor();
+    const rows = await agentPage.locator("#queues tbody tr").count();
+    if (rows !== 6) throw new Error(`expected the 6 demo queues, saw ${rows}`);
+    await agentPage.locator("#me-panel").waitFor({ state: "visible" });
+  });
+
+  await step("the supervisor logs in and follows the stream", async () => {
+    await login(superPage, "sophia", "super-demo-pass");
+    await superPage.getByText("(connected)").waitFor({ timeout: 10000 });
+    const mePanel = await superPage.locator("#me-panel").isVisible();
+    if (mePanel) throw new Error("a supervisor without an agent must not see the state panel");
+  });
+
+  await step("the agent goes ready and the supervisor sees it live", async () => {
+    await agentPage.getByRole("button", { name: "Ready", exact: true }).click();
+    await agentPage.locator("#my-state", { hasText: "ready" }).waitFor({ timeout: 10000 });
+    const row = superPage.locator("#agents tbody tr", { hasText: "Kim Minji" });
+    await row.locator("td.state-ready").waitFor({ timeout: 10000 });
+  });
+
+  await step("not ready with a reason reaches the supervisor with the reason", async () => {
+    await agentPage.getByLabel("Reason").selectOption("lunch");
+    await agentPage.getByRole("button", { name: "Not ready" }).click();
+    const row = superPage.locator("#agents tbody tr", { hasText: "Kim Minji" });
+    await row.getByText("not-ready (lunch)").waitFor({ timeout: 10000 });
+  });
+
+  await step("the state survives a page reload (it is the server's)", async () => {
+    await agentPage.reload();
+    await agentPage.locator("#my-state", { hasText: "not-ready (lunch)" }).waitFor({ timeout: 10000 });
+  });
+
+  await step("the page ran without script errors", async () => {
+    if (consoleErrors.length) throw new Error(consoleErrors.join("; "));
+  });
+} catch (e) {
+  failed++;
+  console.log(`FAIL setup: ${e.message}`);
+} finally {
+  if (browser) await browser.close();
+  server.kill("SIGTERM");
+  await new Promise((r) => server.on("exit", r));
+  if (failed) {
+    console.log("--- server log tail:\n" + serverLog.split("\n").slice(-20).join("\n"));
+  } else {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,170 @@
+// Blend console: log in, see queues and agents, follow agent states live, and (for an agent)
+// change one's own state. It talks only to the documented API: /api/v1/... with the session
+// cookie set at login, and the /api/v1/events WebSocket, resuming from the last seen sequence.
+const $ = (sel) => document.querySelector(sel);
+const state = { me: null, agents: new Map(), lastSeq: null, ws: null, retryMs: 500 };
+
+async function api(method, path, body) {
+  const res = await fetch(path, {
+    method,
+    credentials: "same-origin",
+    headers: body ? { "Content-Type": "application/json" } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const data = res.status === 204 ? null : await res.json();
+  if (!res.ok) {
+    const err = new Error(data?.error?.message || res.statusText);
+    err.status = res.status;
+    throw err;
+  }
+  return data;
+}
+
+async function listAll(path) {
+  const items = [];
+  let cursor = null;
+  do {
+    const page = await api("GET", `${path}?limit=500${cursor ? `&cursor=${cursor}` : ""}`);
+    items.push(...page.items);
+    cursor = page.next_cursor;
+  } while (cursor);
+  return items;
+}
+
+function cell(row, text, cls) {
+  const td = document.createElement("td");
+  td.textContent = text ?? "";
+  if (cls) td.className = cls;
+  row.appendChild(td);
+  return td;
+}
+
+function skillsText(skills, key) {
+  return (skills || []).map((s) => `${s.skill} ${s[key]}`).join(", ");
+}
+
+function renderQueues(queues) {
+  const body = $("#queues tbody");
+  body.replaceChildren();
+  for (const q of queues) {
+    const tr = document.createElement("tr");
+    cell(tr, q.display_name || q.name);
+    cell(tr, q.channels.join(", "));
+    cell(tr, q.strategy);
+    cell(tr, `${q.sla_percent}% in ${q.sla_seconds} s`);
+    cell(tr, skillsText(q.skills, "min_proficiency"));
+    body.appendChild(tr);
+  }
+}
+
+function renderAgents() {
+  const body = $("#agents tbody");
+  body.replaceChildren();
+  for (const a of [...state.agents.values()].sort((x, y) => x.id - y.id)) {
+    const tr = document.createElement("tr");
+    cell(tr, a.display_name || a.name);
+    cell(tr, a.extension);
+    cell(tr, skillsText(a.skills, "proficiency"));
+    const p = a.presence || { state: "logged-out" };
+    cell(tr, p.reason ? `${p.state} (${p.reason})` : p.state, `state-${p.state}`);
+    cell(tr, p.since ? new Date(p.since).toLocaleTimeString() : "");
+    body.appendChild(tr);
+  }
+  if (state.me?.agent_id) {
+    const mine = state.agents.get(state.me.agent_id)?.presence;
+    $("#my-state").textContent = mine ? mine.state + (mine.reason ? ` (${mine.reason})` : "") : "logged-out";
+  }
+}
+
+function applyPresence(p) {
+  const a = state.agents.get(p.agent_id);
+  if (a) a.presence = p;
+}
+
+function logEvent(ev) {
+  const li = document.createElement("li");
+  li.textContent = `#${ev.seq} ${ev.type} ${ev.subject} by ${ev.actor}`;
+  $("#events").prepend(li);
+  while ($("#events").children.length > 200) $("#events").lastChild.remove();
+}
+
+function connect() {
+  const proto = location.protocol === "https:" ? "wss" : "ws";
+  const after = state.lastSeq === null ? "" : `?after=${state.lastSeq}`;
+  const ws = new WebSocket(`${proto}://${location.host}/api/v1/events${after}`);
+  state.ws = ws;
+  ws.onopen = () => { $("#stream-status").textContent = "(connected)"; state.retryMs = 500; };
+  ws.onmessage = (m) => {
+    const msg = JSON.parse(m.data);
+    if (msg.type === "snapshot") {
+      state.lastSeq = msg.seq;
+      msg.agents.forEach(applyPresence);
+    } else if (msg.type === "event") {
+      const ev = msg.event;
+      state.lastSeq = ev.seq;
+      if (ev.type === "agent.state") {
+        applyPresence({ agent_id: ev.data.agent_id, state: ev.data.to, reason: ev.data.reason, since: ev.ts });
+      }
+      logEvent(ev);
+    }
+    renderAgents();
+  };
+  ws.onclose = () => {
+    if (state.ws !== ws || !state.me) return;
+    $("#stream-status").textContent = "(reconnecting…)";
+    setTimeout(connect, state.retryMs);
+    state.retryMs = Math.min(state.retryMs * 2, 10000);
+  };
+}
+
+async function enter() {
+  state.me = await api("GET", "/api/v1/auth/me");
+  $("#who").textContent = `${state.me.display_name || state.me.username} · ${state.me.role}`;
+  $("#login-view").hidden = true;
+  $("#console-view").hidden = false;
+  $("#logout").hidden = false;
+  $("#me-panel").hidden = !state.me.agent_id;
+  const [queues, agents, presence] = await Promise.all([
+    listAll("/api/v1/queues"), listAll("/api/v1/agents"), api("GET", "/api/v1/agent-states"),
+  ]);
+  renderQueues(queues);
+  state.agents = new Map(agents.map((a) => [a.id, a]));
+  presence.items.forEach(applyPresence);
+  renderAgents();
+  connect();
+}
+
+$("#login-form").addEventListener("submit", async (e) => {
+  e.preventDefault();
+  $("#login-error").textContent = "";
+  try {
+    await api("POST", "/api/v1/auth/login", { username: $("#username").value, password: $("#password").value });
+    $("#password").value = "";
+    await enter();
+  } catch (err) {
+    $("#login-error").textContent = err.message;
+  }
+});
+
+$("#logout").addEventListener("click", async () => {
+  try { await api("POST", "/api/v1/auth/logout"); } catch (_) { /* the session may already be gone */ }
+  state.me = null;
+  state.ws?.close();
+  location.reload();
+});
+
+$("#me-panel").addEventListener("click", async (e) => {
+  const wanted = e.target.dataset?.state;
+  if (!wanted) return;
+  $("#state-error").textContent = "";
+  const body = { state: wanted };
+  if (wanted === "not-ready") body.reason = $("#reason").value;
+  try {
+    applyPresence(await api("POST", `/api/v1/agents/${state.me.agent_id}/state`, body));
+    renderAgents();
+  } catch (err) {
+    $("#state-error").textContent = err.message;
+  }
+});
+
+enter().catch(() => { $("#login-view").hidden = false; });
