@@ -10,7 +10,7 @@ APT_PACKAGES=(
     libuv1-dev libwebsockets-dev libwebsockets-evlib-uv libjansson-dev libsqlite3-dev
     libsodium-dev libssl-dev libcmocka-dev
     # tests, demo and benchmarks
-    sqlite3 curl wrk python3 chromium
+    sqlite3 curl wrk python3 openssl chromium
 )
 
 SUDO=""
