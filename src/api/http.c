@@ -1117,6 +1117,9 @@ static void on_connection(uv_stream_t *server, int status)
         uv_close((uv_handle_t *)client, free_handle);
         return;
     }
+    /* Responses are written whole, so Nagle's algorithm only adds delayed-ACK stalls (~40 ms
+     * per keep-alive request); the option is inherited by the duplicate lws takes. */
+    (void)uv_tcp_nodelay(client, 1);
     /* lws takes its own descriptor; libuv keeps (and closes) the one it accepted. */
     uv_os_fd_t fd;
     int dup_fd = -1;
