@@ -35,6 +35,32 @@ static int check_name(const json_t *value, char *err, size_t errlen)
 }
 
 /* SIP extensions: digits only, so they can be dialled from any phone. */
+/* A relaxation step's requirement: {"skill-name": min_proficiency 1..10, ...}, at most 8
+ * skills (the routing engine's BLEND_ACD_QUEUE_SKILLS_MAX). */
+static int check_skill_map(const json_t *value, char *err, size_t errlen)
+{
+    if (json_object_size(value) > 8) {
+        snprintf(err, errlen, "at most 8 skills");
+        return BLEND_EINVAL;
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach((json_t *)value, key, v)
+    {
+        json_t *name = json_string(key);
+        int rc = check_name(name, err, errlen);
+        json_decref(name);
+        if (rc) {
+            return rc;
+        }
+        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 10) {
+            snprintf(err, errlen, "%s: minimum proficiency must be an integer 1..10", key);
+            return BLEND_EINVAL;
+        }
+    }
+    return 0;
+}
+
 static int check_digits(const json_t *value, char *err, size_t errlen)
 {
     const char *s = json_string_value(value);
@@ -102,6 +128,8 @@ static const char *const days[] = {"mon", "tue", "wed", "thu", "fri", "sat", "su
 static const char *const strategies[] = {
     "longest-idle", "most-skilled", "least-occupied", "fewest-contacts",
     "round-robin",  "ring-all",     "sticky",         NULL};
+static const char *const sticky_fallbacks[] = {"longest-idle", "most-skilled", "least-occupied",
+                                               "fewest-contacts", "round-robin", NULL};
 static const char *const overflow_actions[] = {"none", "queue", "voicemail", "callback", NULL};
 static const char *const identity_kinds[] = {"phone", "email", "chat", "sms", "social", NULL};
 static const char *const directions[] = {"inbound", "outbound", NULL};
@@ -432,6 +460,36 @@ static const struct blend_resource res_queue_skills = {
     .fields_count = COUNT(queue_skills_fields),
 };
 
+/* Relaxation steps: at `after_s` of waiting, the requirement becomes `skills` (when given) and
+ * agents of `add_queue_agents` (when given) become eligible too. See docs/routing.md. */
+static const struct blend_field queue_relax_fields[] = {
+    {.name = "after_s",
+     .column = "after_s",
+     .type = BLEND_FT_INT,
+     .flags = BLEND_FF_REQUIRED,
+     .min = 1,
+     .max = 86400},
+    {.name = "skills",
+     .column = "skills",
+     .type = BLEND_FT_JSON,
+     .flags = BLEND_FF_NULLABLE,
+     .check = check_skill_map},
+    {.name = "add_queue_agents",
+     .column = "add_queue_id",
+     .type = BLEND_FT_REF,
+     .flags = BLEND_FF_NULLABLE,
+     .ref = &blend_res_queues},
+};
+
+static const struct blend_resource res_queue_relax = {
+    .name = "queue_relax_steps",
+    .singular = "queue_relax_step",
+    .table = "queue_relax_steps",
+    .parent_column = "queue_id",
+    .fields = queue_relax_fields,
+    .fields_count = COUNT(queue_relax_fields),
+};
+
 static const struct blend_field queues_fields[] = {
     {.name = "name",
      .column = "name",
@@ -519,6 +577,41 @@ static const struct blend_field queues_fields[] = {
      .min = 0,
      .max = 60,
      .default_json = "5"},
+    /* Priority points a waiting contact gains per minute, and the cap (0 = none). */
+    {.name = "acceleration_per_min",
+     .column = "acceleration_per_min",
+     .type = BLEND_FT_INT,
+     .min = 0,
+     .max = 1000,
+     .default_json = "0"},
+    {.name = "max_priority",
+     .column = "max_priority",
+     .type = BLEND_FT_INT,
+     .min = 0,
+     .max = 100000,
+     .default_json = "0"},
+    /* An agent who declined a contact is not offered it again for this long (0 = the offer
+     * timeout). */
+    {.name = "reoffer_delay_s",
+     .column = "reoffer_delay_s",
+     .type = BLEND_FT_INT,
+     .min = 0,
+     .max = 3600,
+     .default_json = "0"},
+    /* Strategy `sticky`: how long a contact waits for the agent who last served its customer,
+     * and the strategy used afterwards. */
+    {.name = "sticky_s",
+     .column = "sticky_s",
+     .type = BLEND_FT_INT,
+     .min = 0,
+     .max = 3600,
+     .default_json = "0"},
+    {.name = "sticky_fallback",
+     .column = "sticky_fallback",
+     .type = BLEND_FT_ENUM,
+     .values = sticky_fallbacks,
+     .default_json = "\"longest-idle\""},
+    {.name = "relax", .column = NULL, .type = BLEND_FT_CHILDREN, .child = &res_queue_relax},
 };
 
 const struct blend_resource blend_res_queues = {

@@ -132,10 +132,27 @@ CREATE TABLE queues (
         CHECK (overflow_action IN ('none', 'queue', 'voicemail', 'callback')),
     overflow_queue_id INTEGER REFERENCES queues (id) ON DELETE RESTRICT,
     calendar_id INTEGER REFERENCES calendars (id) ON DELETE RESTRICT,
-    short_abandon_s INTEGER NOT NULL DEFAULT 5 CHECK (short_abandon_s BETWEEN 0 AND 60)
+    short_abandon_s INTEGER NOT NULL DEFAULT 5 CHECK (short_abandon_s BETWEEN 0 AND 60),
+    acceleration_per_min INTEGER NOT NULL DEFAULT 0 CHECK (acceleration_per_min BETWEEN 0 AND 1000),
+    max_priority INTEGER NOT NULL DEFAULT 0 CHECK (max_priority BETWEEN 0 AND 100000),
+    reoffer_delay_s INTEGER NOT NULL DEFAULT 0 CHECK (reoffer_delay_s BETWEEN 0 AND 3600),
+    sticky_s INTEGER NOT NULL DEFAULT 0 CHECK (sticky_s BETWEEN 0 AND 3600),
+    sticky_fallback TEXT NOT NULL DEFAULT 'longest-idle'
+        CHECK (sticky_fallback IN ('longest-idle', 'most-skilled', 'least-occupied',
+                                   'fewest-contacts', 'round-robin'))
 );
 CREATE INDEX queues_overflow_queue_id ON queues (overflow_queue_id);
 CREATE INDEX queues_calendar_id ON queues (calendar_id);
+
+CREATE TABLE queue_relax_steps (
+    id INTEGER PRIMARY KEY,
+    queue_id INTEGER NOT NULL REFERENCES queues (id) ON DELETE CASCADE,
+    after_s INTEGER NOT NULL CHECK (after_s BETWEEN 1 AND 86400),
+    skills TEXT CHECK (skills IS NULL OR json_valid(skills)),
+    add_queue_id INTEGER REFERENCES queues (id) ON DELETE RESTRICT
+);
+CREATE INDEX queue_relax_steps_queue_id ON queue_relax_steps (queue_id);
+CREATE INDEX queue_relax_steps_add_queue_id ON queue_relax_steps (add_queue_id);
 
 CREATE TABLE queue_skills (
     id INTEGER PRIMARY KEY,

@@ -870,7 +870,9 @@ static void every_resource_round_trips(void **state)
         "\"strategy\":\"ring-all\",\"sla_percent\":90,\"sla_seconds\":30,\"wrap_up_s\":10,"
         "\"offer_timeout_s\":15,\"max_no_answer\":2,\"max_wait_s\":600,"
         "\"overflow_action\":\"queue\",\"overflow_queue\":null,\"calendar\":\"seoul\","
-        "\"short_abandon_s\":3}",
+        "\"short_abandon_s\":3,\"acceleration_per_min\":2,\"max_priority\":50,"
+        "\"reoffer_delay_s\":10,\"sticky_s\":0,\"sticky_fallback\":\"round-robin\","
+        "\"relax\":[{\"after_s\":30,\"skills\":{\"sales\":1},\"add_queue_agents\":null}]}",
         "{\"name\":\"web\",\"channel\":\"chat\",\"address\":\"widget-1\",\"queue\":\"q1\","
         "\"flow\":\"main\",\"calendar\":\"seoul\",\"enabled\":true}",
         "{\"name\":\"Kim\",\"language\":\"zh\",\"time_zone\":\"UTC\",\"attributes\":{\"a\":[1,2]},"
