@@ -8,6 +8,7 @@
 
 #include "base/alloc.h"
 #include "base/assert.h"
+#include "base/limits.h"
 #include "base/log.h"
 
 #include <inttypes.h>
@@ -42,6 +43,42 @@ int64_t blend__parse_id(const char *s)
         v = v * 10 + (*p - '0');
     }
     return v;
+}
+
+int blend__page_params(struct blend_http_req *req, int *limit, int64_t *after)
+{
+    const char *l = blend_http_req_query(req, "limit");
+    const char *c = blend_http_req_query(req, "cursor");
+    *limit = BLEND_API_PAGE_DEFAULT;
+    *after = 0;
+    if (l) {
+        int64_t v = blend__parse_id(l);
+        if (v < 1 || v > BLEND_API_PAGE_MAX) {
+            blend_http_respond_error(req, 400, "bad_request", "limit must be 1..500", NULL);
+            return -1;
+        }
+        *limit = (int)v;
+    }
+    if (c) {
+        *after = blend__parse_id(c);
+        if (*after <= 0) {
+            blend_http_respond_error(req, 400, "bad_request", "cursor is not valid", NULL);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+void blend__respond_page(struct blend_http_req *req, json_t *items, int64_t next)
+{
+    json_t *cursor = json_null();
+    if (next != 0) {
+        char buf[24];
+        snprintf(buf, sizeof buf, "%" PRId64, next);
+        cursor = json_string(buf);
+    }
+    blend_http_respond_json(req, 200,
+                            json_pack("{s:o, s:o}", "items", items, "next_cursor", cursor));
 }
 
 int64_t blend__if_match(struct blend_http_req *req)

@@ -95,6 +95,10 @@ void blend__respond_write_error(struct blend_http_req *req, const struct blend_w
 void blend__respond_field_errors(struct blend_http_req *req, const struct blend_field_errors *e);
 /* Parses a positive decimal id; 0 when it is not one. */
 int64_t blend__parse_id(const char *s);
+/* Reads ?limit= (1..500, default 50) and ?cursor=; answers 400 and returns -1 when malformed. */
+int blend__page_params(struct blend_http_req *req, int *limit, int64_t *after);
+/* Answers {"items": items (stolen), "next_cursor": "N" | null}. */
+void blend__respond_page(struct blend_http_req *req, json_t *items, int64_t next);
 /* Parses If-Match ("\"3\"", "3", W/"3"); 0 when absent, -1 when malformed. */
 int64_t blend__if_match(struct blend_http_req *req);
 /* Sets ETag from a document's "version". */

@@ -297,15 +297,13 @@ int blend__h_tokens_list(struct blend_http_req *req, void *arg)
 {
     struct blend_app *app = arg;
     const struct blend_principal *p = blend__principal(req);
-    struct blend_list_query q = {.limit = BLEND_API_PAGE_MAX};
+    struct blend_list_query q = {0};
+    if (blend__page_params(req, &q.limit, &q.after_id) < 0) {
+        return BLEND_HTTP_DONE;
+    }
     if (p->role != BLEND_ROLE_ADMIN) {
         q.filter_field = "user";
         q.filter_value = p->username;
-    }
-    const char *c = blend_http_req_query(req, "cursor");
-    if (c && (q.after_id = blend__parse_id(c)) <= 0) {
-        blend_http_respond_error(req, 400, "bad_request", "cursor is not valid", NULL);
-        return BLEND_HTTP_DONE;
     }
     json_t *items;
     int64_t next;
@@ -313,11 +311,7 @@ int blend__h_tokens_list(struct blend_http_req *req, void *arg)
     if (rc) {
         return rc;
     }
-    char buf[24];
-    snprintf(buf, sizeof buf, "%" PRId64, next);
-    blend_http_respond_json(req, 200,
-                            json_pack("{s:o, s:o}", "items", items, "next_cursor",
-                                      next ? json_string(buf) : json_null()));
+    blend__respond_page(req, items, next);
     return BLEND_HTTP_DONE;
 }
 

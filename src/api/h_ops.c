@@ -126,25 +126,18 @@ int blend__h_event_log(struct blend_http_req *req, void *arg)
 int blend__h_audit(struct blend_http_req *req, void *arg)
 {
     struct blend_app *app = arg;
-    const char *c = blend_http_req_query(req, "cursor");
-    const char *l = blend_http_req_query(req, "limit");
-    int64_t after = 0, limit = BLEND_API_PAGE_DEFAULT;
-    if ((c && (after = blend__parse_id(c)) <= 0) ||
-        (l && ((limit = blend__parse_id(l)) < 1 || limit > BLEND_API_PAGE_MAX))) {
-        blend_http_respond_error(req, 400, "bad_request", "cursor or limit is not valid", NULL);
+    int limit;
+    int64_t after;
+    if (blend__page_params(req, &limit, &after) < 0) {
         return BLEND_HTTP_DONE;
     }
     json_t *items;
     int64_t next;
-    int rc = blend_store_audit_list(app->store, after, (int)limit, &items, &next);
+    int rc = blend_store_audit_list(app->store, after, limit, &items, &next);
     if (rc) {
         return rc;
     }
-    char buf[24];
-    snprintf(buf, sizeof buf, "%" PRId64, next);
-    blend_http_respond_json(req, 200,
-                            json_pack("{s:o, s:o}", "items", items, "next_cursor",
-                                      next ? json_string(buf) : json_null()));
+    blend__respond_page(req, items, next);
     return BLEND_HTTP_DONE;
 }
 

@@ -13,31 +13,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Reads ?limit= and ?cursor=; answers 400 and returns -1 when malformed. */
-static int page_params(struct blend_http_req *req, int *limit, int64_t *after)
-{
-    const char *l = blend_http_req_query(req, "limit");
-    const char *c = blend_http_req_query(req, "cursor");
-    *limit = BLEND_API_PAGE_DEFAULT;
-    *after = 0;
-    if (l) {
-        int64_t v = blend__parse_id(l);
-        if (v < 1 || v > BLEND_API_PAGE_MAX) {
-            blend_http_respond_error(req, 400, "bad_request", "limit must be 1..500", NULL);
-            return -1;
-        }
-        *limit = (int)v;
-    }
-    if (c) {
-        *after = blend__parse_id(c);
-        if (*after <= 0) {
-            blend_http_respond_error(req, 400, "bad_request", "cursor is not valid", NULL);
-            return -1;
-        }
-    }
-    return 0;
-}
-
 static void audit_pii_read(struct blend_app *app, struct blend_http_req *req,
                            const struct blend_resource *res, int64_t id, size_t count)
 {
@@ -53,23 +28,13 @@ static void audit_pii_read(struct blend_app *app, struct blend_http_req *req,
     (void)rc; /* a full queue drops the audit row, which the store counts as a write error */
 }
 
-static json_t *cursor_json(int64_t next)
-{
-    if (next == 0) {
-        return json_null();
-    }
-    char buf[24];
-    snprintf(buf, sizeof buf, "%" PRId64, next);
-    return json_string(buf);
-}
-
 int blend__h_res_list(struct blend_http_req *req, void *arg)
 {
     struct blend_app *app = arg;
     const struct blend_resource *res = blend__route_resource(req);
     int limit;
     int64_t after;
-    if (!res || page_params(req, &limit, &after) < 0) {
+    if (!res || blend__page_params(req, &limit, &after) < 0) {
         if (!res) {
             blend_http_respond_error(req, 404, "not_found", "no such resource", NULL);
         }
@@ -83,9 +48,7 @@ int blend__h_res_list(struct blend_http_req *req, void *arg)
         return rc;
     }
     audit_pii_read(app, req, res, 0, json_array_size(items));
-    blend_http_respond_json(req, 200,
-                            json_pack("{s:o, s:o}", "items", items, "next_cursor",
-                                      cursor_json(next)));
+    blend__respond_page(req, items, next);
     return BLEND_HTTP_DONE;
 }
 
