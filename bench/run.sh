@@ -3,7 +3,9 @@
 #   cmake -S . -B build-release -DCMAKE_BUILD_TYPE=Release && cmake --build build-release):
 #   1. BUILD_DIR/bench_store DIR  — durable event appends with and without group commit
 #      (prints its own store.append.* lines);
-#   2. bench/api_bench.sh BUILD_DIR — HTTP throughput and p99 latency with wrk
+#   2. BUILD_DIR/bench_engine_acd — routing decisions per second and latency at 100, 1,000 and
+#      10,000 agents, and the reference model beside them (prints acd.* lines);
+#   3. bench/api_bench.sh BUILD_DIR — HTTP throughput and p99 latency with wrk
 #      (prints api.healthz, api.queues and api.ratio lines).
 # Usage: bench/run.sh BUILD_DIR [API_SECONDS]
 set -euo pipefail
@@ -19,5 +21,9 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 STORE_DIR=$(mktemp -d /tmp/blend-bench-store.XXXXXX)
 trap 'rm -rf "$STORE_DIR"' EXIT
 "$BUILD_DIR/bench_store" "$STORE_DIR"
+
+# Routing engine: 100, 1,000 and 10,000 agents and the reference model, in one run.
+[[ -x "$BUILD_DIR/bench_engine_acd" ]] || { echo "$0: $BUILD_DIR/bench_engine_acd not built" >&2; exit 1; }
+"$BUILD_DIR/bench_engine_acd"
 
 "$HERE/api_bench.sh" "$BUILD_DIR" "${2:-10}"

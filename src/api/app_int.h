@@ -8,7 +8,7 @@
 #include "api/http.h"
 #include "api/metrics.h"
 #include "api/ratelimit.h"
-#include "engine/engine.h"
+#include "api/routing.h"
 #include "model/model.h"
 
 #include <jansson.h>
@@ -32,7 +32,7 @@ struct blend_ws_client;
 struct blend_app {
     uv_loop_t *loop;
     struct blend_store *store;
-    struct blend_engine *engine;
+    struct blend_routing *routing;
     struct blend_http *http;
     struct blend_metrics *metrics;
     struct blend_ratelimit *login_limit;
@@ -42,6 +42,8 @@ struct blend_app {
     char tls_key[4096];
 
     size_t writes_pending;     /* submitted, callback not yet run */
+    uv_timer_t stats_timer;    /* pushes live figures to WebSocket subscribers */
+    int stats_timer_live;
     int64_t broadcast_seq;     /* highest seq pushed to WebSocket subscribers */
     struct blend_ws_client *clients;
 
@@ -54,6 +56,12 @@ struct blend_app {
     struct blend_metric *m_write_errors;
     struct blend_metric *m_queue_depth;
     struct blend_metric *m_logins;
+    struct blend_metric *m_queue_waiting;
+    struct blend_metric *m_queue_longest;
+    struct blend_metric *m_queue_sl;
+    struct blend_metric *m_queue_answered;
+    struct blend_metric *m_queue_abandoned;
+    struct blend_metric *m_agents;
 };
 
 /* The route table (routes.c). */
@@ -134,14 +142,27 @@ int blend__h_provision(struct blend_http_req *req, void *arg);
 /* The resource a resource route serves, from its path ("/api/v1/entry-points/{id}"). */
 const struct blend_resource *blend__route_resource(struct blend_http_req *req);
 
-/* Agent presence (h_agents.c): restore from the log at start; JSON view. */
-int blend__agents_restore(struct blend_app *app);
-json_t *blend__agent_view_json(const struct blend_agent_view *v);
+/* Routing routes (h_routing.c). */
+int blend__h_interaction_create(struct blend_http_req *req, void *arg);
+int blend__h_interaction_routing(struct blend_http_req *req, void *arg);
+int blend__h_interaction_action(struct blend_http_req *req, void *arg);
+int blend__h_agent_wrapup_end(struct blend_http_req *req, void *arg);
+/* Figures of every queue or agent (only_id > 0: that one; -1: none), with their names. */
+json_t *blend__stats_items(struct blend_app *app, const struct blend_resource *res,
+                           int64_t only_id);
+int blend__h_stats_queues(struct blend_http_req *req, void *arg);
+int blend__h_stats_agents(struct blend_http_req *req, void *arg);
+/* Every agent's presence as a JSON array (in agent id order), for the API and the snapshot;
+ * an agent user sees only their own when only_agent > 0. */
+json_t *blend__agent_states_json(struct blend_app *app, int64_t only_agent);
 
 /* Event stream (events.c). */
 int blend__ws_open(struct blend_ws *ws, struct blend_http_req *req, void *arg);
 void blend__ws_message(struct blend_ws *ws, const char *text, size_t len, void *arg);
 void blend__ws_close(struct blend_ws *ws, void *arg);
+/* Pushes live figures to subscribers: queues to admin, supervisor and qa; an agent's own
+ * figures to that agent (events.c). */
+void blend__events_push_stats(struct blend_app *app);
 /* Pushes events with seq > app->broadcast_seq to every subscriber allowed to see them. */
 void blend__events_broadcast(struct blend_app *app);
 /* 1 when a principal with `role` (and agent_id) may see the event document. */

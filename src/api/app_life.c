@@ -1,5 +1,6 @@
 /*
- * The app's lifecycle: create (metrics, engine restored from the log, HTTP listening), the
+ * The app's lifecycle: create (metrics, routing restored from the store and the log, HTTP
+ * listening), the
  * store wake-up path (dispatch results, broadcast events), stop and destroy.
  */
 #include "api/app_int.h"
@@ -8,6 +9,7 @@
 #include "base/assert.h"
 #include "base/log.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -52,11 +54,43 @@ static int register_metrics(struct blend_app *app)
             : blend_metrics_register(app->metrics, BLEND_METRIC_COUNTER, "blend_logins_total",
                                      "Login attempts by outcome.", "outcome", NULL, NULL, 0,
                                      &app->m_logins);
+    static const struct {
+        const char *name, *help;
+        size_t offset;
+    } gauges[] = {
+        {"blend_queue_waiting", "Contacts waiting in the queue now.",
+         offsetof(struct blend_app, m_queue_waiting)},
+        {"blend_queue_longest_wait_seconds", "Age of the oldest waiting contact.",
+         offsetof(struct blend_app, m_queue_longest)},
+        {"blend_queue_service_level_today", "Service level today (KPIS.md default definition).",
+         offsetof(struct blend_app, m_queue_sl)},
+        {"blend_queue_answered_today", "Contacts answered today.",
+         offsetof(struct blend_app, m_queue_answered)},
+        {"blend_queue_abandoned_today", "Contacts abandoned today (short abandons excluded).",
+         offsetof(struct blend_app, m_queue_abandoned)},
+    };
+    for (size_t i = 0; rc == 0 && i < sizeof gauges / sizeof gauges[0]; i++) {
+        rc = blend_metrics_register(app->metrics, BLEND_METRIC_GAUGE, gauges[i].name,
+                                    gauges[i].help, "queue", NULL, NULL, 0,
+                                    (struct blend_metric **)((char *)app + gauges[i].offset));
+    }
+    rc = rc ? rc
+            : blend_metrics_register(app->metrics, BLEND_METRIC_GAUGE, "blend_agents",
+                                     "Agents by presence state.", "state", NULL, NULL, 0,
+                                     &app->m_agents);
     (void)ms_bounds;
     if (rc == 0) {
         blend_metric_set(app->m_build_info, BLEND_VERSION, BLEND_GIT_REV, 1);
     }
     return rc;
+}
+
+static void on_stats_tick(uv_timer_t *t)
+{
+    struct blend_app *app = t->data;
+    if (app->clients) {
+        blend__events_push_stats(app);
+    }
 }
 
 int blend_app_create(uv_loop_t *loop, struct blend_store *store,
@@ -79,9 +113,7 @@ int blend_app_create(uv_loop_t *loop, struct blend_store *store,
         blend_ratelimit_init(app->login_limit, BLEND_LOGIN_ATTEMPTS_PER_MIN_MAX);
         rc = register_metrics(app);
     }
-    struct blend_engine_config ec = {.agents_max = BLEND_ENGINE_AGENTS_MAX};
-    rc = rc ? rc : blend_engine_create(&ec, &app->engine);
-    rc = rc ? rc : blend__agents_restore(app);
+    rc = rc ? rc : blend__routing_create(app, &app->routing);
     if (rc) {
         BLEND_LOG_ERROR("api", "cannot start the app: %s", blend_strerror(rc));
         blend_app_destroy(app);
@@ -118,6 +150,11 @@ int blend_app_create(uv_loop_t *loop, struct blend_store *store,
     }
     BLEND_LOG_INFO("api", "listening on http://%s:%d", cfg->http_host,
                    blend_http_port(app->http));
+    uv_timer_init(loop, &app->stats_timer);
+    app->stats_timer.data = app;
+    app->stats_timer_live = 1;
+    uv_timer_start(&app->stats_timer, on_stats_tick, BLEND_WS_STATS_INTERVAL_MS,
+                   BLEND_WS_STATS_INTERVAL_MS);
     *out = app;
     return 0;
 }
@@ -140,6 +177,9 @@ void blend_app_reloaded(struct blend_app *app)
 
 void blend_app_stop_accepting(struct blend_app *app)
 {
+    if (app->stats_timer_live) {
+        uv_timer_stop(&app->stats_timer);
+    }
     if (app->http) {
         blend_http_stop_accepting(app->http);
     }
@@ -162,8 +202,13 @@ void blend_app_destroy(struct blend_app *app)
         }
         uv_run(app->loop, UV_RUN_ONCE);
     }
+    if (app->stats_timer_live) {
+        uv_close((uv_handle_t *)&app->stats_timer, NULL);
+        app->stats_timer_live = 0;
+    }
+    /* Routing first: its timer handle closes while blend_http_destroy turns the loop. */
+    blend__routing_destroy(app->routing);
     blend_http_destroy(app->http);
-    blend_engine_destroy(app->engine);
     blend_metrics_destroy(app->metrics);
     blend_free(app->login_limit);
     blend_free(app);

@@ -40,6 +40,10 @@ int blend__event_visible(unsigned role, int64_t agent_id, const json_t *event)
         prefix_is(type, "calendars.") || prefix_is(type, "entry_points.")) {
         return 1;
     }
+    if (prefix_is(type, "contact.")) {
+        json_t *data = json_object_get(event, "data");
+        return agent_id > 0 && json_integer_value(json_object_get(data, "agent_id")) == agent_id;
+    }
     if (strcmp(type, "agent.state") == 0 || prefix_is(type, "agents.")) {
         const char *subject = json_string_value(json_object_get(event, "subject"));
         char own[40];
@@ -104,16 +108,9 @@ static int replay(struct blend_ws_client *c, int64_t after, int64_t upto)
 static int send_snapshot(struct blend_ws_client *c)
 {
     struct blend_app *app = c->app;
-    json_t *agents = json_array();
-    size_t n = blend_engine_agents_count(app->engine);
-    for (size_t i = 0; i < n; i++) {
-        struct blend_agent_view v;
-        blend_engine_agent_at(app->engine, i, &v);
-        if (c->role == BLEND_ROLE_AGENT && v.agent_id != c->agent_id) {
-            continue;
-        }
-        json_array_append_new(agents, blend__agent_view_json(&v));
-    }
+    json_t *agents =
+        blend__agent_states_json(app, c->role == BLEND_ROLE_AGENT ? (c->agent_id ? c->agent_id : -1)
+                                                                  : 0);
     return send_json(c, json_pack("{s:s, s:I, s:o}", "type", "snapshot", "seq",
                                   (json_int_t)app->broadcast_seq, "agents", agents));
 }
@@ -190,6 +187,7 @@ void blend__events_broadcast(struct blend_app *app)
         json_array_foreach(events, i, ev)
         {
             app->broadcast_seq = json_integer_value(json_object_get(ev, "seq"));
+            blend__routing_on_committed(app->routing, ev);
             for (struct blend_ws_client *c = app->clients; c; c = c->next) {
                 (void)send_event(c, ev); /* a full backlog closes that client; it resumes */
             }
@@ -199,4 +197,25 @@ void blend__events_broadcast(struct blend_app *app)
             break;
         }
     }
+}
+
+void blend__events_push_stats(struct blend_app *app)
+{
+    json_t *queues = NULL;
+    for (struct blend_ws_client *c = app->clients; c; c = c->next) {
+        json_t *msg;
+        if (c->role & (BLEND_ROLE_ADMIN | BLEND_ROLE_SUPERVISOR | BLEND_ROLE_QA)) {
+            if (!queues) {
+                queues = blend__stats_items(app, &blend_res_queues, 0);
+            }
+            msg = json_pack("{s:s, s:O}", "type", "stats", "queues", queues);
+        } else if (c->agent_id > 0) {
+            msg = json_pack("{s:s, s:o}", "type", "stats", "agent",
+                            blend__routing_agent_stats(app->routing, c->agent_id));
+        } else {
+            continue;
+        }
+        (void)send_json(c, msg); /* a full backlog closes that client; it resumes */
+    }
+    json_decref(queues);
 }

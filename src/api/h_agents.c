@@ -1,162 +1,89 @@
 /*
- * The engine's adapter for agent presence: HTTP requests become engine events, the engine's
- * AGENT_STATE effects become event-log appends, and the client is answered once the append is
- * durable. At start the presence of every agent is rebuilt from the log ("agent.state" events).
+ * Agent presence through the API: reading it from the routing engine, and changing it (log in,
+ * ready, not ready with a reason, log out, end wrap-up). Each change is a routing-engine event;
+ * the client is answered once the resulting "agent.state" events are durable.
  */
 #include "api/app_int.h"
 
 #include "base/alloc.h"
-#include "base/log.h"
 
-#include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
-static void format_time(int64_t wall_ms, char *out, size_t len)
+json_t *blend__agent_states_json(struct blend_app *app, int64_t only_agent)
 {
-    time_t s = (time_t)(wall_ms / 1000);
-    struct tm tm;
-    gmtime_r(&s, &tm);
-    char base[32];
-    strftime(base, sizeof base, "%Y-%m-%dT%H:%M:%S", &tm);
-    snprintf(out, len, "%s.%03dZ", base, (int)(wall_ms % 1000));
-}
-
-json_t *blend__agent_view_json(const struct blend_agent_view *v)
-{
-    char since[40];
-    format_time(v->since_wall_ms, since, sizeof since);
-    return json_pack("{s:I, s:s, s:o, s:o}", "agent_id", (json_int_t)v->agent_id, "state",
-                     blend_agent_state_name(v->state), "reason",
-                     v->reason[0] ? json_string(v->reason) : json_null(), "since",
-                     v->since_wall_ms ? json_string(since) : json_null());
-}
-
-/* Parses "2026-11-22T13:00:00.123Z" (as the store writes `ts`) to epoch milliseconds. */
-static int64_t parse_ts_ms(const char *ts)
-{
-    struct tm tm;
-    memset(&tm, 0, sizeof tm);
-    int ms = 0;
-    if (!ts || sscanf(ts, "%4d-%2d-%2dT%2d:%2d:%2d", &tm.tm_year, &tm.tm_mon, &tm.tm_mday,
-                      &tm.tm_hour, &tm.tm_min, &tm.tm_sec) != 6) {
-        return 0;
-    }
-    const char *dot = strchr(ts, '.');
-    if (dot) {
-        sscanf(dot + 1, "%3d", &ms);
-    }
-    tm.tm_year -= 1900;
-    tm.tm_mon -= 1;
-    return (int64_t)timegm(&tm) * 1000 + ms;
-}
-
-int blend__agents_restore(struct blend_app *app)
-{
-    int64_t after = 0, restored = 0;
-    int64_t now_ms = blend__now_ms(app), wall_now = blend__wall_ms();
+    json_t *items = json_array();
+    struct blend_list_query q = {.limit = BLEND_API_PAGE_MAX};
     for (;;) {
-        json_t *events;
-        int rc = blend_store_events(app->store, after, BLEND_WS_REPLAY_BATCH * 4, &events);
-        if (rc) {
-            return rc;
-        }
-        size_t i, n = json_array_size(events);
-        json_t *ev;
-        json_array_foreach(events, i, ev)
-        {
-            after = json_integer_value(json_object_get(ev, "seq"));
-            const char *type = json_string_value(json_object_get(ev, "type"));
-            if (!type || strcmp(type, "agent.state") != 0) {
-                continue;
-            }
-            json_t *data = json_object_get(ev, "data");
-            struct blend_agent_view v;
-            memset(&v, 0, sizeof v);
-            v.agent_id = json_integer_value(json_object_get(data, "agent_id"));
-            const char *reason = json_string_value(json_object_get(data, "reason"));
-            if (blend_agent_state_parse(json_string_value(json_object_get(data, "to")), &v.state) ||
-                v.agent_id <= 0) {
-                continue;
-            }
-            snprintf(v.reason, sizeof v.reason, "%s", reason ? reason : "");
-            v.since_wall_ms = parse_ts_ms(json_string_value(json_object_get(ev, "ts")));
-            /* Monotonic time of the old process means nothing now: place the change as far in
-             * the past as the wall clock says, never before this process's zero. */
-            int64_t ago = wall_now - v.since_wall_ms;
-            v.since_ms = ago > 0 && ago < now_ms ? now_ms - ago : 0;
-            rc = blend_engine_restore_agent(app->engine, &v);
-            if (rc) {
-                json_decref(events);
-                return rc;
-            }
-            restored++;
-        }
-        json_decref(events);
-        if (n == 0) {
+        json_t *page;
+        int64_t next;
+        if (blend_store_list(app->store, &blend_res_agents, &q, &page, &next) != 0) {
             break;
         }
+        size_t i;
+        json_t *a;
+        json_array_foreach(page, i, a)
+        {
+            int64_t id = json_integer_value(json_object_get(a, "id"));
+            if (only_agent == 0 || only_agent == id) {
+                json_array_append_new(items, blend__routing_agent_json(app->routing, id));
+            }
+        }
+        json_decref(page);
+        if (next == 0) {
+            break;
+        }
+        q.after_id = next;
     }
-    blend_engine_check(app->engine);
-    BLEND_LOG_INFO("api", "agent presence restored from %" PRId64 " state change(s)", restored);
-    return 0;
+    return items;
+}
+
+/* Answers 404 unless the agent exists; returns its id or 0. */
+static int64_t existing_agent(struct blend_app *app, struct blend_http_req *req)
+{
+    int64_t id = blend__parse_id(blend_http_req_param(req, "id"));
+    json_t *agent;
+    if (id <= 0 || blend_store_get(app->store, &blend_res_agents, id, 0, &agent) != 0) {
+        blend_http_respond_error(req, 404, "not_found", "no such agent", NULL);
+        return 0;
+    }
+    json_decref(agent);
+    return id;
 }
 
 int blend__h_agent_state_get(struct blend_http_req *req, void *arg)
 {
     struct blend_app *app = arg;
-    int64_t id = blend__parse_id(blend_http_req_param(req, "id"));
-    json_t *agent;
-    if (id <= 0 || blend_store_get(app->store, &blend_res_agents, id, 0, &agent) != 0) {
-        blend_http_respond_error(req, 404, "not_found", "no such agent", NULL);
-        return BLEND_HTTP_DONE;
+    int64_t id = existing_agent(app, req);
+    if (id) {
+        blend_http_respond_json(req, 200, blend__routing_agent_json(app->routing, id));
     }
-    json_decref(agent);
-    struct blend_agent_view v;
-    blend_engine_agent(app->engine, id, &v);
-    blend_http_respond_json(req, 200, blend__agent_view_json(&v));
     return BLEND_HTTP_DONE;
 }
 
 int blend__h_agent_states(struct blend_http_req *req, void *arg)
 {
     struct blend_app *app = arg;
-    json_t *items = json_array();
-    size_t n = blend_engine_agents_count(app->engine);
-    for (size_t i = 0; i < n; i++) {
-        struct blend_agent_view v;
-        blend_engine_agent_at(app->engine, i, &v);
-        json_array_append_new(items, blend__agent_view_json(&v));
-    }
-    blend_http_respond_json(req, 200, json_pack("{s:o}", "items", items));
+    blend_http_respond_json(req, 200,
+                            json_pack("{s:o}", "items", blend__agent_states_json(app, 0)));
     return BLEND_HTTP_DONE;
 }
 
-/* A state change waiting for its log append; `before` restores the engine if it fails. */
-struct state_change {
-    struct blend_app *app;
-    struct blend_http_req *req;
-    struct blend_agent_view before;
-};
-
-static void on_state_saved(struct blend_write *w, void *arg)
+/* The agent a request may act for: an agent user only for their own agent. */
+static int64_t acting_agent(struct blend_app *app, struct blend_http_req *req)
 {
-    struct state_change *sc = arg;
-    struct blend_agent_view now;
-    if (w->rc) {
-        /* The change is not durable, so it did not happen: put the engine back. */
-        (void)blend_engine_restore_agent(sc->app->engine, &sc->before);
-        blend__respond_write_error(sc->req, w, 0);
-    } else {
-        blend_engine_agent(sc->app->engine, sc->before.agent_id, &now);
-        blend_http_respond_json(sc->req, 200, blend__agent_view_json(&now));
+    const struct blend_principal *p = blend__principal(req);
+    int64_t id = existing_agent(app, req);
+    if (id && p->role == BLEND_ROLE_AGENT && p->agent_id != id) {
+        blend_http_respond_error(req, 403, "forbidden", "agents change only their own state",
+                                 NULL);
+        return 0;
     }
-    blend_write_destroy(w);
-    blend_free(sc);
+    return id;
 }
 
-static int event_from_body(struct blend_http_req *req, int64_t id, struct blend_event *ev)
+static int parse_state(struct blend_http_req *req, enum blend_acd_presence *to, char *reason,
+                       size_t reason_len)
 {
     json_t *body;
     struct blend_http_body_error berr;
@@ -164,19 +91,17 @@ static int event_from_body(struct blend_http_req *req, int64_t id, struct blend_
         blend_http_respond_body_error(req, &berr);
         return -1;
     }
-    const char *state = NULL, *reason = NULL;
-    enum blend_agent_state to;
-    int ok = json_unpack(body, "{s:s, s?s !}", "state", &state, "reason", &reason) == 0 &&
-             blend_agent_state_parse(state, &to) == 0 && to != BLEND_AGENT_WRAP_UP &&
-             (!reason || strlen(reason) < BLEND_REASON_BYTES_MAX);
-    memset(ev, 0, sizeof *ev);
+    const char *state = NULL, *why = NULL;
+    int ok = json_unpack(body, "{s:s, s?s !}", "state", &state, "reason", &why) == 0;
+    *to = BLEND_PRESENCE_WRAP_UP; /* not settable: marks "unknown" below */
+    for (int s = BLEND_PRESENCE_LOGGED_OUT; ok && s <= BLEND_PRESENCE_NOT_READY; s++) {
+        if (strcmp(state, blend__presence_name((enum blend_acd_presence)s)) == 0) {
+            *to = (enum blend_acd_presence)s;
+        }
+    }
+    ok = ok && *to != BLEND_PRESENCE_WRAP_UP && (!why || strlen(why) < reason_len);
     if (ok) {
-        ev->type = to == BLEND_AGENT_READY       ? BLEND_EV_AGENT_READY
-                   : to == BLEND_AGENT_NOT_READY ? BLEND_EV_AGENT_NOT_READY
-                                                 : BLEND_EV_AGENT_LOGOUT;
-        ev->u.agent.agent_id = id;
-        snprintf(ev->u.agent.reason, sizeof ev->u.agent.reason, "%s",
-                 reason ? reason : (to == BLEND_AGENT_NOT_READY ? "away" : ""));
+        snprintf(reason, reason_len, "%s", why ? why : (*to == BLEND_PRESENCE_NOT_READY ? "away" : ""));
     }
     json_decref(body);
     if (!ok) {
@@ -192,76 +117,74 @@ static int event_from_body(struct blend_http_req *req, int64_t id, struct blend_
 int blend__h_agent_state_set(struct blend_http_req *req, void *arg)
 {
     struct blend_app *app = arg;
-    const struct blend_principal *p = blend__principal(req);
-    int64_t id = blend__parse_id(blend_http_req_param(req, "id"));
-    json_t *agent;
-    if (id <= 0 || blend_store_get(app->store, &blend_res_agents, id, 0, &agent) != 0) {
-        blend_http_respond_error(req, 404, "not_found", "no such agent", NULL);
+    int64_t id = acting_agent(app, req);
+    enum blend_acd_presence to;
+    char reason[BLEND_ACD_REASON_BYTES];
+    if (!id || parse_state(req, &to, reason, sizeof reason) < 0) {
         return BLEND_HTTP_DONE;
     }
-    json_decref(agent);
-    if (p->role == BLEND_ROLE_AGENT && p->agent_id != id) {
-        blend_http_respond_error(req, 403, "forbidden", "agents change only their own state",
-                                 NULL);
-        return BLEND_HTTP_DONE;
+    struct blend_acd_agent_view now;
+    if (blend_acd_agent(blend__routing_acd(app->routing), id, &now) != 0) {
+        now.presence = BLEND_PRESENCE_LOGGED_OUT;
     }
-    struct blend_event ev;
-    if (event_from_body(req, id, &ev) < 0) {
-        return BLEND_HTTP_DONE;
+    struct blend_routing_writes ws = {.n = 0};
+    struct blend_acd_event ev;
+    int rc = 0;
+    /* Asking for ready or not-ready while logged out logs the agent in first. */
+    if (to != BLEND_PRESENCE_LOGGED_OUT && now.presence == BLEND_PRESENCE_LOGGED_OUT) {
+        memset(&ev, 0, sizeof ev);
+        ev.type = BLEND_ACD_EV_AGENT_LOGIN;
+        ev.u.id = id;
+        rc = blend__routing_apply(app->routing, &ev, &ws);
     }
-    ev.now_ms = blend__now_ms(app);
-    ev.wall_ms = blend__wall_ms();
-    struct state_change *sc = blend_calloc(1, sizeof *sc);
-    if (!sc) {
-        return BLEND_ENOMEM;
+    memset(&ev, 0, sizeof ev);
+    if (to == BLEND_PRESENCE_READY && now.presence == BLEND_PRESENCE_WRAP_UP) {
+        /* Ready during wrap-up means "my wrap-up is done". */
+        ev.type = BLEND_ACD_EV_WRAPUP_END;
+        ev.u.id = id;
+    } else if (to == BLEND_PRESENCE_READY) {
+        ev.type = BLEND_ACD_EV_AGENT_READY;
+        ev.u.id = id;
+    } else if (to == BLEND_PRESENCE_NOT_READY) {
+        ev.type = BLEND_ACD_EV_AGENT_NOT_READY;
+        ev.u.not_ready.agent = id;
+        snprintf(ev.u.not_ready.reason, sizeof ev.u.not_ready.reason, "%s", reason);
+    } else {
+        ev.type = BLEND_ACD_EV_AGENT_LOGOUT;
+        ev.u.id = id;
     }
-    sc->app = app;
-    sc->req = req;
-    blend_engine_agent(app->engine, id, &sc->before);
-    struct blend_effects fx;
-    int rc = blend_engine_step(app->engine, &ev, &fx);
+    int already = to == now.presence && (to != BLEND_PRESENCE_NOT_READY ||
+                                         strcmp(reason, now.reason) == 0);
+    if (rc == 0 && !already) {
+        rc = blend__routing_apply(app->routing, &ev, &ws);
+    }
     if (rc) {
-        blend_free(sc);
-        blend_http_respond_error(req, rc == BLEND_ESTATE ? 409 : 422,
-                                 rc == BLEND_ESTATE ? "conflict" : "validation_failed",
-                                 rc == BLEND_ESTATE ? "not allowed in the agent's current state"
-                                                    : "invalid state change (reason: a-z 0-9 - _)",
-                                 NULL);
+        /* What the first step decided is recorded all the same: it happened. */
+        for (size_t i = 0; i < ws.n; i++) {
+            blend__app_submit_detached(app, ws.w[i]);
+        }
+        blend__routing_refuse(req, rc);
         return BLEND_HTTP_DONE;
     }
-    blend_engine_check(app->engine);
-    if (fx.count == 0) {
-        blend_free(sc);
-        struct blend_agent_view v;
-        blend_engine_agent(app->engine, id, &v);
-        blend_http_respond_json(req, 200, blend__agent_view_json(&v));
+    return blend__routing_commit(app->routing, &ws, req,
+                                 blend__routing_agent_json(app->routing, id), 200);
+}
+
+int blend__h_agent_wrapup_end(struct blend_http_req *req, void *arg)
+{
+    struct blend_app *app = arg;
+    int64_t id = acting_agent(app, req);
+    if (!id) {
         return BLEND_HTTP_DONE;
     }
-    struct blend_write *w = blend_write_create();
-    for (size_t i = 0; w && i < fx.count; i++) {
-        const struct blend_effect *f = &fx.items[i];
-        if (f->type != BLEND_FX_AGENT_STATE) {
-            continue;
-        }
-        json_t *data = json_pack(
-            "{s:I, s:s, s:s, s:o, s:I}", "agent_id", (json_int_t)f->u.agent_state.agent_id, "from",
-            blend_agent_state_name(f->u.agent_state.from), "to",
-            blend_agent_state_name(f->u.agent_state.to), "reason",
-            f->u.agent_state.reason[0] ? json_string(f->u.agent_state.reason) : json_null(),
-            "in_previous_ms", (json_int_t)f->u.agent_state.in_previous_ms);
-        struct blend_write_op *op = blend_write_add(w, BLEND_OP_EVENT, NULL, data);
-        if (!op) {
-            blend_write_destroy(w);
-            w = NULL;
-            break;
-        }
-        snprintf(op->event_type, sizeof op->event_type, "agent.state");
-        snprintf(op->subject, sizeof op->subject, "agents/%" PRId64, f->u.agent_state.agent_id);
+    struct blend_acd_event ev = {.type = BLEND_ACD_EV_WRAPUP_END};
+    ev.u.id = id;
+    struct blend_routing_writes ws = {.n = 0};
+    int rc = blend__routing_apply(app->routing, &ev, &ws);
+    if (rc) {
+        blend__routing_refuse(req, rc);
+        return BLEND_HTTP_DONE;
     }
-    if (!w) {
-        (void)blend_engine_restore_agent(app->engine, &sc->before);
-        blend_free(sc);
-        return BLEND_ENOMEM;
-    }
-    return blend__app_submit(app, req, w, on_state_saved, sc);
+    return blend__routing_commit(app->routing, &ws, req,
+                                 blend__routing_agent_json(app->routing, id), 200);
 }

@@ -80,6 +80,37 @@ int blend__h_metrics(struct blend_http_req *req, void *arg)
                      (double)st.commits - blend_metric_value(app->m_commits, NULL, NULL));
     blend_metric_add(app->m_writes, NULL, NULL,
                      (double)st.writes - blend_metric_value(app->m_writes, NULL, NULL));
+    json_t *queues = blend__stats_items(app, &blend_res_queues, 0);
+    size_t i;
+    json_t *q;
+    json_array_foreach(queues, i, q)
+    {
+        const char *name = json_string_value(json_object_get(q, "name"));
+        json_t *today = json_object_get(q, "today");
+        blend_metric_set(app->m_queue_waiting, name, NULL,
+                         (double)json_integer_value(json_object_get(q, "waiting")));
+        blend_metric_set(app->m_queue_longest, name, NULL,
+                         json_real_value(json_object_get(q, "longest_wait_s")));
+        blend_metric_set(app->m_queue_sl, name, NULL,
+                         json_real_value(json_object_get(today, "service_level")));
+        blend_metric_set(app->m_queue_answered, name, NULL,
+                         (double)json_integer_value(json_object_get(today, "answered")));
+        blend_metric_set(app->m_queue_abandoned, name, NULL,
+                         (double)json_integer_value(json_object_get(today, "abandoned")));
+    }
+    json_decref(queues);
+    json_t *agents = blend__agent_states_json(app, 0);
+    static const char *const states[] = {"logged-out", "ready", "not-ready", "wrap-up"};
+    for (size_t s = 0; s < 4; s++) {
+        size_t n = 0;
+        json_t *a;
+        json_array_foreach(agents, i, a)
+        {
+            n += strcmp(json_string_value(json_object_get(a, "state")), states[s]) == 0;
+        }
+        blend_metric_set(app->m_agents, states[s], NULL, (double)n);
+    }
+    json_decref(agents);
     struct blend_buf out;
     blend_buf_init(&out, 4 * 1024 * 1024);
     int rc = blend_metrics_render(app->metrics, &out);

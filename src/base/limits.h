@@ -71,19 +71,13 @@
 #define BLEND_WS_CLIENTS_MAX 1024
 /* Events buffered for one slow subscriber before it is disconnected (it can resume by seq). */
 #define BLEND_WS_CLIENT_BACKLOG_MAX 4096
+/* How often live figures are pushed to WebSocket subscribers. */
+#define BLEND_WS_STATS_INTERVAL_MS 5000
 /* Events replayed from the store on resume, per batch read. */
 #define BLEND_WS_REPLAY_BATCH 256
 
 /* --- Logs ----------------------------------------------------------------------------------- */
 /* One structured log line; longer messages are truncated (and marked). */
 #define BLEND_LOG_LINE_BYTES_MAX 4096
-
-/* --- Engine --------------------------------------------------------------------------------- */
-/* Effects one engine step may produce; the engine asserts it never exceeds it. */
-#define BLEND_ENGINE_EFFECTS_MAX 64
-/* Agents one engine holds. */
-#define BLEND_ENGINE_AGENTS_MAX 20000
-/* Length of a not-ready reason code. */
-#define BLEND_REASON_BYTES_MAX 64
 
 #endif

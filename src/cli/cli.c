@@ -21,6 +21,8 @@ static void usage(FILE *out)
                  "  provision [--config FILE] [--check] FILE   apply a provisioning file\n"
                  "  user add|passwd|list ...                   manage users\n"
                  "  routes                                     list HTTP routes and roles\n"
+                 "  sim replay [--check] SCENARIO.jsonl        replay a routing scenario\n"
+                 "  erlang --calls N --interval-s S ...        Erlang C/A staffing (--help)\n"
                  "  version                                    print the version\n\n"
                  "Every option of the configuration file can also be set by environment\n"
                  "variable BLEND_<SECTION>_<KEY>, e.g. BLEND_HTTP_LISTEN=127.0.0.1:9090.\n");
@@ -115,6 +117,8 @@ int blend_cli_main(int argc, char **argv)
         {"serve", blend_cmd_serve},     {"provision", blend_cmd_provision},
         {"user", blend_cmd_user},       {"routes", blend_cmd_routes},
         {"version", blend_cmd_version}, {"--version", blend_cmd_version},
+        {"sim", blend_cmd_sim},
+        {"erlang", blend_cmd_erlang},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         if (strcmp(cmd, cmds[i].name) == 0) {

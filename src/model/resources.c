@@ -345,7 +345,8 @@ static const struct blend_field agents_fields[] = {
      .min = 0,
      .max = 20,
      .default_json = "3"},
-    /* A voice contact blocks the agent's other channels while it lasts. */
+    /* A voice contact offered or connected blocks the agent's other channels; an outstanding
+     * offer on another channel blocks voice (docs/routing.md). */
     {.name = "voice_exclusive",
      .column = "voice_exclusive",
      .type = BLEND_FT_BOOL,

@@ -14,10 +14,13 @@ CONFIG_TYPES = ("skills.", "queues.", "calendars.", "entry_points.")
 
 
 def next_event(ws, what, timeout=15):
-    try:
-        msg = ws.recv_json(timeout)
-    except TimeoutError:
-        raise bt.TestFailure(f"no WebSocket message within {timeout}s while waiting for {what}")
+    while True:
+        try:
+            msg = ws.recv_json(timeout)
+        except TimeoutError:
+            raise bt.TestFailure(f"no WebSocket message within {timeout}s while waiting for {what}")
+        if msg.get("type") != "stats":  # live figures every few seconds, not events
+            break
     check(msg.get("type") == "event" and isinstance(msg.get("event"), dict), f"not an event: {msg!r}")
     ev = msg["event"]
     for k in ("seq", "ts", "type", "subject", "actor", "data"):

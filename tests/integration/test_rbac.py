@@ -28,7 +28,7 @@ class Fixtures:
         self.ids = {}
         for res in ("users", "skills", "agents", "calendars", "queues", "entry-points", "contacts"):
             self.ids[res] = self.create(res)
-        self.ids["interactions"] = self.first_id("/api/v1/interactions") or 1
+        self.ids["interactions"] = self.create("interactions")
         self.own_agent = srv.agent_of_user(admin, "minji")["id"]
 
     def first_id(self, path):
@@ -45,6 +45,7 @@ class Fixtures:
             "queues": {"name": n},
             "entry-points": {"name": n, "channel": "chat", "address": n},
             "contacts": {"name": "RBAC Contact", "identities": [{"kind": "email", "value": n + "@x.example"}]},
+            "interactions": {"channel": "voice", "queue": "billing"},
         }[res]
 
     def create(self, res, token=None):
@@ -99,6 +100,17 @@ def plan(method, path, role, token, fx, srv):
         if method == "POST":
             body = {"state": "not-ready", "reason": "break"}
             ok_extra.add(409)  # not allowed in the current state: still past RBAC
+    elif path == "/api/v1/agents/{id}/wrapup-end":
+        target = fx.own_agent if role == "agent" else fx.ids["agents"]
+        concrete = f"/api/v1/agents/{target}/wrapup-end"
+        ok_extra.add(409)  # not in wrap-up: still past RBAC
+    elif path.startswith("/api/v1/interactions/{id}/"):
+        concrete = path.replace("{id}", str(fx.ids["interactions"]))
+        if path.endswith("/priority"):
+            body = {"priority": 5}
+        # Past RBAC the action may not fit the interaction's state (409) or it may have left
+        # routing after an earlier call of this walk (404).
+        ok_extra.update({404, 409})
     elif path == "/api/v1/provision":
         body = {"version": 1, "skills": [{"name": uniq("rbac-prov")}]}
     elif res and path.endswith("/{id}"):
@@ -108,8 +120,6 @@ def plan(method, path, role, token, fx, srv):
             concrete = path.replace("{id}", str(fx.ids[res]))
             if method == "PATCH":
                 body = PATCH_BODIES[res]
-        if res == "interactions":
-            ok_extra.add(404)  # none can be created through the API yet
     elif res and method == "POST":
         body = fx.body(res)
     return method, concrete, token, body, ok_extra

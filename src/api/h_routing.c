@@ -1,0 +1,339 @@
+/*
+ * Contacts in the routing engine through the API: create an interaction and queue it, read its
+ * routing state (position, estimated wait), and the actions on it — an agent accepts, rejects
+ * or ends it; a supervisor (or a channel) records that the customer left, turns it into a
+ * callback, or changes its priority. Every action is a routing-engine event; answers follow
+ * once the decisions are durable.
+ */
+#include "api/app_int.h"
+
+#include "base/alloc.h"
+#include "base/log.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+/* An interaction created and waiting for its commit before it joins its queue. */
+struct arrival {
+    struct blend_app *app;
+    struct blend_http_req *req;
+    int64_t queue_id;
+    enum blend_channel channel;
+    int32_t priority;
+    int64_t customer;
+};
+
+static void on_created(struct blend_write *w, void *arg)
+{
+    struct arrival *a = arg;
+    struct blend_app *app = a->app;
+    if (w->rc) {
+        blend__respond_write_error(a->req, w, 0);
+        blend_write_destroy(w);
+        blend_free(a);
+        return;
+    }
+    json_t *doc = w->ops[0].result ? json_incref(w->ops[0].result) : json_object();
+    int64_t id = w->ops[0].id_out;
+    blend_write_destroy(w);
+    struct blend_acd_event ev = {.type = BLEND_ACD_EV_CONTACT_ARRIVE};
+    ev.u.arrive.contact = id;
+    ev.u.arrive.queue = a->queue_id;
+    ev.u.arrive.channel = a->channel;
+    ev.u.arrive.priority = a->priority;
+    ev.u.arrive.customer = a->customer;
+    struct blend_routing_writes ws = {.n = 0};
+    int rc = blend__routing_apply(app->routing, &ev, &ws);
+    if (rc) {
+        BLEND_LOG_WARN("routing", "interaction %" PRId64 " stored but not queued: %s", id,
+                       blend_strerror(rc));
+        json_decref(doc);
+        blend__routing_refuse(a->req, rc);
+        blend_free(a);
+        return;
+    }
+    char loc[64];
+    snprintf(loc, sizeof loc, "/api/v1/interactions/%" PRId64, id);
+    (void)blend_http_add_header(a->req, "Location", loc);
+    json_t *routing = blend__routing_contact_json(app->routing, id);
+    json_object_set_new(doc, "routing", routing ? routing : json_null());
+    (void)blend__routing_commit(app->routing, &ws, a->req, doc, 201);
+    blend_free(a);
+}
+
+/* Checks that the queue exists and takes the channel; answers 422 otherwise. */
+static int64_t queue_for(struct blend_app *app, struct blend_http_req *req, const json_t *doc,
+                         enum blend_channel *channel)
+{
+    const char *qname = json_string_value(json_object_get(doc, "queue"));
+    const char *ch = json_string_value(json_object_get(doc, "channel"));
+    json_t *q = NULL;
+    const char *why = NULL;
+    if (!qname || blend_store_find(app->store, &blend_res_queues, "name", qname, 0, &q) != 0) {
+        why = "queue: required, and must name an existing queue";
+    } else if (blend__channel_parse(ch, channel) != 0) {
+        why = "channel: unknown";
+    } else {
+        int takes = 0;
+        size_t i;
+        json_t *v;
+        json_array_foreach(json_object_get(q, "channels"), i, v)
+        {
+            takes |= strcmp(json_string_value(v), ch) == 0;
+        }
+        if (!takes) {
+            why = "channel: the queue does not take this channel";
+        }
+    }
+    if (why) {
+        json_decref(q);
+        blend_http_respond_error(req, 422, "validation_failed", why,
+                                 json_pack("[{s:s, s:s}]", "path", strncmp(why, "queue", 5) == 0
+                                                                        ? "queue"
+                                                                        : "channel",
+                                           "message", strchr(why, ':') + 2));
+        return 0;
+    }
+    int64_t id = json_integer_value(json_object_get(q, "id"));
+    json_decref(q);
+    return id;
+}
+
+int blend__h_interaction_create(struct blend_http_req *req, void *arg)
+{
+    struct blend_app *app = arg;
+    json_t *body;
+    struct blend_http_body_error berr;
+    if (blend_http_req_json(req, &body, &berr) != 0) {
+        blend_http_respond_body_error(req, &berr);
+        return BLEND_HTTP_DONE;
+    }
+    if (json_is_object(body)) {
+        if (!json_object_get(body, "direction")) {
+            json_object_set_new(body, "direction", json_string("inbound"));
+        }
+        json_object_set_new(body, "state", json_string("queued"));
+    }
+    struct blend_field_errors errs;
+    blend_field_errors_init(&errs);
+    json_t *doc;
+    int rc = blend_model_validate(&blend_res_interactions, body, BLEND_VALIDATE_CREATE, 0, &doc,
+                                  &errs);
+    json_decref(body);
+    if (rc == 0 && json_object_get(doc, "agent") && !json_is_null(json_object_get(doc, "agent"))) {
+        blend_field_errors_add(&errs, "agent", "set by routing, not by the client");
+        json_decref(doc);
+        rc = BLEND_EINVAL;
+    }
+    if (rc) {
+        blend__respond_field_errors(req, &errs);
+        return BLEND_HTTP_DONE;
+    }
+    enum blend_channel channel;
+    int64_t queue_id = queue_for(app, req, doc, &channel);
+    if (!queue_id) {
+        json_decref(doc);
+        return BLEND_HTTP_DONE;
+    }
+    struct arrival *a = blend_calloc(1, sizeof *a);
+    struct blend_write *w = a ? blend_write_create() : NULL;
+    if (!w || !blend_write_add(w, BLEND_OP_CREATE, &blend_res_interactions, json_incref(doc))) {
+        json_decref(doc);
+        blend_write_destroy(w);
+        blend_free(a);
+        return BLEND_ENOMEM;
+    }
+    a->app = app;
+    a->req = req;
+    a->queue_id = queue_id;
+    a->channel = channel;
+    a->priority = (int32_t)json_integer_value(json_object_get(doc, "priority"));
+    a->customer = json_integer_value(json_object_get(doc, "contact"));
+    json_decref(doc);
+    return blend__app_submit(app, req, w, on_created, a);
+}
+
+int blend__h_interaction_routing(struct blend_http_req *req, void *arg)
+{
+    struct blend_app *app = arg;
+    int64_t id = blend__parse_id(blend_http_req_param(req, "id"));
+    json_t *view = id > 0 ? blend__routing_contact_json(app->routing, id) : NULL;
+    if (!view) {
+        blend_http_respond_error(req, 404, "not_found",
+                                 "no such interaction in routing (it may have ended)", NULL);
+        return BLEND_HTTP_DONE;
+    }
+    blend_http_respond_json(req, 200, view);
+    return BLEND_HTTP_DONE;
+}
+
+/* The last path segment: the action's name. */
+static const char *action_of(struct blend_http_req *req)
+{
+    const char *path = blend_http_req_path(req);
+    const char *slash = strrchr(path, '/');
+    return slash ? slash + 1 : "";
+}
+
+/* Reads the optional body: {"agent_id": N} for accept/reject/end, {"priority": N} for
+ * priority. Answers and returns -1 on a bad body. */
+static int action_body(struct blend_http_req *req, int64_t *agent_id, int64_t *priority)
+{
+    size_t len;
+    (void)blend_http_req_body(req, &len);
+    if (len == 0) {
+        return 0;
+    }
+    json_t *body;
+    struct blend_http_body_error berr;
+    if (blend_http_req_json(req, &body, &berr) != 0) {
+        blend_http_respond_body_error(req, &berr);
+        return -1;
+    }
+    json_int_t agent = 0, prio = -1;
+    int ok = json_unpack(body, "{s?I, s?I !}", "agent_id", &agent, "priority", &prio) == 0;
+    json_decref(body);
+    if (!ok || agent < 0 || prio > 1000) {
+        blend_http_respond_error(req, 422, "validation_failed",
+                                 "expected {\"agent_id\": N} or {\"priority\": 0..1000}", NULL);
+        return -1;
+    }
+    *agent_id = agent;
+    *priority = prio;
+    return 0;
+}
+
+int blend__h_interaction_action(struct blend_http_req *req, void *arg)
+{
+    struct blend_app *app = arg;
+    const struct blend_principal *p = blend__principal(req);
+    const char *action = action_of(req);
+    int64_t id = blend__parse_id(blend_http_req_param(req, "id"));
+    int64_t agent = 0, priority = -1;
+    if (id <= 0) {
+        blend_http_respond_error(req, 404, "not_found", "no such interaction", NULL);
+        return BLEND_HTTP_DONE;
+    }
+    if (action_body(req, &agent, &priority) < 0) {
+        return BLEND_HTTP_DONE;
+    }
+    struct blend_acd_contact_view cv;
+    if (blend_acd_contact(blend__routing_acd(app->routing), id, &cv) != 0) {
+        blend_http_respond_error(req, 404, "not_found",
+                                 "no such interaction in routing (it may have ended)", NULL);
+        return BLEND_HTTP_DONE;
+    }
+    if (p->role == BLEND_ROLE_AGENT) {
+        if (agent != 0 && agent != p->agent_id) {
+            blend_http_respond_error(req, 403, "forbidden", "agents act only for themselves",
+                                     NULL);
+            return BLEND_HTTP_DONE;
+        }
+        agent = p->agent_id;
+    } else if (agent == 0) {
+        agent = cv.agent; /* the agent holding it, for supervisors acting on their behalf */
+    }
+    int needs_agent = strcmp(action, "accept") == 0 || strcmp(action, "reject") == 0 ||
+                      strcmp(action, "end") == 0;
+    if (needs_agent && agent == 0) {
+        blend_http_respond_error(req, 409, "conflict",
+                                 "no agent holds this interaction: name one with agent_id",
+                                 NULL);
+        return BLEND_HTTP_DONE;
+    }
+    struct blend_acd_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.u.contact.contact = id;
+    ev.u.contact.agent = agent;
+    if (strcmp(action, "accept") == 0) {
+        ev.type = BLEND_ACD_EV_OFFER_ACCEPT;
+    } else if (strcmp(action, "reject") == 0) {
+        ev.type = BLEND_ACD_EV_OFFER_REJECT;
+    } else if (strcmp(action, "end") == 0) {
+        if (cv.state != BLEND_CONTACT_CONNECTED || cv.agent != agent) {
+            blend_http_respond_error(req, 409, "conflict",
+                                     "the interaction is not connected to that agent", NULL);
+            return BLEND_HTTP_DONE;
+        }
+        ev.type = BLEND_ACD_EV_CONTACT_END;
+    } else if (strcmp(action, "abandon") == 0) {
+        ev.type = BLEND_ACD_EV_CONTACT_ABANDON;
+    } else if (strcmp(action, "callback") == 0) {
+        ev.type = BLEND_ACD_EV_CALLBACK_REQUEST;
+    } else if (strcmp(action, "priority") == 0 && priority >= 0) {
+        ev.type = BLEND_ACD_EV_CONTACT_PRIORITY;
+        ev.u.contact.priority = (int32_t)priority;
+    } else {
+        blend_http_respond_error(req, 422, "validation_failed",
+                                 "priority needs {\"priority\": 0..1000}", NULL);
+        return BLEND_HTTP_DONE;
+    }
+    struct blend_routing_writes ws = {.n = 0};
+    int rc = blend__routing_apply(app->routing, &ev, &ws);
+    if (rc) {
+        blend__routing_refuse(req, rc);
+        return BLEND_HTTP_DONE;
+    }
+    json_t *view = blend__routing_contact_json(app->routing, id);
+    if (!view) {
+        view = json_pack("{s:I, s:s}", "interaction_id", (json_int_t)id, "state", "done");
+    }
+    return blend__routing_commit(app->routing, &ws, req, view, 200);
+}
+
+/* Lists a resource's rows and adds each one's figures (skipping rows without any). */
+json_t *blend__stats_items(struct blend_app *app, const struct blend_resource *res,
+                           int64_t only_id)
+{
+    json_t *items = json_array();
+    struct blend_list_query q = {.limit = BLEND_API_PAGE_MAX};
+    for (;;) {
+        json_t *page;
+        int64_t next;
+        if (blend_store_list(app->store, res, &q, &page, &next) != 0) {
+            break;
+        }
+        size_t i;
+        json_t *row;
+        json_array_foreach(page, i, row)
+        {
+            int64_t id = json_integer_value(json_object_get(row, "id"));
+            if (only_id && id != only_id) {
+                continue;
+            }
+            json_t *fig = res == &blend_res_queues
+                              ? blend__routing_queue_stats(app->routing, id)
+                              : blend__routing_agent_stats(app->routing, id);
+            if (fig) {
+                json_object_set(fig, "name", json_object_get(row, "name"));
+                json_array_append_new(items, fig);
+            }
+        }
+        json_decref(page);
+        if (next == 0) {
+            break;
+        }
+        q.after_id = next;
+    }
+    return items;
+}
+
+int blend__h_stats_queues(struct blend_http_req *req, void *arg)
+{
+    struct blend_app *app = arg;
+    blend_http_respond_json(req, 200,
+                            json_pack("{s:o}", "items", blend__stats_items(app, &blend_res_queues, 0)));
+    return BLEND_HTTP_DONE;
+}
+
+int blend__h_stats_agents(struct blend_http_req *req, void *arg)
+{
+    struct blend_app *app = arg;
+    const struct blend_principal *p = blend__principal(req);
+    /* An agent sees their own figures only (and an agent user without an agent, none). */
+    int64_t only = p->role == BLEND_ROLE_AGENT ? (p->agent_id ? p->agent_id : -1) : 0;
+    blend_http_respond_json(
+        req, 200, json_pack("{s:o}", "items", blend__stats_items(app, &blend_res_agents, only)));
+    return BLEND_HTTP_DONE;
+}

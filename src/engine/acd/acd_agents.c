@@ -1,0 +1,437 @@
+/*
+ * Agents side of the fast ACD engine: availability (docs/routing.md §Agents), the strategy keys,
+ * the requirement slots of queues and the memberships (agent, slot, channel) whose treaps hold
+ * the available agents in strategy order. Reconfiguration (QUEUE_SET, AGENT_SET) rebuilds
+ * memberships by scanning agents or slots: it is rare and allowed to cost O(agents x slots);
+ * decisions never scan. Invariant kept here: a membership is in its slot's treap iff its agent
+ * is available on the channel, keyed by the agent's current state (blend__acd_agent_reindex is
+ * called after every change of presence, load, free_since, handled or occupied time).
+ */
+#include "engine/acd/acd_int.h"
+
+#include "base/assert.h"
+
+#include <string.h>
+
+static int proficiency(const struct acd_agent *a, uint16_t skill)
+{
+    for (int i = 0; i < a->cfg.skills_count; i++) {
+        if (a->cfg.skills[i].skill == skill) {
+            return a->cfg.skills[i].proficiency;
+        }
+    }
+    return 0;
+}
+
+int blend__acd_agent_meets(const struct acd_agent *a, const struct blend_acd_skill_req *req,
+                           int count)
+{
+    for (int i = 0; i < count; i++) {
+        if (proficiency(a, req[i].skill) < req[i].min_proficiency) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+int blend__acd_agent_available(const struct acd_agent *a, int ch)
+{
+    if (a->presence != BLEND_PRESENCE_READY || a->cfg.capacity[ch] == 0) {
+        return 0;
+    }
+    if (a->active[ch] + a->offered[ch] >= a->cfg.capacity[ch]) {
+        return 0;
+    }
+    if (a->cfg.voice_exclusive) {
+        /* docs/routing.md §Agents: a voice contact offered or connected blocks every other
+         * channel, and an outstanding offer on another channel blocks voice (connected contacts
+         * on other channels do not), so a voice offer and another channel's offer are never
+         * outstanding together. */
+        if (ch != BLEND_CH_VOICE && a->active[BLEND_CH_VOICE] + a->offered[BLEND_CH_VOICE] > 0) {
+            return 0;
+        }
+        if (ch == BLEND_CH_VOICE) {
+            for (int k = 0; k < BLEND_CH_COUNT; k++) {
+                if (k != BLEND_CH_VOICE && a->offered[k] > 0) {
+                    return 0;
+                }
+            }
+        }
+    }
+    return 1;
+}
+
+void blend__acd_agent_key(const struct blend_acd *acd, uint32_t ai, const struct acd_slot *s,
+                          int ch, struct acd_tnode *out)
+{
+    const struct acd_agent *a = &acd->agents[ai];
+    out->k1 = 0;
+    out->k2 = a->free_since[ch];
+    out->k3 = a->cfg.id;
+    switch (s->kind) {
+    case ACD_KEY_IDLE:
+        break;
+    case ACD_KEY_SKILLED: {
+        int64_t sum = 0;
+        for (int i = 0; i < s->skills_count; i++) {
+            sum += proficiency(a, s->skills[i].skill);
+        }
+        out->k1 = -sum;
+        break;
+    }
+    case ACD_KEY_OCCUPIED:
+        out->k1 = a->occupied_ms;
+        break;
+    case ACD_KEY_FEWEST:
+        out->k1 = a->handled;
+        break;
+    case ACD_KEY_ROBIN:
+        out->k2 = 0;
+        break;
+    }
+}
+
+void blend__acd_agent_reindex(struct blend_acd *acd, uint32_t ai)
+{
+    struct acd_agent *a = &acd->agents[ai];
+    int avail[BLEND_CH_COUNT];
+    for (int c = 0; c < BLEND_CH_COUNT; c++) {
+        avail[c] = blend__acd_agent_available(a, c);
+    }
+    for (uint32_t m = a->members; m; m = acd->members[m].next) {
+        struct acd_member *mb = &acd->members[m];
+        struct acd_slot *s = &acd->slots[mb->slot];
+        if (mb->in_tree) {
+            blend__acd_treap_remove(acd->mnodes, &s->root[mb->ch], m);
+            mb->in_tree = 0;
+        }
+        if (avail[mb->ch]) {
+            blend__acd_agent_key(acd, ai, s, mb->ch, &acd->mnodes[m]);
+            blend__acd_treap_insert(acd->mnodes, &s->root[mb->ch], m);
+            mb->in_tree = 1;
+        }
+    }
+}
+
+/* ---- Memberships ------------------------------------------------------------------------------ */
+
+static int channels_count(const struct acd_agent *a)
+{
+    int n = 0;
+    for (int c = 0; c < BLEND_CH_COUNT; c++) {
+        n += a->cfg.capacity[c] > 0;
+    }
+    return n;
+}
+
+static void member_free(struct blend_acd *acd, uint32_t m)
+{
+    struct acd_member *mb = &acd->members[m];
+    if (mb->in_tree) {
+        blend__acd_treap_remove(acd->mnodes, &acd->slots[mb->slot].root[mb->ch], m);
+    }
+    memset(mb, 0, sizeof *mb);
+    mb->next = acd->member_free;
+    acd->member_free = m;
+    acd->members_used--;
+}
+
+static void member_add(struct blend_acd *acd, uint32_t ai, uint32_t si, int ch)
+{
+    uint32_t m = acd->member_free;
+    BLEND_ASSERT(m != 0);
+    acd->member_free = acd->members[m].next;
+    acd->members_used++;
+    struct acd_member *mb = &acd->members[m];
+    mb->agent = ai;
+    mb->slot = si;
+    mb->ch = (uint8_t)ch;
+    mb->in_tree = 0;
+    mb->next = acd->agents[ai].members;
+    acd->agents[ai].members = m;
+}
+
+void blend__acd_members_drop_agent(struct blend_acd *acd, uint32_t ai)
+{
+    struct acd_agent *a = &acd->agents[ai];
+    uint32_t m = a->members;
+    while (m) {
+        uint32_t next = acd->members[m].next;
+        member_free(acd, m);
+        m = next;
+    }
+    a->members = 0;
+}
+
+static size_t agent_members_count(const struct blend_acd *acd, uint32_t ai)
+{
+    size_t n = 0;
+    for (uint32_t m = acd->agents[ai].members; m; m = acd->members[m].next) {
+        n++;
+    }
+    return n;
+}
+
+int blend__acd_members_rebuild_agent(struct blend_acd *acd, uint32_t ai)
+{
+    struct acd_agent *a = &acd->agents[ai];
+    int chans = channels_count(a);
+    size_t need = 0;
+    for (size_t s = 1; s <= acd->slots_max; s++) {
+        const struct acd_slot *sl = &acd->slots[s];
+        if (sl->is_used && blend__acd_agent_meets(a, sl->skills, sl->skills_count)) {
+            need += (size_t)chans;
+        }
+    }
+    if (acd->members_used - agent_members_count(acd, ai) + need > acd->members_max) {
+        return BLEND_ELIMIT;
+    }
+    blend__acd_members_drop_agent(acd, ai);
+    for (size_t s = 1; s <= acd->slots_max; s++) {
+        const struct acd_slot *sl = &acd->slots[s];
+        if (!sl->is_used || !blend__acd_agent_meets(a, sl->skills, sl->skills_count)) {
+            continue;
+        }
+        for (int c = 0; c < BLEND_CH_COUNT; c++) {
+            if (a->cfg.capacity[c] > 0) {
+                member_add(acd, ai, (uint32_t)s, c);
+            }
+        }
+    }
+    blend__acd_agent_reindex(acd, ai);
+    return 0;
+}
+
+/* ---- Queue slots ------------------------------------------------------------------------------ */
+
+static enum acd_key_kind key_kind(const struct blend_acd_queue_config *q)
+{
+    enum blend_acd_strategy s = q->strategy == BLEND_STRAT_STICKY ? q->sticky_fallback : q->strategy;
+    switch (s) {
+    case BLEND_STRAT_MOST_SKILLED:
+        return ACD_KEY_SKILLED;
+    case BLEND_STRAT_LEAST_OCCUPIED:
+        return ACD_KEY_OCCUPIED;
+    case BLEND_STRAT_FEWEST_CONTACTS:
+        return ACD_KEY_FEWEST;
+    case BLEND_STRAT_ROUND_ROBIN:
+        return ACD_KEY_ROBIN;
+    default:
+        return ACD_KEY_IDLE;
+    }
+}
+
+/* Number of distinct requirements of a queue: step 0 plus every step that sets skills. */
+static int slots_needed(const struct blend_acd_queue_config *cfg)
+{
+    int n = 1;
+    for (int k = 0; k < cfg->relax_count; k++) {
+        n += cfg->relax[k].has_skills != 0;
+    }
+    return n;
+}
+
+static size_t slot_members_needed(const struct blend_acd *acd, const struct blend_acd_skill_req *req,
+                                  int count)
+{
+    size_t n = 0;
+    for (size_t i = 1; i <= acd->lim.agents_max; i++) {
+        const struct acd_agent *a = &acd->agents[i];
+        if (a->is_used && blend__acd_agent_meets(a, req, count)) {
+            n += (size_t)channels_count(a);
+        }
+    }
+    return n;
+}
+
+static size_t queue_members_count(const struct blend_acd *acd, uint32_t qi)
+{
+    size_t n = 0;
+    for (size_t i = 1; i <= acd->lim.agents_max; i++) {
+        for (uint32_t m = acd->agents[i].members; m; m = acd->members[m].next) {
+            n += acd->slots[acd->members[m].slot].queue == qi;
+        }
+    }
+    return n;
+}
+
+void blend__acd_queue_slots_drop(struct blend_acd *acd, uint32_t qi)
+{
+    for (size_t i = 1; i <= acd->lim.agents_max; i++) {
+        struct acd_agent *a = &acd->agents[i];
+        uint32_t *link = &a->members;
+        while (*link) {
+            uint32_t m = *link;
+            if (acd->slots[acd->members[m].slot].queue == qi) {
+                *link = acd->members[m].next;
+                acd->members[m].next = 0;
+                /* member_free pushes m on the free list through .next. */
+                member_free(acd, m);
+            } else {
+                link = &acd->members[m].next;
+            }
+        }
+    }
+    struct acd_queue *q = &acd->queues[qi];
+    for (int k = 0; k < ACD_STEPS; k++) {
+        uint32_t s = q->slot[k];
+        if (s && acd->slots[s].is_used) {
+            memset(&acd->slots[s], 0, sizeof acd->slots[s]);
+        }
+        q->slot[k] = 0;
+    }
+}
+
+static uint32_t slot_alloc(struct blend_acd *acd)
+{
+    for (size_t n = 0; n < acd->slots_max; n++) {
+        uint32_t s = (uint32_t)(1 + (acd->slot_free_hint + n) % acd->slots_max);
+        if (!acd->slots[s].is_used) {
+            acd->slot_free_hint = s % acd->slots_max;
+            return s;
+        }
+    }
+    BLEND_ASSERT(!"slot pool sized for every queue's steps");
+    return 0;
+}
+
+int blend__acd_queue_slots_build(struct blend_acd *acd, uint32_t qi,
+                                 const struct blend_acd_queue_config *cfg)
+{
+    /* Count first so that a refusal leaves everything unchanged. */
+    size_t need = slot_members_needed(acd, cfg->skills, cfg->skills_count);
+    for (int k = 0; k < cfg->relax_count; k++) {
+        if (cfg->relax[k].has_skills) {
+            need += slot_members_needed(acd, cfg->relax[k].skills, cfg->relax[k].skills_count);
+        }
+    }
+    if (acd->members_used - queue_members_count(acd, qi) + need > acd->members_max) {
+        return BLEND_ELIMIT;
+    }
+    BLEND_ASSERT(slots_needed(cfg) <= ACD_STEPS);
+    blend__acd_queue_slots_drop(acd, qi);
+    struct acd_queue *q = &acd->queues[qi];
+    for (int k = 0; k <= cfg->relax_count; k++) {
+        const struct blend_acd_skill_req *req = cfg->skills;
+        int count = cfg->skills_count;
+        if (k > 0 && !cfg->relax[k - 1].has_skills) {
+            q->slot[k] = q->slot[k - 1];
+            continue;
+        }
+        if (k > 0) {
+            req = cfg->relax[k - 1].skills;
+            count = cfg->relax[k - 1].skills_count;
+        }
+        uint32_t s = slot_alloc(acd);
+        struct acd_slot *sl = &acd->slots[s];
+        memset(sl, 0, sizeof *sl);
+        sl->is_used = 1;
+        sl->queue = qi;
+        sl->is_base = k == 0;
+        sl->kind = key_kind(cfg);
+        sl->skills_count = (uint8_t)count;
+        memcpy(sl->skills, req, (size_t)count * sizeof *req);
+        q->slot[k] = s;
+    }
+    /* Steps past relax_count (a contact that kept its step through a reconfiguration) use the
+     * last step's requirement. */
+    for (int k = cfg->relax_count + 1; k < ACD_STEPS; k++) {
+        q->slot[k] = q->slot[cfg->relax_count];
+    }
+    for (size_t i = 1; i <= acd->lim.agents_max; i++) {
+        struct acd_agent *a = &acd->agents[i];
+        if (!a->is_used) {
+            continue;
+        }
+        for (int k = 0; k <= cfg->relax_count; k++) {
+            if (k > 0 && q->slot[k] == q->slot[k - 1]) {
+                continue;
+            }
+            const struct acd_slot *sl = &acd->slots[q->slot[k]];
+            if (!blend__acd_agent_meets(a, sl->skills, sl->skills_count)) {
+                continue;
+            }
+            for (int c = 0; c < BLEND_CH_COUNT; c++) {
+                if (a->cfg.capacity[c] > 0) {
+                    member_add(acd, (uint32_t)i, q->slot[k], c);
+                }
+            }
+        }
+        blend__acd_agent_reindex(acd, (uint32_t)i);
+    }
+    return 0;
+}
+
+void blend__acd_adders_rebuild(struct blend_acd *acd)
+{
+    size_t adders_max = acd->lim.queues_max * BLEND_ACD_RELAX_STEPS_MAX;
+    acd->adder_free = 0;
+    for (size_t i = adders_max; i >= 1; i--) {
+        acd->adders[i].next = acd->adder_free;
+        acd->adder_free = (uint32_t)i;
+    }
+    for (size_t qi = 1; qi <= acd->lim.queues_max; qi++) {
+        acd->queues[qi].adders = 0;
+    }
+    /* Walk queues in index order; each list is prepended, which only affects walk order (the
+     * result of a decision never depends on it: candidates are compared by key). */
+    for (size_t qi = 1; qi <= acd->lim.queues_max; qi++) {
+        const struct acd_queue *q = &acd->queues[qi];
+        if (!q->is_used) {
+            continue;
+        }
+        for (int k = 0; k < q->cfg.relax_count; k++) {
+            int64_t id2 = q->cfg.relax[k].add_queue_agents;
+            uint32_t q2 = id2 ? blend__acd_map_get(&acd->queue_map, id2) : 0;
+            if (!q2) {
+                continue;
+            }
+            BLEND_ASSERT(q2 != qi); /* QUEUE_SET refuses a step adding its own queue */
+            uint32_t ad = acd->adder_free;
+            BLEND_ASSERT(ad != 0);
+            acd->adder_free = acd->adders[ad].next;
+            acd->adders[ad].queue = (uint32_t)qi;
+            acd->adders[ad].from_step = (uint8_t)(k + 1);
+            acd->adders[ad].next = acd->queues[q2].adders;
+            acd->queues[q2].adders = ad;
+        }
+    }
+}
+
+/* ---- Least-occupied history ----------------------------------------------------------------- */
+
+void blend__acd_hist_push(struct blend_acd *acd, uint32_t ai, int64_t end_ms, int64_t handle_ms)
+{
+    struct acd_agent *a = &acd->agents[ai];
+    if (a->hist_count == BLEND_ACD_HISTORY_MAX) {
+        /* The ring is full: the oldest entry leaves early (documented limit). */
+        a->occupied_ms -= a->hist[a->hist_head].handle_ms;
+        a->hist_head = (uint16_t)((a->hist_head + 1) % BLEND_ACD_HISTORY_MAX);
+        a->hist_count--;
+    }
+    size_t tail = (a->hist_head + a->hist_count) % BLEND_ACD_HISTORY_MAX;
+    a->hist[tail].end_ms = end_ms;
+    a->hist[tail].handle_ms = handle_ms;
+    a->hist_count++;
+    a->occupied_ms += handle_ms;
+    blend__acd_heap_update(acd, ai);
+}
+
+void blend__acd_occupied_expire(struct blend_acd *acd, int64_t now_ms)
+{
+    for (;;) {
+        uint32_t ai = blend__acd_heap_top(acd);
+        if (!ai || blend__acd_agent_expiry(&acd->agents[ai]) > now_ms) {
+            return;
+        }
+        struct acd_agent *a = &acd->agents[ai];
+        while (a->hist_count > 0 && blend__acd_agent_expiry(a) <= now_ms) {
+            a->occupied_ms -= a->hist[a->hist_head].handle_ms;
+            a->hist_head = (uint16_t)((a->hist_head + 1) % BLEND_ACD_HISTORY_MAX);
+            a->hist_count--;
+        }
+        BLEND_ASSERT(a->occupied_ms >= 0);
+        blend__acd_heap_update(acd, ai);
+        blend__acd_agent_reindex(acd, ai);
+    }
+}

@@ -1,0 +1,327 @@
+/*
+ * Private state of the fast ACD engine, shared by its files. Every table is an array sized once
+ * in blend_acd_create() and addressed by 32-bit indexes (0 = none, so index 0 of every pool is
+ * a sentinel); nothing allocates afterwards.
+ *
+ * Indexes (see docs/routing.md for the rules they serve):
+ *  - A *slot* is one skill requirement of one queue: its base requirement (step 0) or the
+ *    requirement of a relaxation step that sets skills. For every slot and channel the engine
+ *    keeps a treap of the agents that meet the requirement, take the channel and are AVAILABLE
+ *    on it now, ordered by the owning queue's strategy key (k1, k2, agent id). A *membership*
+ *    (agent, slot, channel) exists while the agent meets the requirement and has capacity on
+ *    the channel; it is the treap node, in the tree only while the agent is available.
+ *  - Waiting contacts live in *groups*: one treap per (queue, channel, step, own priority),
+ *    ordered by (first join, contact id). Within a group effective priority is monotone in age,
+ *    so the group's first eligible contact is the best of the group; an agent compares the
+ *    heads of the groups it is eligible for.
+ *  - Contacts bound to a sticky agent during their window are not in groups but in that agent's
+ *    sticky list (they are eligible for nobody else).
+ * Invariant: a membership is in its treap iff its agent is available on its channel, with the
+ * key computed from the agent's current state; a contact is in a group iff it is waiting and
+ * not sticky-restricted.
+ */
+#ifndef BLEND_ENGINE_ACD_ACD_INT_H
+#define BLEND_ENGINE_ACD_ACD_INT_H
+
+#include "engine/acd/acd.h"
+
+#include <stdint.h>
+
+/* Steps of a queue including step 0 (the base requirement). */
+#define ACD_STEPS (BLEND_ACD_RELAX_STEPS_MAX + 1)
+/* The window of least-occupied: contacts ended in the last hour. */
+#define ACD_OCCUPIED_WINDOW_MS (3600 * 1000)
+/* Handle times a queue remembers for AHT (docs/routing.md §EWT). */
+#define ACD_AHT_SAMPLES 20
+/* AHT of a queue without samples: its wrap-up time plus this. */
+#define ACD_AHT_DEFAULT_MS (180 * 1000)
+/* Memberships (agent, slot, channel) budgeted per agent when the exact worst case
+ * (agents x queues x steps x channels) would be too large to allocate; AGENT_SET/QUEUE_SET
+ * answer BLEND_ELIMIT beyond it. */
+#define ACD_MEMBERSHIPS_PER_AGENT 64
+/* Ring-all offers beyond the first of each contact budgeted per agent when the exact worst case
+ * is too large (a ring-all fan-out stops there; see acd_route.c). */
+#define ACD_EXTRA_OFFERS_PER_AGENT 8
+/* Exact worst cases up to this many entries are allocated as such. */
+#define ACD_EXACT_POOL_MAX (1u << 20)
+/* Deepest treap walk kept on an explicit stack (expected depth is ~2 log2 n). */
+#define ACD_TREAP_DEPTH_MAX 128
+
+enum acd_key_kind {
+    ACD_KEY_IDLE = 0,  /* (0, free_since, id): longest-idle, ring-all */
+    ACD_KEY_SKILLED,   /* (-proficiency sum, free_since, id) */
+    ACD_KEY_OCCUPIED,  /* (handle time in the last hour, free_since, id) */
+    ACD_KEY_FEWEST,    /* (contacts handled since login, free_since, id) */
+    ACD_KEY_ROBIN,     /* (0, 0, id) */
+};
+
+/* A treap node; the key is (k1, k2, k3) with k3 the entity id, unique within one tree. */
+struct acd_tnode {
+    int64_t k1, k2, k3;
+    uint32_t left, right, prio;
+};
+
+struct acd_slot {
+    int is_used;
+    uint32_t queue;
+    int is_base;
+    enum acd_key_kind kind;
+    uint8_t skills_count;
+    struct blend_acd_skill_req skills[BLEND_ACD_QUEUE_SKILLS_MAX];
+    uint32_t root[BLEND_CH_COUNT]; /* available member agents, by key */
+};
+
+struct acd_member {
+    uint32_t agent, slot;
+    uint8_t ch;
+    uint8_t in_tree;
+    uint32_t next; /* next membership of the agent, or next free */
+};
+
+struct acd_hist {
+    int64_t end_ms;
+    int64_t handle_ms;
+};
+
+struct acd_agent {
+    int is_used;
+    struct blend_acd_agent_config cfg;
+    enum blend_acd_presence presence;
+    char reason[BLEND_ACD_REASON_BYTES];
+    int64_t since_ms;
+    uint8_t active[BLEND_CH_COUNT];
+    uint8_t offered[BLEND_CH_COUNT];
+    int64_t free_since[BLEND_CH_COUNT];
+    int32_t handled;
+    int32_t no_answer;
+    int has_pending_nr; /* asked for not-ready during wrap-up */
+    char pending_reason[BLEND_ACD_REASON_BYTES];
+    int64_t wrap_due_ms;
+    /* Least-occupied history: ring of contacts ended in the last hour. */
+    struct acd_hist hist[BLEND_ACD_HISTORY_MAX];
+    uint16_t hist_head, hist_count;
+    int64_t occupied_ms;
+    uint32_t heap_pos; /* position in the expiry heap + 1, 0 = absent */
+    uint32_t members;  /* membership list */
+    uint32_t offers;   /* offer list (doubly linked through offers) */
+    uint32_t sticky;   /* contacts bound to this agent (doubly linked through contacts) */
+};
+
+struct acd_queue {
+    int is_used;
+    struct blend_acd_queue_config cfg;
+    int64_t reoffer_ms; /* cfg.reoffer_delay_ms, or the offer timeout when 0 */
+    uint32_t slot[ACD_STEPS]; /* requirement slot of each step */
+    uint32_t groups[BLEND_CH_COUNT]; /* waiting groups of each channel */
+    uint32_t adders;  /* list of (queue, from step) that add this queue's agents */
+    int64_t last_robin_id;
+    int64_t aht_ms[ACD_AHT_SAMPLES];
+    int aht_count, aht_head;
+    int32_t contacts; /* contacts in the queue (waiting, offered, connected) */
+};
+
+struct acd_adder {
+    uint32_t queue; /* the queue whose step adds us */
+    uint8_t from_step;
+    uint32_t next;
+};
+
+struct acd_group {
+    uint32_t queue;
+    uint8_t ch, step;
+    int32_t level; /* the contacts' own priority */
+    uint32_t root;
+    uint32_t count;
+    uint32_t next, prev; /* in the queue's list for the channel; next free */
+};
+
+struct acd_decline {
+    uint32_t agent;
+    int64_t until_ms;
+};
+
+struct acd_contact {
+    int is_used;
+    int64_t id;
+    uint32_t queue;
+    uint8_t ch;
+    enum blend_acd_contact_state state;
+    int32_t own_priority;
+    int64_t customer;
+    int64_t enqueued_ms; /* first join */
+    int64_t qjoin_ms;    /* joined the current queue: relaxation, max wait and sticky count
+                            from here */
+    int step;
+    int is_callback;
+    int is_overflow_due; /* max wait reached while offered */
+    int is_rung;         /* offered to several agents by ring-all (kept through a
+                            reconfiguration of the queue until its offers are gone) */
+    uint32_t group;
+    uint32_t offers; /* outstanding offers (through acd_offer.next_c) */
+    uint32_t offers_count;
+    int64_t offer_due_ms;
+    uint32_t agent; /* connected agent */
+    int64_t connect_ms;
+    struct acd_decline declined[BLEND_ACD_DECLINED_MAX];
+    uint8_t declined_count;
+    uint32_t sticky_agent; /* bound during the window */
+    int64_t sticky_until_ms;
+    uint32_t sticky_next, sticky_prev;
+    int32_t position_min; /* 0 = none computed yet */
+    int64_t ewt_min_ms;
+    uint32_t dirty_stamp;
+    uint8_t armed; /* bit (1 << timer kind) per timer armed for this contact */
+};
+
+struct acd_offer {
+    uint32_t contact, agent;
+    uint32_t next_c;         /* contact's list; next free */
+    uint32_t next_a, prev_a; /* agent's list */
+};
+
+struct acd_cust {
+    int64_t customer;
+    int64_t agent_id;
+    uint32_t lru_prev, lru_next;
+};
+
+/* Open-addressing id -> index map (linear probing, backward-shift deletion, no tombstones). */
+struct acd_map {
+    int64_t *keys; /* 0 = empty */
+    uint32_t *vals;
+    size_t mask;
+};
+
+struct blend_acd {
+    struct blend_acd_limits lim;
+    int64_t now_ms;
+
+    struct acd_agent *agents;
+    struct acd_map agent_map;
+    uint32_t *agent_free; /* stack of free agent indexes */
+    size_t agent_free_count;
+
+    struct acd_queue *queues;
+    struct acd_map queue_map;
+    uint32_t *queue_free;
+    size_t queue_free_count;
+    struct acd_adder *adders;
+    uint32_t adder_free;
+
+    struct acd_slot *slots;
+    uint32_t slot_free_hint;
+    size_t slots_max;
+
+    struct acd_member *members;
+    struct acd_tnode *mnodes; /* treap nodes of memberships (same index) */
+    uint32_t member_free;
+    size_t members_max, members_used;
+
+    struct acd_contact *contacts;
+    struct acd_tnode *cnodes; /* treap nodes of contacts in groups (same index) */
+    struct acd_map contact_map;
+    uint32_t *contact_free;
+    size_t contact_free_count;
+
+    struct acd_group *groups;
+    uint32_t group_free;
+
+    struct acd_offer *offers;
+    uint32_t offer_free;
+    size_t offers_extra_max, offers_extra_used;
+
+    struct acd_cust *custs;
+    struct acd_map cust_map;
+    uint32_t cust_lru_head, cust_lru_tail; /* head = most recent */
+    uint32_t *cust_free;
+    size_t cust_free_count;
+
+    /* Least-occupied expiry heap: agents by the time their oldest history entry leaves the
+     * one-hour window. */
+    uint32_t *heap;
+    size_t heap_count;
+
+    /* Scratch, sized at create. */
+    uint32_t stamp;
+    uint32_t *agent_stamp;     /* per agent */
+    uint32_t *dirty_contacts;  /* contacts to (re)offer at the end of the step */
+    size_t dirty_contacts_count;
+    uint32_t *dirty_agents;
+    size_t dirty_agents_count;
+    uint32_t *agent_dirty_stamp;
+    uint32_t dirty_gen;
+    uint16_t *qmask;           /* per (queue, channel): eligible steps bit set */
+    uint32_t *qtouched;
+    size_t qtouched_count;
+    uint32_t *pick;            /* ring-all candidates */
+
+    struct blend_acd_effects *fx;
+
+    /* Counters for invariant 5. */
+    uint64_t arrived, ended, abandoned, voicemailed;
+};
+
+/* ---- acd_index.c: maps, treaps, heap ---- */
+int blend__acd_map_init(struct acd_map *m, size_t max);
+void blend__acd_map_deinit(struct acd_map *m);
+uint32_t blend__acd_map_get(const struct acd_map *m, int64_t key);
+void blend__acd_map_put(struct acd_map *m, int64_t key, uint32_t val);
+void blend__acd_map_del(struct acd_map *m, int64_t key);
+
+int blend__acd_tkey_cmp(const struct acd_tnode *a, const struct acd_tnode *b);
+void blend__acd_treap_insert(struct acd_tnode *pool, uint32_t *root, uint32_t idx);
+void blend__acd_treap_remove(struct acd_tnode *pool, uint32_t *root, uint32_t idx);
+uint32_t blend__acd_treap_first(const struct acd_tnode *pool, uint32_t root);
+/* Smallest node whose key is strictly greater than (k1, k2, k3). */
+uint32_t blend__acd_treap_after(const struct acd_tnode *pool, uint32_t root, int64_t k1,
+                                int64_t k2, int64_t k3);
+/* Asserts BST order and heap order; returns the node count. */
+size_t blend__acd_treap_check(const struct acd_tnode *pool, uint32_t root);
+
+void blend__acd_heap_update(struct blend_acd *acd, uint32_t agent);
+void blend__acd_heap_remove(struct blend_acd *acd, uint32_t agent);
+uint32_t blend__acd_heap_top(const struct blend_acd *acd);
+int64_t blend__acd_agent_expiry(const struct acd_agent *a);
+
+/* ---- acd_agents.c: availability and the available-agent index ---- */
+int blend__acd_agent_meets(const struct acd_agent *a, const struct blend_acd_skill_req *req,
+                           int count);
+int blend__acd_agent_available(const struct acd_agent *a, int ch);
+void blend__acd_agent_reindex(struct blend_acd *acd, uint32_t ai);
+void blend__acd_agent_key(const struct blend_acd *acd, uint32_t ai, const struct acd_slot *s,
+                          int ch, struct acd_tnode *out);
+int blend__acd_members_rebuild_agent(struct blend_acd *acd, uint32_t ai);
+void blend__acd_members_drop_agent(struct blend_acd *acd, uint32_t ai);
+int blend__acd_queue_slots_build(struct blend_acd *acd, uint32_t qi,
+                                 const struct blend_acd_queue_config *cfg);
+void blend__acd_queue_slots_drop(struct blend_acd *acd, uint32_t qi);
+void blend__acd_adders_rebuild(struct blend_acd *acd);
+void blend__acd_occupied_expire(struct blend_acd *acd, int64_t now_ms);
+void blend__acd_hist_push(struct blend_acd *acd, uint32_t ai, int64_t end_ms, int64_t handle_ms);
+
+/* ---- acd_route.c: decisions ---- */
+const struct blend_acd_skill_req *blend__acd_req(const struct blend_acd *acd,
+                                                const struct acd_contact *c, int *count);
+int blend__acd_eligible(const struct blend_acd *acd, uint32_t ai, uint32_t ci);
+int blend__acd_is_restricted(const struct blend_acd *acd, const struct acd_contact *c);
+int32_t blend__acd_priority(const struct blend_acd *acd, const struct acd_contact *c);
+int blend__acd_rank_cmp(const struct blend_acd *acd, uint32_t a, uint32_t b);
+void blend__acd_wait_enter(struct blend_acd *acd, uint32_t ci);
+void blend__acd_wait_leave(struct blend_acd *acd, uint32_t ci);
+void blend__acd_dirty_contact(struct blend_acd *acd, uint32_t ci);
+void blend__acd_dirty_agent(struct blend_acd *acd, uint32_t ai);
+void blend__acd_settle(struct blend_acd *acd);
+void blend__acd_serve_all(struct blend_acd *acd);
+int blend__acd_is_ring(const struct blend_acd *acd, const struct acd_contact *c);
+
+/* ---- acd.c: effects, timers and contact life shared with routing ---- */
+struct blend_acd_effect *blend__acd_fx(struct blend_acd *acd, enum blend_acd_effect_type t);
+struct blend_acd_effect *blend__acd_fx_contact(struct blend_acd *acd,
+                                               enum blend_acd_effect_type t, uint32_t ci,
+                                               uint32_t ai);
+void blend__acd_timer_set(struct blend_acd *acd, int kind, int64_t entity, int64_t due_ms);
+void blend__acd_timer_cancel(struct blend_acd *acd, int kind, int64_t entity);
+void blend__acd_offer_make(struct blend_acd *acd, uint32_t ci, uint32_t ai);
+int blend__acd_offer_extra_ok(const struct blend_acd *acd);
+
+#endif

@@ -1,0 +1,579 @@
+/*
+ * Decisions of the fast ACD engine (docs/routing.md §Ranking contacts, §Choosing an agent,
+ * §When decisions happen). An event marks contacts that (re)entered the waiting state or became
+ * eligible for more agents as dirty, and agents whose availability grew as dirty; settle() then
+ * offers the dirty contacts best-ranked first (each by its queue's strategy) and serves the dirty
+ * agents in ascending id order (each takes the best-ranked contact it is eligible for, again
+ * and again while it stays available). Reconfigurations serve every ready agent in ascending id
+ * order instead (serve_all).
+ *
+ * Exactness: the available-agent treaps give a contact its best agent in O(log n) plus the
+ * agents it declined within reoffer_delay (at most BLEND_ACD_DECLINED_MAX skips). The one
+ * bounded scan: agents admitted through a relaxation step's add_queue_agents sit in the added
+ * queue's treap, ordered by that queue's strategy; when its key differs from the contact
+ * queue's (different strategy, or most-skilled whose key depends on the requirement) that
+ * treap is scanned (all available agents meeting the added queue's base requirement on the
+ * channel). On the agent side, a group's first contact not declined by the agent is its best;
+ * the skips are bounded by the contacts that agent declined within reoffer_delay.
+ */
+#include "engine/acd/acd_int.h"
+
+#include "base/assert.h"
+
+#include <string.h>
+
+/* ---- Contact predicates --------------------------------------------------------------------- */
+
+const struct blend_acd_skill_req *blend__acd_req(const struct blend_acd *acd,
+                                                const struct acd_contact *c, int *count)
+{
+    const struct acd_slot *s = &acd->slots[acd->queues[c->queue].slot[c->step]];
+    BLEND_ASSERT(s->is_used);
+    *count = s->skills_count;
+    return s->skills;
+}
+
+static int is_declined(const struct blend_acd *acd, const struct acd_contact *c, uint32_t ai)
+{
+    for (int i = 0; i < c->declined_count; i++) {
+        if (c->declined[i].agent == ai && acd->now_ms < c->declined[i].until_ms) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int blend__acd_is_restricted(const struct blend_acd *acd, const struct acd_contact *c)
+{
+    /* The window closes when its timer fires (the contact is unbound then): for an external
+     * event at the closing instant the harness has fired it already; among timers due at the
+     * same instant, those ordered before it still see the window open. */
+    return c->sticky_agent && acd->agents[c->sticky_agent].presence != BLEND_PRESENCE_LOGGED_OUT;
+}
+
+static int holds_offer(const struct blend_acd *acd, const struct acd_contact *c, uint32_t ai)
+{
+    for (uint32_t o = c->offers; o; o = acd->offers[o].next_c) {
+        if (acd->offers[o].agent == ai) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Direct check (no index): used by the sticky path and by blend_acd_check. */
+int blend__acd_eligible(const struct blend_acd *acd, uint32_t ai, uint32_t ci)
+{
+    const struct acd_contact *c = &acd->contacts[ci];
+    const struct acd_agent *a = &acd->agents[ai];
+    const struct acd_queue *q = &acd->queues[c->queue];
+    if (!a->is_used || a->cfg.capacity[c->ch] == 0 || holds_offer(acd, c, ai) ||
+        is_declined(acd, c, ai)) {
+        return 0;
+    }
+    if (blend__acd_is_restricted(acd, c) && c->sticky_agent != ai) {
+        return 0;
+    }
+    int count;
+    const struct blend_acd_skill_req *req = blend__acd_req(acd, c, &count);
+    if (blend__acd_agent_meets(a, req, count)) {
+        return 1;
+    }
+    int last = c->step < q->cfg.relax_count ? c->step : q->cfg.relax_count;
+    for (int k = 1; k <= last; k++) {
+        int64_t id2 = q->cfg.relax[k - 1].add_queue_agents;
+        uint32_t q2 = id2 ? blend__acd_map_get(&acd->queue_map, id2) : 0;
+        if (q2) {
+            BLEND_ASSERT(q2 != c->queue); /* QUEUE_SET refuses a step adding its own queue */
+            const struct acd_slot *s2 = &acd->slots[acd->queues[q2].slot[0]];
+            if (blend__acd_agent_meets(a, s2->skills, s2->skills_count)) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
+int32_t blend__acd_priority(const struct blend_acd *acd, const struct acd_contact *c)
+{
+    const struct blend_acd_queue_config *q = &acd->queues[c->queue].cfg;
+    int64_t age = acd->now_ms - c->enqueued_ms;
+    int64_t p = (int64_t)q->priority + c->own_priority + age * q->acceleration_per_min / 60000;
+    if (q->max_priority > 0 && p > q->max_priority) {
+        p = q->max_priority;
+    }
+    return (int32_t)p;
+}
+
+int blend__acd_rank_cmp(const struct blend_acd *acd, uint32_t a, uint32_t b)
+{
+    const struct acd_contact *x = &acd->contacts[a];
+    const struct acd_contact *y = &acd->contacts[b];
+    int32_t px = blend__acd_priority(acd, x);
+    int32_t py = blend__acd_priority(acd, y);
+    if (px != py) {
+        return px > py ? -1 : 1;
+    }
+    if (x->enqueued_ms != y->enqueued_ms) {
+        return x->enqueued_ms < y->enqueued_ms ? -1 : 1;
+    }
+    return x->id < y->id ? -1 : (x->id > y->id);
+}
+
+int blend__acd_is_ring(const struct blend_acd *acd, const struct acd_contact *c)
+{
+    /* Reading of "one callback is offered per available agent, never more": a callback is
+     * never rung on several agents; under ring-all it goes to one agent, longest-idle. */
+    return acd->queues[c->queue].cfg.strategy == BLEND_STRAT_RING_ALL && !c->is_callback;
+}
+
+/* ---- Groups of waiting contacts ------------------------------------------------------------- */
+
+static uint32_t group_get(struct blend_acd *acd, const struct acd_contact *c)
+{
+    struct acd_queue *q = &acd->queues[c->queue];
+    for (uint32_t g = q->groups[c->ch]; g; g = acd->groups[g].next) {
+        if (acd->groups[g].step == c->step && acd->groups[g].level == c->own_priority) {
+            return g;
+        }
+    }
+    uint32_t g = acd->group_free;
+    BLEND_ASSERT(g != 0); /* one group per waiting contact at most */
+    acd->group_free = acd->groups[g].next;
+    struct acd_group *gr = &acd->groups[g];
+    memset(gr, 0, sizeof *gr);
+    gr->queue = c->queue;
+    gr->ch = c->ch;
+    gr->step = (uint8_t)c->step;
+    gr->level = c->own_priority;
+    gr->next = q->groups[c->ch];
+    if (gr->next) {
+        acd->groups[gr->next].prev = g;
+    }
+    q->groups[c->ch] = g;
+    return g;
+}
+
+static void group_put(struct blend_acd *acd, uint32_t g)
+{
+    struct acd_group *gr = &acd->groups[g];
+    if (gr->count > 0) {
+        return;
+    }
+    struct acd_queue *q = &acd->queues[gr->queue];
+    if (gr->prev) {
+        acd->groups[gr->prev].next = gr->next;
+    } else {
+        q->groups[gr->ch] = gr->next;
+    }
+    if (gr->next) {
+        acd->groups[gr->next].prev = gr->prev;
+    }
+    memset(gr, 0, sizeof *gr);
+    gr->next = acd->group_free;
+    acd->group_free = g;
+}
+
+void blend__acd_wait_enter(struct blend_acd *acd, uint32_t ci)
+{
+    struct acd_contact *c = &acd->contacts[ci];
+    BLEND_ASSERT(c->group == 0 && c->offers == 0);
+    c->state = BLEND_CONTACT_WAITING;
+    if (blend__acd_is_restricted(acd, c)) {
+        return; /* eligible for its sticky agent only: found through that agent's list */
+    }
+    uint32_t g = group_get(acd, c);
+    struct acd_tnode *n = &acd->cnodes[ci];
+    n->k1 = c->enqueued_ms;
+    n->k2 = c->id;
+    n->k3 = 0;
+    blend__acd_treap_insert(acd->cnodes, &acd->groups[g].root, ci);
+    acd->groups[g].count++;
+    c->group = g;
+}
+
+void blend__acd_wait_leave(struct blend_acd *acd, uint32_t ci)
+{
+    struct acd_contact *c = &acd->contacts[ci];
+    if (!c->group) {
+        return;
+    }
+    struct acd_group *gr = &acd->groups[c->group];
+    blend__acd_treap_remove(acd->cnodes, &gr->root, ci);
+    gr->count--;
+    group_put(acd, c->group);
+    c->group = 0;
+}
+
+/* ---- Dirty sets ------------------------------------------------------------------------------ */
+
+void blend__acd_dirty_contact(struct blend_acd *acd, uint32_t ci)
+{
+    struct acd_contact *c = &acd->contacts[ci];
+    if (c->dirty_stamp == acd->dirty_gen) {
+        return;
+    }
+    c->dirty_stamp = acd->dirty_gen;
+    BLEND_ASSERT(acd->dirty_contacts_count < acd->lim.contacts_max);
+    acd->dirty_contacts[acd->dirty_contacts_count++] = ci;
+}
+
+void blend__acd_dirty_agent(struct blend_acd *acd, uint32_t ai)
+{
+    if (acd->agent_dirty_stamp[ai] == acd->dirty_gen) {
+        return;
+    }
+    acd->agent_dirty_stamp[ai] = acd->dirty_gen;
+    BLEND_ASSERT(acd->dirty_agents_count < acd->lim.agents_max);
+    acd->dirty_agents[acd->dirty_agents_count++] = ai;
+}
+
+/* Heap sort (no allocation, no recursion); `less` orders the indexes (keys are unique). */
+static void sift(const struct blend_acd *acd, uint32_t *v, size_t r, size_t end,
+                 int (*less)(const struct blend_acd *, uint32_t, uint32_t))
+{
+    for (;;) {
+        size_t ch = 2 * r + 1;
+        if (ch >= end) {
+            return;
+        }
+        if (ch + 1 < end && less(acd, v[ch], v[ch + 1])) {
+            ch++;
+        }
+        if (!less(acd, v[r], v[ch])) {
+            return;
+        }
+        uint32_t t = v[r];
+        v[r] = v[ch];
+        v[ch] = t;
+        r = ch;
+    }
+}
+
+static void sort_idx(const struct blend_acd *acd, uint32_t *v, size_t n,
+                     int (*less)(const struct blend_acd *, uint32_t, uint32_t))
+{
+    if (n < 2) {
+        return;
+    }
+    for (size_t i = n / 2; i-- > 0;) {
+        sift(acd, v, i, n, less);
+    }
+    for (size_t end = n - 1; end > 0; end--) {
+        uint32_t t = v[0];
+        v[0] = v[end];
+        v[end] = t;
+        sift(acd, v, 0, end, less);
+    }
+}
+
+static int contact_less(const struct blend_acd *acd, uint32_t a, uint32_t b)
+{
+    return blend__acd_rank_cmp(acd, a, b) < 0;
+}
+
+static int agent_less(const struct blend_acd *acd, uint32_t a, uint32_t b)
+{
+    return acd->agents[a].cfg.id < acd->agents[b].cfg.id;
+}
+
+/* ---- Choosing an agent for a contact ------------------------------------------------------- */
+
+struct pick {
+    uint32_t agent;
+    struct acd_tnode key; /* in the contact queue's order */
+};
+
+/* Offers the candidate `ai` to the running choice `best` (keyed by slot `s`). For round-robin
+ * the order is: ids above the queue's last chosen id first, ascending, then the rest. */
+static void consider(const struct blend_acd *acd, const struct acd_slot *s, int ch, int64_t last,
+                     uint32_t ai, struct pick *best)
+{
+    struct pick p = {.agent = ai};
+    blend__acd_agent_key(acd, ai, s, ch, &p.key);
+    if (s->kind == ACD_KEY_ROBIN) {
+        p.key.k1 = p.key.k3 > last ? 0 : 1;
+    }
+    if (!best->agent || blend__acd_tkey_cmp(&p.key, &best->key) < 0) {
+        *best = p;
+    }
+}
+
+static uint32_t walk_skip(const struct blend_acd *acd, const struct acd_contact *c, uint32_t n,
+                          const struct acd_slot *set, int ch)
+{
+    while (n && is_declined(acd, c, acd->members[n].agent)) {
+        const struct acd_tnode *k = &acd->mnodes[n];
+        n = blend__acd_treap_after(acd->mnodes, set->root[ch], k->k1, k->k2, k->k3);
+    }
+    return n;
+}
+
+/* Collects every agent of a treap into acd->pick (deduplicated by stamp). */
+static size_t collect(struct blend_acd *acd, uint32_t root, size_t n)
+{
+    uint32_t stack[ACD_TREAP_DEPTH_MAX];
+    size_t depth = 0;
+    uint32_t t = root;
+    while (t || depth > 0) {
+        while (t) {
+            BLEND_ASSERT(depth < ACD_TREAP_DEPTH_MAX);
+            stack[depth++] = t;
+            t = acd->mnodes[t].left;
+        }
+        t = stack[--depth];
+        uint32_t ai = acd->members[t].agent;
+        if (acd->agent_stamp[ai] != acd->stamp) {
+            acd->agent_stamp[ai] = acd->stamp;
+            acd->pick[n++] = ai;
+        }
+        t = acd->mnodes[t].right;
+    }
+    return n;
+}
+
+/* Searches one available-agent treap for the contact. When the treap is ordered like the
+ * contact's queue, its first non-declined agent (or, for round-robin, the first above the last
+ * chosen id and the first overall) is that treap's best; otherwise it is scanned. */
+static void search_set(struct blend_acd *acd, const struct acd_contact *c, const struct acd_slot *own,
+                       const struct acd_slot *set, struct pick *best)
+{
+    int ch = c->ch;
+    int64_t last = acd->queues[c->queue].last_robin_id;
+    int same_order = set->kind == own->kind && (own->kind != ACD_KEY_SKILLED || set == own);
+    if (same_order) {
+        uint32_t n;
+        if (own->kind == ACD_KEY_ROBIN) {
+            n = blend__acd_treap_after(acd->mnodes, set->root[ch], 0, 0, last);
+            n = walk_skip(acd, c, n, set, ch);
+            if (n) {
+                consider(acd, own, ch, last, acd->members[n].agent, best);
+            }
+        }
+        n = walk_skip(acd, c, blend__acd_treap_first(acd->mnodes, set->root[ch]), set, ch);
+        if (n) {
+            consider(acd, own, ch, last, acd->members[n].agent, best);
+        }
+        return;
+    }
+    acd->stamp++;
+    size_t count = collect(acd, set->root[ch], 0);
+    for (size_t i = 0; i < count; i++) {
+        if (!is_declined(acd, c, acd->pick[i])) {
+            consider(acd, own, ch, last, acd->pick[i], best);
+        }
+    }
+}
+
+/* The sets whose members are eligible for contact c: its step's requirement, then the base
+ * requirement of every queue added by its steps so far. Returns their count. */
+static int contact_sets(const struct blend_acd *acd, const struct acd_contact *c,
+                        const struct acd_slot **sets)
+{
+    const struct acd_queue *q = &acd->queues[c->queue];
+    int n = 0;
+    sets[n++] = &acd->slots[q->slot[c->step]];
+    int last = c->step < q->cfg.relax_count ? c->step : q->cfg.relax_count;
+    for (int k = 1; k <= last; k++) {
+        int64_t id2 = q->cfg.relax[k - 1].add_queue_agents;
+        uint32_t q2 = id2 ? blend__acd_map_get(&acd->queue_map, id2) : 0;
+        if (q2) {
+            BLEND_ASSERT(q2 != c->queue);
+            sets[n++] = &acd->slots[acd->queues[q2].slot[0]];
+        }
+    }
+    return n;
+}
+
+static uint32_t best_agent(struct blend_acd *acd, uint32_t ci)
+{
+    const struct acd_contact *c = &acd->contacts[ci];
+    if (blend__acd_is_restricted(acd, c)) {
+        uint32_t s = c->sticky_agent;
+        return blend__acd_agent_available(&acd->agents[s], c->ch) &&
+                       blend__acd_eligible(acd, s, ci)
+                   ? s
+                   : 0;
+    }
+    const struct acd_slot *sets[ACD_STEPS];
+    int n = contact_sets(acd, c, sets);
+    struct pick best = {0};
+    for (int i = 0; i < n; i++) {
+        search_set(acd, c, sets[0], sets[i], &best);
+    }
+    return best.agent;
+}
+
+/* Ring-all: every eligible available agent at once. */
+static void ring_all(struct blend_acd *acd, uint32_t ci)
+{
+    const struct acd_contact *c = &acd->contacts[ci];
+    const struct acd_slot *sets[ACD_STEPS];
+    int n = contact_sets(acd, c, sets);
+    acd->stamp++;
+    size_t count = 0;
+    for (int i = 0; i < n; i++) {
+        count = collect(acd, sets[i]->root[c->ch], count);
+    }
+    int is_first = 1;
+    for (size_t i = 0; i < count; i++) {
+        if (is_declined(acd, c, acd->pick[i])) {
+            continue;
+        }
+        if (!is_first && !blend__acd_offer_extra_ok(acd)) {
+            break; /* offer pool budget reached (documented limit) */
+        }
+        blend__acd_offer_make(acd, ci, acd->pick[i]);
+        is_first = 0;
+    }
+}
+
+static void try_offer_contact(struct blend_acd *acd, uint32_t ci)
+{
+    if (acd->contacts[ci].state != BLEND_CONTACT_WAITING) {
+        return;
+    }
+    uint32_t ai = best_agent(acd, ci);
+    if (!ai) {
+        return;
+    }
+    if (blend__acd_is_ring(acd, &acd->contacts[ci])) {
+        ring_all(acd, ci);
+    } else {
+        blend__acd_offer_make(acd, ci, ai);
+    }
+}
+
+/* ---- Choosing a contact for an agent ------------------------------------------------------- */
+
+static void qmask_add(struct blend_acd *acd, uint32_t qi, int ch, uint16_t bits)
+{
+    size_t k = (size_t)qi * BLEND_CH_COUNT + (size_t)ch;
+    if (!acd->qmask[k]) {
+        acd->qtouched[acd->qtouched_count++] = (uint32_t)k;
+    }
+    acd->qmask[k] |= bits;
+}
+
+static void consider_contact(struct blend_acd *acd, uint32_t ci, uint32_t *best)
+{
+    if (!*best || blend__acd_rank_cmp(acd, ci, *best) < 0) {
+        *best = ci;
+    }
+}
+
+static uint32_t group_head(const struct blend_acd *acd, const struct acd_group *g, uint32_t ai)
+{
+    uint32_t n = blend__acd_treap_first(acd->cnodes, g->root);
+    while (n && is_declined(acd, &acd->contacts[n], ai)) {
+        n = blend__acd_treap_after(acd->cnodes, g->root, acd->cnodes[n].k1, acd->cnodes[n].k2, 0);
+    }
+    return n;
+}
+
+static uint32_t best_contact(struct blend_acd *acd, uint32_t ai)
+{
+    const struct acd_agent *a = &acd->agents[ai];
+    acd->qtouched_count = 0;
+    for (uint32_t m = a->members; m; m = acd->members[m].next) {
+        const struct acd_member *mb = &acd->members[m];
+        if (!mb->in_tree) {
+            continue; /* not available on that channel */
+        }
+        const struct acd_slot *s = &acd->slots[mb->slot];
+        const struct acd_queue *q = &acd->queues[s->queue];
+        uint16_t bits = 0;
+        for (int k = 0; k < ACD_STEPS; k++) {
+            bits |= (uint16_t)((q->slot[k] == mb->slot) << k);
+        }
+        qmask_add(acd, s->queue, mb->ch, bits);
+        if (s->is_base) {
+            for (uint32_t ad = q->adders; ad; ad = acd->adders[ad].next) {
+                uint16_t from = (uint16_t)((1u << ACD_STEPS) - (1u << acd->adders[ad].from_step));
+                qmask_add(acd, acd->adders[ad].queue, mb->ch, from);
+            }
+        }
+    }
+    uint32_t best = 0;
+    for (size_t i = 0; i < acd->qtouched_count; i++) {
+        uint32_t k = acd->qtouched[i];
+        uint16_t bits = acd->qmask[k];
+        acd->qmask[k] = 0;
+        const struct acd_queue *q = &acd->queues[k / BLEND_CH_COUNT];
+        for (uint32_t g = q->groups[k % BLEND_CH_COUNT]; g; g = acd->groups[g].next) {
+            if (bits & (1u << acd->groups[g].step)) {
+                uint32_t ci = group_head(acd, &acd->groups[g], ai);
+                if (ci) {
+                    consider_contact(acd, ci, &best);
+                }
+            }
+        }
+    }
+    /* Contacts bound to this agent by a sticky window are found through its own list. */
+    for (uint32_t ci = a->sticky; ci; ci = acd->contacts[ci].sticky_next) {
+        const struct acd_contact *c = &acd->contacts[ci];
+        if (c->state == BLEND_CONTACT_WAITING && !c->group &&
+            blend__acd_agent_available(a, c->ch) && blend__acd_eligible(acd, ai, ci)) {
+            consider_contact(acd, ci, &best);
+        }
+    }
+    return best;
+}
+
+static int any_available(const struct acd_agent *a)
+{
+    for (int c = 0; c < BLEND_CH_COUNT; c++) {
+        if (blend__acd_agent_available(a, c)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void serve_agent(struct blend_acd *acd, uint32_t ai)
+{
+    while (any_available(&acd->agents[ai])) {
+        uint32_t ci = best_contact(acd, ai);
+        if (!ci) {
+            return;
+        }
+        if (blend__acd_is_ring(acd, &acd->contacts[ci])) {
+            ring_all(acd, ci);
+        } else {
+            blend__acd_offer_make(acd, ci, ai);
+        }
+    }
+}
+
+void blend__acd_settle(struct blend_acd *acd)
+{
+    sort_idx(acd, acd->dirty_contacts, acd->dirty_contacts_count, contact_less);
+    for (size_t i = 0; i < acd->dirty_contacts_count; i++) {
+        uint32_t ci = acd->dirty_contacts[i];
+        if (acd->contacts[ci].is_used) {
+            try_offer_contact(acd, ci);
+        }
+    }
+    sort_idx(acd, acd->dirty_agents, acd->dirty_agents_count, agent_less);
+    for (size_t i = 0; i < acd->dirty_agents_count; i++) {
+        serve_agent(acd, acd->dirty_agents[i]);
+    }
+    acd->dirty_contacts_count = 0;
+    acd->dirty_agents_count = 0;
+    acd->dirty_gen++;
+}
+
+void blend__acd_serve_all(struct blend_acd *acd)
+{
+    /* Reconfiguration: every ready agent, ascending id (docs/routing.md §When decisions
+     * happen). Contacts marked dirty by the same event are covered by this pass. */
+    acd->dirty_contacts_count = 0;
+    acd->dirty_agents_count = 0;
+    acd->dirty_gen++;
+    for (size_t i = 1; i <= acd->lim.agents_max; i++) {
+        if (acd->agents[i].is_used && acd->agents[i].presence == BLEND_PRESENCE_READY) {
+            blend__acd_dirty_agent(acd, (uint32_t)i);
+        }
+    }
+    blend__acd_settle(acd);
+}

@@ -1,0 +1,270 @@
+/*
+ * Views and the invariant check of the fast ACD engine. Views are read by adapters and the API,
+ * not on the decision path: position and EWT are computed by a scan of the queue's contacts and
+ * of the agents (docs/routing.md §Position and EWT), and the announced values are the minimum of
+ * every value computed for the contact since its own priority last changed.
+ * blend_acd_check() verifies docs/routing.md §Invariants without trusting the indexes (O(agents
+ * x contacts)), then verifies the indexes themselves against the plain state.
+ */
+#include "engine/acd/acd_int.h"
+
+#include "base/assert.h"
+
+#include <string.h>
+
+int blend_acd_agent(const struct blend_acd *acd, int64_t id, struct blend_acd_agent_view *out)
+{
+    BLEND_ASSERT(acd && out);
+    uint32_t ai = id > 0 ? blend__acd_map_get(&acd->agent_map, id) : 0;
+    if (!ai) {
+        return BLEND_ENOENT;
+    }
+    const struct acd_agent *a = &acd->agents[ai];
+    memset(out, 0, sizeof *out);
+    out->id = a->cfg.id;
+    out->presence = a->presence;
+    memcpy(out->reason, a->reason, sizeof out->reason);
+    out->since_ms = a->since_ms;
+    memcpy(out->active, a->active, sizeof out->active);
+    memcpy(out->offered, a->offered, sizeof out->offered);
+    out->handled = a->handled;
+    return 0;
+}
+
+static int64_t queue_aht(const struct acd_queue *q)
+{
+    if (q->aht_count == 0) {
+        return q->cfg.wrapup_ms + ACD_AHT_DEFAULT_MS;
+    }
+    int64_t sum = 0;
+    for (int i = 0; i < q->aht_count; i++) {
+        sum += q->aht_ms[i];
+    }
+    return sum / q->aht_count;
+}
+
+int blend_acd_contact(struct blend_acd *acd, int64_t id, struct blend_acd_contact_view *out)
+{
+    BLEND_ASSERT(acd && out);
+    uint32_t ci = id > 0 ? blend__acd_map_get(&acd->contact_map, id) : 0;
+    if (!ci) {
+        return BLEND_ENOENT;
+    }
+    struct acd_contact *c = &acd->contacts[ci];
+    const struct acd_queue *q = &acd->queues[c->queue];
+    int32_t position = 1;
+    for (size_t i = 1; i <= acd->lim.contacts_max; i++) {
+        const struct acd_contact *o = &acd->contacts[i];
+        if (i != ci && o->is_used && o->queue == c->queue && o->state == BLEND_CONTACT_WAITING &&
+            blend__acd_rank_cmp(acd, (uint32_t)i, ci) < 0) {
+            position++;
+        }
+    }
+    int64_t staffed = 0;
+    const struct acd_slot *base = &acd->slots[q->slot[0]];
+    for (size_t i = 1; i <= acd->lim.agents_max; i++) {
+        const struct acd_agent *a = &acd->agents[i];
+        staffed += a->is_used && a->presence != BLEND_PRESENCE_LOGGED_OUT &&
+                   blend__acd_agent_meets(a, base->skills, base->skills_count);
+    }
+    int64_t ewt = position * queue_aht(q) / (staffed > 1 ? staffed : 1);
+    if (c->position_min == 0 || position < c->position_min) {
+        c->position_min = position;
+    }
+    if (c->ewt_min_ms == 0 || ewt < c->ewt_min_ms) {
+        c->ewt_min_ms = ewt;
+    }
+    memset(out, 0, sizeof *out);
+    out->id = c->id;
+    out->queue = q->cfg.id;
+    out->channel = (enum blend_channel)c->ch;
+    out->state = c->state;
+    if (c->state == BLEND_CONTACT_CONNECTED) {
+        out->agent = acd->agents[c->agent].cfg.id;
+    } else if (c->offers_count == 1) {
+        out->agent = acd->agents[acd->offers[c->offers].agent].cfg.id;
+    }
+    out->enqueued_ms = c->enqueued_ms;
+    out->priority = blend__acd_priority(acd, c);
+    out->step = c->step;
+    out->is_callback = c->is_callback;
+    out->position = c->position_min;
+    out->ewt_ms = c->ewt_min_ms;
+    return 0;
+}
+
+/* ---- Check ---------------------------------------------------------------------------------- */
+
+static void check_agent(const struct blend_acd *acd, uint32_t ai)
+{
+    const struct acd_agent *a = &acd->agents[ai];
+    BLEND_ASSERT(blend__acd_map_get(&acd->agent_map, a->cfg.id) == ai);
+    uint8_t offered[BLEND_CH_COUNT] = {0};
+    int voice_load = a->active[BLEND_CH_VOICE] + a->offered[BLEND_CH_VOICE] > 0;
+    for (uint32_t o = a->offers; o; o = acd->offers[o].next_a) {
+        const struct acd_offer *of = &acd->offers[o];
+        const struct acd_contact *c = &acd->contacts[of->contact];
+        BLEND_ASSERT(of->agent == ai && c->is_used && c->state == BLEND_CONTACT_OFFERED);
+        offered[c->ch]++;
+        /* Invariant 2 (voice exclusivity): while a voice contact is offered or connected no
+         * offer on another channel is outstanding; as a voice offer is made only when no other
+         * channel's offer is outstanding and no other channel is offered while voice blocks,
+         * this covers offers made in either order. */
+        if (a->cfg.voice_exclusive && voice_load) {
+            BLEND_ASSERT(c->ch == BLEND_CH_VOICE);
+        }
+    }
+    for (int c = 0; c < BLEND_CH_COUNT; c++) {
+        BLEND_ASSERT(offered[c] == a->offered[c]);
+        /* Invariant 2: active + offered <= capacity. */
+        BLEND_ASSERT(a->active[c] + a->offered[c] <= a->cfg.capacity[c]);
+    }
+    if (a->offers) {
+        BLEND_ASSERT(a->presence == BLEND_PRESENCE_READY); /* no offer to an agent not ready */
+    }
+    if (a->presence == BLEND_PRESENCE_LOGGED_OUT) {
+        for (int c = 0; c < BLEND_CH_COUNT; c++) {
+            BLEND_ASSERT(a->active[c] == 0);
+        }
+    }
+    /* Index: memberships are exactly the slots the agent meets, on channels it takes, and are
+     * in their treap iff the agent is available there, with its current key. */
+    for (uint32_t m = a->members; m; m = acd->members[m].next) {
+        const struct acd_member *mb = &acd->members[m];
+        const struct acd_slot *s = &acd->slots[mb->slot];
+        BLEND_ASSERT(mb->agent == ai && s->is_used && a->cfg.capacity[mb->ch] > 0);
+        BLEND_ASSERT(blend__acd_agent_meets(a, s->skills, s->skills_count));
+        BLEND_ASSERT(mb->in_tree == blend__acd_agent_available(a, mb->ch));
+        if (mb->in_tree) {
+            struct acd_tnode k;
+            blend__acd_agent_key(acd, ai, s, mb->ch, &k);
+            BLEND_ASSERT(blend__acd_tkey_cmp(&k, &acd->mnodes[m]) == 0);
+        }
+    }
+    int64_t occ = 0;
+    for (int i = 0; i < a->hist_count; i++) {
+        const struct acd_hist *h = &a->hist[(a->hist_head + i) % BLEND_ACD_HISTORY_MAX];
+        BLEND_ASSERT(acd->now_ms - h->end_ms < ACD_OCCUPIED_WINDOW_MS);
+        occ += h->handle_ms;
+    }
+    BLEND_ASSERT(occ == a->occupied_ms);
+}
+
+static int contact_has_armed(const struct acd_contact *c, int kind)
+{
+    return (c->armed & (1u << kind)) != 0;
+}
+
+static void check_contact(const struct blend_acd *acd, uint32_t ci)
+{
+    const struct acd_contact *c = &acd->contacts[ci];
+    const struct acd_queue *q = &acd->queues[c->queue];
+    BLEND_ASSERT(blend__acd_map_get(&acd->contact_map, c->id) == ci && q->is_used);
+    /* Invariant 6: first join precedes the queue join; steps stay in range. */
+    BLEND_ASSERT(c->enqueued_ms <= c->qjoin_ms && c->qjoin_ms <= acd->now_ms);
+    BLEND_ASSERT(c->step >= 0 && c->step <= BLEND_ACD_RELAX_STEPS_MAX);
+    uint32_t n = 0;
+    for (uint32_t o = c->offers; o; o = acd->offers[o].next_c) {
+        BLEND_ASSERT(acd->offers[o].contact == ci);
+        n++;
+    }
+    BLEND_ASSERT(n == c->offers_count);
+    switch (c->state) {
+    case BLEND_CONTACT_WAITING:
+        BLEND_ASSERT(n == 0);
+        BLEND_ASSERT((c->group != 0) == !blend__acd_is_restricted(acd, c));
+        if (c->group) {
+            const struct acd_group *g = &acd->groups[c->group];
+            BLEND_ASSERT(g->queue == c->queue && g->ch == c->ch && g->step == c->step &&
+                         g->level == c->own_priority);
+        }
+        /* Invariant 3: no eligible available agent (checked without the indexes). A decline
+         * hold ending now whose timer has not fired yet (same-instant timers fire one after
+         * another) is the one transient exception: that timer makes the decision. */
+        for (int i = 0; i < c->declined_count; i++) {
+            if (c->declined[i].until_ms == acd->now_ms) {
+                return;
+            }
+        }
+        for (size_t ai = 1; ai <= acd->lim.agents_max; ai++) {
+            if (acd->agents[ai].is_used) {
+                BLEND_ASSERT(!(blend__acd_agent_available(&acd->agents[ai], c->ch) &&
+                               blend__acd_eligible(acd, (uint32_t)ai, ci)));
+            }
+        }
+        break;
+    case BLEND_CONTACT_OFFERED:
+        /* Invariants 1 and 4. */
+        BLEND_ASSERT(n >= 1 && c->group == 0);
+        BLEND_ASSERT(n == 1 || c->is_rung);
+        /* ">=": timers due at the same instant fire one step after another. */
+        BLEND_ASSERT(contact_has_armed(c, BLEND_ACD_TIMER_OFFER) && c->offer_due_ms >= acd->now_ms);
+        break;
+    case BLEND_CONTACT_CONNECTED:
+        BLEND_ASSERT(n == 0 && c->group == 0 && c->agent != 0);
+        BLEND_ASSERT(acd->agents[c->agent].active[c->ch] > 0);
+        break;
+    default:
+        BLEND_ASSERT(!"contact state");
+    }
+}
+
+static void check_indexes(const struct blend_acd *acd)
+{
+    size_t in_tree = 0, trees = 0;
+    for (size_t m = 1; m <= acd->members_max; m++) {
+        in_tree += acd->members[m].in_tree;
+    }
+    for (size_t s = 1; s <= acd->slots_max; s++) {
+        for (int c = 0; c < BLEND_CH_COUNT; c++) {
+            BLEND_ASSERT(acd->slots[s].is_used || acd->slots[s].root[c] == 0);
+            trees += blend__acd_treap_check(acd->mnodes, acd->slots[s].root[c]);
+        }
+    }
+    BLEND_ASSERT(in_tree == trees);
+    size_t grouped = 0, in_groups = 0;
+    for (size_t qi = 1; qi <= acd->lim.queues_max; qi++) {
+        for (int c = 0; c < BLEND_CH_COUNT; c++) {
+            for (uint32_t g = acd->queues[qi].groups[c]; g; g = acd->groups[g].next) {
+                size_t cnt = blend__acd_treap_check(acd->cnodes, acd->groups[g].root);
+                BLEND_ASSERT(cnt == acd->groups[g].count && cnt > 0);
+                in_groups += cnt;
+            }
+        }
+    }
+    for (size_t ci = 1; ci <= acd->lim.contacts_max; ci++) {
+        grouped += acd->contacts[ci].is_used && acd->contacts[ci].group != 0;
+    }
+    BLEND_ASSERT(grouped == in_groups);
+}
+
+void blend_acd_check(const struct blend_acd *acd)
+{
+    BLEND_ASSERT(acd);
+    uint64_t live = 0;
+    for (size_t ai = 1; ai <= acd->lim.agents_max; ai++) {
+        if (acd->agents[ai].is_used) {
+            check_agent(acd, (uint32_t)ai);
+        }
+    }
+    for (size_t ci = 1; ci <= acd->lim.contacts_max; ci++) {
+        if (acd->contacts[ci].is_used) {
+            check_contact(acd, (uint32_t)ci);
+            live++;
+        }
+    }
+    for (size_t qi = 1; qi <= acd->lim.queues_max; qi++) {
+        const struct acd_queue *q = &acd->queues[qi];
+        if (!q->is_used) {
+            continue;
+        }
+        int32_t n = 0;
+        for (size_t ci = 1; ci <= acd->lim.contacts_max; ci++) {
+            n += acd->contacts[ci].is_used && acd->contacts[ci].queue == qi;
+        }
+        BLEND_ASSERT(n == q->contacts);
+    }
+    /* Invariant 5: every contact that arrived is in the engine or ended exactly once. */
+    BLEND_ASSERT(acd->arrived == live + acd->ended + acd->abandoned + acd->voicemailed);
+    check_indexes(acd);
+}

@@ -1,0 +1,956 @@
+/*
+ * Cross-check of the fast engine (blend_acd_*) against the reference model (blend_acdref_*):
+ * random small worlds (<= 12 agents, <= 5 queues, <= 40 contacts alive, every strategy,
+ * relaxation, overflow, ring-all, callbacks, sticky customers, multi-channel capacities) are
+ * driven by the same external events; each engine's harness keeps its own timer table and fires
+ * its due timers before each external event (acd-common rules). After every step both engines'
+ * invariants are checked; between two external events the observable effects (normalized,
+ * sorted canonically), the return codes and the agent and contact views must be equal.
+ *
+ * The generator never makes a relaxation step add its own queue (QUEUE_SET refuses it);
+ * test_self_reference_refused checks that both engines refuse such a step alike.
+ *
+ * On a mismatch the seed, the world and the shortest event prefix that shows it (every event up
+ * to the first differing one) are printed. BLEND_PROP_SEEDS and BLEND_PROP_EVENTS override the
+ * number of seeds and external events per seed; BLEND_PROP_SEED=N runs that one seed;
+ * BLEND_PROP_TRACE=1 prints every event with the reference's effects; BLEND_PROP_ALL=1 goes on
+ * after the third mismatching seed (to count them).
+ */
+#include "ref_acd.h"
+
+#include "base/alloc.h"
+#include "sim/sim.h"
+
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#define AGENTS_MAX 12
+#define QUEUES_MAX 5
+#define CONTACTS_MAX 40
+#define CUSTOMERS_MAX 4
+#define SKILLS_POOL 4
+#define SEEDS_DEFAULT 420
+#define EVENTS_DEFAULT 2000
+
+/* ---- Random ------------------------------------------------------------------------------------
+ */
+
+static uint64_t rng_state;
+
+static uint64_t rnd(void)
+{
+    rng_state ^= rng_state >> 12;
+    rng_state ^= rng_state << 25;
+    rng_state ^= rng_state >> 27;
+    return rng_state * 0x2545F4914F6CDD1DULL;
+}
+
+static int64_t rnd_in(int64_t lo, int64_t hi)
+{
+    return lo + (int64_t)(rnd() % (uint64_t)(hi - lo + 1));
+}
+
+static int chance(int percent)
+{
+    return (int)(rnd() % 100) < percent;
+}
+
+/* ---- Harness: one per engine ------------------------------------------------------------------
+ */
+
+struct timer {
+    uint64_t id;
+    int64_t due_ms;
+};
+
+struct harness {
+    const char *name;
+    void *engine;
+    int (*step)(void *e, const struct blend_acd_event *ev, struct blend_acd_effects *fx);
+    void (*check)(const void *e);
+    struct timer timers[4096];
+    size_t timers_count;
+    struct blend_acd_effects fx;
+    struct blend_acd_effect *seen; /* observable effects since the last external event */
+    size_t seen_count, seen_cap;
+    uint64_t steps;
+};
+
+static int h_ref_step(void *e, const struct blend_acd_event *ev, struct blend_acd_effects *fx)
+{
+    return blend_acdref_step(e, ev, fx);
+}
+
+static void h_ref_check(const void *e)
+{
+    blend_acdref_check(e);
+}
+
+static int h_fast_step(void *e, const struct blend_acd_event *ev, struct blend_acd_effects *fx)
+{
+    return blend_acd_step(e, ev, fx);
+}
+
+static void h_fast_check(const void *e)
+{
+    blend_acd_check(e);
+}
+
+static void seen_push(struct harness *h, const struct blend_acd_effect *e)
+{
+    if (h->seen_count == h->seen_cap) {
+        h->seen_cap = h->seen_cap ? h->seen_cap * 2 : 256;
+        h->seen = realloc(h->seen, h->seen_cap * sizeof *h->seen);
+        assert_non_null(h->seen);
+    }
+    blend_sim_effect_normalize(e, &h->seen[h->seen_count++]);
+}
+
+static void timer_apply(struct harness *h, const struct blend_acd_effect *e)
+{
+    size_t i = 0;
+    while (i < h->timers_count && h->timers[i].id != e->timer) {
+        i++;
+    }
+    if (e->type == BLEND_ACD_FX_TIMER_CANCEL) {
+        if (i < h->timers_count) {
+            h->timers[i] = h->timers[--h->timers_count];
+        }
+        return;
+    }
+    if (i == h->timers_count) {
+        assert_true(h->timers_count < sizeof h->timers / sizeof h->timers[0]);
+        h->timers_count++;
+    }
+    h->timers[i].id = e->timer;
+    h->timers[i].due_ms = e->due_ms;
+}
+
+/* Steps the engine, checks its invariants, records timers and observable effects. */
+static int h_step(struct harness *h, const struct blend_acd_event *ev)
+{
+    h->fx.count = 0;
+    int rc = h->step(h->engine, ev, &h->fx);
+    h->check(h->engine);
+    h->steps++;
+    for (size_t i = 0; rc == 0 && i < h->fx.count; i++) {
+        const struct blend_acd_effect *e = &h->fx.items[i];
+        if (blend_sim_effect_is_observable(e)) {
+            seen_push(h, e);
+        } else {
+            timer_apply(h, e);
+        }
+    }
+    return rc;
+}
+
+/* Fires every timer due at or before t, in (due, id) order, with now = due. */
+static int h_fire_due(struct harness *h, int64_t t)
+{
+    for (;;) {
+        size_t best = h->timers_count;
+        for (size_t i = 0; i < h->timers_count; i++) {
+            const struct timer *x = &h->timers[i];
+            if (x->due_ms <= t &&
+                (best == h->timers_count || x->due_ms < h->timers[best].due_ms ||
+                 (x->due_ms == h->timers[best].due_ms && x->id < h->timers[best].id))) {
+                best = i;
+            }
+        }
+        if (best == h->timers_count) {
+            return 0;
+        }
+        struct blend_acd_event ev = {.type = BLEND_ACD_EV_TIMER, .now_ms = h->timers[best].due_ms};
+        ev.u.timer = h->timers[best].id;
+        h->timers[best] = h->timers[--h->timers_count];
+        int rc = h_step(h, &ev);
+        if (rc) {
+            return rc;
+        }
+    }
+}
+
+/* ---- World generation -------------------------------------------------------------------------
+ */
+
+struct world {
+    struct blend_acd_queue_config queues[QUEUES_MAX];
+    int queues_count;
+    struct blend_acd_agent_config agents[AGENTS_MAX];
+    int agents_count;
+};
+
+static void gen_reqs(struct blend_acd_skill_req *req, uint8_t *count, int max_n)
+{
+    int n = (int)rnd_in(0, max_n);
+    *count = 0;
+    for (int i = 0; i < n; i++) {
+        uint16_t skill = (uint16_t)rnd_in(1, SKILLS_POOL);
+        int dup = 0;
+        for (int j = 0; j < *count; j++) {
+            dup |= req[j].skill == skill;
+        }
+        if (!dup) {
+            req[*count].skill = skill;
+            req[*count].min_proficiency = (uint8_t)rnd_in(1, 8);
+            (*count)++;
+        }
+    }
+}
+
+static void gen_queue(struct blend_acd_queue_config *q, int64_t id, int queues_count)
+{
+    memset(q, 0, sizeof *q);
+    q->id = id;
+    q->channels = (unsigned)rnd_in(1, 31);
+    if (chance(50)) {
+        q->channels = 1u << BLEND_CH_VOICE | (chance(30) ? 1u << BLEND_CH_CHAT : 0);
+    }
+    gen_reqs(q->skills, &q->skills_count, 2);
+    q->strategy = (enum blend_acd_strategy)rnd_in(0, 6);
+    q->sticky_fallback = (enum blend_acd_strategy)rnd_in(0, 4);
+    q->sticky_ms = rnd_in(1, 40) * 1000;
+    q->priority = (int32_t)rnd_in(0, 20);
+    q->acceleration_per_min = chance(50) ? (int32_t)rnd_in(0, 60) : 0;
+    q->max_priority = chance(30) ? (int32_t)rnd_in(1, 60) : 0;
+    q->wrapup_ms = chance(50) ? rnd_in(1, 20) * 500 : 0;
+    q->offer_timeout_ms = rnd_in(2, 20) * 1000;
+    q->max_no_answer = (int32_t)rnd_in(0, 3);
+    q->reoffer_delay_ms = chance(50) ? rnd_in(1, 30) * 500 : 0;
+    if (chance(50)) {
+        q->max_wait_ms = rnd_in(5, 90) * 1000;
+        q->overflow = (enum blend_acd_overflow)rnd_in(1, 3);
+        if (q->overflow == BLEND_OVERFLOW_QUEUE) {
+            q->overflow_queue = rnd_in(1, queues_count);
+            if (q->overflow_queue == id) {
+                q->overflow = BLEND_OVERFLOW_VOICEMAIL;
+                q->overflow_queue = 0;
+            }
+        }
+    }
+    q->relax_count = (uint8_t)rnd_in(0, 3);
+    int64_t after_ms = 0;
+    for (int i = 0; i < q->relax_count; i++) {
+        struct blend_acd_relax_step *s = &q->relax[i];
+        after_ms += rnd_in(1, 40) * 1000;
+        s->after_ms = after_ms;
+        s->has_skills = chance(60);
+        if (s->has_skills) {
+            gen_reqs(s->skills, &s->skills_count, 2);
+        }
+        s->add_queue_agents = chance(40) ? rnd_in(1, queues_count) : 0;
+        if (s->add_queue_agents == id) {
+            /* A step adding its own queue is refused (test_self_reference_refused checks
+             * that); the next queue is taken instead, with no extra draw so that seeds keep
+             * their worlds. */
+            s->add_queue_agents = queues_count > 1 ? id % queues_count + 1 : 0;
+        }
+    }
+}
+
+static void gen_agent(struct blend_acd_agent_config *a, int64_t id)
+{
+    memset(a, 0, sizeof *a);
+    a->id = id;
+    int n = (int)rnd_in(0, SKILLS_POOL);
+    for (int s = 1; s <= SKILLS_POOL && a->skills_count < n; s++) {
+        if (chance(70)) {
+            a->skills[a->skills_count].skill = (uint16_t)s;
+            a->skills[a->skills_count].proficiency = (uint8_t)rnd_in(1, 10);
+            a->skills_count++;
+        }
+    }
+    a->capacity[BLEND_CH_VOICE] = (uint8_t)rnd_in(0, 1);
+    for (int c = 1; c < BLEND_CH_COUNT; c++) {
+        a->capacity[c] = (uint8_t)(chance(50) ? rnd_in(0, 3) : 0);
+    }
+    if (chance(70)) {
+        a->capacity[BLEND_CH_VOICE] = 1;
+    }
+    a->voice_exclusive = chance(70);
+}
+
+static void gen_world(struct world *w)
+{
+    w->queues_count = (int)rnd_in(1, QUEUES_MAX);
+    w->agents_count = (int)rnd_in(1, AGENTS_MAX);
+    for (int i = 0; i < w->queues_count; i++) {
+        gen_queue(&w->queues[i], i + 1, w->queues_count);
+    }
+    for (int i = 0; i < w->agents_count; i++) {
+        gen_agent(&w->agents[i], i + 1);
+    }
+}
+
+/* ---- Model of the scenario (from the reference's effects) --------------------------------------
+ */
+
+struct tracker {
+    int64_t live[CONTACTS_MAX * 4];
+    size_t live_count;
+    int64_t offers[4096][2]; /* contact, agent */
+    size_t offers_count;
+    int64_t next_contact;
+    uint64_t view_tick;
+};
+
+static void live_remove(struct tracker *t, int64_t c)
+{
+    for (size_t i = 0; i < t->live_count; i++) {
+        if (t->live[i] == c) {
+            t->live[i] = t->live[--t->live_count];
+            return;
+        }
+    }
+}
+
+static void offer_remove(struct tracker *t, int64_t c, int64_t a)
+{
+    for (size_t i = 0; i < t->offers_count; i++) {
+        if (t->offers[i][0] == c && (a == 0 || t->offers[i][1] == a)) {
+            t->offers[i][0] = t->offers[--t->offers_count][0];
+            t->offers[i][1] = t->offers[t->offers_count][1];
+            i--;
+        }
+    }
+}
+
+static void track(struct tracker *t, const struct blend_acd_effect *e)
+{
+    switch (e->type) {
+    case BLEND_ACD_FX_QUEUED:
+        live_remove(t, e->contact);
+        assert_true(t->live_count < sizeof t->live / sizeof t->live[0]);
+        t->live[t->live_count++] = e->contact;
+        break;
+    case BLEND_ACD_FX_OFFER:
+        assert_true(t->offers_count < sizeof t->offers / sizeof t->offers[0]);
+        t->offers[t->offers_count][0] = e->contact;
+        t->offers[t->offers_count++][1] = e->agent;
+        break;
+    case BLEND_ACD_FX_OFFER_TIMEOUT:
+    case BLEND_ACD_FX_OFFER_REJECTED:
+    case BLEND_ACD_FX_WITHDRAWN:
+    case BLEND_ACD_FX_CONNECTED:
+        offer_remove(t, e->contact, e->agent);
+        break;
+    case BLEND_ACD_FX_ABANDONED:
+    case BLEND_ACD_FX_ENDED:
+        offer_remove(t, e->contact, 0);
+        live_remove(t, e->contact);
+        break;
+    case BLEND_ACD_FX_OVERFLOW:
+        if (e->overflow == BLEND_OVERFLOW_VOICEMAIL) {
+            live_remove(t, e->contact);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+/* ---- External events ------------------------------------------------------------------------- */
+
+static const char *const reasons[] = {"break", "lunch", "training"};
+
+static int64_t pick_live(const struct tracker *t)
+{
+    return t->live_count ? t->live[rnd() % t->live_count] : rnd_in(1, 50);
+}
+
+static void gen_contact_event(struct blend_acd_event *ev, const struct world *w, struct tracker *t,
+                              int kind)
+{
+    switch (kind) {
+    case 0:
+        ev->type = BLEND_ACD_EV_CONTACT_ARRIVE;
+        ev->u.arrive.contact = chance(2) && t->live_count ? pick_live(t) : ++t->next_contact;
+        ev->u.arrive.queue = rnd_in(1, w->queues_count + (chance(2) ? 1 : 0));
+        ev->u.arrive.channel = (enum blend_channel)(chance(60) ? 0 : rnd_in(0, 4));
+        ev->u.arrive.priority = chance(70) ? 0 : (int32_t)rnd_in(0, 30);
+        ev->u.arrive.customer = chance(40) ? 0 : rnd_in(1, 6);
+        return;
+    case 1:
+    case 2:
+        ev->type = kind == 1 ? BLEND_ACD_EV_OFFER_ACCEPT : BLEND_ACD_EV_OFFER_REJECT;
+        if (t->offers_count && !chance(5)) {
+            size_t i = rnd() % t->offers_count;
+            ev->u.contact.contact = t->offers[i][0];
+            ev->u.contact.agent = t->offers[i][1];
+        } else {
+            ev->u.contact.contact = pick_live(t);
+            ev->u.contact.agent = rnd_in(1, w->agents_count);
+        }
+        return;
+    case 3:
+        ev->type = BLEND_ACD_EV_CONTACT_END;
+        break;
+    case 4:
+        ev->type = BLEND_ACD_EV_CONTACT_ABANDON;
+        break;
+    case 5:
+        ev->type = BLEND_ACD_EV_CALLBACK_REQUEST;
+        break;
+    default:
+        ev->type = BLEND_ACD_EV_CONTACT_PRIORITY;
+        ev->u.contact.priority = (int32_t)rnd_in(0, 40);
+        break;
+    }
+    ev->u.contact.contact = pick_live(t);
+}
+
+static void gen_agent_event(struct blend_acd_event *ev, struct world *w, int kind)
+{
+    int64_t agent = rnd_in(1, w->agents_count);
+    switch (kind) {
+    case 0:
+        ev->type = BLEND_ACD_EV_AGENT_LOGIN;
+        break;
+    case 1:
+        ev->type = BLEND_ACD_EV_AGENT_READY;
+        break;
+    case 2:
+        ev->type = BLEND_ACD_EV_AGENT_NOT_READY;
+        ev->u.not_ready.agent = agent;
+        strcpy(ev->u.not_ready.reason, reasons[rnd() % 3]);
+        return;
+    case 3:
+        ev->type = BLEND_ACD_EV_AGENT_LOGOUT;
+        break;
+    case 4:
+        ev->type = BLEND_ACD_EV_WRAPUP_END;
+        break;
+    default:
+        ev->type = BLEND_ACD_EV_AGENT_SET;
+        gen_agent(&ev->u.agent, agent);
+        w->agents[agent - 1] = ev->u.agent; /* only kept when accepted, see run_seed */
+        return;
+    }
+    ev->u.id = agent;
+}
+
+/* Weighted choice of the next external event. */
+static void gen_event(struct blend_acd_event *ev, struct world *w, struct tracker *t)
+{
+    memset(ev, 0, sizeof *ev);
+    int r = (int)rnd_in(0, 99);
+    if (r < 22) {
+        gen_contact_event(ev, w, t, t->live_count >= CONTACTS_MAX - 2 && chance(80) ? 4 : 0);
+    } else if (r < 42) {
+        gen_contact_event(ev, w, t, 1);
+    } else if (r < 47) {
+        gen_contact_event(ev, w, t, 2);
+    } else if (r < 62) {
+        gen_contact_event(ev, w, t, 3);
+    } else if (r < 68) {
+        gen_contact_event(ev, w, t, 4);
+    } else if (r < 71) {
+        gen_contact_event(ev, w, t, 5);
+    } else if (r < 73) {
+        gen_contact_event(ev, w, t, 6);
+    } else if (r < 80) {
+        gen_agent_event(ev, w, 1);
+    } else if (r < 85) {
+        gen_agent_event(ev, w, 0);
+    } else if (r < 90) {
+        gen_agent_event(ev, w, 2);
+    } else if (r < 93) {
+        gen_agent_event(ev, w, 3);
+    } else if (r < 98) {
+        gen_agent_event(ev, w, 4);
+    } else {
+        gen_agent_event(ev, w, 5);
+    }
+}
+
+/* ---- Reporting ---------------------------------------------------------------------------------
+ */
+
+static void print_event(FILE *f, size_t i, const struct blend_acd_event *ev)
+{
+    fprintf(f, "  #%zu t=%lld ", i, (long long)ev->now_ms);
+    switch (ev->type) {
+    case BLEND_ACD_EV_QUEUE_SET: {
+        const struct blend_acd_queue_config *q = &ev->u.queue;
+        fprintf(f,
+                "QUEUE_SET id=%lld ch=%#x strat=%d fb=%d sticky=%lld prio=%d accel=%d cap=%d "
+                "wrap=%lld to=%lld mna=%d reoffer=%lld maxwait=%lld ovf=%d ovq=%lld skills=",
+                (long long)q->id, q->channels, q->strategy, q->sticky_fallback,
+                (long long)q->sticky_ms, q->priority, q->acceleration_per_min, q->max_priority,
+                (long long)q->wrapup_ms, (long long)q->offer_timeout_ms, q->max_no_answer,
+                (long long)q->reoffer_delay_ms, (long long)q->max_wait_ms, q->overflow,
+                (long long)q->overflow_queue);
+        for (int i2 = 0; i2 < q->skills_count; i2++) {
+            fprintf(f, "%d>=%d,", q->skills[i2].skill, q->skills[i2].min_proficiency);
+        }
+        for (int s = 0; s < q->relax_count; s++) {
+            fprintf(f, " relax[%d]@%lld add=%lld", s, (long long)q->relax[s].after_ms,
+                    (long long)q->relax[s].add_queue_agents);
+            if (q->relax[s].has_skills) {
+                fprintf(f, " skills=");
+                for (int i2 = 0; i2 < q->relax[s].skills_count; i2++) {
+                    fprintf(f, "%d>=%d,", q->relax[s].skills[i2].skill,
+                            q->relax[s].skills[i2].min_proficiency);
+                }
+            }
+        }
+        break;
+    }
+    case BLEND_ACD_EV_AGENT_SET: {
+        const struct blend_acd_agent_config *a = &ev->u.agent;
+        fprintf(f, "AGENT_SET id=%lld cap=%d,%d,%d,%d,%d vx=%d skills=", (long long)a->id,
+                a->capacity[0], a->capacity[1], a->capacity[2], a->capacity[3], a->capacity[4],
+                a->voice_exclusive);
+        for (int i2 = 0; i2 < a->skills_count; i2++) {
+            fprintf(f, "%d:%d,", a->skills[i2].skill, a->skills[i2].proficiency);
+        }
+        break;
+    }
+    case BLEND_ACD_EV_AGENT_NOT_READY:
+        fprintf(f, "NOT_READY agent=%lld reason=%s", (long long)ev->u.not_ready.agent,
+                ev->u.not_ready.reason);
+        break;
+    case BLEND_ACD_EV_CONTACT_ARRIVE:
+        fprintf(f, "ARRIVE contact=%lld queue=%lld ch=%d prio=%d customer=%lld",
+                (long long)ev->u.arrive.contact, (long long)ev->u.arrive.queue,
+                ev->u.arrive.channel, ev->u.arrive.priority, (long long)ev->u.arrive.customer);
+        break;
+    case BLEND_ACD_EV_OFFER_ACCEPT:
+    case BLEND_ACD_EV_OFFER_REJECT:
+    case BLEND_ACD_EV_CONTACT_END:
+    case BLEND_ACD_EV_CONTACT_ABANDON:
+    case BLEND_ACD_EV_CALLBACK_REQUEST:
+    case BLEND_ACD_EV_CONTACT_PRIORITY: {
+        static const char *const names[] = {[BLEND_ACD_EV_OFFER_ACCEPT] = "ACCEPT",
+                                            [BLEND_ACD_EV_OFFER_REJECT] = "REJECT",
+                                            [BLEND_ACD_EV_CONTACT_END] = "END",
+                                            [BLEND_ACD_EV_CONTACT_ABANDON] = "ABANDON",
+                                            [BLEND_ACD_EV_CALLBACK_REQUEST] = "CALLBACK",
+                                            [BLEND_ACD_EV_CONTACT_PRIORITY] = "PRIORITY"};
+        fprintf(f, "%s contact=%lld agent=%lld prio=%d", names[ev->type],
+                (long long)ev->u.contact.contact, (long long)ev->u.contact.agent,
+                ev->u.contact.priority);
+        break;
+    }
+    default: {
+        static const char *const names[] = {[BLEND_ACD_EV_AGENT_LOGIN] = "LOGIN",
+                                            [BLEND_ACD_EV_AGENT_READY] = "READY",
+                                            [BLEND_ACD_EV_AGENT_LOGOUT] = "LOGOUT",
+                                            [BLEND_ACD_EV_WRAPUP_END] = "WRAPUP_END",
+                                            [BLEND_ACD_EV_QUEUE_REMOVE] = "QUEUE_REMOVE",
+                                            [BLEND_ACD_EV_AGENT_REMOVE] = "AGENT_REMOVE"};
+        fprintf(f, "%s id=%lld",
+                ev->type < (int)(sizeof names / sizeof names[0]) && names[ev->type]
+                    ? names[ev->type]
+                    : "?",
+                (long long)ev->u.id);
+    }
+    }
+    fprintf(f, "\n");
+}
+
+static void print_effects(FILE *f, const char *who, const struct blend_acd_effect *e, size_t n)
+{
+    fprintf(f, "  %s effects (%zu):\n", who, n);
+    for (size_t i = 0; i < n; i++) {
+        fprintf(f,
+                "    t=%lld type=%d contact=%lld agent=%lld queue=%lld ch=%d presence=%d "
+                "reason=%s cb=%d step=%d ovf=%d wd=%d wait=%lld\n",
+                (long long)e[i].at_ms, e[i].type, (long long)e[i].contact, (long long)e[i].agent,
+                (long long)e[i].queue, e[i].channel, e[i].presence, e[i].reason, e[i].is_callback,
+                e[i].step, e[i].overflow, e[i].withdraw, (long long)e[i].wait_ms);
+    }
+}
+
+/* Events of the seed being run, for the report (also from the abort handler). */
+static struct blend_acd_event *g_events;
+static size_t g_events_count;
+static uint64_t g_seed;
+static int g_trace; /* BLEND_PROP_TRACE=1: print every event and the reference's effects */
+
+static void print_prefix(FILE *f)
+{
+    fprintf(
+        f, "seed %llu: minimal failing prefix, %zu events (run alone with BLEND_PROP_SEED=%llu):\n",
+        (unsigned long long)g_seed, g_events_count, (unsigned long long)g_seed);
+    for (size_t i = 0; i < g_events_count; i++) {
+        print_event(f, i, &g_events[i]);
+    }
+}
+
+static void on_abort(int sig)
+{
+    fprintf(stderr, "\ninvariant violated (see the assertion above) while running:\n");
+    print_prefix(stderr);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* ---- One seed ----------------------------------------------------------------------------------
+ */
+
+struct totals {
+    uint64_t external, steps, mismatches;
+};
+
+static int views_equal(void *fast, struct blend_acdref *ref, const struct world *w,
+                       const struct tracker *t, char *why, size_t whylen)
+{
+    for (int i = 0; i < w->agents_count; i++) {
+        struct blend_acd_agent_view x, y;
+        memset(&x, 0, sizeof x);
+        memset(&y, 0, sizeof y);
+        int rx = blend_acd_agent(fast, i + 1, &x), ry = blend_acdref_agent(ref, i + 1, &y);
+        if (rx != ry || x.presence != y.presence || memcmp(x.active, y.active, sizeof x.active) ||
+            memcmp(x.offered, y.offered, sizeof x.offered) || x.handled != y.handled ||
+            (x.presence == BLEND_PRESENCE_NOT_READY && strcmp(x.reason, y.reason) != 0)) {
+            snprintf(why, whylen,
+                     "agent %d view: fast rc=%d presence=%d handled=%d, ref rc=%d "
+                     "presence=%d handled=%d",
+                     i + 1, rx, x.presence, x.handled, ry, y.presence, y.handled);
+            return 0;
+        }
+    }
+    for (size_t i = 0; i < t->live_count; i++) {
+        struct blend_acd_contact_view x, y;
+        memset(&x, 0, sizeof x);
+        memset(&y, 0, sizeof y);
+        int rx = blend_acd_contact(fast, t->live[i], &x);
+        int ry = blend_acdref_contact(ref, t->live[i], &y);
+        if (rx != ry || x.queue != y.queue || x.state != y.state || x.agent != y.agent ||
+            x.enqueued_ms != y.enqueued_ms || x.priority != y.priority || x.step != y.step ||
+            x.is_callback != y.is_callback ||
+            /* Position and EWT are defined for waiting contacts only (docs/routing.md). */
+            (y.state == BLEND_CONTACT_WAITING &&
+             (x.position != y.position || x.ewt_ms != y.ewt_ms))) {
+            snprintf(why, whylen,
+                     "contact %lld view: fast rc=%d q=%lld st=%d ag=%lld enq=%lld prio=%d step=%d "
+                     "cb=%d pos=%d ewt=%lld | ref rc=%d q=%lld st=%d ag=%lld enq=%lld prio=%d "
+                     "step=%d cb=%d pos=%d ewt=%lld",
+                     (long long)t->live[i], rx, (long long)x.queue, x.state, (long long)x.agent,
+                     (long long)x.enqueued_ms, x.priority, x.step, x.is_callback, x.position,
+                     (long long)x.ewt_ms, ry, (long long)y.queue, y.state, (long long)y.agent,
+                     (long long)y.enqueued_ms, y.priority, y.step, y.is_callback, y.position,
+                     (long long)y.ewt_ms);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int effects_equal(struct harness *f, struct harness *r)
+{
+    if (f->seen_count != r->seen_count) {
+        return 0;
+    }
+    if (f->seen_count == 0) {
+        return 1;
+    }
+    qsort(f->seen, f->seen_count, sizeof *f->seen, blend_sim_effect_cmp);
+    qsort(r->seen, r->seen_count, sizeof *r->seen, blend_sim_effect_cmp);
+    for (size_t i = 0; i < f->seen_count; i++) {
+        if (blend_sim_effect_cmp(&f->seen[i], &r->seen[i]) != 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static void harness_init(struct harness *h, const char *name)
+{
+    memset(h, 0, sizeof *h);
+    h->name = name;
+    h->fx.cap = BLEND_ACD_EFFECTS_MAX;
+    h->fx.items = calloc(BLEND_ACD_EFFECTS_MAX, sizeof *h->fx.items);
+    assert_non_null(h->fx.items);
+}
+
+static void harness_deinit(struct harness *h)
+{
+    free(h->fx.items);
+    free(h->seen);
+}
+
+/* Applies one event to both engines (timers due first); returns 0 when they agree. */
+static int apply_both(struct harness *f, struct harness *r, const struct blend_acd_event *ev,
+                      struct tracker *t, const struct world *w, int *rc_out, char *why,
+                      size_t whylen)
+{
+    f->seen_count = 0;
+    r->seen_count = 0;
+    int tf = h_fire_due(f, ev->now_ms), tr = h_fire_due(r, ev->now_ms);
+    int rf = h_step(f, ev), rr = h_step(r, ev);
+    *rc_out = rr;
+    for (size_t i = 0; i < r->seen_count; i++) {
+        track(t, &r->seen[i]);
+    }
+    if (tf || tr || rf != rr) {
+        snprintf(why, whylen, "return codes differ: fast timers=%d step=%d, ref timers=%d step=%d",
+                 tf, rf, tr, rr);
+        return 1;
+    }
+    if (!effects_equal(f, r)) {
+        snprintf(why, whylen, "observable effects differ");
+        return 1;
+    }
+    /* Views are compared after every 8th external event (they cost a scan each). */
+    if (t->view_tick++ % 8 != 0) {
+        return 0;
+    }
+    return views_equal(f->engine, r->engine, w, t, why, whylen) ? 0 : 1;
+}
+
+static int run_seed(uint64_t seed, size_t events, struct totals *tot)
+{
+    rng_state = seed * 0x9E3779B97F4A7C15ULL + 1;
+    g_seed = seed;
+    struct world w;
+    gen_world(&w);
+    /* Tables sized to the world (the engines' checks scan them after every step). */
+    struct blend_acd_limits limits = {(size_t)w.agents_count, (size_t)w.queues_count, CONTACTS_MAX,
+                                      CUSTOMERS_MAX};
+    struct harness f, r;
+    harness_init(&f, "fast");
+    harness_init(&r, "ref");
+    f.step = h_fast_step;
+    f.check = h_fast_check;
+    r.step = h_ref_step;
+    r.check = h_ref_check;
+    struct blend_acd *fast = NULL;
+    struct blend_acdref *ref = NULL;
+    assert_int_equal(blend_acd_create(&limits, &fast), 0);
+    assert_int_equal(blend_acdref_create(&limits, &ref), 0);
+    f.engine = fast;
+    r.engine = ref;
+    struct tracker *t = calloc(1, sizeof *t);
+    size_t total = (size_t)(w.queues_count + w.agents_count) + events;
+    g_events = calloc(total, sizeof *g_events);
+    assert_true(t && g_events);
+    g_events_count = 0;
+    for (int i = 0; i < w.queues_count; i++) {
+        g_events[g_events_count++] = (struct blend_acd_event){
+            .type = BLEND_ACD_EV_QUEUE_SET, .now_ms = 0, .u.queue = w.queues[i]};
+    }
+    for (int i = 0; i < w.agents_count; i++) {
+        g_events[g_events_count++] = (struct blend_acd_event){
+            .type = BLEND_ACD_EV_AGENT_SET, .now_ms = 0, .u.agent = w.agents[i]};
+    }
+    int64_t now_ms = 0;
+    int failed = 0;
+    char why[1024] = "";
+    for (size_t i = 0; i < total && !failed; i++) {
+        if (i >= g_events_count) {
+            now_ms += chance(20) ? 0 : rnd_in(1, 4000);
+            gen_event(&g_events[g_events_count], &w, t);
+            g_events[g_events_count].now_ms = now_ms;
+            g_events_count++;
+        }
+        int rc = 0;
+        struct blend_acd_event *ev = &g_events[i];
+        struct world w_before = w;
+        failed = apply_both(&f, &r, ev, t, &w, &rc, why, sizeof why);
+        if (g_trace) {
+            print_event(stderr, i, ev);
+            fprintf(stderr, "    rc=%d\n", rc);
+            print_effects(stderr, "ref", r.seen, r.seen_count);
+        }
+        if (ev->type == BLEND_ACD_EV_AGENT_SET && rc != 0) {
+            w = w_before; /* a refused reconfiguration leaves the agent as it was */
+        }
+        tot->external++;
+    }
+    if (failed) {
+        tot->mismatches++;
+        fprintf(stderr, "\nMISMATCH: %s\n", why);
+        print_prefix(stderr);
+        print_effects(stderr, "fast", f.seen, f.seen_count);
+        print_effects(stderr, "ref", r.seen, r.seen_count);
+    }
+    tot->steps += f.steps + r.steps;
+    blend_acd_destroy(fast);
+    blend_acdref_destroy(ref);
+    harness_deinit(&f);
+    harness_deinit(&r);
+    free(t);
+    free(g_events);
+    g_events = NULL;
+    g_events_count = 0;
+    return failed;
+}
+
+static size_t env_size(const char *name, size_t dflt)
+{
+    const char *v = getenv(name);
+    return v && *v ? (size_t)strtoull(v, NULL, 10) : dflt;
+}
+
+static void test_fast_matches_reference(void **state)
+{
+    size_t seeds = env_size("BLEND_PROP_SEEDS", SEEDS_DEFAULT);
+    size_t events = env_size("BLEND_PROP_EVENTS", EVENTS_DEFAULT);
+    size_t only = env_size("BLEND_PROP_SEED", 0);
+    g_trace = env_size("BLEND_PROP_TRACE", 0) != 0;
+    struct totals tot = {0};
+    size_t failed_seeds = 0;
+    signal(SIGABRT, on_abort);
+    for (uint64_t seed = only ? only : 1; seed <= (only ? only : seeds); seed++) {
+        failed_seeds += (size_t)run_seed(seed, events, &tot);
+        if (failed_seeds >= 3 && !getenv("BLEND_PROP_ALL")) {
+            break; /* enough to act on; BLEND_PROP_ALL=1 runs every seed */
+        }
+    }
+    signal(SIGABRT, SIG_DFL);
+    fprintf(stderr,
+            "property: %llu external events, %llu events per engine (timers included), "
+            "%zu seeds mismatched\n",
+            (unsigned long long)tot.external, (unsigned long long)tot.steps / 2, failed_seeds);
+    if (!only && seeds >= SEEDS_DEFAULT && events >= EVENTS_DEFAULT &&
+        (failed_seeds == 0 || getenv("BLEND_PROP_ALL"))) {
+        /* >= 10^6 events reach each engine (external events and the timers it armed). */
+        assert_true(tot.steps / 2 >= 1000000);
+    }
+    assert_int_equal(failed_seeds, 0);
+    assert_int_equal(blend_alloc_live(), 0);
+}
+
+/* The cross-check itself must be able to fail: a reference fed a different event disagrees. */
+static void test_mismatch_is_detected(void **state)
+{
+    struct blend_acd_limits limits = {2, 1, 2, 1};
+    struct blend_acdref *a = NULL, *b = NULL;
+    assert_int_equal(blend_acdref_create(&limits, &a), 0);
+    assert_int_equal(blend_acdref_create(&limits, &b), 0);
+    struct harness ha, hb;
+    harness_init(&ha, "a");
+    harness_init(&hb, "b");
+    ha.engine = a;
+    hb.engine = b;
+    ha.step = hb.step = h_ref_step;
+    ha.check = hb.check = h_ref_check;
+    struct blend_acd_event q = {.type = BLEND_ACD_EV_QUEUE_SET};
+    q.u.queue.id = 1;
+    q.u.queue.channels = 1;
+    q.u.queue.offer_timeout_ms = 1000;
+    struct blend_acd_event ag = {.type = BLEND_ACD_EV_AGENT_SET};
+    ag.u.agent.id = 1;
+    ag.u.agent.capacity[0] = 1;
+    struct blend_acd_event login = {.type = BLEND_ACD_EV_AGENT_LOGIN, .now_ms = 5};
+    login.u.id = 1;
+    struct blend_acd_event ready = {.type = BLEND_ACD_EV_AGENT_READY, .now_ms = 5};
+    ready.u.id = 1;
+    const struct blend_acd_event *evs[] = {&q, &ag, &login};
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(h_step(&ha, evs[i]), 0);
+        assert_int_equal(h_step(&hb, evs[i]), 0);
+    }
+    assert_true(effects_equal(&ha, &hb));
+    ha.seen_count = hb.seen_count = 0;
+    assert_int_equal(h_step(&ha, &ready), 0);
+    assert_false(effects_equal(&ha, &hb));
+    blend_acdref_destroy(a);
+    blend_acdref_destroy(b);
+    harness_deinit(&ha);
+    harness_deinit(&hb);
+    assert_int_equal(blend_alloc_live(), 0);
+}
+
+/*
+ * The generator never makes a relaxation step add its own queue; here random queue configs are
+ * given such a step (at a random position) and both engines must refuse them with BLEND_EINVAL
+ * and no effect, whether the queue is new or replaces one that holds a waiting contact; the
+ * replaced queue keeps working as before (the same valid config is then accepted by both, with
+ * equal effects).
+ */
+static void test_self_reference_refused(void **state)
+{
+    struct harness f, r;
+    for (uint64_t seed = 1; seed <= 200; seed++) {
+        rng_state = seed * 0x9E3779B97F4A7C15ULL + 7;
+        int queues_count = (int)rnd_in(1, QUEUES_MAX);
+        int64_t id = rnd_in(1, queues_count);
+        struct blend_acd_event good = {.type = BLEND_ACD_EV_QUEUE_SET, .now_ms = 0};
+        gen_queue(&good.u.queue, id, queues_count);
+        good.u.queue.overflow = BLEND_OVERFLOW_NONE; /* its target may not exist here */
+        good.u.queue.overflow_queue = 0;
+        for (int k = 0; k < good.u.queue.relax_count; k++) {
+            good.u.queue.relax[k].add_queue_agents = 0;
+        }
+        struct blend_acd_event bad = good;
+        if (bad.u.queue.relax_count == 0) {
+            bad.u.queue.relax_count = 1;
+            bad.u.queue.relax[0].after_ms = rnd_in(1, 40) * 1000;
+        }
+        bad.u.queue.relax[rnd() % bad.u.queue.relax_count].add_queue_agents = id;
+        struct blend_acd_limits limits = {2, (size_t)QUEUES_MAX, 4, 1};
+        harness_init(&f, "fast");
+        harness_init(&r, "ref");
+        f.step = h_fast_step;
+        f.check = h_fast_check;
+        r.step = h_ref_step;
+        r.check = h_ref_check;
+        struct blend_acd *fast = NULL;
+        struct blend_acdref *ref = NULL;
+        assert_int_equal(blend_acd_create(&limits, &fast), 0);
+        assert_int_equal(blend_acdref_create(&limits, &ref), 0);
+        f.engine = fast;
+        r.engine = ref;
+        /* New queue: refused, and it does not exist afterwards. */
+        assert_int_equal(h_step(&f, &bad), BLEND_EINVAL);
+        assert_int_equal(h_step(&r, &bad), BLEND_EINVAL);
+        struct blend_acd_event arrive = {.type = BLEND_ACD_EV_CONTACT_ARRIVE, .now_ms = 0};
+        arrive.u.arrive.contact = 1;
+        arrive.u.arrive.queue = id;
+        arrive.u.arrive.channel = BLEND_CH_VOICE;
+        for (int c = 0; c < BLEND_CH_COUNT; c++) {
+            if (good.u.queue.channels & (1u << c)) {
+                arrive.u.arrive.channel = (enum blend_channel)c;
+                break;
+            }
+        }
+        assert_int_equal(h_step(&f, &arrive), BLEND_EINVAL);
+        assert_int_equal(h_step(&r, &arrive), BLEND_EINVAL);
+        /* Replacement of a queue holding a waiting contact: refused, nothing changes. */
+        assert_int_equal(h_step(&f, &good), 0);
+        assert_int_equal(h_step(&r, &good), 0);
+        assert_int_equal(h_step(&f, &arrive), 0);
+        assert_int_equal(h_step(&r, &arrive), 0);
+        f.seen_count = r.seen_count = 0;
+        bad.now_ms = 500;
+        assert_int_equal(h_step(&f, &bad), BLEND_EINVAL);
+        assert_int_equal(h_step(&r, &bad), BLEND_EINVAL);
+        assert_int_equal(f.seen_count + r.seen_count, 0);
+        struct blend_acd_contact_view x, y;
+        assert_int_equal(blend_acd_contact(fast, 1, &x), 0);
+        assert_int_equal(blend_acdref_contact(ref, 1, &y), 0);
+        assert_int_equal(x.state, BLEND_CONTACT_WAITING);
+        assert_int_equal(x.queue, id);
+        assert_int_equal(y.queue, id);
+        assert_int_equal(x.step, y.step);
+        good.now_ms = 600;
+        assert_int_equal(h_step(&f, &good), 0);
+        assert_int_equal(h_step(&r, &good), 0);
+        assert_true(effects_equal(&f, &r));
+        blend_acd_destroy(fast);
+        blend_acdref_destroy(ref);
+        harness_deinit(&f);
+        harness_deinit(&r);
+    }
+    assert_int_equal(blend_alloc_live(), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_mismatch_is_detected),
+        cmocka_unit_test(test_self_reference_refused),
+        cmocka_unit_test(test_fast_matches_reference),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
