@@ -193,8 +193,8 @@ static int parse_distribution(struct mparser *p, json_t *v, const char *path, in
                               struct blend_sim_distribution *out)
 {
     static const char *const keys[] = {"dist", "mean_s", "sd_s", NULL};
-    const char *allowed = is_patience ? "\"exponential\" or \"none\""
-                                      : "\"exponential\" or \"lognormal\"";
+    const char *allowed =
+        is_patience ? "\"exponential\" or \"none\"" : "\"exponential\" or \"lognormal\"";
     if (!json_is_object(v)) {
         return merr(p, path, "must be an object with \"dist\" (%s)", allowed);
     }
@@ -282,8 +282,8 @@ static int parse_shifts(struct mparser *p, json_t *v, const char *path,
         rc = rc ? rc : mget_number(p, o, at, "start_s", 1, 0, 0, dur_s, &start);
         rc = rc ? rc : mget_number(p, o, at, "end_s", 1, 0, 0, BLEND_SIM_RUN_SECONDS_MAX, &end);
         sh[i] = (struct blend_sim_shift){s_to_ms(start), s_to_ms(end)};
-        if (!rc && (sh[i].end_ms <= sh[i].start_ms ||
-                    (i > 0 && sh[i].start_ms < sh[i - 1].end_ms))) {
+        if (!rc &&
+            (sh[i].end_ms <= sh[i].start_ms || (i > 0 && sh[i].start_ms < sh[i - 1].end_ms))) {
             rc = merr(p, at, "shifts must have end_s > start_s and not overlap, in order");
         }
     }
@@ -296,7 +296,8 @@ static int parse_shifts(struct mparser *p, json_t *v, const char *path,
     return 0;
 }
 
-/* ---- Model parser: queues and agents ---------------------------------------------------------- */
+/* ---- Model parser: queues and agents ----------------------------------------------------------
+ */
 
 /* Our fields of queue i; adds a copy without them (for the scenario parser) to `plain`. */
 static int parse_model_queue(struct mparser *p, json_t *o, size_t i, json_t *seen, json_t *plain)
@@ -319,12 +320,14 @@ static int parse_model_queue(struct mparser *p, json_t *o, size_t i, json_t *see
     }
     snprintf(sub, sizeof sub, "%s.arrivals_per_hour", path);
     json_t *rates = json_object_get(o, "arrivals_per_hour");
-    rc = rc ? rc : rates ? parse_rates(p, rates, sub, q) : merr(p, path, "missing \"%s\"",
-                                                                 "arrivals_per_hour");
+    rc = rc      ? rc
+         : rates ? parse_rates(p, rates, sub, q)
+                 : merr(p, path, "missing \"%s\"", "arrivals_per_hour");
     snprintf(sub, sizeof sub, "%s.handle", path);
     json_t *handle = json_object_get(o, "handle");
-    rc = rc ? rc : handle ? parse_distribution(p, handle, sub, 0, &q->handle)
-                          : merr(p, path, "missing \"handle\"");
+    rc = rc       ? rc
+         : handle ? parse_distribution(p, handle, sub, 0, &q->handle)
+                  : merr(p, path, "missing \"handle\"");
     snprintf(sub, sizeof sub, "%s.patience", path);
     json_t *patience = json_object_get(o, "patience");
     rc = rc || !patience ? rc : parse_distribution(p, patience, sub, 1, &q->patience);
@@ -438,8 +441,8 @@ static json_t *queue_stubs(json_t *plain, size_t keep)
     json_t *stubs = json_array();
     for (size_t j = 0; stubs && j < json_array_size(plain); j++) {
         json_t *q = json_array_get(plain, j);
-        json_t *stub = j == keep ? json_incref(q)
-                                 : json_pack("{s:O}", "id", json_object_get(q, "id"));
+        json_t *stub =
+            j == keep ? json_incref(q) : json_pack("{s:O}", "id", json_object_get(q, "id"));
         if (!stub || json_array_append_new(stubs, stub)) {
             json_decref(stubs);
             return NULL;
@@ -527,8 +530,7 @@ static int parse_times(struct mparser *p, json_t *root)
     struct blend_sim_model *m = p->m;
     double duration = 0, warmup = 0, interval = 1800, delay = 0;
     double in_system = BLEND_SIM_RUN_IN_SYSTEM_DEFAULT;
-    int rc = mget_number(p, root, "$", "duration_s", 1, 0, 1, BLEND_SIM_RUN_SECONDS_MAX,
-                         &duration);
+    int rc = mget_number(p, root, "$", "duration_s", 1, 0, 1, BLEND_SIM_RUN_SECONDS_MAX, &duration);
     rc = rc ? rc : mget_number(p, root, "$", "warmup_s", 0, 0, 0, duration, &warmup);
     rc = rc ? rc : mget_number(p, root, "$", "interval_s", 0, 0, 1, duration, &interval);
     rc = rc ? rc : mget_number(p, root, "$", "answer_delay_s", 0, 0, 0, ANSWER_DELAY_S_MAX, &delay);
@@ -547,8 +549,9 @@ static int parse_times(struct mparser *p, json_t *root)
     m->interval_ms = s_to_ms(interval);
     m->answer_delay_ms = s_to_ms(delay);
     if (m->duration_ms <= 0 || m->interval_ms <= 0 || m->warmup_ms >= m->duration_ms) {
-        return merr(p, "$", "need duration_s and interval_s of at least 1 ms, warmup_s below "
-                            "duration_s");
+        return merr(p, "$",
+                    "need duration_s and interval_s of at least 1 ms, warmup_s below "
+                    "duration_s");
     }
     m->intervals_count = (size_t)((m->duration_ms + m->interval_ms - 1) / m->interval_ms);
     if (m->intervals_count > BLEND_SIM_RUN_INTERVALS_MAX) {
@@ -610,13 +613,13 @@ static int parse_model(struct mparser *p, const char *text, size_t len)
     json_error_t jerr;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
-        return merr(p, "$", "bad JSON at line %d column %d: %s", jerr.line, jerr.column,
-                    jerr.text);
+        return merr(p, "$", "bad JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text);
     }
     json_t *plain_q = json_array(), *plain_a = json_array(), *entry_of = json_array();
     int rc = plain_q && plain_a && entry_of ? 0 : BLEND_ENOMEM;
-    rc = rc ? rc : json_is_object(root) ? mcheck_keys(p, root, "$", keys)
-                                        : merr(p, "$", "a model must be a JSON object");
+    rc = rc                     ? rc
+         : json_is_object(root) ? mcheck_keys(p, root, "$", keys)
+                                : merr(p, "$", "a model must be a JSON object");
     rc = rc ? rc : parse_times(p, root);
     rc = rc ? rc : parse_lists(p, root, plain_q, plain_a, entry_of);
     if (!rc) {
@@ -685,7 +688,8 @@ void blend_sim_model_destroy(struct blend_sim_model *m)
     blend_free(m);
 }
 
-/* ---- Driver: state ---------------------------------------------------------------------------- */
+/* ---- Driver: state ----------------------------------------------------------------------------
+ */
 
 /* Timer kinds are 1..6 (blend_acd_timer_kind); WRAPUP names an agent, the others a contact. */
 #define TIMER_KINDS 8
@@ -754,7 +758,8 @@ struct driver {
     int is_oom;
 };
 
-/* ---- Driver: event heap ------------------------------------------------------------------------ */
+/* ---- Driver: event heap ------------------------------------------------------------------------
+ */
 
 static int ev_before(const struct ev *x, const struct ev *y)
 {
@@ -815,7 +820,8 @@ static struct ev heap_pop(struct driver *d)
     return top;
 }
 
-/* ---- Driver: timers --------------------------------------------------------------------------- */
+/* ---- Driver: timers ---------------------------------------------------------------------------
+ */
 
 /* The generation slot of a timer id: agents for WRAPUP, contacts for the other kinds. */
 static uint32_t *timer_slot(struct driver *d, uint64_t id)
@@ -846,7 +852,8 @@ static int timer_apply(struct driver *d, const struct blend_acd_effect *e)
 
 /* ---- Driver: effect lines (the format of `blend sim replay`, docs/sim.md) -------------------- */
 
-static void line_printf(struct driver *d, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void line_printf(struct driver *d, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 static void line_printf(struct driver *d, const char *fmt, ...)
 {
@@ -864,12 +871,17 @@ static void line_printf(struct driver *d, const char *fmt, ...)
 static const char *event_name(const struct blend_acd_effect *e)
 {
     static const char *const names[] = {
-        [BLEND_ACD_FX_AGENT_STATE] = "agent.state", [BLEND_ACD_FX_QUEUED] = "queued",
-        [BLEND_ACD_FX_OFFER] = "offer",             [BLEND_ACD_FX_OFFER_TIMEOUT] = "offer.timeout",
+        [BLEND_ACD_FX_AGENT_STATE] = "agent.state",
+        [BLEND_ACD_FX_QUEUED] = "queued",
+        [BLEND_ACD_FX_OFFER] = "offer",
+        [BLEND_ACD_FX_OFFER_TIMEOUT] = "offer.timeout",
         [BLEND_ACD_FX_OFFER_REJECTED] = "offer.rejected",
-        [BLEND_ACD_FX_WITHDRAWN] = "withdrawn",     [BLEND_ACD_FX_CONNECTED] = "connected",
-        [BLEND_ACD_FX_ABANDONED] = "abandoned",     [BLEND_ACD_FX_ENDED] = "ended",
-        [BLEND_ACD_FX_RELAXED] = "relaxed",         [BLEND_ACD_FX_OVERFLOW] = "overflow",
+        [BLEND_ACD_FX_WITHDRAWN] = "withdrawn",
+        [BLEND_ACD_FX_CONNECTED] = "connected",
+        [BLEND_ACD_FX_ABANDONED] = "abandoned",
+        [BLEND_ACD_FX_ENDED] = "ended",
+        [BLEND_ACD_FX_RELAXED] = "relaxed",
+        [BLEND_ACD_FX_OVERFLOW] = "overflow",
         [BLEND_ACD_FX_CALLBACK] = "callback",
     };
     if (e->type == BLEND_ACD_FX_AGENT_STATE && e->presence == BLEND_PRESENCE_WRAP_UP) {
@@ -1124,9 +1136,8 @@ static int reconcile(struct driver *d, int64_t agent)
                    : 0;
     }
     if (v.presence == BLEND_PRESENCE_READY) {
-        return agent_event(d, active + offered ? BLEND_ACD_EV_AGENT_NOT_READY
-                                               : BLEND_ACD_EV_AGENT_LOGOUT,
-                           agent);
+        return agent_event(
+            d, active + offered ? BLEND_ACD_EV_AGENT_NOT_READY : BLEND_ACD_EV_AGENT_LOGOUT, agent);
     }
     if (v.presence == BLEND_PRESENCE_NOT_READY && active == 0) {
         return agent_event(d, BLEND_ACD_EV_AGENT_LOGOUT, agent);
@@ -1166,7 +1177,8 @@ static int settle(struct driver *d)
     }
 }
 
-/* ---- Driver: external events ------------------------------------------------------------------ */
+/* ---- Driver: external events ------------------------------------------------------------------
+ */
 
 static int64_t sample_ms(struct driver *d, const struct blend_sim_distribution *dist)
 {
@@ -1327,7 +1339,8 @@ static int on_event(struct driver *d, const struct ev *e)
     return BLEND_EINTERNAL;
 }
 
-/* ---- Driver: setup, loop, figures ------------------------------------------------------------- */
+/* ---- Driver: setup, loop, figures -------------------------------------------------------------
+ */
 
 static int driver_init(struct driver *d)
 {
@@ -1405,9 +1418,11 @@ static int configure(struct driver *d)
         for (size_t k = 0; k < m->agents[i].shifts_count && !rc; k++) {
             const struct blend_sim_shift *sh = &m->agents[i].shifts[k];
             int64_t agent = (int64_t)i + 1;
-            rc = heap_push(d, (struct ev){.at_ms = sh->start_ms, .kind = K_SHIFT_START, .a = agent});
+            rc =
+                heap_push(d, (struct ev){.at_ms = sh->start_ms, .kind = K_SHIFT_START, .a = agent});
             rc = rc ? rc
-                    : heap_push(d, (struct ev){.at_ms = sh->end_ms, .kind = K_SHIFT_END, .a = agent});
+                    : heap_push(d,
+                                (struct ev){.at_ms = sh->end_ms, .kind = K_SHIFT_END, .a = agent});
         }
     }
     for (size_t i = 0; i < m->queues_count && !rc; i++) {
@@ -1556,18 +1571,16 @@ static int format_queue(struct blend_buf *b, const char *name, const struct blen
     fmt_mean_s(aht, sizeof aht, f->aht_ms, f->handled, is_json);
     fmt_ratio(ar, sizeof ar, f->abandon_rate, decided, is_json);
     fmt_ratio(occ, sizeof occ, q->occupancy, 1, is_json);
-    const char *fmt = is_json
-                          ? "%s{\"queue\":%s,\"offered\":%" PRId64 ",\"answered\":%" PRId64
-                            ",\"abandoned\":%" PRId64 ",\"short_abandoned\":%" PRId64
-                            ",\"blocked\":%" PRId64 ",\"service_level\":%s,\"asa_s\":%s,"
-                            "\"aht_s\":%s,\"abandon_rate\":%s,\"occupancy\":%s}"
-                          : "%squeue %s: offered %" PRId64 " answered %" PRId64
-                            " abandoned %" PRId64 " short_abandoned %" PRId64
-                            " blocked %" PRId64 " service_level %s asa_s %s aht_s %s"
-                            " abandon_rate %s occupancy %s\n";
-    return blend_buf_printf(b, fmt, is_json && !is_first ? "," : "", name, f->offered,
-                            f->answered, f->abandoned, f->short_abandoned, q->blocked, sl, asa,
-                            aht, ar, occ);
+    const char *fmt = is_json ? "%s{\"queue\":%s,\"offered\":%" PRId64 ",\"answered\":%" PRId64
+                                ",\"abandoned\":%" PRId64 ",\"short_abandoned\":%" PRId64
+                                ",\"blocked\":%" PRId64 ",\"service_level\":%s,\"asa_s\":%s,"
+                                "\"aht_s\":%s,\"abandon_rate\":%s,\"occupancy\":%s}"
+                              : "%squeue %s: offered %" PRId64 " answered %" PRId64
+                                " abandoned %" PRId64 " short_abandoned %" PRId64
+                                " blocked %" PRId64 " service_level %s asa_s %s aht_s %s"
+                                " abandon_rate %s occupancy %s\n";
+    return blend_buf_printf(b, fmt, is_json && !is_first ? "," : "", name, f->offered, f->answered,
+                            f->abandoned, f->short_abandoned, q->blocked, sl, asa, aht, ar, occ);
 }
 
 static int format_agent(struct blend_buf *b, const char *name, const struct blend_sim_run_agent *a,
@@ -1599,8 +1612,7 @@ int blend_sim_run_format(const struct blend_sim_model *m, const struct blend_sim
     int rc = blend_buf_printf(&b,
                               is_json ? "{\"seed\":%" PRIu64 ",\"window_start_s\":%s,\"end_s\":%s,"
                                         "\"arrivals\":%" PRIu64 ",\"queues\":["
-                                      : "seed %" PRIu64 ", window %s..%s s, arrivals %" PRIu64
-                                        "\n",
+                                      : "seed %" PRIu64 ", window %s..%s s, arrivals %" PRIu64 "\n",
                               r->seed, start, end, r->arrivals);
     for (size_t i = 0; i < r->queues_count && !rc; i++) {
         int64_t id = m->queues[i].config.id;

@@ -79,8 +79,8 @@ struct blend_sim_distribution {
 struct blend_sim_model_queue {
     struct blend_acd_queue_config config;
     struct blend_sim_queue_kpi kpi;
-    enum blend_channel channel;  /* arrivals come on the queue's lowest channel */
-    double *rates_per_hour;      /* owned: one per interval */
+    enum blend_channel channel; /* arrivals come on the queue's lowest channel */
+    double *rates_per_hour;     /* owned: one per interval */
     struct blend_sim_distribution handle;
     struct blend_sim_distribution patience;
 };
@@ -148,8 +148,8 @@ struct blend_sim_run_result {
     uint64_t seed;
     int64_t window_start_ms;
     int64_t end_ms;
-    uint64_t arrivals; /* contacts generated over the whole run */
-    uint64_t steps;    /* engine steps, timers included */
+    uint64_t arrivals;                  /* contacts generated over the whole run */
+    uint64_t steps;                     /* engine steps, timers included */
     struct blend_sim_run_queue *queues; /* model order */
     size_t queues_count;
     struct blend_sim_run_agent *agents; /* model order */
