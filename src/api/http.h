@@ -27,6 +27,7 @@
 #define BLEND_API_HTTP_H
 
 #include "base/error.h"
+#include "base/limits.h"
 
 #include <jansson.h>
 #include <stddef.h>
@@ -86,21 +87,6 @@ struct blend_ws_endpoint {
     void (*on_message)(struct blend_ws *ws, const char *text, size_t len, void *arg);
     void (*on_close)(struct blend_ws *ws, void *arg);
 };
-
-/* Local limits of this layer (candidates for limits.h). */
-/* Route table entries. */
-#define BLEND_HTTP_ROUTES_MAX 512
-/* WebSocket endpoints. */
-#define BLEND_HTTP_WS_ENDPOINTS_MAX 8
-/* One incoming WebSocket message, fragments joined: commands are small JSON objects. */
-#define BLEND_WS_MESSAGE_BYTES_MAX (64 * 1024)
-/* One static file; the web UI's largest bundle is far smaller. */
-#define BLEND_HTTP_STATIC_FILE_BYTES_MAX (16 * 1024 * 1024)
-/* Query parameters, cookies and captured headers kept per request; more are ignored (query:
- * refused with 400). */
-#define BLEND_HTTP_QUERY_PARAMS_MAX 64
-#define BLEND_HTTP_COOKIES_MAX 64
-#define BLEND_HTTP_REQ_HEADERS_MAX 96
 
 struct blend_http_config {
     const char *host;          /* listen address; NULL = "127.0.0.1"; IPv6 literal allowed */

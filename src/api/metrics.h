@@ -18,18 +18,9 @@
 
 #include "base/buf.h"
 #include "base/error.h"
+#include "base/limits.h"
 
 #include <stddef.h>
-
-/* Families in one registry: Blend registers a few dozen; the cap catches a registration loop. */
-#define BLEND_METRICS_FAMILIES_MAX 256
-/* Label-value combinations in one family: routes x statuses stays far below it. */
-#define BLEND_METRICS_SERIES_MAX 1024
-/* Buckets of one histogram, the +Inf bucket excluded. */
-#define BLEND_METRICS_BUCKETS_MAX 32
-/* Longest metric name, label name or label value; longer label values are refused. */
-#define BLEND_METRICS_NAME_BYTES_MAX 128
-#define BLEND_METRICS_LABEL_VALUE_BYTES_MAX 256
 
 enum blend_metric_type {
     BLEND_METRIC_COUNTER,

@@ -6,7 +6,7 @@
 #ifndef BLEND_BASE_LIMITS_H
 #define BLEND_BASE_LIMITS_H
 
-/* --- Configuration file ------------------------------------------------------------------- */
+/* --- Configuration file ----------------------------------------------------------------------- */
 /* A bootstrap config is a handful of lines; anything larger is a mistake, not a config. */
 #define BLEND_CONFIG_FILE_BYTES_MAX (64 * 1024)
 /* Longest line of the config file, comments included. */
@@ -14,7 +14,7 @@
 /* Longest path (data directory, TLS files, provisioning file). PATH_MAX on Linux. */
 #define BLEND_PATH_BYTES_MAX 4096
 
-/* --- HTTP API ------------------------------------------------------------------------------- */
+/* --- HTTP API --------------------------------------------------------------------------------- */
 /* Largest request body: a provisioning document for a large center fits in 4 MiB; single
  * resources are far smaller. Larger bodies are refused with 413 before they are buffered. */
 #define BLEND_HTTP_BODY_BYTES_MAX (4 * 1024 * 1024)
@@ -30,7 +30,7 @@
 /* Path parameters in one route pattern. */
 #define BLEND_ROUTE_PARAMS_MAX 4
 
-/* --- JSON ----------------------------------------------------------------------------------- */
+/* --- JSON ------------------------------------------------------------------------------------- */
 /* Deepest nesting accepted in any JSON input (API bodies, provisioning): our documents are at
  * most four levels deep; the cap keeps hostile input from exhausting the stack. */
 #define BLEND_JSON_DEPTH_MAX 16
@@ -39,7 +39,7 @@
 /* Entries in one child list of a resource (an agent's skills, a calendar's holidays). */
 #define BLEND_CHILDREN_MAX 256
 
-/* --- Auth ----------------------------------------------------------------------------------- */
+/* --- Auth ------------------------------------------------------------------------------------- */
 /* Password length bounds: long enough to be useful, short enough to keep Argon2 input bounded. */
 #define BLEND_PASSWORD_BYTES_MIN 8
 #define BLEND_PASSWORD_BYTES_MAX 256
@@ -55,7 +55,7 @@
 /* Live sessions and API tokens per user. */
 #define BLEND_TOKENS_PER_USER_MAX 64
 
-/* --- Store ---------------------------------------------------------------------------------- */
+/* --- Store ------------------------------------------------------------------------------------ */
 /* Write requests waiting for the writer thread; beyond it the API answers 503 (back-pressure). */
 #define BLEND_STORE_QUEUE_MAX 8192
 /* Requests folded into one transaction by group commit. */
@@ -76,8 +76,123 @@
 /* Events replayed from the store on resume, per batch read. */
 #define BLEND_WS_REPLAY_BATCH 256
 
-/* --- Logs ----------------------------------------------------------------------------------- */
+/* --- Logs ------------------------------------------------------------------------------------- */
 /* One structured log line; longer messages are truncated (and marked). */
 #define BLEND_LOG_LINE_BYTES_MAX 4096
+
+/* --- HTTP transport (src/api/http.h) ---------------------------------------------------------- */
+/* Route table entries. */
+#define BLEND_HTTP_ROUTES_MAX 512
+/* WebSocket endpoints. */
+#define BLEND_HTTP_WS_ENDPOINTS_MAX 8
+/* One incoming WebSocket message, fragments joined: commands are small JSON objects. */
+#define BLEND_WS_MESSAGE_BYTES_MAX (64 * 1024)
+/* One static file; the web UI's largest bundle is far smaller. */
+#define BLEND_HTTP_STATIC_FILE_BYTES_MAX (16 * 1024 * 1024)
+/* Query parameters, cookies and captured headers kept per request; more are ignored (query:
+ * refused with 400). */
+#define BLEND_HTTP_QUERY_PARAMS_MAX 64
+#define BLEND_HTTP_COOKIES_MAX 64
+#define BLEND_HTTP_REQ_HEADERS_MAX 96
+
+/* --- Metrics registry (src/api/metrics.h) ----------------------------------------------------- */
+/* Families in one registry: Blend registers a few dozen; the cap catches a registration loop. */
+#define BLEND_METRICS_FAMILIES_MAX 256
+/* Label-value combinations in one family: routes x statuses stays far below it. */
+#define BLEND_METRICS_SERIES_MAX 1024
+/* Buckets of one histogram, the +Inf bucket excluded. */
+#define BLEND_METRICS_BUCKETS_MAX 32
+/* Longest metric name, label name or label value; longer label values are refused. */
+#define BLEND_METRICS_NAME_BYTES_MAX 128
+#define BLEND_METRICS_LABEL_VALUE_BYTES_MAX 256
+
+/* --- Configuration values (src/config/config.h) ----------------------------------------------- */
+/* Longest host name we accept, plus its NUL: DNS names are at most 253 bytes; IPv6 literals in
+ * text form at most 45. */
+#define BLEND_CONFIG_HOST_BYTES_MAX 256
+/* "[" host "]" ":" and five port digits on top of the host. */
+#define BLEND_CONFIG_HOSTPORT_BYTES_MAX (BLEND_CONFIG_HOST_BYTES_MAX + 8)
+/* A store URL is a scheme prefix ("sqlite:") and a path. */
+#define BLEND_CONFIG_URL_BYTES_MAX (BLEND_PATH_BYTES_MAX + 64)
+/* Longest environment variable name of an option, NUL included ("BLEND_AUTH_..."). */
+#define BLEND_CONFIG_ENV_NAME_BYTES_MAX 64
+/* Longest environment value read: the largest string field. Longer values are an error. */
+#define BLEND_CONFIG_ENV_VALUE_BYTES_MAX BLEND_CONFIG_URL_BYTES_MAX
+
+/* --- Provisioning documents (src/provision/provision.h) --------------------------------------- */
+/* Resources one document may hold, all sections together: the whole file is one store write,
+ * and blend_write_add() takes at most BLEND_STORE_EVENTS_PER_WRITE_MAX * 64 ops. */
+#define BLEND_PROVISION_ITEMS_MAX (BLEND_STORE_EVENTS_PER_WRITE_MAX * 64)
+/* Largest document: the same bound as an HTTP body, so a file that applies from the CLI also
+ * applies through the API. */
+#define BLEND_PROVISION_BYTES_MAX BLEND_HTTP_BODY_BYTES_MAX
+/* Errors kept for one parse (the rest are only counted): enough to fix a file in one pass. */
+#define BLEND_PROVISION_ERRORS_MAX 64
+/* Room for a password hash (crypto_pwhash_STRBYTES is 128) with its NUL. */
+#define BLEND_PROVISION_HASH_BYTES_MAX 256
+
+/* --- Scenario replay (src/sim/sim.h) ---------------------------------------------------------- */
+/* Largest scenario file: a day of traffic for a mid-size center is well under this. */
+#define BLEND_SIM_FILE_BYTES_MAX (64 * 1024 * 1024)
+/* Action lines in one scenario. */
+#define BLEND_SIM_LINES_MAX 2000000
+/* Distinct names per kind (queues, agents, contacts, customers, skills); queues and agents are
+ * further bounded by the config line itself. */
+#define BLEND_SIM_NAMES_MAX 1000000
+/* Parse errors collected before the parser stops (each names FILE:LINE). */
+#define BLEND_SIM_ERRORS_MAX 20
+/* Engine steps one replay may take (timers included): a runaway guard. */
+#define BLEND_SIM_STEPS_MAX 50000000
+/* Longest scenario time, so seconds convert to milliseconds without overflow (about 31 years). */
+#define BLEND_SIM_SECONDS_MAX 1000000000.0
+
+/* --- Stochastic simulation (src/sim/run.h) ---------------------------------------------------- */
+/* Largest model file: a model is a short description, not data. */
+#define BLEND_SIM_MODEL_BYTES_MAX (4 * 1024 * 1024)
+/* Queues of one model (the error locator re-parses each queue once, so this stays modest). */
+#define BLEND_SIM_RUN_QUEUES_MAX 256
+/* Agents of one model after expanding "count". */
+#define BLEND_SIM_RUN_AGENTS_MAX 20000
+/* Shifts of one agent entry. */
+#define BLEND_SIM_RUN_SHIFTS_MAX 64
+/* Intervals of one run (a year of 30-minute intervals is 17,520). */
+#define BLEND_SIM_RUN_INTERVALS_MAX 20000
+/* Longest run: 366 days. */
+#define BLEND_SIM_RUN_SECONDS_MAX (366.0 * 86400.0)
+/* Contacts generated by one run (each keeps a small record for the whole run). */
+#define BLEND_SIM_RUN_CONTACTS_MAX 2000000
+/* Contacts in the engine at once (waiting, offered or connected): the model's "in_system_max"
+ * (default BLEND_SIM_RUN_IN_SYSTEM_DEFAULT) sizes the engine's tables up to this; arrivals beyond
+ * it are refused by the engine and counted as `blocked`. */
+#define BLEND_SIM_RUN_IN_SYSTEM_MAX 100000
+#define BLEND_SIM_RUN_IN_SYSTEM_DEFAULT 10000
+
+/* --- Erlang staffing (src/engine/wfm/erlang.h) ------------------------------------------------ */
+/* Staffing searches and evaluations stop at this many agents: far beyond any single queue's
+ * interval, and the Erlang B recursion stays within a few milliseconds. */
+#define BLEND_ERLANG_AGENTS_MAX 100000
+/* Offered traffic above this many Erlangs is refused as input: no staffing within
+ * BLEND_ERLANG_AGENTS_MAX could serve it, and the log-space terms keep their precision. */
+#define BLEND_ERLANG_TRAFFIC_MAX 1e7
+/* Mean patience is accepted between these multiples of the handle time. Below the minimum the
+ * model is pure loss (Erlang B), above the maximum it is Erlang C to far better than 1e-6; the
+ * bounds keep every intermediate term of the Erlang A integrals finite. */
+#define BLEND_ERLANG_PATIENCE_RATIO_MIN 1e-6
+#define BLEND_ERLANG_PATIENCE_RATIO_MAX 1e9
+
+/* --- Statistics fold (src/engine/stats/stats.h) ----------------------------------------------- */
+/* Upper bounds for blend_stats_limits: tables are indexed with 32-bit slots, and these leave a
+ * wide margin over the engine's own sizes (20,000 agents, a few thousand queues). */
+#define BLEND_STATS_QUEUES_MAX 65536
+#define BLEND_STATS_AGENTS_MAX 200000
+#define BLEND_STATS_CONTACTS_MAX 4000000
+/* Distinct not-ready reasons kept by name (global); later distinct reasons are summed under
+ * BLEND_STATS_REASON_OTHER. Reason codes are a short configured list in practice. */
+#define BLEND_STATS_REASONS_MAX 32
+/* Defaults of a queue never configured with blend_stats_queue_config (KPIS.md: short abandon
+ * 5 s; the service-level target of KPIS.md's worked example, 80% in 20 s). */
+#define BLEND_STATS_SHORT_ABANDON_MS_DEFAULT 5000
+#define BLEND_STATS_SL_TARGET_MS_DEFAULT 20000
+#define BLEND_STATS_SL_PCT_DEFAULT 80.0
 
 #endif

@@ -38,18 +38,6 @@
 
 #include <stddef.h>
 
-/* Longest host name we accept, plus its NUL: DNS names are at most 253 bytes; IPv6 literals in
- * text form at most 45. */
-#define BLEND_CONFIG_HOST_BYTES_MAX 256
-/* "[" host "]" ":" and five port digits on top of the host. */
-#define BLEND_CONFIG_HOSTPORT_BYTES_MAX (BLEND_CONFIG_HOST_BYTES_MAX + 8)
-/* A store URL is a scheme prefix ("sqlite:") and a path. */
-#define BLEND_CONFIG_URL_BYTES_MAX (BLEND_PATH_BYTES_MAX + 64)
-/* Longest environment variable name of an option, NUL included ("BLEND_AUTH_..."). */
-#define BLEND_CONFIG_ENV_NAME_BYTES_MAX 64
-/* Longest environment value read: the largest string field. Longer values are an error. */
-#define BLEND_CONFIG_ENV_VALUE_BYTES_MAX BLEND_CONFIG_URL_BYTES_MAX
-
 /* Argon2id cost presets (libsodium's OPSLIMIT/MEMLIMIT pairs; the api layer maps them). `min` is
  * libsodium's minimum: for tests only, never for real passwords. */
 enum blend_config_password_cost {

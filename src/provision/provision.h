@@ -33,17 +33,6 @@
 
 #include <stddef.h>
 
-/* Resources one document may hold, all sections together: the whole file is one store write,
- * and blend_write_add() takes at most BLEND_STORE_EVENTS_PER_WRITE_MAX * 64 ops. */
-#define BLEND_PROVISION_ITEMS_MAX (BLEND_STORE_EVENTS_PER_WRITE_MAX * 64)
-/* Largest document: the same bound as an HTTP body, so a file that applies from the CLI also
- * applies through the API. */
-#define BLEND_PROVISION_BYTES_MAX BLEND_HTTP_BODY_BYTES_MAX
-/* Errors kept for one parse (the rest are only counted): enough to fix a file in one pass. */
-#define BLEND_PROVISION_ERRORS_MAX 64
-/* Room for a password hash (crypto_pwhash_STRBYTES is 128) with its NUL. */
-#define BLEND_PROVISION_HASH_BYTES_MAX 256
-
 /* One problem in a document: an absolute JSON path from the root ("$", "$.version",
  * "$.queues[2].skills[0].min_proficiency") and a message. */
 struct blend_provision_error {

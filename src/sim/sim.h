@@ -16,26 +16,11 @@
 #define BLEND_SIM_SIM_H
 
 #include "base/error.h"
+#include "base/limits.h"
 #include "engine/acd/acd.h"
 
 #include <stddef.h>
 #include <stdint.h>
-
-/* ---- Limits (a scenario is a test script, not a production log) ------------------------------
- * Proposed for src/base/limits.h; kept here until the lead moves them. */
-/* Largest scenario file: a day of traffic for a mid-size center is well under this. */
-#define BLEND_SIM_FILE_BYTES_MAX (64 * 1024 * 1024)
-/* Action lines in one scenario. */
-#define BLEND_SIM_LINES_MAX 2000000
-/* Distinct names per kind (queues, agents, contacts, customers, skills); queues and agents are
- * further bounded by the config line itself. */
-#define BLEND_SIM_NAMES_MAX 1000000
-/* Parse errors collected before the parser stops (each names FILE:LINE). */
-#define BLEND_SIM_ERRORS_MAX 20
-/* Engine steps one replay may take (timers included): a runaway guard. */
-#define BLEND_SIM_STEPS_MAX 50000000
-/* Longest scenario time, so seconds convert to milliseconds without overflow (about 31 years). */
-#define BLEND_SIM_SECONDS_MAX 1000000000.0
 
 /* ---- Engines -------------------------------------------------------------------------------- */
 

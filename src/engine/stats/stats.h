@@ -28,30 +28,17 @@
 #define BLEND_ENGINE_STATS_STATS_H
 
 #include "base/error.h"
+#include "base/limits.h"
 #include "engine/acd/acd.h"
 
 #include <stddef.h>
 #include <stdint.h>
 
-/* ---- Limits ------------------------------------------------------------------------------ */
-/* Upper bounds for blend_stats_limits: tables are indexed with 32-bit slots, and these leave a
- * wide margin over the engine's own sizes (20,000 agents, a few thousand queues). */
-#define BLEND_STATS_QUEUES_MAX 65536
-#define BLEND_STATS_AGENTS_MAX 200000
-#define BLEND_STATS_CONTACTS_MAX 4000000
-/* Distinct not-ready reasons kept by name (global); later distinct reasons are summed under
- * BLEND_STATS_REASON_OTHER. Reason codes are a short configured list in practice. */
-#define BLEND_STATS_REASONS_MAX 32
+/* ---- Constants --------------------------------------------------------------------------- */
 #define BLEND_STATS_REASON_OTHER "(other)"
 /* The last-hour figures: 60 buckets of one minute (the current minute and the 59 before). */
 #define BLEND_STATS_BUCKET_MS 60000
 #define BLEND_STATS_BUCKETS 60
-
-/* Defaults of a queue never configured with blend_stats_queue_config (KPIS.md: short abandon
- * 5 s; the service-level target of KPIS.md's worked example, 80% in 20 s). */
-#define BLEND_STATS_SHORT_ABANDON_MS_DEFAULT 5000
-#define BLEND_STATS_SL_TARGET_MS_DEFAULT 20000
-#define BLEND_STATS_SL_PCT_DEFAULT 80.0
 
 struct blend_stats_limits {
     size_t queues_max;   /* 1..BLEND_STATS_QUEUES_MAX: queues tracked (configured or seen) */

@@ -17,18 +17,7 @@
 #define BLEND_ENGINE_WFM_ERLANG_H
 
 #include "base/error.h"
-
-/* Staffing searches and evaluations stop at this many agents: far beyond any single queue's
- * interval, and the Erlang B recursion stays within a few milliseconds. */
-#define BLEND_ERLANG_AGENTS_MAX 100000
-/* Offered traffic above this many Erlangs is refused as input: no staffing within
- * BLEND_ERLANG_AGENTS_MAX could serve it, and the log-space terms keep their precision. */
-#define BLEND_ERLANG_TRAFFIC_MAX 1e7
-/* Mean patience is accepted between these multiples of the handle time. Below the minimum the
- * model is pure loss (Erlang B), above the maximum it is Erlang C to far better than 1e-6; the
- * bounds keep every intermediate term of the Erlang A integrals finite. */
-#define BLEND_ERLANG_PATIENCE_RATIO_MIN 1e-6
-#define BLEND_ERLANG_PATIENCE_RATIO_MAX 1e9
+#include "base/limits.h"
 
 struct blend_erlang_input {
     double calls;      /* calls offered in the interval, >= 0 */
