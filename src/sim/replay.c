@@ -241,29 +241,6 @@ static void out_line(struct driver *d)
     blend_buf_reset(&d->line);
 }
 
-static const char *event_name(const struct blend_acd_effect *e)
-{
-    static const char *const names[] = {
-        [BLEND_ACD_FX_AGENT_STATE] = "agent.state",
-        [BLEND_ACD_FX_QUEUED] = "queued",
-        [BLEND_ACD_FX_OFFER] = "offer",
-        [BLEND_ACD_FX_OFFER_TIMEOUT] = "offer.timeout",
-        [BLEND_ACD_FX_OFFER_REJECTED] = "offer.rejected",
-        [BLEND_ACD_FX_WITHDRAWN] = "withdrawn",
-        [BLEND_ACD_FX_CONNECTED] = "connected",
-        [BLEND_ACD_FX_ABANDONED] = "abandoned",
-        [BLEND_ACD_FX_ENDED] = "ended",
-        [BLEND_ACD_FX_RELAXED] = "relaxed",
-        [BLEND_ACD_FX_OVERFLOW] = "overflow",
-        [BLEND_ACD_FX_CALLBACK] = "callback",
-    };
-    if (e->type == BLEND_ACD_FX_AGENT_STATE && e->presence == BLEND_PRESENCE_WRAP_UP) {
-        return "wrapup";
-    }
-    BLEND_ASSERT(e->type >= BLEND_ACD_FX_AGENT_STATE && e->type <= BLEND_ACD_FX_CALLBACK);
-    return names[e->type];
-}
-
 static const struct blend_acd_queue_config *queue_config(const struct blend_sim_scenario *s,
                                                          int64_t id)
 {
@@ -309,7 +286,7 @@ static void print_effect(struct driver *d, const struct blend_acd_effect *e)
     const struct blend_sim_scenario *s = d->s;
     char at[32], wait[32];
     blend_sim_format_seconds(e->at_ms, at, sizeof at);
-    out_printf(d, "{\"at\":%s,\"event\":\"%s\"", at, event_name(e));
+    out_printf(d, "{\"at\":%s,\"event\":\"%s\"", at, blend_sim_effect_name(e));
     if (e->type != BLEND_ACD_FX_AGENT_STATE) {
         out_printf(d, ",\"contact\":%s",
                    name_of(s->contact_names, s->contact_names_count, e->contact));
@@ -851,4 +828,27 @@ int blend_sim_replay(const struct blend_sim_scenario *s, const struct blend_sim_
     }
     driver_deinit(&d);
     return rc;
+}
+
+const char *blend_sim_effect_name(const struct blend_acd_effect *e)
+{
+    static const char *const names[] = {
+        [BLEND_ACD_FX_AGENT_STATE] = "agent.state",
+        [BLEND_ACD_FX_QUEUED] = "queued",
+        [BLEND_ACD_FX_OFFER] = "offer",
+        [BLEND_ACD_FX_OFFER_TIMEOUT] = "offer.timeout",
+        [BLEND_ACD_FX_OFFER_REJECTED] = "offer.rejected",
+        [BLEND_ACD_FX_WITHDRAWN] = "withdrawn",
+        [BLEND_ACD_FX_CONNECTED] = "connected",
+        [BLEND_ACD_FX_ABANDONED] = "abandoned",
+        [BLEND_ACD_FX_ENDED] = "ended",
+        [BLEND_ACD_FX_RELAXED] = "relaxed",
+        [BLEND_ACD_FX_OVERFLOW] = "overflow",
+        [BLEND_ACD_FX_CALLBACK] = "callback",
+    };
+    if (e->type == BLEND_ACD_FX_AGENT_STATE && e->presence == BLEND_PRESENCE_WRAP_UP) {
+        return "wrapup";
+    }
+    BLEND_ASSERT(e->type >= BLEND_ACD_FX_AGENT_STATE && e->type <= BLEND_ACD_FX_CALLBACK);
+    return names[e->type];
 }

@@ -868,29 +868,6 @@ static void line_printf(struct driver *d, const char *fmt, ...)
     }
 }
 
-static const char *event_name(const struct blend_acd_effect *e)
-{
-    static const char *const names[] = {
-        [BLEND_ACD_FX_AGENT_STATE] = "agent.state",
-        [BLEND_ACD_FX_QUEUED] = "queued",
-        [BLEND_ACD_FX_OFFER] = "offer",
-        [BLEND_ACD_FX_OFFER_TIMEOUT] = "offer.timeout",
-        [BLEND_ACD_FX_OFFER_REJECTED] = "offer.rejected",
-        [BLEND_ACD_FX_WITHDRAWN] = "withdrawn",
-        [BLEND_ACD_FX_CONNECTED] = "connected",
-        [BLEND_ACD_FX_ABANDONED] = "abandoned",
-        [BLEND_ACD_FX_ENDED] = "ended",
-        [BLEND_ACD_FX_RELAXED] = "relaxed",
-        [BLEND_ACD_FX_OVERFLOW] = "overflow",
-        [BLEND_ACD_FX_CALLBACK] = "callback",
-    };
-    if (e->type == BLEND_ACD_FX_AGENT_STATE && e->presence == BLEND_PRESENCE_WRAP_UP) {
-        return "wrapup";
-    }
-    BLEND_ASSERT(e->type >= BLEND_ACD_FX_AGENT_STATE && e->type <= BLEND_ACD_FX_CALLBACK);
-    return names[e->type];
-}
-
 static const char *queue_name(const struct driver *d, int64_t id)
 {
     BLEND_ASSERT(id >= 1 && (size_t)id <= d->m->queues_count);
@@ -931,7 +908,7 @@ static void print_effect(struct driver *d, const struct blend_acd_effect *e)
 {
     char at[32], wait[32];
     blend_sim_format_seconds(e->at_ms, at, sizeof at);
-    line_printf(d, "{\"at\":%s,\"event\":\"%s\"", at, event_name(e));
+    line_printf(d, "{\"at\":%s,\"event\":\"%s\"", at, blend_sim_effect_name(e));
     if (e->type != BLEND_ACD_FX_AGENT_STATE) {
         line_printf(d, ",\"contact\":\"c%" PRId64 "\"", e->contact);
     }

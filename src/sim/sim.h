@@ -44,6 +44,8 @@ int blend_sim_effect_is_observable(const struct blend_acd_effect *e);
 /* Copies the fields that carry meaning for e's type into a zeroed *out, so that two engines'
  * effects compare equal exactly when they say the same thing. */
 void blend_sim_effect_normalize(const struct blend_acd_effect *e, struct blend_acd_effect *out);
+/* The name a scenario's output gives an observable effect ("offer", "wrapup", ...). */
+const char *blend_sim_effect_name(const struct blend_acd_effect *e);
 /* qsort comparator: (at_ms, type, contact, agent, queue, then the remaining fields). */
 int blend_sim_effect_cmp(const void *a, const void *b);
 
