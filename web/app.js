@@ -2,7 +2,7 @@
 // change one's own state. It talks only to the documented API: /api/v1/... with the session
 // cookie set at login, and the /api/v1/events WebSocket, resuming from the last seen sequence.
 const $ = (sel) => document.querySelector(sel);
-const state = { me: null, agents: new Map(), lastSeq: null, ws: null, retryMs: 500 };
+const state = { me: null, agents: new Map(), lastSeq: null, ws: null, retryMs: 500, work: new Map() };
 
 async function api(method, path, body) {
   const res = await fetch(path, {
@@ -81,6 +81,65 @@ function applyPresence(p) {
   if (a) a.presence = p;
 }
 
+// The agent's own interactions, from the contact.* events naming them.
+function applyContact(ev) {
+  const d = ev.data;
+  if (!state.me?.agent_id || d.agent_id !== state.me.agent_id) return;
+  const id = d.contact_id;
+  const kind = ev.type.slice("contact.".length);
+  if (kind === "offered") state.work.set(id, { id, channel: d.channel, status: "offered", callback: d.is_callback });
+  else if (kind === "connected") state.work.set(id, { ...(state.work.get(id) || { id, channel: d.channel }), status: "connected" });
+  else if (["ended", "withdrawn", "offer_timeout", "offer_rejected", "abandoned"].includes(kind)) state.work.delete(id);
+  renderWork();
+}
+
+function renderWork() {
+  const list = $("#work");
+  list.replaceChildren();
+  for (const w of state.work.values()) {
+    const li = document.createElement("li");
+    li.dataset.interaction = w.id;
+    li.append(`${w.callback ? "Callback" : w.channel} #${w.id} — ${w.status} `);
+    const actions = w.status === "offered" ? [["Accept", "accept"], ["Reject", "reject"]] : [["End", "end"]];
+    for (const [label, action] of actions) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.textContent = label;
+      b.addEventListener("click", () => act(w.id, action));
+      li.append(b, " ");
+    }
+    list.appendChild(li);
+  }
+  const mine = state.agents.get(state.me?.agent_id)?.presence;
+  $("#wrapup-end").hidden = mine?.state !== "wrap-up";
+}
+
+async function act(id, action) {
+  $("#state-error").textContent = "";
+  try {
+    await api("POST", `/api/v1/interactions/${id}/${action}`);
+    if (action === "end") state.work.delete(id);
+    renderWork();
+  } catch (err) {
+    $("#state-error").textContent = err.message;
+  }
+}
+
+function renderLive(queues) {
+  const body = $("#live tbody");
+  body.replaceChildren();
+  for (const q of queues) {
+    const tr = document.createElement("tr");
+    cell(tr, q.name);
+    cell(tr, String(q.waiting));
+    cell(tr, `${Math.round(q.longest_wait_s)} s`);
+    cell(tr, String(q.today.answered));
+    cell(tr, String(q.today.abandoned));
+    cell(tr, q.today.answered + q.today.abandoned ? `${Math.round(q.today.service_level * 100)}%` : "–");
+    body.appendChild(tr);
+  }
+}
+
 function logEvent(ev) {
   const li = document.createElement("li");
   li.textContent = `#${ev.seq} ${ev.type} ${ev.subject} by ${ev.actor}`;
@@ -104,10 +163,15 @@ function connect() {
       state.lastSeq = ev.seq;
       if (ev.type === "agent.state") {
         applyPresence({ agent_id: ev.data.agent_id, state: ev.data.to, reason: ev.data.reason, since: ev.ts });
+      } else if (ev.type.startsWith("contact.")) {
+        applyContact(ev);
       }
       logEvent(ev);
+    } else if (msg.type === "stats" && msg.queues) {
+      renderLive(msg.queues);
     }
     renderAgents();
+    renderWork();
   };
   ws.onclose = () => {
     if (state.ws !== ws || !state.me) return;
@@ -124,6 +188,10 @@ async function enter() {
   $("#console-view").hidden = false;
   $("#logout").hidden = false;
   $("#me-panel").hidden = !state.me.agent_id;
+  $("#live-panel").hidden = state.me.role === "agent";
+  if (state.me.role !== "agent") {
+    api("GET", "/api/v1/stats/queues").then((s) => renderLive(s.items)).catch(() => {});
+  }
   const [queues, agents, presence] = await Promise.all([
     listAll("/api/v1/queues"), listAll("/api/v1/agents"), api("GET", "/api/v1/agent-states"),
   ]);
@@ -151,6 +219,17 @@ $("#logout").addEventListener("click", async () => {
   state.me = null;
   state.ws?.close();
   location.reload();
+});
+
+$("#wrapup-end").addEventListener("click", async () => {
+  $("#state-error").textContent = "";
+  try {
+    applyPresence(await api("POST", `/api/v1/agents/${state.me.agent_id}/wrapup-end`));
+    renderAgents();
+    renderWork();
+  } catch (err) {
+    $("#state-error").textContent = err.message;
+  }
 });
 
 $("#me-panel").addEventListener("click", async (e) => {

@@ -128,6 +128,40 @@ try {
     await agentPage.locator("#my-state", { hasText: "not-ready (lunch)" }).waitFor({ timeout: 10000 });
   });
 
+  await step("an offer reaches the agent, who accepts, ends and finishes wrap-up", async () => {
+    await agentPage.getByRole("button", { name: "Ready", exact: true }).click();
+    await agentPage.locator("#my-state", { hasText: /^ready$/ }).waitFor({ timeout: 10000 });
+    const login = await fetch(`${base}/api/v1/auth/login`, {
+      method: "POST", headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ username: "admin", password: "admin-demo-pass" }),
+    });
+    const { token } = await login.json();
+    const created = await fetch(`${base}/api/v1/interactions`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
+      body: JSON.stringify({ channel: "voice", queue: "korean-support" }),
+    });
+    if (created.status !== 201) throw new Error(`create interaction: ${created.status}`);
+    const { id } = await created.json();
+    const item = agentPage.locator(`#work li[data-interaction="${id}"]`);
+    await item.getByText("offered").waitFor({ timeout: 10000 });
+    await item.getByRole("button", { name: "Accept" }).click();
+    await item.getByText("connected").waitFor({ timeout: 10000 });
+    await item.getByRole("button", { name: "End" }).click();
+    await agentPage.locator("#my-state", { hasText: "wrap-up" }).waitFor({ timeout: 10000 });
+    await agentPage.getByRole("button", { name: "End wrap-up" }).click();
+    await agentPage.locator("#my-state", { hasText: /^ready$/ }).waitFor({ timeout: 10000 });
+    const left = await agentPage.locator("#work li").count();
+    if (left !== 0) throw new Error(`${left} interaction(s) still listed after the end`);
+  });
+
+  await step("the supervisor sees live queue figures", async () => {
+    const row = superPage.locator("#live tbody tr", { hasText: "korean-support" });
+    await row.waitFor({ timeout: 10000 });
+    // Pushed every 5 s: the answered call shows up within a few pushes.
+    await row.locator("td").nth(3).getByText("1", { exact: true }).waitFor({ timeout: 20000 });
+  });
+
   await step("the page ran without script errors", async () => {
     if (consoleErrors.length) throw new Error(consoleErrors.join("; "));
   });
