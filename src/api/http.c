@@ -831,12 +831,17 @@ static int refuse_early(struct blend_http_req *req, struct lws *wsi, int lws_met
 {
     const char *cl_text = blend_http_req_header(req, "content-length");
     size_t cl = 0;
-    int has_body_method = req->method & (BLEND_HTTP_POST | BLEND_HTTP_PUT | BLEND_HTTP_PATCH);
-    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0 ||
-        (has_body_method && !cl_text)) {
-        /* lws would wait for up to 100 MB without a length: we require one. */
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+        /* Chunked bodies are not read: a body needs a Content-Length. */
         layer_error(req, 411, "length_required", "send the body with a Content-Length", 1);
         return 1;
+    }
+    /* A request with neither Content-Length nor Transfer-Encoding has no body (RFC 9112
+     * §6.3): a bodiless POST (`curl -X POST`) is answered at once. lws would go on reading
+     * the connection as that POST's body, so the connection closes after the answer. */
+    int has_body_method = req->method & (BLEND_HTTP_POST | BLEND_HTTP_PUT | BLEND_HTTP_PATCH);
+    if (has_body_method && !cl_text) {
+        req->close_after = 1;
     }
     if (cl_text && parse_length(cl_text, &cl) != 0) {
         layer_error(req, 400, "bad_request", "invalid Content-Length", 1);
