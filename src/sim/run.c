@@ -436,19 +436,19 @@ static int scenario_check(json_t *queues, json_t *agents, struct blend_sim_scena
 }
 
 /* Queues reduced to their ids: a valid stand-in for every queue but the one under test. */
-static json_t *queue_stubs(json_t *plain, size_t keep)
+static json_t *queue_stand_ins(json_t *plain, size_t keep)
 {
-    json_t *stubs = json_array();
-    for (size_t j = 0; stubs && j < json_array_size(plain); j++) {
+    json_t *stand_ins = json_array();
+    for (size_t j = 0; stand_ins && j < json_array_size(plain); j++) {
         json_t *q = json_array_get(plain, j);
-        json_t *stub =
+        json_t *stand_in =
             j == keep ? json_incref(q) : json_pack("{s:O}", "id", json_object_get(q, "id"));
-        if (!stub || json_array_append_new(stubs, stub)) {
-            json_decref(stubs);
+        if (!stand_in || json_array_append_new(stand_ins, stand_in)) {
+            json_decref(stand_ins);
             return NULL;
         }
     }
-    return stubs;
+    return stand_ins;
 }
 
 /* After a refusal of the whole config: names the first queue, else the first agent entry, that
@@ -458,10 +458,10 @@ static int locate_refusal(struct mparser *p, json_t *queues, json_t *agents, jso
 {
     char msg[256], path[PATH_BYTES];
     size_t nq = json_array_size(queues);
-    json_t *none = json_array(), *stubs = queue_stubs(queues, nq);
-    int rc = none && stubs ? 0 : BLEND_ENOMEM;
+    json_t *none = json_array(), *stand_ins = queue_stand_ins(queues, nq);
+    int rc = none && stand_ins ? 0 : BLEND_ENOMEM;
     for (size_t i = 0; i < nq && rc == 0; i++) {
-        json_t *one = queue_stubs(queues, i);
+        json_t *one = queue_stand_ins(queues, i);
         struct blend_sim_scenario *s = NULL;
         int qrc = one ? scenario_check(one, none, &s, msg, sizeof msg) : BLEND_ENOMEM;
         json_decref(one);
@@ -476,7 +476,7 @@ static int locate_refusal(struct mparser *p, json_t *queues, json_t *agents, jso
     for (size_t i = 0; i < json_array_size(agents) && rc == 0; i++) {
         json_t *one = json_pack("[O]", json_array_get(agents, i));
         struct blend_sim_scenario *s = NULL;
-        int arc = one ? scenario_check(stubs, one, &s, msg, sizeof msg) : BLEND_ENOMEM;
+        int arc = one ? scenario_check(stand_ins, one, &s, msg, sizeof msg) : BLEND_ENOMEM;
         json_decref(one);
         blend_sim_scenario_destroy(s);
         if (arc == BLEND_ENOMEM) {
@@ -488,7 +488,7 @@ static int locate_refusal(struct mparser *p, json_t *queues, json_t *agents, jso
         }
     }
     json_decref(none);
-    json_decref(stubs);
+    json_decref(stand_ins);
     if (rc == BLEND_ENOMEM) {
         p->is_oom = 1;
         return rc;
