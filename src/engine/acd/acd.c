@@ -172,11 +172,14 @@ static int alloc_tables(struct blend_acd *acd)
     acd->qmask = blend_calloc(nq * BLEND_CH_COUNT, sizeof *acd->qmask);
     acd->qtouched = blend_calloc(nq * BLEND_CH_COUNT, sizeof *acd->qtouched);
     acd->pick = blend_calloc(na, sizeof *acd->pick);
+    acd->reindex_list = blend_calloc(na, sizeof *acd->reindex_list);
+    acd->reindex_pending = blend_calloc(na, sizeof *acd->reindex_pending);
     if (!acd->agents || !acd->agent_free || !acd->queues || !acd->queue_free || !acd->adders ||
         !acd->slots || !acd->members || !acd->mnodes || !acd->contacts || !acd->cnodes ||
         !acd->contact_free || !acd->groups || !acd->offers || !acd->custs || !acd->cust_free ||
         !acd->heap || !acd->agent_stamp || !acd->agent_dirty_stamp || !acd->dirty_contacts ||
-        !acd->dirty_agents || !acd->qmask || !acd->qtouched || !acd->pick) {
+        !acd->dirty_agents || !acd->qmask || !acd->qtouched || !acd->pick ||
+        !acd->reindex_list || !acd->reindex_pending) {
         return BLEND_ENOMEM;
     }
     if (blend__acd_map_init(&acd->agent_map, l->agents_max) ||
@@ -264,7 +267,8 @@ void blend_acd_destroy(struct blend_acd *acd)
                       acd->offers,        acd->custs,          acd->cust_free,
                       acd->heap,          acd->agent_stamp,    acd->agent_dirty_stamp,
                       acd->dirty_contacts, acd->dirty_agents,  acd->qmask,
-                      acd->qtouched,      acd->pick};
+                      acd->qtouched,      acd->pick,           acd->reindex_list,
+                      acd->reindex_pending};
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
         blend_free(tables[i]);
     }
@@ -313,7 +317,8 @@ void blend__acd_offer_make(struct blend_acd *acd, uint32_t ci, uint32_t ai)
     q->last_robin_id = a->cfg.id;
     struct blend_acd_effect *e = blend__acd_fx_contact(acd, BLEND_ACD_FX_OFFER, ci, ai);
     e->is_callback = c->is_callback;
-    blend__acd_agent_reindex(acd, ai);
+    /* Offers are made by decisions, which read the treaps right after: re-key at once. */
+    blend__acd_agent_reindex_now(acd, ai);
 }
 
 /* Removes offer o; the agent's treaps are updated, the contact's state is the caller's. */
@@ -761,6 +766,9 @@ static int ev_queue_set(struct blend_acd *acd, const struct blend_acd_queue_conf
     struct acd_queue *q = &acd->queues[qi];
     q->is_used = 1;
     q->cfg = *cfg;
+    q->priority = cfg->priority;
+    q->acceleration_per_min = cfg->acceleration_per_min;
+    q->max_priority = cfg->max_priority;
     q->reoffer_ms = cfg->reoffer_delay_ms > 0 ? cfg->reoffer_delay_ms : cfg->offer_timeout_ms;
     if (is_new) {
         blend__acd_map_put(&acd->queue_map, cfg->id, qi);
@@ -1255,6 +1263,10 @@ static void timer_contact(struct blend_acd *acd, int kind, uint32_t ci)
             }
         }
         int expired = n < c->declined_count;
+        if (c->group && (n > 0) != (c->declined_count > 0)) {
+            /* The group counts its contacts with declines (acd_route.c group_head). */
+            acd->groups[c->group].declined += n > 0 ? 1u : (uint32_t)-1;
+        }
         c->declined_count = (uint8_t)n;
         c->armed &= (uint8_t)~(1u << BLEND_ACD_TIMER_REOFFER);
         if (due) {
@@ -1357,6 +1369,7 @@ int blend_acd_step(struct blend_acd *acd, const struct blend_acd_event *ev,
     int rc = dispatch(acd, ev);
     if (rc != 0) {
         BLEND_ASSERT(fx->count == 0);
+        blend__acd_index_flush(acd); /* keys changed by the expiry above */
         acd->dirty_contacts_count = 0;
         acd->dirty_agents_count = 0;
         acd->dirty_gen++;

@@ -91,26 +91,72 @@ void blend__acd_agent_key(const struct blend_acd *acd, uint32_t ai, const struct
     }
 }
 
-void blend__acd_agent_reindex(struct blend_acd *acd, uint32_t ai)
+void blend__acd_agent_reindex_now(struct blend_acd *acd, uint32_t ai)
 {
     struct acd_agent *a = &acd->agents[ai];
+    acd->reindex_pending[ai] = 0; /* up to date: a flush skips its list entry */
     int avail[BLEND_CH_COUNT];
+    int any = 0;
     for (int c = 0; c < BLEND_CH_COUNT; c++) {
         avail[c] = blend__acd_agent_available(a, c);
+        any |= avail[c];
+    }
+    if (!any && a->members_in_tree == 0) {
+        return; /* unavailable everywhere and in no treap: nothing to do */
     }
     for (uint32_t m = a->members; m; m = acd->members[m].next) {
         struct acd_member *mb = &acd->members[m];
         struct acd_slot *s = &acd->slots[mb->slot];
-        if (mb->in_tree) {
-            blend__acd_treap_remove(acd->mnodes, &s->root[mb->ch], m);
-            mb->in_tree = 0;
+        if (!avail[mb->ch]) {
+            if (mb->in_tree) {
+                blend__acd_treap_remove(acd->mnodes, &s->root[mb->ch], m);
+                mb->in_tree = 0;
+                a->members_in_tree--;
+            }
+            continue;
         }
-        if (avail[mb->ch]) {
-            blend__acd_agent_key(acd, ai, s, mb->ch, &acd->mnodes[m]);
-            blend__acd_treap_insert(acd->mnodes, &s->root[mb->ch], m);
-            mb->in_tree = 1;
+        struct acd_tnode k;
+        blend__acd_agent_key(acd, ai, s, mb->ch, &k);
+        if (mb->in_tree) {
+            if (blend__acd_tkey_cmp(&k, &acd->mnodes[m]) == 0) {
+                continue; /* already in place with its current key */
+            }
+            blend__acd_treap_remove(acd->mnodes, &s->root[mb->ch], m);
+        } else {
+            a->members_in_tree++;
+        }
+        acd->mnodes[m].k1 = k.k1;
+        acd->mnodes[m].k2 = k.k2;
+        acd->mnodes[m].k3 = k.k3;
+        blend__acd_treap_insert(acd->mnodes, &s->root[mb->ch], m);
+        mb->in_tree = 1;
+    }
+}
+
+void blend__acd_agent_reindex(struct blend_acd *acd, uint32_t ai)
+{
+    /* Deferred: an event often changes an agent's load or key several times (an accept removes
+     * the offer, then adds the connected contact); the treaps are read only by decisions, which
+     * flush first. A treap's shape depends only on its keys and node indexes, so the order in
+     * which pending agents are applied does not matter. */
+    if (!acd->reindex_pending[ai]) {
+        /* Deferred marks come from event handlers, re-keying at once from decisions (after
+         * the flush that empties the list), so an agent is listed at most once. */
+        BLEND_ASSERT(acd->reindex_count < acd->lim.agents_max);
+        acd->reindex_pending[ai] = 1;
+        acd->reindex_list[acd->reindex_count++] = ai;
+    }
+}
+
+void blend__acd_index_flush(struct blend_acd *acd)
+{
+    for (size_t i = 0; i < acd->reindex_count; i++) {
+        uint32_t ai = acd->reindex_list[i];
+        if (acd->reindex_pending[ai]) {
+            blend__acd_agent_reindex_now(acd, ai);
         }
     }
+    acd->reindex_count = 0;
 }
 
 /* ---- Memberships ------------------------------------------------------------------------------ */
@@ -129,6 +175,8 @@ static void member_free(struct blend_acd *acd, uint32_t m)
     struct acd_member *mb = &acd->members[m];
     if (mb->in_tree) {
         blend__acd_treap_remove(acd->mnodes, &acd->slots[mb->slot].root[mb->ch], m);
+        BLEND_ASSERT(acd->agents[mb->agent].members_in_tree > 0);
+        acd->agents[mb->agent].members_in_tree--;
     }
     memset(mb, 0, sizeof *mb);
     mb->next = acd->member_free;
@@ -147,6 +195,9 @@ static void member_add(struct blend_acd *acd, uint32_t ai, uint32_t si, int ch)
     mb->slot = si;
     mb->ch = (uint8_t)ch;
     mb->in_tree = 0;
+    mb->is_base = (uint8_t)acd->slots[si].is_base;
+    mb->steps_mask = acd->slots[si].steps_mask;
+    mb->queue = acd->slots[si].queue;
     mb->next = acd->agents[ai].members;
     acd->agents[ai].members = m;
 }
@@ -337,6 +388,9 @@ int blend__acd_queue_slots_build(struct blend_acd *acd, uint32_t qi,
      * last step's requirement. */
     for (int k = cfg->relax_count + 1; k < ACD_STEPS; k++) {
         q->slot[k] = q->slot[cfg->relax_count];
+    }
+    for (int k = 0; k < ACD_STEPS; k++) {
+        acd->slots[q->slot[k]].steps_mask |= (uint16_t)(1u << k);
     }
     for (size_t i = 1; i <= acd->lim.agents_max; i++) {
         struct acd_agent *a = &acd->agents[i];

@@ -18,7 +18,11 @@
  *    sticky list (they are eligible for nobody else).
  * Invariant: a membership is in its treap iff its agent is available on its channel, with the
  * key computed from the agent's current state; a contact is in a group iff it is waiting and
- * not sticky-restricted.
+ * not sticky-restricted. Within a step, handlers only mark agents for re-keying
+ * (blend__acd_agent_reindex); the marks are applied before any decision reads a treap and at
+ * the end of every step, so the invariant holds between steps and wherever a treap is read.
+ * A group caches its head (first contact, with its key) and counts its contacts that hold a
+ * decline, so that an agent compares group heads without touching the contacts.
  */
 #ifndef BLEND_ENGINE_ACD_ACD_INT_H
 #define BLEND_ENGINE_ACD_ACD_INT_H
@@ -67,6 +71,7 @@ struct acd_slot {
     int is_base;
     enum acd_key_kind kind;
     uint8_t skills_count;
+    uint16_t steps_mask; /* bit k set when the owning queue's step k uses this slot */
     struct blend_acd_skill_req skills[BLEND_ACD_QUEUE_SKILLS_MAX];
     uint32_t root[BLEND_CH_COUNT]; /* available member agents, by key */
 };
@@ -75,6 +80,9 @@ struct acd_member {
     uint32_t agent, slot;
     uint8_t ch;
     uint8_t in_tree;
+    uint8_t is_base;     /* copies of the slot's fields read by best_contact (set at creation; */
+    uint16_t steps_mask; /* a slot never changes while it has memberships) */
+    uint32_t queue;
     uint32_t next; /* next membership of the agent, or next free */
 };
 
@@ -103,17 +111,20 @@ struct acd_agent {
     int64_t occupied_ms;
     uint32_t heap_pos; /* position in the expiry heap + 1, 0 = absent */
     uint32_t members;  /* membership list */
+    uint32_t members_in_tree; /* memberships of the list currently in their treap */
     uint32_t offers;   /* offer list (doubly linked through offers) */
     uint32_t sticky;   /* contacts bound to this agent (doubly linked through contacts) */
 };
 
+/* The fields an agent's decision reads come first, so that they share a cache line. */
 struct acd_queue {
+    uint32_t groups[BLEND_CH_COUNT]; /* waiting groups of each channel */
+    uint32_t adders;  /* list of (queue, from step) that add this queue's agents */
+    int32_t priority, acceleration_per_min, max_priority; /* copies of cfg's */
     int is_used;
     struct blend_acd_queue_config cfg;
     int64_t reoffer_ms; /* cfg.reoffer_delay_ms, or the offer timeout when 0 */
     uint32_t slot[ACD_STEPS]; /* requirement slot of each step */
-    uint32_t groups[BLEND_CH_COUNT]; /* waiting groups of each channel */
-    uint32_t adders;  /* list of (queue, from step) that add this queue's agents */
     int64_t last_robin_id;
     int64_t aht_ms[ACD_AHT_SAMPLES];
     int aht_count, aht_head;
@@ -126,13 +137,18 @@ struct acd_adder {
     uint32_t next;
 };
 
+/* Fields read when an agent compares group heads come first (one cache line). */
 struct acd_group {
-    uint32_t queue;
+    uint32_t next;  /* in the queue's list for the channel; next free */
     uint8_t ch, step;
-    int32_t level; /* the contacts' own priority */
+    int32_t level;  /* the contacts' own priority */
+    uint32_t head;  /* first contact of the treap, 0 when empty */
+    uint32_t declined; /* contacts of the group with a non-empty decline list */
+    int64_t head_enqueued_ms, head_id; /* the head's key (first join, id) */
+    uint32_t queue;
     uint32_t root;
     uint32_t count;
-    uint32_t next, prev; /* in the queue's list for the channel; next free */
+    uint32_t prev;
 };
 
 struct acd_decline {
@@ -254,6 +270,11 @@ struct blend_acd {
     uint32_t *qtouched;
     size_t qtouched_count;
     uint32_t *pick;            /* ring-all candidates */
+    /* Agents whose treap memberships must be brought up to date before the next decision
+     * (blend__acd_agent_reindex defers; blend__acd_index_flush applies). */
+    uint32_t *reindex_list;
+    size_t reindex_count;
+    uint8_t *reindex_pending;  /* per agent */
 
     struct blend_acd_effects *fx;
 
@@ -287,7 +308,11 @@ int64_t blend__acd_agent_expiry(const struct acd_agent *a);
 int blend__acd_agent_meets(const struct acd_agent *a, const struct blend_acd_skill_req *req,
                            int count);
 int blend__acd_agent_available(const struct acd_agent *a, int ch);
+/* Marks the agent's memberships for re-keying; applied by blend__acd_index_flush() (at the
+ * start of every decision pass) or at once by blend__acd_agent_reindex_now(). */
 void blend__acd_agent_reindex(struct blend_acd *acd, uint32_t ai);
+void blend__acd_agent_reindex_now(struct blend_acd *acd, uint32_t ai);
+void blend__acd_index_flush(struct blend_acd *acd);
 void blend__acd_agent_key(const struct blend_acd *acd, uint32_t ai, const struct acd_slot *s,
                           int ch, struct acd_tnode *out);
 int blend__acd_members_rebuild_agent(struct blend_acd *acd, uint32_t ai);

@@ -94,15 +94,24 @@ int blend__acd_eligible(const struct blend_acd *acd, uint32_t ai, uint32_t ci)
     return 0;
 }
 
-int32_t blend__acd_priority(const struct blend_acd *acd, const struct acd_contact *c)
+/* Effective priority of a contact of queue q with own priority `level` first joined at
+ * enqueued_ms (docs/routing.md §Ranking contacts). */
+static int32_t priority_of(const struct blend_acd *acd, const struct acd_queue *q, int32_t level,
+                           int64_t enqueued_ms)
 {
-    const struct blend_acd_queue_config *q = &acd->queues[c->queue].cfg;
-    int64_t age = acd->now_ms - c->enqueued_ms;
-    int64_t p = (int64_t)q->priority + c->own_priority + age * q->acceleration_per_min / 60000;
+    int64_t p = (int64_t)q->priority + level;
+    if (q->acceleration_per_min != 0) {
+        p += (acd->now_ms - enqueued_ms) * q->acceleration_per_min / 60000;
+    }
     if (q->max_priority > 0 && p > q->max_priority) {
         p = q->max_priority;
     }
     return (int32_t)p;
+}
+
+int32_t blend__acd_priority(const struct blend_acd *acd, const struct acd_contact *c)
+{
+    return priority_of(acd, &acd->queues[c->queue], c->own_priority, c->enqueued_ms);
 }
 
 int blend__acd_rank_cmp(const struct blend_acd *acd, uint32_t a, uint32_t b)
@@ -187,8 +196,15 @@ void blend__acd_wait_enter(struct blend_acd *acd, uint32_t ci)
     n->k1 = c->enqueued_ms;
     n->k2 = c->id;
     n->k3 = 0;
-    blend__acd_treap_insert(acd->cnodes, &acd->groups[g].root, ci);
-    acd->groups[g].count++;
+    struct acd_group *gr = &acd->groups[g];
+    blend__acd_treap_insert(acd->cnodes, &gr->root, ci);
+    if (!gr->head || blend__acd_tkey_cmp(n, &acd->cnodes[gr->head]) < 0) {
+        gr->head = ci;
+        gr->head_enqueued_ms = n->k1;
+        gr->head_id = n->k2;
+    }
+    gr->declined += c->declined_count > 0;
+    gr->count++;
     c->group = g;
 }
 
@@ -200,6 +216,12 @@ void blend__acd_wait_leave(struct blend_acd *acd, uint32_t ci)
     }
     struct acd_group *gr = &acd->groups[c->group];
     blend__acd_treap_remove(acd->cnodes, &gr->root, ci);
+    if (gr->head == ci) {
+        gr->head = blend__acd_treap_first(acd->cnodes, gr->root);
+        gr->head_enqueued_ms = gr->head ? acd->cnodes[gr->head].k1 : 0;
+        gr->head_id = gr->head ? acd->cnodes[gr->head].k2 : 0;
+    }
+    gr->declined -= c->declined_count > 0;
     gr->count--;
     group_put(acd, c->group);
     c->group = 0;
@@ -407,6 +429,7 @@ static uint32_t best_agent(struct blend_acd *acd, uint32_t ci)
 /* Ring-all: every eligible available agent at once. */
 static void ring_all(struct blend_acd *acd, uint32_t ci)
 {
+    blend__acd_index_flush(acd); /* agents freed by this step must be in the treaps */
     const struct acd_contact *c = &acd->contacts[ci];
     const struct acd_slot *sets[ACD_STEPS];
     int n = contact_sets(acd, c, sets);
@@ -455,16 +478,42 @@ static void qmask_add(struct blend_acd *acd, uint32_t qi, int ch, uint16_t bits)
     acd->qmask[k] |= bits;
 }
 
-static void consider_contact(struct blend_acd *acd, uint32_t ci, uint32_t *best)
+/* The running best contact of best_contact(), with its rank key (priority, first join, id). */
+struct cpick {
+    uint32_t ci;
+    int32_t prio;
+    int64_t enqueued_ms, id;
+};
+
+static void consider_contact(struct cpick *best, uint32_t ci, int32_t prio, int64_t enqueued_ms,
+                             int64_t id)
 {
-    if (!*best || blend__acd_rank_cmp(acd, ci, *best) < 0) {
-        *best = ci;
+    if (best->ci) {
+        if (prio != best->prio) {
+            if (prio < best->prio) {
+                return;
+            }
+        } else if (enqueued_ms != best->enqueued_ms) {
+            if (enqueued_ms > best->enqueued_ms) {
+                return;
+            }
+        } else if (id > best->id) {
+            return;
+        }
     }
+    best->ci = ci;
+    best->prio = prio;
+    best->enqueued_ms = enqueued_ms;
+    best->id = id;
 }
 
+/* The group's first contact the agent did not decline: the group's best for that agent. */
 static uint32_t group_head(const struct blend_acd *acd, const struct acd_group *g, uint32_t ai)
 {
-    uint32_t n = blend__acd_treap_first(acd->cnodes, g->root);
+    uint32_t n = g->head;
+    if (g->declined == 0) {
+        return n; /* no contact of the group declined anyone */
+    }
     while (n && is_declined(acd, &acd->contacts[n], ai)) {
         n = blend__acd_treap_after(acd->cnodes, g->root, acd->cnodes[n].k1, acd->cnodes[n].k2, 0);
     }
@@ -474,38 +523,46 @@ static uint32_t group_head(const struct blend_acd *acd, const struct acd_group *
 static uint32_t best_contact(struct blend_acd *acd, uint32_t ai)
 {
     const struct acd_agent *a = &acd->agents[ai];
+    /* From the agent's state, not mb->in_tree: the agent's re-keying may be pending. */
+    int avail[BLEND_CH_COUNT];
+    for (int c = 0; c < BLEND_CH_COUNT; c++) {
+        avail[c] = blend__acd_agent_available(a, c);
+    }
     acd->qtouched_count = 0;
     for (uint32_t m = a->members; m; m = acd->members[m].next) {
         const struct acd_member *mb = &acd->members[m];
-        if (!mb->in_tree) {
+        if (!avail[mb->ch]) {
             continue; /* not available on that channel */
         }
-        const struct acd_slot *s = &acd->slots[mb->slot];
-        const struct acd_queue *q = &acd->queues[s->queue];
-        uint16_t bits = 0;
-        for (int k = 0; k < ACD_STEPS; k++) {
-            bits |= (uint16_t)((q->slot[k] == mb->slot) << k);
-        }
-        qmask_add(acd, s->queue, mb->ch, bits);
-        if (s->is_base) {
+        qmask_add(acd, mb->queue, mb->ch, mb->steps_mask);
+        if (mb->is_base) {
+            const struct acd_queue *q = &acd->queues[mb->queue];
             for (uint32_t ad = q->adders; ad; ad = acd->adders[ad].next) {
                 uint16_t from = (uint16_t)((1u << ACD_STEPS) - (1u << acd->adders[ad].from_step));
                 qmask_add(acd, acd->adders[ad].queue, mb->ch, from);
             }
         }
     }
-    uint32_t best = 0;
+    struct cpick best = {0};
     for (size_t i = 0; i < acd->qtouched_count; i++) {
         uint32_t k = acd->qtouched[i];
         uint16_t bits = acd->qmask[k];
         acd->qmask[k] = 0;
         const struct acd_queue *q = &acd->queues[k / BLEND_CH_COUNT];
         for (uint32_t g = q->groups[k % BLEND_CH_COUNT]; g; g = acd->groups[g].next) {
-            if (bits & (1u << acd->groups[g].step)) {
-                uint32_t ci = group_head(acd, &acd->groups[g], ai);
-                if (ci) {
-                    consider_contact(acd, ci, &best);
+            const struct acd_group *gr = &acd->groups[g];
+            if (!(bits & (1u << gr->step))) {
+                continue;
+            }
+            uint32_t ci = group_head(acd, gr, ai);
+            if (ci) {
+                /* A group's contacts share queue and own priority. */
+                int64_t enq = gr->head_enqueued_ms, id = gr->head_id;
+                if (ci != gr->head) {
+                    enq = acd->cnodes[ci].k1;
+                    id = acd->cnodes[ci].k2;
                 }
+                consider_contact(&best, ci, priority_of(acd, q, gr->level, enq), enq, id);
             }
         }
     }
@@ -514,10 +571,10 @@ static uint32_t best_contact(struct blend_acd *acd, uint32_t ai)
         const struct acd_contact *c = &acd->contacts[ci];
         if (c->state == BLEND_CONTACT_WAITING && !c->group &&
             blend__acd_agent_available(a, c->ch) && blend__acd_eligible(acd, ai, ci)) {
-            consider_contact(acd, ci, &best);
+            consider_contact(&best, ci, blend__acd_priority(acd, c), c->enqueued_ms, c->id);
         }
     }
-    return best;
+    return best.ci;
 }
 
 static int any_available(const struct acd_agent *a)
@@ -547,6 +604,14 @@ static void serve_agent(struct blend_acd *acd, uint32_t ai)
 
 void blend__acd_settle(struct blend_acd *acd)
 {
+    /* Offering a contact reads the available-agent treaps: bring them up to date first. Serving
+     * agents reads only the groups (and the agent's own state), so when no contact is dirty the
+     * freed agents are served before being re-keyed: an agent that takes a contact at once
+     * (the common case) is then never inserted into and removed from all its treaps. Ring-all
+     * flushes before collecting. */
+    if (acd->dirty_contacts_count > 0) {
+        blend__acd_index_flush(acd);
+    }
     sort_idx(acd, acd->dirty_contacts, acd->dirty_contacts_count, contact_less);
     for (size_t i = 0; i < acd->dirty_contacts_count; i++) {
         uint32_t ci = acd->dirty_contacts[i];
@@ -558,6 +623,7 @@ void blend__acd_settle(struct blend_acd *acd)
     for (size_t i = 0; i < acd->dirty_agents_count; i++) {
         serve_agent(acd, acd->dirty_agents[i]);
     }
+    blend__acd_index_flush(acd);
     acd->dirty_contacts_count = 0;
     acd->dirty_agents_count = 0;
     acd->dirty_gen++;

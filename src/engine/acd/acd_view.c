@@ -129,18 +129,23 @@ static void check_agent(const struct blend_acd *acd, uint32_t ai)
     }
     /* Index: memberships are exactly the slots the agent meets, on channels it takes, and are
      * in their treap iff the agent is available there, with its current key. */
+    uint32_t in_tree = 0;
     for (uint32_t m = a->members; m; m = acd->members[m].next) {
         const struct acd_member *mb = &acd->members[m];
         const struct acd_slot *s = &acd->slots[mb->slot];
         BLEND_ASSERT(mb->agent == ai && s->is_used && a->cfg.capacity[mb->ch] > 0);
+        BLEND_ASSERT(mb->queue == s->queue && mb->is_base == s->is_base &&
+                     mb->steps_mask == s->steps_mask);
         BLEND_ASSERT(blend__acd_agent_meets(a, s->skills, s->skills_count));
         BLEND_ASSERT(mb->in_tree == blend__acd_agent_available(a, mb->ch));
+        in_tree += mb->in_tree;
         if (mb->in_tree) {
             struct acd_tnode k;
             blend__acd_agent_key(acd, ai, s, mb->ch, &k);
             BLEND_ASSERT(blend__acd_tkey_cmp(&k, &acd->mnodes[m]) == 0);
         }
     }
+    BLEND_ASSERT(in_tree == a->members_in_tree);
     int64_t occ = 0;
     for (int i = 0; i < a->hist_count; i++) {
         const struct acd_hist *h = &a->hist[(a->hist_head + i) % BLEND_ACD_HISTORY_MAX];
@@ -212,6 +217,7 @@ static void check_contact(const struct blend_acd *acd, uint32_t ci)
 static void check_indexes(const struct blend_acd *acd)
 {
     size_t in_tree = 0, trees = 0;
+    BLEND_ASSERT(acd->reindex_count == 0);
     for (size_t m = 1; m <= acd->members_max; m++) {
         in_tree += acd->members[m].in_tree;
     }
@@ -224,10 +230,24 @@ static void check_indexes(const struct blend_acd *acd)
     BLEND_ASSERT(in_tree == trees);
     size_t grouped = 0, in_groups = 0;
     for (size_t qi = 1; qi <= acd->lim.queues_max; qi++) {
+        const struct acd_queue *q = &acd->queues[qi];
+        BLEND_ASSERT(!q->is_used || (q->priority == q->cfg.priority &&
+                                     q->acceleration_per_min == q->cfg.acceleration_per_min &&
+                                     q->max_priority == q->cfg.max_priority));
         for (int c = 0; c < BLEND_CH_COUNT; c++) {
             for (uint32_t g = acd->queues[qi].groups[c]; g; g = acd->groups[g].next) {
                 size_t cnt = blend__acd_treap_check(acd->cnodes, acd->groups[g].root);
                 BLEND_ASSERT(cnt == acd->groups[g].count && cnt > 0);
+                const struct acd_group *gr = &acd->groups[g];
+                BLEND_ASSERT(gr->head == blend__acd_treap_first(acd->cnodes, gr->root));
+                BLEND_ASSERT(gr->head_enqueued_ms == acd->cnodes[gr->head].k1 &&
+                             gr->head_id == acd->cnodes[gr->head].k2);
+                uint32_t declined = 0;
+                for (size_t ci = 1; ci <= acd->lim.contacts_max; ci++) {
+                    const struct acd_contact *ct = &acd->contacts[ci];
+                    declined += ct->is_used && ct->group == g && ct->declined_count > 0;
+                }
+                BLEND_ASSERT(gr->declined == declined);
                 in_groups += cnt;
             }
         }
