@@ -74,24 +74,27 @@ int blend_buf_appends(struct blend_buf *b, const char *s)
     return blend_buf_append(b, s, strlen(s));
 }
 
+int blend_buf_vprintf(struct blend_buf *b, const char *fmt, va_list ap)
+{
+    va_list again;
+    va_copy(again, ap);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    int rc = n < 0 ? BLEND_EINVAL : reserve(b, (size_t)n);
+    if (rc == 0) {
+        vsnprintf(b->data + b->len, (size_t)n + 1, fmt, again);
+        b->len += (size_t)n;
+    }
+    va_end(again);
+    return rc;
+}
+
 int blend_buf_printf(struct blend_buf *b, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
+    int rc = blend_buf_vprintf(b, fmt, ap);
     va_end(ap);
-    if (n < 0) {
-        return BLEND_EINVAL;
-    }
-    int rc = reserve(b, (size_t)n);
-    if (rc) {
-        return rc;
-    }
-    va_start(ap, fmt);
-    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
-    return 0;
+    return rc;
 }
 
 char *blend_buf_take(struct blend_buf *b)

@@ -27,5 +27,8 @@ BLEND_MUST_USE int blend_buf_printf(struct blend_buf *b, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Hands the content to the caller (owned, free with blend_free) and resets the buffer. */
 char *blend_buf_take(struct blend_buf *b);
+/* blend_buf_printf with a va_list. */
+BLEND_MUST_USE int blend_buf_vprintf(struct blend_buf *b, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 
 #endif

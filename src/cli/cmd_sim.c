@@ -68,6 +68,17 @@ static int read_file(const char *path, char **out, size_t *len)
     return 0;
 }
 
+/* Prints a parser's FILE:LINE or FILE: $.path errors. */
+static void print_errors(int rc, const struct blend_sim_errors *errs)
+{
+    for (size_t i = 0; i < errs->count; i++) {
+        fprintf(stderr, "%s\n", errs->items[i]);
+    }
+    if (rc == BLEND_ENOMEM) {
+        fprintf(stderr, "blend sim: out of memory\n");
+    }
+}
+
 static int replay(const char *path, int is_checked)
 {
     char *text = NULL;
@@ -80,12 +91,7 @@ static int replay(const char *path, int is_checked)
     int rc = blend_sim_scenario_parse(text, len, path, &s, &errs);
     blend_free(text);
     if (rc) {
-        for (size_t i = 0; i < errs.count; i++) {
-            fprintf(stderr, "%s\n", errs.items[i]);
-        }
-        if (rc == BLEND_ENOMEM) {
-            fprintf(stderr, "blend sim: out of memory\n");
-        }
+        print_errors(rc, &errs);
         return 1;
     }
     struct blend_sim_replay_opts opts = {
@@ -124,12 +130,7 @@ static int run_model(const char *path, uint64_t seed, const char *events, int is
     int rc = blend_sim_model_parse(text, len, path, &m, &errs);
     blend_free(text);
     if (rc) {
-        for (size_t i = 0; i < errs.count; i++) {
-            fprintf(stderr, "%s\n", errs.items[i]);
-        }
-        if (rc == BLEND_ENOMEM) {
-            fprintf(stderr, "blend sim: out of memory\n");
-        }
+        print_errors(rc, &errs);
         return 1;
     }
     FILE *ef = events ? fopen(events, "wb") : NULL;

@@ -222,15 +222,12 @@ static void out_printf(struct driver *d, const char *fmt, ...)
 
 static void out_printf(struct driver *d, const char *fmt, ...)
 {
-    char tmp[512];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    BLEND_ASSERT(n >= 0 && (size_t)n < sizeof tmp);
-    if (blend_buf_append(&d->line, tmp, (size_t)n) != 0) {
+    if (blend_buf_vprintf(&d->line, fmt, ap) != 0) {
         d->is_oom = 1;
     }
+    va_end(ap);
 }
 
 static void out_line(struct driver *d)
