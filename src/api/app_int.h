@@ -9,6 +9,7 @@
 #include "api/metrics.h"
 #include "api/ratelimit.h"
 #include "api/routing.h"
+#include "engine/calendar/calendar.h"
 #include "model/model.h"
 
 #include <jansson.h>
@@ -155,6 +156,18 @@ int blend__h_stats_agents(struct blend_http_req *req, void *arg);
 /* Every agent's presence as a JSON array (in agent id order), for the API and the snapshot;
  * an agent user sees only their own when only_agent > 0. */
 json_t *blend__agent_states_json(struct blend_app *app, int64_t only_agent);
+
+/* Business-hours calendars (calendars.c). */
+struct blend__open_state {
+    enum blend_calendar_state state;
+    char calendar[64];
+    char holiday[BLEND_CALENDAR_NAME_BYTES]; /* "" when the date is not a holiday */
+};
+int blend__calendar_from_json(const json_t *doc, struct blend_calendar *out);
+/* Evaluates the calendar named `name` at wall_ms. BLEND_ENOENT when there is no such calendar. */
+int blend__calendar_now(struct blend_app *app, const char *name, int64_t wall_ms,
+                        struct blend__open_state *out);
+json_t *blend__open_state_json(const struct blend__open_state *s);
 
 /* Event stream (events.c). */
 int blend__ws_open(struct blend_ws *ws, struct blend_http_req *req, void *arg);

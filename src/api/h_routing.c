@@ -13,6 +13,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 /* An interaction created and waiting for its commit before it joins its queue. */
 struct arrival {
@@ -22,7 +23,38 @@ struct arrival {
     enum blend_channel channel;
     int32_t priority;
     int64_t customer;
+    /* Closed-hours treatment (docs/calendars.md): when `closed`, `treatment` says what
+     * happened instead of joining queue `queue_id` as asked. */
+    int closed;
+    struct blend__open_state open;
+    const char *treatment; /* "queue", "callback", "voicemail", "offline", "closed" */
+    char asked_queue[72];
+    char to_queue[72];
 };
+
+/* The write recording a contact met a closed queue ("contact.closed"), or NULL (no memory). */
+static struct blend_write *closed_event(const struct arrival *a, int64_t id)
+{
+    struct blend_write *w = blend_write_create();
+    if (!w) {
+        return NULL;
+    }
+    json_t *data = json_pack("{s:I, s:s, s:s, s:o}", "interaction_id", (json_int_t)id, "queue",
+                             a->asked_queue, "treatment", a->treatment, "hours",
+                             blend__open_state_json(&a->open));
+    if (a->to_queue[0]) {
+        json_object_set_new(data, "to_queue", json_string(a->to_queue));
+    }
+    snprintf(w->actor, sizeof w->actor, "routing");
+    struct blend_write_op *op = blend_write_add(w, BLEND_OP_EVENT, NULL, data);
+    if (!op) {
+        blend_write_destroy(w);
+        return NULL;
+    }
+    snprintf(op->event_type, sizeof op->event_type, "contact.closed");
+    snprintf(op->subject, sizeof op->subject, "interactions/%" PRId64, id);
+    return w;
+}
 
 static void on_created(struct blend_write *w, void *arg)
 {
@@ -37,17 +69,34 @@ static void on_created(struct blend_write *w, void *arg)
     json_t *doc = w->ops[0].result ? json_incref(w->ops[0].result) : json_object();
     int64_t id = w->ops[0].id_out;
     blend_write_destroy(w);
-    struct blend_acd_event ev = {.type = BLEND_ACD_EV_CONTACT_ARRIVE};
-    ev.u.arrive.contact = id;
-    ev.u.arrive.queue = a->queue_id;
-    ev.u.arrive.channel = a->channel;
-    ev.u.arrive.priority = a->priority;
-    ev.u.arrive.customer = a->customer;
     struct blend_routing_writes ws = {.n = 0};
-    int rc = blend__routing_apply(app->routing, &ev, &ws);
+    if (a->closed) {
+        struct blend_write *cw = closed_event(a, id);
+        if (cw) {
+            ws.w[ws.n++] = cw;
+        }
+    }
+    int rc = 0;
+    if (!a->closed || a->queue_id > 0) {
+        struct blend_acd_event ev = {.type = BLEND_ACD_EV_CONTACT_ARRIVE};
+        ev.u.arrive.contact = id;
+        ev.u.arrive.queue = a->queue_id;
+        ev.u.arrive.channel = a->channel;
+        ev.u.arrive.priority = a->priority;
+        ev.u.arrive.customer = a->customer;
+        rc = blend__routing_apply(app->routing, &ev, &ws);
+        if (rc == 0 && a->closed && strcmp(a->treatment, "callback") == 0) {
+            struct blend_acd_event cb = {.type = BLEND_ACD_EV_CALLBACK_REQUEST};
+            cb.u.contact.contact = id;
+            rc = blend__routing_apply(app->routing, &cb, &ws);
+        }
+    }
     if (rc) {
         BLEND_LOG_WARN("routing", "interaction %" PRId64 " stored but not queued: %s", id,
                        blend_strerror(rc));
+        for (size_t i = 0; i < ws.n; i++) {
+            blend__app_submit_detached(app, ws.w[i]);
+        }
         json_decref(doc);
         blend__routing_refuse(a->req, rc);
         blend_free(a);
@@ -56,15 +105,23 @@ static void on_created(struct blend_write *w, void *arg)
     char loc[64];
     snprintf(loc, sizeof loc, "/api/v1/interactions/%" PRId64, id);
     (void)blend_http_add_header(a->req, "Location", loc);
-    json_t *routing = blend__routing_contact_json(app->routing, id);
-    json_object_set_new(doc, "routing", routing ? routing : json_null());
+    json_t *routing = a->queue_id > 0 ? blend__routing_contact_json(app->routing, id) : NULL;
+    if (!routing) {
+        routing = json_object();
+    }
+    if (a->closed) {
+        json_t *c = blend__open_state_json(&a->open);
+        json_object_set_new(c, "treatment", json_string(a->treatment));
+        json_object_set_new(routing, "closed", c);
+    }
+    json_object_set_new(doc, "routing", routing);
     (void)blend__routing_commit(app->routing, &ws, a->req, doc, 201);
     blend_free(a);
 }
 
 /* Checks that the queue exists and takes the channel; answers 422 otherwise. */
 static int64_t queue_for(struct blend_app *app, struct blend_http_req *req, const json_t *doc,
-                         enum blend_channel *channel)
+                         enum blend_channel *channel, json_t **queue_out)
 {
     const char *qname = json_string_value(json_object_get(doc, "queue"));
     const char *ch = json_string_value(json_object_get(doc, "channel"));
@@ -96,8 +153,68 @@ static int64_t queue_for(struct blend_app *app, struct blend_http_req *req, cons
         return 0;
     }
     int64_t id = json_integer_value(json_object_get(q, "id"));
-    json_decref(q);
+    *queue_out = q;
     return id;
+}
+
+/* Whether queue document q takes `channel` and its calendar (if any) is open at wall_ms. */
+static int queue_open_for(struct blend_app *app, const json_t *q, enum blend_channel channel,
+                          int64_t wall_ms, struct blend__open_state *st)
+{
+    int takes = 0;
+    size_t i;
+    json_t *v;
+    json_array_foreach(json_object_get(q, "channels"), i, v)
+    {
+        takes |= strcmp(json_string_value(v), blend__channel_name(channel)) == 0;
+    }
+    const char *cal = json_string_value(json_object_get(q, "calendar"));
+    memset(st, 0, sizeof *st);
+    st->state = BLEND_CALENDAR_OPEN;
+    if (cal && blend__calendar_now(app, cal, wall_ms, st) != 0) {
+        BLEND_LOG_WARN("routing", "calendar \"%s\" cannot be evaluated: treated as open", cal);
+        st->state = BLEND_CALENDAR_OPEN;
+    }
+    return takes && st->state == BLEND_CALENDAR_OPEN;
+}
+
+/* Decides the closed-hours treatment of a contact for queue q (docs/calendars.md). Live
+ * channels only: email, SMS and social messages wait for the queue to open. */
+static void plan_closed(struct blend_app *app, const json_t *q, struct arrival *a)
+{
+    if (a->channel != BLEND_CH_VOICE && a->channel != BLEND_CH_CHAT) {
+        return;
+    }
+    if (queue_open_for(app, q, a->channel, blend__wall_ms(), &a->open)) {
+        return;
+    }
+    a->closed = 1;
+    snprintf(a->asked_queue, sizeof a->asked_queue, "%s",
+             json_string_value(json_object_get(q, "name")));
+    const char *action = json_string_value(json_object_get(q, "overflow_action"));
+    action = action ? action : "none";
+    int64_t asked = a->queue_id;
+    a->queue_id = 0; /* does not join unless a treatment below says so */
+    a->treatment = "closed";
+    if (strcmp(action, "queue") == 0) {
+        const char *target = json_string_value(json_object_get(q, "overflow_queue"));
+        json_t *t = NULL;
+        struct blend__open_state tst;
+        if (target && blend_store_find(app->store, &blend_res_queues, "name", target, 0, &t) == 0 &&
+            queue_open_for(app, t, a->channel, blend__wall_ms(), &tst)) {
+            a->queue_id = json_integer_value(json_object_get(t, "id"));
+            snprintf(a->to_queue, sizeof a->to_queue, "%s", target);
+            a->treatment = "queue";
+        }
+        json_decref(t);
+    } else if (strcmp(action, "callback") == 0 && a->channel == BLEND_CH_VOICE) {
+        a->queue_id = asked; /* joins as a callback, worked when agents are there */
+        a->treatment = "callback";
+    } else if (strcmp(action, "voicemail") == 0 && a->channel == BLEND_CH_VOICE) {
+        a->treatment = "voicemail";
+    } else if (a->channel == BLEND_CH_CHAT && strcmp(action, "none") != 0) {
+        a->treatment = "offline";
+    }
 }
 
 int blend__h_interaction_create(struct blend_http_req *req, void *arg)
@@ -131,17 +248,16 @@ int blend__h_interaction_create(struct blend_http_req *req, void *arg)
         return BLEND_HTTP_DONE;
     }
     enum blend_channel channel;
-    int64_t queue_id = queue_for(app, req, doc, &channel);
+    json_t *qdoc = NULL;
+    int64_t queue_id = queue_for(app, req, doc, &channel, &qdoc);
     if (!queue_id) {
         json_decref(doc);
         return BLEND_HTTP_DONE;
     }
     struct arrival *a = blend_calloc(1, sizeof *a);
-    struct blend_write *w = a ? blend_write_create() : NULL;
-    if (!w || !blend_write_add(w, BLEND_OP_CREATE, &blend_res_interactions, json_incref(doc))) {
+    if (!a) {
+        json_decref(qdoc);
         json_decref(doc);
-        blend_write_destroy(w);
-        blend_free(a);
         return BLEND_ENOMEM;
     }
     a->app = app;
@@ -150,6 +266,27 @@ int blend__h_interaction_create(struct blend_http_req *req, void *arg)
     a->channel = channel;
     a->priority = (int32_t)json_integer_value(json_object_get(doc, "priority"));
     a->customer = json_integer_value(json_object_get(doc, "contact"));
+    plan_closed(app, qdoc, a);
+    json_decref(qdoc);
+    if (a->closed && a->queue_id == 0) {
+        char ts[40];
+        time_t now_s = (time_t)(blend__wall_ms() / 1000);
+        struct tm tm;
+        gmtime_r(&now_s, &tm);
+        strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        json_object_set_new(doc, "state", json_string("ended"));
+        json_object_set_new(doc, "ended_at", json_string(ts));
+    } else if (a->closed) {
+        json_object_set_new(doc, "queue", json_string(a->to_queue[0] ? a->to_queue
+                                                                      : a->asked_queue));
+    }
+    struct blend_write *w = blend_write_create();
+    if (!w || !blend_write_add(w, BLEND_OP_CREATE, &blend_res_interactions, json_incref(doc))) {
+        json_decref(doc);
+        blend_write_destroy(w);
+        blend_free(a);
+        return BLEND_ENOMEM;
+    }
     json_decref(doc);
     return blend__app_submit(app, req, w, on_created, a);
 }
@@ -305,6 +442,13 @@ json_t *blend__stats_items(struct blend_app *app, const struct blend_resource *r
             json_t *fig = res == &blend_res_queues
                               ? blend__routing_queue_stats(app->routing, id)
                               : blend__routing_agent_stats(app->routing, id);
+            const char *cal = res == &blend_res_queues
+                                  ? json_string_value(json_object_get(row, "calendar"))
+                                  : NULL;
+            struct blend__open_state hours;
+            if (fig && cal && blend__calendar_now(app, cal, blend__wall_ms(), &hours) == 0) {
+                json_object_set_new(fig, "hours", blend__open_state_json(&hours));
+            }
             if (fig) {
                 json_object_set(fig, "name", json_object_get(row, "name"));
                 json_array_append_new(items, fig);

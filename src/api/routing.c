@@ -273,12 +273,13 @@ static const char *overflow_name(enum blend_acd_overflow o)
     return (o >= BLEND_OVERFLOW_NONE && o <= BLEND_OVERFLOW_CALLBACK) ? names[o] : "?";
 }
 
-static json_t *effect_data(const struct blend_acd_effect *f)
+/* `from`: an agent's presence before an AGENT_STATE effect. */
+static json_t *effect_data(const struct blend_acd_effect *f, enum blend_acd_presence from)
 {
     if (f->type == BLEND_ACD_FX_AGENT_STATE) {
-        return json_pack("{s:I, s:s, s:o}", "agent_id", (json_int_t)f->agent, "to",
-                         blend__presence_name(f->presence), "reason",
-                         f->reason[0] ? json_string(f->reason) : json_null());
+        return json_pack("{s:I, s:s, s:s, s:o}", "agent_id", (json_int_t)f->agent, "from",
+                         blend__presence_name(from), "to", blend__presence_name(f->presence),
+                         "reason", f->reason[0] ? json_string(f->reason) : json_null());
     }
     json_t *d = json_pack("{s:I, s:I, s:s}", "contact_id", (json_int_t)f->contact, "queue_id",
                           (json_int_t)f->queue, "channel", blend__channel_name(f->channel));
@@ -393,6 +394,13 @@ static int record(struct blend_routing *r, const struct blend_acd_effect *fx, si
         if (!name) {
             continue;
         }
+        enum blend_acd_presence from = BLEND_PRESENCE_LOGGED_OUT;
+        if (f->type == BLEND_ACD_FX_AGENT_STATE) {
+            struct blend_stats_agent before;
+            if (blend_stats_agent(r->stats, f->agent, f->at_ms, &before) == 0) {
+                from = before.presence;
+            }
+        }
         int src = blend_stats_feed(r->stats, f);
         if (src) {
             BLEND_LOG_WARN("routing", "statistics refused a %s: %s", name, blend_strerror(src));
@@ -410,7 +418,7 @@ static int record(struct blend_routing *r, const struct blend_acd_effect *fx, si
             }
             snprintf(w->actor, sizeof w->actor, "routing");
         }
-        struct blend_write_op *op = blend_write_add(w, BLEND_OP_EVENT, NULL, effect_data(f));
+        struct blend_write_op *op = blend_write_add(w, BLEND_OP_EVENT, NULL, effect_data(f, from));
         if (!op) {
             rc = BLEND_ENOMEM;
             break;

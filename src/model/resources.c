@@ -8,6 +8,7 @@
  * blend_resources[].
  */
 #include "model/model.h"
+#include "tz/tz.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -103,17 +104,9 @@ static int check_time_zone(const json_t *value, char *err, size_t errlen)
         snprintf(err, errlen, "must be a string");
         return BLEND_EINVAL;
     }
-    if (s[0] == '/' || strstr(s, "..")) {
+    if (!blend_tz_valid(s)) {
         snprintf(err, errlen, "must be a time zone name such as \"Asia/Seoul\"");
         return BLEND_EINVAL;
-    }
-    for (const char *p = s; *p; p++) {
-        int ok = (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-                 *p == '/' || *p == '_' || *p == '-' || *p == '+';
-        if (!ok) {
-            snprintf(err, errlen, "must be a time zone name such as \"Asia/Seoul\"");
-            return BLEND_EINVAL;
-        }
     }
     return 0;
 }

@@ -116,6 +116,17 @@ def run():
         types = [e["type"] for e in srv.event_log(admin) if e["subject"] == f"interactions/{iid}"]
         for want in ("contact.queued", "contact.offered", "contact.connected", "contact.ended"):
             check(want in types, f"event log of interaction {iid} lacks {want}: {types}")
+        # Every presence change names the state it left: each agent's chain links up.
+        last = {}
+        for e in srv.event_log(admin):
+            if e["type"] != "agent.state":
+                continue
+            d = e["data"]
+            check(d["from"] == last.get(d["agent_id"], "logged-out"),
+                  f"agent.state {e['seq']} says from {d['from']}, the previous was "
+                  f"{last.get(d['agent_id'], 'logged-out')}")
+            last[d["agent_id"]] = d["to"]
+        check(last.get(minji) == "wrap-up" or last.get(minji) == "ready", f"minji's chain: {last}")
         ws.close()
 
         # Restart: presence comes back from the log, the open call is queued again.

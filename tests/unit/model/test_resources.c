@@ -201,6 +201,12 @@ static void calendar_and_queue_documents(void **state)
     assert_true(has_error(&errs, "hours[0].open", "expected a time"));
     assert_true(has_error(&errs, "holidays[0].date", "real date"));
     assert_int_equal(errs.count_total, 3);
+    /* Well-formed but unknown to the time zone database. */
+    assert_int_equal(validate_text(&blend_res_calendars,
+                                   "{\"name\":\"bh\",\"time_zone\":\"Asia/Atlantis\"}",
+                                   BLEND_VALIDATE_CREATE, &doc, &errs),
+                     BLEND_EINVAL);
+    assert_true(has_error(&errs, "time_zone", "time zone"));
 
     assert_int_equal(validate_text(&blend_res_queues,
                                    "{\"name\":\"sales\",\"channels\":[],\"skills\":[{\"skill\":"
