@@ -530,6 +530,10 @@ static const char *action_name(enum blend_acd_event_type t)
         return "contact.priority";
     case BLEND_ACD_EV_TIMER:
         return "timer";
+    case BLEND_ACD_EV_AGENT_RESTORE:
+        return "agent.restore";
+    case BLEND_ACD_EV_CONTACT_RESTORE:
+        return "contact.restore";
     default:
         return "config";
     }
@@ -612,6 +616,35 @@ static int step_and_accept(struct driver *d, struct blend_acd_event *ev, int lin
     return rc ? rc : run_accepts(d);
 }
 
+/* contact.restore: a waiting contact is folded from its QUEUED like an arrival; a connected
+ * one emits nothing, so the driver records it here (talk time counts from the restore, and in
+ * auto mode it ends handle_s later). patience_s counts from the restore. */
+static int run_restore(struct driver *d, const struct blend_sim_line *l, struct blend_acd_event *ev)
+{
+    const struct blend_acd_contact_restore *r = &ev->u.contact_restore;
+    struct driver_contact *c = dcontact(d, r->contact);
+    uint64_t refused = d->result.refused;
+    int is_new = c->state == DC_NONE;
+    if (is_new) {
+        c->handle_ms = l->handle_ms;
+        c->patience_ms = l->patience_ms;
+    }
+    int rc = engine_step(d, ev, l->line);
+    if (rc || d->result.refused != refused || !is_new) {
+        return rc ? rc : run_accepts(d);
+    }
+    if (r->agent != 0) {
+        c->state = DC_CONNECTED;
+        c->connected_ms = l->at_ms;
+        if (d->s->accept == BLEND_SIM_ACCEPT_AUTO && c->handle_ms >= 0) {
+            push_auto(d, l->at_ms + c->handle_ms, AUTO_END, r->contact);
+        }
+    } else if (d->s->accept == BLEND_SIM_ACCEPT_AUTO && l->patience_ms >= 0) {
+        push_auto(d, l->at_ms + l->patience_ms, AUTO_ABANDON, r->contact);
+    }
+    return run_accepts(d);
+}
+
 static int run_line(struct driver *d, const struct blend_sim_line *l)
 {
     struct blend_acd_event ev = l->ev;
@@ -625,6 +658,9 @@ static int run_line(struct driver *d, const struct blend_sim_line *l)
                 push_auto(d, l->at_ms + l->patience_ms, AUTO_ABANDON, ev.u.arrive.contact);
             }
         }
+    }
+    if (ev.type == BLEND_ACD_EV_CONTACT_RESTORE) {
+        return run_restore(d, l, &ev);
     }
     return step_and_accept(d, &ev, l->line);
 }

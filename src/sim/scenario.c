@@ -174,6 +174,22 @@ static int get_seconds(struct parser *p, json_t *obj, const char *key, int64_t *
     return 0;
 }
 
+/* A time in seconds that may precede the start (restored histories): to milliseconds. */
+static int get_time_s(struct parser *p, json_t *obj, const char *key, int64_t *out_ms)
+{
+    json_t *v = json_object_get(obj, key);
+    if (!v) {
+        return 0;
+    }
+    double s = json_number_value(v);
+    if (!json_is_number(v) || !(s >= -BLEND_SIM_SECONDS_MAX && s <= BLEND_SIM_SECONDS_MAX)) {
+        return perr(p, "\"%s\" must be a time in seconds in %.0f..%.0f", key,
+                    -BLEND_SIM_SECONDS_MAX, BLEND_SIM_SECONDS_MAX);
+    }
+    *out_ms = (int64_t)llround(s * 1000.0);
+    return 0;
+}
+
 static int parse_channel(struct parser *p, const char *name, enum blend_channel *out)
 {
     static const char *const channels[BLEND_CH_COUNT] = {"voice", "chat", "email", "sms", "social"};
@@ -566,6 +582,8 @@ static const struct {
     {"contact.abandon", BLEND_ACD_EV_CONTACT_ABANDON},
     {"callback.request", BLEND_ACD_EV_CALLBACK_REQUEST},
     {"contact.priority", BLEND_ACD_EV_CONTACT_PRIORITY},
+    {"agent.restore", BLEND_ACD_EV_AGENT_RESTORE},
+    {"contact.restore", BLEND_ACD_EV_CONTACT_RESTORE},
 };
 
 /* An agent or queue named on an action line must be defined on the config line. */
@@ -606,6 +624,82 @@ static int parse_arrive(struct parser *p, json_t *o, struct blend_sim_line *l)
     return rc;
 }
 
+/* agent.restore: state ready / not_ready (+ reason) / wrap_up (+ wrapup_until_s), since_s. */
+static int parse_agent_restore(struct parser *p, json_t *o, struct blend_sim_line *l)
+{
+    static const char *const keys[] = {"at",     "do",      "agent",          "state",
+                                       "reason", "since_s", "wrapup_until_s", NULL};
+    struct blend_acd_agent_restore *r = &l->ev.u.agent_restore;
+    const char *state = NULL, *reason = NULL;
+    r->since_ms = l->at_ms;
+    int rc = check_keys(p, o, "agent.restore", keys);
+    rc = rc ? rc : defined_id(p, &p->agents, o, "agent", &r->agent);
+    rc = rc ? rc : get_string(p, o, "state", 1, &state);
+    rc = rc ? rc : get_string(p, o, "reason", 0, &reason);
+    rc = rc ? rc : get_time_s(p, o, "since_s", &r->since_ms);
+    rc = rc ? rc : get_time_s(p, o, "wrapup_until_s", &r->wrapup_until_ms);
+    if (rc) {
+        return rc;
+    }
+    int has_until = json_object_get(o, "wrapup_until_s") != NULL;
+    if (strcmp(state, "ready") == 0 && !reason && !has_until) {
+        r->presence = BLEND_PRESENCE_READY;
+    } else if (strcmp(state, "not_ready") == 0 && reason && !has_until) {
+        r->presence = BLEND_PRESENCE_NOT_READY;
+    } else if (strcmp(state, "wrap_up") == 0 && !reason && has_until) {
+        r->presence = BLEND_PRESENCE_WRAP_UP;
+    } else {
+        return perr(p, "\"state\" must be \"ready\", \"not_ready\" with \"reason\", or "
+                       "\"wrap_up\" with \"wrapup_until_s\"");
+    }
+    if (reason && strlen(reason) >= BLEND_ACD_REASON_BYTES) {
+        return perr(p, "\"reason\" is longer than %d bytes", BLEND_ACD_REASON_BYTES - 1);
+    }
+    if (reason) {
+        memcpy(r->reason, reason, strlen(reason) + 1);
+    }
+    if (r->since_ms > l->at_ms) {
+        return perr(p, "\"since_s\" is later than \"at\"");
+    }
+    return 0;
+}
+
+/* contact.restore: the fields of contact.arrive plus enqueued_s, callback and agent. */
+static int parse_contact_restore(struct parser *p, json_t *o, struct blend_sim_line *l)
+{
+    static const char *const keys[] = {
+        "at",         "do",       "contact", "queue",    "channel",    "priority", "customer",
+        "enqueued_s", "callback", "agent",   "handle_s", "patience_s", NULL};
+    struct blend_acd_contact_restore *r = &l->ev.u.contact_restore;
+    const char *contact = NULL, *channel = NULL, *customer = NULL;
+    int64_t priority = 0;
+    r->enqueued_ms = l->at_ms;
+    r->channel = BLEND_CH_VOICE;
+    int rc = check_keys(p, o, "contact.restore", keys);
+    rc = rc ? rc : get_string(p, o, "contact", 1, &contact);
+    rc = rc ? rc : names_id(p, &p->contacts, contact, &r->contact);
+    rc = rc ? rc : defined_id(p, &p->queues, o, "queue", &r->queue);
+    rc = rc ? rc : get_string(p, o, "channel", 0, &channel);
+    rc = rc || !channel ? rc : parse_channel(p, channel, &r->channel);
+    rc = rc ? rc : get_int(p, o, "priority", 0, 1000, &priority);
+    rc = rc ? rc : get_string(p, o, "customer", 0, &customer);
+    rc = rc || !customer ? rc : names_id(p, &p->customers, customer, &r->customer);
+    rc = rc ? rc : get_time_s(p, o, "enqueued_s", &r->enqueued_ms);
+    rc = rc || !json_object_get(o, "agent") ? rc : defined_id(p, &p->agents, o, "agent", &r->agent);
+    rc = rc ? rc : get_seconds(p, o, "handle_s", &l->handle_ms);
+    rc = rc ? rc : get_seconds(p, o, "patience_s", &l->patience_ms);
+    json_t *cb = json_object_get(o, "callback");
+    if (!rc && cb && !json_is_boolean(cb)) {
+        rc = perr(p, "\"callback\" must be true or false");
+    }
+    if (!rc && r->enqueued_ms > l->at_ms) {
+        rc = perr(p, "\"enqueued_s\" is later than \"at\"");
+    }
+    r->is_callback = json_is_true(cb);
+    r->priority = (int32_t)priority;
+    return rc;
+}
+
 static int parse_action_fields(struct parser *p, json_t *o, struct blend_sim_line *l)
 {
     static const char *const agent_keys[] = {"at", "do", "agent", NULL};
@@ -619,6 +713,10 @@ static int parse_action_fields(struct parser *p, json_t *o, struct blend_sim_lin
     switch (l->ev.type) {
     case BLEND_ACD_EV_CONTACT_ARRIVE:
         return parse_arrive(p, o, l);
+    case BLEND_ACD_EV_AGENT_RESTORE:
+        return parse_agent_restore(p, o, l);
+    case BLEND_ACD_EV_CONTACT_RESTORE:
+        return parse_contact_restore(p, o, l);
     case BLEND_ACD_EV_AGENT_NOT_READY:
         rc = check_keys(p, o, "agent.not_ready", nr_keys);
         rc = rc ? rc : defined_id(p, &p->agents, o, "agent", &l->ev.u.not_ready.agent);

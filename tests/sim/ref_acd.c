@@ -77,6 +77,8 @@ struct ref_contact {
     int step;
     int is_callback;
     int has_overflow_pending; /* max wait reached while offered */
+    int is_rung;              /* offered to several agents by ring-all; such offers outlive a
+                                 reconfiguration of the queue (§Precise readings 17) */
     int64_t agent;            /* CONNECTED */
     int64_t connected_ms;
     int64_t offer_due_ms;
@@ -361,7 +363,8 @@ static void sticky_bind(struct blend_acdref *r, struct ref_contact *c)
         return;
     }
     for (size_t i = 0; i < r->limits.customers_max; i++) {
-        if (r->customers[i].customer == c->customer) {
+        /* §Precise readings 16: only an agent that exists at the join is bound. */
+        if (r->customers[i].customer == c->customer && agent_find(r, r->customers[i].agent)) {
             c->sticky_agent = r->customers[i].agent;
         }
     }
@@ -561,6 +564,7 @@ static void offer_contact(struct blend_acdref *r, struct ref_contact *c, struct 
                 offer_one(r, c, a);
             }
         }
+        c->is_rung = c->offers_count > 1;
     } else {
         offer_one(r, c, chosen);
         q->rr_last_agent = chosen->cfg.id;
@@ -681,6 +685,7 @@ static void contact_back(struct blend_acdref *r, struct ref_contact *c)
     if (c->offers_count > 0) {
         return;
     }
+    c->is_rung = 0;
     timer_cancel(r, BLEND_ACD_TIMER_OFFER, c->id);
     if (c->has_overflow_pending) {
         overflow(r, c);
@@ -917,6 +922,9 @@ static int queue_config_valid(const struct blend_acd_queue_config *q)
  * the queue's contacts are re-armed from the new configuration; then the agents are served in
  * id order (§When decisions happen: a reconfiguration).
  */
+static void on_relax_due(struct blend_acdref *r, struct ref_contact *c);
+static void on_max_wait_due(struct blend_acdref *r, struct ref_contact *c);
+
 static int on_queue_set(struct blend_acdref *r, const struct blend_acd_queue_config *cfg)
 {
     if (!queue_config_valid(cfg)) {
@@ -939,12 +947,34 @@ static int on_queue_set(struct blend_acdref *r, const struct blend_acd_queue_con
     for (size_t i = 0; i < r->limits.agents_max; i++) {
         r->agents[i].is_freed = r->agents[i].used; /* a reconfiguration: every agent is served */
     }
+    /* §Precise readings 15: the contacts keep their age, so under the new configuration every
+     * step their age has reached applies now (one RELAXED per step) and a max wait already
+     * reached overflows now (an offered contact when its offers fail); the other clocks are
+     * re-armed for the remaining time. */
     for (size_t i = 0; i < r->limits.contacts_max; i++) {
         struct ref_contact *c = &r->contacts[i];
-        if (c->used && c->queue == cfg->id && c->state != BLEND_CONTACT_CONNECTED) {
+        if (!c->used || c->queue != cfg->id || c->state == BLEND_CONTACT_CONNECTED) {
+            continue;
+        }
+        /* §Precise readings 16: the sticky window follows the queue's new configuration and
+         * closes now when the queue is no longer sticky or the new window is over. */
+        if (c->sticky_agent && (cfg->strategy != BLEND_STRAT_STICKY || cfg->sticky_ms <= 0 ||
+                                c->joined_ms + cfg->sticky_ms <= r->now_ms)) {
+            c->sticky_agent = 0;
+        }
+        on_relax_due(r, c);
+        if (!c->is_callback && cfg->max_wait_ms > 0 && cfg->overflow != BLEND_OVERFLOW_NONE &&
+            c->joined_ms + cfg->max_wait_ms <= r->now_ms) {
+            /* Reached now: a max-wait timer armed under the old configuration is void (a
+             * failed overflow is not retried, as at the timer). */
+            timer_cancel(r, BLEND_ACD_TIMER_MAX_WAIT, c->id);
+            on_max_wait_due(r, c);
+        } else {
             contact_arm_queue_timers(r, c);
         }
     }
+    /* The pass over every agent covers the contacts this put back in play. */
+    r->triggered_count = 0;
     return 0;
 }
 
@@ -1057,6 +1087,13 @@ static int on_agent_remove(struct blend_acdref *r, int64_t id)
     }
     if (a->presence != BLEND_PRESENCE_LOGGED_OUT) {
         return BLEND_ESTATE;
+    }
+    /* §Precise readings 16: contacts bound to a removed agent are unbound for good (the
+     * agent was logged out, so none of them was restricted: nothing to decide). */
+    for (size_t i = 0; i < r->limits.contacts_max; i++) {
+        if (r->contacts[i].used && r->contacts[i].sticky_agent == id) {
+            r->contacts[i].sticky_agent = 0;
+        }
     }
     memset(a, 0, sizeof *a);
     return 0;
@@ -1286,6 +1323,7 @@ static int on_accept(struct blend_acdref *r, struct ref_contact *c, struct ref_a
     c->agent = a->cfg.id;
     c->connected_ms = r->now_ms;
     c->has_overflow_pending = 0;
+    c->is_rung = 0;
     emit_contact(r, BLEND_ACD_FX_CONNECTED, c, a->cfg.id)->wait_ms = r->now_ms - c->enqueued_ms;
     remember_customer(r, c->customer, a->cfg.id);
     contact_cancel_timers(r, c);
@@ -1421,6 +1459,129 @@ static int on_contact_event(struct blend_acdref *r, const struct blend_acd_event
     default:
         return BLEND_EINVAL;
     }
+}
+
+/* ---- Restoring state (§Restoring state) ---------------------------------------------------- */
+
+/*
+ * §Restoring state, agents: a logged-out agent comes back in its stored presence as if it had
+ * logged in: counts restart; the presence is entered now (AGENT_STATE) but dates from since_ms,
+ * which is also the free_since of every channel; a wrap-up whose end has passed ends now, as its
+ * timer would.
+ */
+static int on_agent_restore(struct blend_acdref *r, const struct blend_acd_agent_restore *ev)
+{
+    struct ref_agent *a = agent_find(r, ev->agent);
+    if (!a ||
+        (ev->presence != BLEND_PRESENCE_READY && ev->presence != BLEND_PRESENCE_NOT_READY &&
+         ev->presence != BLEND_PRESENCE_WRAP_UP) ||
+        !memchr(ev->reason, 0, sizeof ev->reason) || ev->since_ms > r->now_ms) {
+        return BLEND_EINVAL;
+    }
+    if (a->presence != BLEND_PRESENCE_LOGGED_OUT) {
+        return BLEND_ESTATE;
+    }
+    a->handled = 0;
+    a->no_answer = 0;
+    a->has_pending_not_ready = 0;
+    if (ev->presence == BLEND_PRESENCE_WRAP_UP && ev->wrapup_until_ms <= r->now_ms) {
+        /* The wrap-up is over: ready now, as its timer firing now would make the agent. */
+        presence_set(r, a, BLEND_PRESENCE_READY, NULL);
+        trigger_sticky_contacts(r, a);
+        return 0;
+    }
+    presence_set(r, a, ev->presence, ev->presence == BLEND_PRESENCE_NOT_READY ? ev->reason : NULL);
+    a->since_ms = ev->since_ms;
+    for (int k = 0; k < BLEND_CH_COUNT; k++) {
+        a->free_since_ms[k] = ev->since_ms;
+    }
+    if (ev->presence == BLEND_PRESENCE_WRAP_UP) {
+        a->wrapup_until_ms = ev->wrapup_until_ms;
+        timer_set(r, BLEND_ACD_TIMER_WRAPUP, a->cfg.id, a->wrapup_until_ms);
+    }
+    trigger_sticky_contacts(r, a);
+    return 0;
+}
+
+/*
+ * §Restoring state, contacts: connected to a logged-in agent with room on the channel (active +
+ * offered < capacity, and no voice connection beside another channel's offer of a
+ * voice-exclusive agent), or waiting with its true age: its queue clocks count from its first
+ * join, its step is the last one its age reached (one RELAXED naming it), and a max wait already
+ * reached overflows now. Sticky memory is not restored: no sticky agent is bound.
+ */
+static int restore_connect_ok(const struct ref_agent *a, enum blend_channel ch)
+{
+    if (a->presence == BLEND_PRESENCE_LOGGED_OUT ||
+        a->active[ch] + a->offered[ch] >= a->cfg.capacity[ch]) {
+        return 0;
+    }
+    for (int k = 0; a->cfg.voice_exclusive && ch == BLEND_CH_VOICE && k < BLEND_CH_COUNT; k++) {
+        if (k != BLEND_CH_VOICE && a->offered[k] > 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int on_contact_restore(struct blend_acdref *r, const struct blend_acd_contact_restore *ev)
+{
+    struct ref_queue *q = queue_find(r, ev->queue);
+    struct ref_agent *a = ev->agent ? agent_find(r, ev->agent) : NULL;
+    if (ev->contact <= 0 || ev->contact > REF_ID_MAX || !q || ev->channel < 0 ||
+        ev->channel >= BLEND_CH_COUNT || !(q->cfg.channels & (1u << ev->channel)) ||
+        ev->priority < 0 || ev->priority > 1000 || ev->customer < 0 ||
+        ev->enqueued_ms > r->now_ms || (ev->is_callback != 0 && ev->is_callback != 1) ||
+        (ev->agent != 0 && !a)) {
+        return BLEND_EINVAL;
+    }
+    if (contact_find(r, ev->contact) || (a && !restore_connect_ok(a, ev->channel))) {
+        return BLEND_ESTATE;
+    }
+    struct ref_contact *c = NULL;
+    for (size_t i = 0; i < r->limits.contacts_max && !c; i++) {
+        if (!r->contacts[i].used) {
+            c = &r->contacts[i];
+        }
+    }
+    if (!c) {
+        return BLEND_ELIMIT;
+    }
+    c->used = 1;
+    c->id = ev->contact;
+    c->queue = q->cfg.id;
+    c->q = q;
+    c->channel = ev->channel;
+    c->own_priority = ev->priority;
+    c->customer = ev->customer;
+    c->enqueued_ms = ev->enqueued_ms;
+    c->joined_ms = ev->enqueued_ms;
+    c->is_callback = ev->is_callback;
+    r->arrived++;
+    if (a) {
+        c->state = BLEND_CONTACT_CONNECTED;
+        c->agent = a->cfg.id;
+        c->connected_ms = r->now_ms; /* talk time counts from the restore */
+        a->active[c->channel]++;
+        return 0;
+    }
+    c->state = BLEND_CONTACT_WAITING;
+    emit_contact(r, BLEND_ACD_FX_QUEUED, c, 0);
+    while (c->step < q->cfg.relax_count &&
+           c->joined_ms + q->cfg.relax[c->step].after_ms <= r->now_ms) {
+        c->step++;
+    }
+    if (c->step > 0) {
+        emit_contact(r, BLEND_ACD_FX_RELAXED, c, 0)->step = c->step;
+    }
+    contact_arm_queue_timers(r, c);
+    if (!c->is_callback && q->cfg.max_wait_ms > 0 && q->cfg.overflow != BLEND_OVERFLOW_NONE &&
+        c->joined_ms + q->cfg.max_wait_ms <= r->now_ms) {
+        overflow(r, c);
+    } else {
+        trigger(r, c);
+    }
+    return 0;
 }
 
 /* ---- Timers -------------------------------------------------------------------------------- */
@@ -1627,6 +1788,10 @@ static int apply(struct blend_acdref *r, const struct blend_acd_event *ev)
         return on_contact_event(r, ev);
     case BLEND_ACD_EV_TIMER:
         return on_timer(r, ev->u.timer);
+    case BLEND_ACD_EV_AGENT_RESTORE:
+        return on_agent_restore(r, &ev->u.agent_restore);
+    case BLEND_ACD_EV_CONTACT_RESTORE:
+        return on_contact_restore(r, &ev->u.contact_restore);
     }
     return BLEND_EINVAL;
 }
@@ -1695,8 +1860,7 @@ static void check_contact(const struct blend_acdref *r, const struct ref_contact
     if (c->state == BLEND_CONTACT_OFFERED) {
         /* 1. one agent unless ring-all; 4. at least one offer and an armed timer. */
         BLEND_ASSERT(c->offers_count >= 1 && c->offer_due_ms > 0);
-        BLEND_ASSERT(c->offers_count == 1 ||
-                     (q->cfg.strategy == BLEND_STRAT_RING_ALL && !c->is_callback));
+        BLEND_ASSERT(c->offers_count == 1 || c->is_rung);
     } else {
         BLEND_ASSERT(c->offers_count == 0);
     }

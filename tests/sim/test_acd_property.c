@@ -294,7 +294,9 @@ static void gen_world(struct world *w)
 
 struct tracker {
     int64_t live[CONTACTS_MAX * 4];
+    int64_t live_queue[CONTACTS_MAX * 4]; /* the queue each live contact last joined */
     size_t live_count;
+    enum blend_acd_presence presence[AGENTS_MAX + 1]; /* by agent id, from AGENT_STATE */
     int64_t offers[4096][2]; /* contact, agent */
     size_t offers_count;
     int64_t next_contact;
@@ -306,6 +308,7 @@ static void live_remove(struct tracker *t, int64_t c)
     for (size_t i = 0; i < t->live_count; i++) {
         if (t->live[i] == c) {
             t->live[i] = t->live[--t->live_count];
+            t->live_queue[i] = t->live_queue[t->live_count];
             return;
         }
     }
@@ -328,7 +331,13 @@ static void track(struct tracker *t, const struct blend_acd_effect *e)
     case BLEND_ACD_FX_QUEUED:
         live_remove(t, e->contact);
         assert_true(t->live_count < sizeof t->live / sizeof t->live[0]);
+        t->live_queue[t->live_count] = e->queue;
         t->live[t->live_count++] = e->contact;
+        break;
+    case BLEND_ACD_FX_AGENT_STATE:
+        if (e->agent >= 1 && e->agent <= AGENTS_MAX) {
+            t->presence[e->agent] = e->presence;
+        }
         break;
     case BLEND_ACD_FX_OFFER:
         assert_true(t->offers_count < sizeof t->offers / sizeof t->offers[0]);
@@ -436,10 +445,92 @@ static void gen_agent_event(struct blend_acd_event *ev, struct world *w, int kin
     ev->u.id = agent;
 }
 
+/* A queue id of the world, preferring (4 in 5) one that no live contact is in. */
+static int64_t pick_queue_to_remove(const struct world *w, const struct tracker *t)
+{
+    int64_t q = rnd_in(1, w->queues_count);
+    for (int tries = 0; tries < 8 && chance(80); tries++) {
+        int busy = 0;
+        for (size_t i = 0; i < t->live_count; i++) {
+            busy |= t->live_queue[i] == q;
+        }
+        if (!busy) {
+            return q;
+        }
+        q = rnd_in(1, w->queues_count);
+    }
+    return q;
+}
+
+/* An agent id of the world, preferring (4 in 5) one in presence p (or any but p when is_not). */
+static int64_t pick_agent(const struct world *w, const struct tracker *t, enum blend_acd_presence p,
+                          int is_not)
+{
+    int64_t a = rnd_in(1, w->agents_count);
+    for (int tries = 0; tries < 8 && chance(80); tries++) {
+        if ((t->presence[a] == p) != is_not) {
+            return a;
+        }
+        a = rnd_in(1, w->agents_count);
+    }
+    return a;
+}
+
+/*
+ * Reconfiguration and restore events (docs/routing.md §When decisions happen, §Restoring state):
+ * a queue replaced by a new random config or removed (empty or not: ESTATE then), an agent's
+ * skills and capacities replaced, a logged-out agent removed or restored in a random presence,
+ * a contact restored waiting with a random age or connected to a random agent.
+ */
+static void gen_reconfig_event(struct blend_acd_event *ev, struct world *w, struct tracker *t,
+                               int64_t now_ms)
+{
+    int r = (int)rnd_in(0, 99);
+    if (r < 20) {
+        ev->type = BLEND_ACD_EV_QUEUE_SET;
+        int64_t id = rnd_in(1, w->queues_count);
+        gen_queue(&ev->u.queue, id, w->queues_count);
+    } else if (r < 32) {
+        ev->type = BLEND_ACD_EV_QUEUE_REMOVE;
+        ev->u.id = pick_queue_to_remove(w, t);
+    } else if (r < 47) {
+        gen_agent_event(ev, w, 5);
+    } else if (r < 57) {
+        ev->type = BLEND_ACD_EV_AGENT_REMOVE;
+        ev->u.id = pick_agent(w, t, BLEND_PRESENCE_LOGGED_OUT, 0);
+    } else if (r < 77) {
+        ev->type = BLEND_ACD_EV_AGENT_RESTORE;
+        struct blend_acd_agent_restore *a = &ev->u.agent_restore;
+        a->agent = pick_agent(w, t, BLEND_PRESENCE_LOGGED_OUT, 0);
+        a->presence = (enum blend_acd_presence)rnd_in(1, 3);
+        if (a->presence == BLEND_PRESENCE_NOT_READY) {
+            strcpy(a->reason, reasons[rnd() % 3]);
+        }
+        a->since_ms = now_ms - (chance(20) ? 0 : rnd_in(0, 90000));
+        a->wrapup_until_ms = now_ms + rnd_in(-5000, 20000);
+    } else {
+        ev->type = BLEND_ACD_EV_CONTACT_RESTORE;
+        struct blend_acd_contact_restore *c = &ev->u.contact_restore;
+        c->contact = ++t->next_contact;
+        c->queue = rnd_in(1, w->queues_count);
+        c->channel = (enum blend_channel)(chance(60) ? 0 : rnd_in(0, 4));
+        c->priority = chance(70) ? 0 : (int32_t)rnd_in(0, 30);
+        c->customer = chance(40) ? 0 : rnd_in(1, 6);
+        c->enqueued_ms = now_ms - (chance(20) ? 0 : rnd_in(0, 150000));
+        c->is_callback = chance(20);
+        c->agent = chance(30) ? pick_agent(w, t, BLEND_PRESENCE_LOGGED_OUT, 1) : 0;
+    }
+}
+
 /* Weighted choice of the next external event. */
-static void gen_event(struct blend_acd_event *ev, struct world *w, struct tracker *t)
+static void gen_event(struct blend_acd_event *ev, struct world *w, struct tracker *t,
+                      int64_t now_ms)
 {
     memset(ev, 0, sizeof *ev);
+    if (chance(7)) {
+        gen_reconfig_event(ev, w, t, now_ms);
+        return;
+    }
     int r = (int)rnd_in(0, 99);
     if (r < 22) {
         gen_contact_event(ev, w, t, t->live_count >= CONTACTS_MAX - 2 && chance(80) ? 4 : 0);
@@ -517,6 +608,23 @@ static void print_event(FILE *f, size_t i, const struct blend_acd_event *ev)
         fprintf(f, "NOT_READY agent=%lld reason=%s", (long long)ev->u.not_ready.agent,
                 ev->u.not_ready.reason);
         break;
+    case BLEND_ACD_EV_AGENT_RESTORE: {
+        const struct blend_acd_agent_restore *a = &ev->u.agent_restore;
+        fprintf(f, "AGENT_RESTORE agent=%lld presence=%d reason=%s since=%lld wrapup_until=%lld",
+                (long long)a->agent, a->presence, a->reason, (long long)a->since_ms,
+                (long long)a->wrapup_until_ms);
+        break;
+    }
+    case BLEND_ACD_EV_CONTACT_RESTORE: {
+        const struct blend_acd_contact_restore *c = &ev->u.contact_restore;
+        fprintf(f,
+                "CONTACT_RESTORE contact=%lld queue=%lld ch=%d prio=%d customer=%lld enq=%lld "
+                "cb=%d agent=%lld",
+                (long long)c->contact, (long long)c->queue, c->channel, c->priority,
+                (long long)c->customer, (long long)c->enqueued_ms, c->is_callback,
+                (long long)c->agent);
+        break;
+    }
     case BLEND_ACD_EV_CONTACT_ARRIVE:
         fprintf(f, "ARRIVE contact=%lld queue=%lld ch=%d prio=%d customer=%lld",
                 (long long)ev->u.arrive.contact, (long long)ev->u.arrive.queue,
@@ -691,6 +799,12 @@ static int apply_both(struct harness *f, struct harness *r, const struct blend_a
     for (size_t i = 0; i < r->seen_count; i++) {
         track(t, &r->seen[i]);
     }
+    if (rr == 0 && ev->type == BLEND_ACD_EV_CONTACT_RESTORE && ev->u.contact_restore.agent) {
+        /* A connected restore emits nothing observable: the contact is live all the same. */
+        assert_true(t->live_count < sizeof t->live / sizeof t->live[0]);
+        t->live_queue[t->live_count] = ev->u.contact_restore.queue;
+        t->live[t->live_count++] = ev->u.contact_restore.contact;
+    }
     if (tf || tr || rf != rr) {
         snprintf(why, whylen, "return codes differ: fast timers=%d step=%d, ref timers=%d step=%d",
                  tf, rf, tr, rr);
@@ -748,7 +862,7 @@ static int run_seed(uint64_t seed, size_t events, struct totals *tot)
     for (size_t i = 0; i < total && !failed; i++) {
         if (i >= g_events_count) {
             now_ms += chance(20) ? 0 : rnd_in(1, 4000);
-            gen_event(&g_events[g_events_count], &w, t);
+            gen_event(&g_events[g_events_count], &w, t, now_ms);
             g_events[g_events_count].now_ms = now_ms;
             g_events_count++;
         }

@@ -166,6 +166,27 @@ static void test_bad_lines(void **state)
         {"{\"at\":0,\"do\":\"config\",\"queues\":[{\"id\":\"q\",\"relax\":[{\"after_s\":9},"
          "{\"after_s\":3}]}],\"agents\":[]}\n",
          "t.jsonl:1: \"relax\"[1].after_s"},
+        {CONFIG "{\"at\":1,\"do\":\"agent.restore\",\"agent\":\"a\",\"state\":\"away\"}\n",
+         "t.jsonl:2: \"state\" must be"},
+        {CONFIG "{\"at\":1,\"do\":\"agent.restore\",\"agent\":\"a\",\"state\":\"not_ready\"}\n",
+         "t.jsonl:2: \"state\" must be"},
+        {CONFIG "{\"at\":1,\"do\":\"agent.restore\",\"agent\":\"a\",\"state\":\"wrap_up\"}\n",
+         "t.jsonl:2: \"state\" must be"},
+        {CONFIG "{\"at\":1,\"do\":\"agent.restore\",\"agent\":\"a\",\"state\":\"ready\","
+                "\"since_s\":2}\n",
+         "t.jsonl:2: \"since_s\" is later"},
+        {CONFIG "{\"at\":1,\"do\":\"contact.restore\",\"contact\":\"c\",\"queue\":\"q\","
+                "\"enqueued_s\":1.5}\n",
+         "t.jsonl:2: \"enqueued_s\" is later"},
+        {CONFIG "{\"at\":1,\"do\":\"contact.restore\",\"contact\":\"c\",\"queue\":\"q\","
+                "\"callback\":1}\n",
+         "t.jsonl:2: \"callback\" must be"},
+        {CONFIG "{\"at\":1,\"do\":\"contact.restore\",\"contact\":\"c\",\"queue\":\"q\","
+                "\"agent\":\"zz\"}\n",
+         "t.jsonl:2: unknown agent"},
+        {CONFIG "{\"at\":1,\"do\":\"contact.restore\",\"contact\":\"c\",\"queue\":\"q\","
+                "\"enqueued_s\":\"-3\"}\n",
+         "t.jsonl:2: \"enqueued_s\" must be a time"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct blend_sim_errors errs;
@@ -235,6 +256,37 @@ static void test_auto_patience_and_handle(void **state)
     assert_int_equal(blend_alloc_live(), 0);
 }
 
+/* Auto mode with restores: a connected restore ends handle_s after the restore (its talk time
+ * counts from there), a waiting one is offered when the agent frees up, with its true wait. */
+static void test_auto_restore(void **state)
+{
+    struct out o = {0};
+    replay("{\"at\":0,\"do\":\"config\",\"accept\":\"auto\",\"queues\":[{\"id\":\"q\"}],"
+           "\"agents\":[{\"id\":\"a\"}]}\n"
+           "{\"at\":0,\"do\":\"agent.restore\",\"agent\":\"a\",\"state\":\"ready\","
+           "\"since_s\":-9}\n"
+           "{\"at\":0,\"do\":\"contact.restore\",\"contact\":\"c1\",\"queue\":\"q\","
+           "\"agent\":\"a\",\"enqueued_s\":-50,\"handle_s\":4}\n"
+           "{\"at\":1,\"do\":\"contact.restore\",\"contact\":\"c2\",\"queue\":\"q\","
+           "\"enqueued_s\":-7,\"handle_s\":2}\n",
+           &o);
+    assert_string_equal(
+        o.text,
+        "{\"at\":0,\"event\":\"agent.state\",\"agent\":\"a\",\"state\":\"ready\",\"reason\":"
+        "null}\n"
+        "{\"at\":1,\"event\":\"queued\",\"contact\":\"c2\",\"queue\":\"q\"}\n"
+        "{\"at\":4,\"event\":\"offer\",\"contact\":\"c2\",\"agent\":\"a\",\"queue\":\"q\"}\n"
+        "{\"at\":4,\"event\":\"ended\",\"contact\":\"c1\",\"agent\":\"a\",\"queue\":\"q\"}\n"
+        "{\"at\":4,\"event\":\"connected\",\"contact\":\"c2\",\"agent\":\"a\",\"queue\":\"q\","
+        "\"wait_s\":11}\n"
+        "{\"at\":6,\"event\":\"ended\",\"contact\":\"c2\",\"agent\":\"a\",\"queue\":\"q\"}\n"
+        "{\"at\":6,\"event\":\"stats\",\"queues\":[{\"queue\":\"q\",\"offered\":1,\"answered\":1,"
+        "\"abandoned\":0,\"short_abandoned\":0,\"service_level\":1,\"asa_s\":11,\"aht_s\":3,"
+        "\"abandon_rate\":0}]}\n");
+    assert_string_equal(o.refusals, "");
+    assert_int_equal(blend_alloc_live(), 0);
+}
+
 /* Manual mode ends at the last line unless end_s says otherwise: a later timer never fires. */
 static void test_manual_end(void **state)
 {
@@ -268,6 +320,7 @@ int main(void)
         cmocka_unit_test(test_refusal_names_line),
         cmocka_unit_test(test_auto_patience_and_handle),
         cmocka_unit_test(test_manual_end),
+        cmocka_unit_test(test_auto_restore),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

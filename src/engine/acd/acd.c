@@ -33,6 +33,10 @@
  *  - A voice-exclusive agent holding an offer on another channel is not available for voice.
  *  - QUEUE_SET with a relaxation step whose add_queue_agents names the queue itself is refused
  *    (EINVAL).
+ *  - QUEUE_SET on an existing queue applies at once the steps and max waits its contacts' age
+ *    has reached under the new config, and moves or closes their sticky windows; removing an
+ *    agent unbinds its sticky contacts for good (docs/routing.md §Precise readings 15-17).
+ *  - AGENT_RESTORE and CONTACT_RESTORE rebuild state after a restart (§Restoring state).
  */
 #include "engine/acd/acd_int.h"
 
@@ -171,6 +175,9 @@ static int alloc_tables(struct blend_acd *acd)
     acd->dirty_agents = blend_calloc(na, sizeof *acd->dirty_agents);
     acd->qmask = blend_calloc(nq * BLEND_CH_COUNT, sizeof *acd->qmask);
     acd->qtouched = blend_calloc(nq * BLEND_CH_COUNT, sizeof *acd->qtouched);
+    acd->qbound = blend_calloc(nq * BLEND_CH_COUNT, sizeof *acd->qbound);
+    acd->qbits = blend_calloc(nq * BLEND_CH_COUNT, sizeof *acd->qbits);
+    acd->qcand = blend_calloc(nq * BLEND_CH_COUNT, sizeof *acd->qcand);
     acd->pick = blend_calloc(na, sizeof *acd->pick);
     acd->reindex_list = blend_calloc(na, sizeof *acd->reindex_list);
     acd->reindex_pending = blend_calloc(na, sizeof *acd->reindex_pending);
@@ -178,8 +185,8 @@ static int alloc_tables(struct blend_acd *acd)
         !acd->slots || !acd->members || !acd->mnodes || !acd->contacts || !acd->cnodes ||
         !acd->contact_free || !acd->groups || !acd->offers || !acd->custs || !acd->cust_free ||
         !acd->heap || !acd->agent_stamp || !acd->agent_dirty_stamp || !acd->dirty_contacts ||
-        !acd->dirty_agents || !acd->qmask || !acd->qtouched || !acd->pick ||
-        !acd->reindex_list || !acd->reindex_pending) {
+        !acd->dirty_agents || !acd->qmask || !acd->qtouched || !acd->qbound || !acd->qbits ||
+        !acd->qcand || !acd->pick || !acd->reindex_list || !acd->reindex_pending) {
         return BLEND_ENOMEM;
     }
     if (blend__acd_map_init(&acd->agent_map, l->agents_max) ||
@@ -260,15 +267,16 @@ void blend_acd_destroy(struct blend_acd *acd)
     blend__acd_map_deinit(&acd->queue_map);
     blend__acd_map_deinit(&acd->contact_map);
     blend__acd_map_deinit(&acd->cust_map);
-    void *tables[] = {acd->agents,        acd->agent_free,     acd->queues,
-                      acd->queue_free,    acd->adders,         acd->slots,
-                      acd->members,       acd->mnodes,         acd->contacts,
-                      acd->cnodes,        acd->contact_free,   acd->groups,
-                      acd->offers,        acd->custs,          acd->cust_free,
-                      acd->heap,          acd->agent_stamp,    acd->agent_dirty_stamp,
-                      acd->dirty_contacts, acd->dirty_agents,  acd->qmask,
-                      acd->qtouched,      acd->pick,           acd->reindex_list,
-                      acd->reindex_pending};
+    void *tables[] = {acd->agents,         acd->agent_free,     acd->queues,
+                      acd->queue_free,     acd->adders,         acd->slots,
+                      acd->members,        acd->mnodes,         acd->contacts,
+                      acd->cnodes,         acd->contact_free,   acd->groups,
+                      acd->offers,         acd->custs,          acd->cust_free,
+                      acd->heap,           acd->agent_stamp,    acd->agent_dirty_stamp,
+                      acd->dirty_contacts, acd->dirty_agents,   acd->qmask,
+                      acd->qtouched,       acd->qbound,         acd->pick,
+                      acd->reindex_list,   acd->reindex_pending, acd->qbits,
+                      acd->qcand};
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
         blend_free(tables[i]);
     }
@@ -314,7 +322,11 @@ void blend__acd_offer_make(struct blend_acd *acd, uint32_t ci, uint32_t ai)
     }
     a->offers = o;
     a->offered[c->ch]++;
-    q->last_robin_id = a->cfg.id;
+    if (!blend__acd_is_ring(acd, c)) {
+        /* The round-robin pointer moves with every single-agent offer of the queue, whoever
+         * decided it; ring-all offers do not move it (they matter after a reconfiguration). */
+        q->last_robin_id = a->cfg.id;
+    }
     struct blend_acd_effect *e = blend__acd_fx_contact(acd, BLEND_ACD_FX_OFFER, ci, ai);
     e->is_callback = c->is_callback;
     /* Offers are made by decisions, which read the treaps right after: re-key at once. */
@@ -717,6 +729,31 @@ static int agent_cfg_ok(const struct blend_acd_agent_config *a)
 
 /* ---- Configuration events -------------------------------------------------------------------- */
 
+/* docs/routing.md §Precise readings 16: a sticky window follows its queue's configuration; it
+ * closes at once when the queue is no longer sticky or the new window is already over. */
+static void sticky_retime(struct blend_acd *acd, uint32_t ci)
+{
+    struct acd_contact *c = &acd->contacts[ci];
+    const struct blend_acd_queue_config *q = &acd->queues[c->queue].cfg;
+    if (!c->sticky_agent) {
+        return;
+    }
+    int64_t until = c->qjoin_ms + q->sticky_ms;
+    int was_waiting = c->state == BLEND_CONTACT_WAITING;
+    if (q->strategy != BLEND_STRAT_STICKY || q->sticky_ms <= 0 || until <= acd->now_ms) {
+        if (was_waiting) {
+            blend__acd_wait_leave(acd, ci);
+        }
+        sticky_unbind(acd, ci);
+        if (was_waiting) {
+            blend__acd_wait_enter(acd, ci);
+        }
+    } else if (until != c->sticky_until_ms) {
+        c->sticky_until_ms = until;
+        ctimer_set(acd, ci, BLEND_ACD_TIMER_STICKY, until);
+    }
+}
+
 static void queue_retime(struct blend_acd *acd, uint32_t qi)
 {
     /* Waiting contacts keep their age; steps due under the new config apply now, timers are
@@ -726,6 +763,7 @@ static void queue_retime(struct blend_acd *acd, uint32_t qi)
         if (!c->is_used || c->queue != qi || c->state == BLEND_CONTACT_CONNECTED) {
             continue;
         }
+        sticky_retime(acd, (uint32_t)ci);
         if (c->state == BLEND_CONTACT_WAITING) {
             blend__acd_wait_leave(acd, (uint32_t)ci);
             blend__acd_wait_enter(acd, (uint32_t)ci);
@@ -773,6 +811,7 @@ static int ev_queue_set(struct blend_acd *acd, const struct blend_acd_queue_conf
     if (is_new) {
         blend__acd_map_put(&acd->queue_map, cfg->id, qi);
     }
+    blend__acd_gsum_rebound(acd, qi); /* the bounds depend on the acceleration */
     blend__acd_adders_rebuild(acd);
     queue_retime(acd, qi);
     blend__acd_serve_all(acd);
@@ -1208,6 +1247,151 @@ static int ev_priority(struct blend_acd *acd, const struct blend_acd_event *ev)
     return 0;
 }
 
+/* ---- Restoring state (docs/routing.md §Restoring state) ---------------------------------- */
+
+static int ev_agent_restore(struct blend_acd *acd, const struct blend_acd_event *ev)
+{
+    int64_t id = ev->u.agent_restore.agent;
+    enum blend_acd_presence p = ev->u.agent_restore.presence;
+    const char *r = ev->u.agent_restore.reason;
+    uint32_t ai = id_ok(id) ? blend__acd_map_get(&acd->agent_map, id) : 0;
+    if (!ai ||
+        (p != BLEND_PRESENCE_READY && p != BLEND_PRESENCE_NOT_READY &&
+         p != BLEND_PRESENCE_WRAP_UP) ||
+        !memchr(r, 0, BLEND_ACD_REASON_BYTES) || ev->u.agent_restore.since_ms > acd->now_ms) {
+        return BLEND_EINVAL;
+    }
+    struct acd_agent *a = &acd->agents[ai];
+    if (a->presence != BLEND_PRESENCE_LOGGED_OUT) {
+        return BLEND_ESTATE;
+    }
+    /* As a login: counts restart (handled, no_answer; the least-occupied history is kept). */
+    a->handled = 0;
+    a->no_answer = 0;
+    a->has_pending_nr = 0;
+    int64_t since_ms = ev->u.agent_restore.since_ms;
+    if (p == BLEND_PRESENCE_WRAP_UP && ev->u.agent_restore.wrapup_until_ms <= acd->now_ms) {
+        /* The wrap-up is over: ready now, exactly as its timer firing now would make it. */
+        p = BLEND_PRESENCE_READY;
+        since_ms = acd->now_ms;
+    }
+    set_presence(acd, ai, p, p == BLEND_PRESENCE_NOT_READY ? r : NULL);
+    a->since_ms = since_ms;
+    for (int c = 0; c < BLEND_CH_COUNT; c++) {
+        a->free_since[c] = since_ms; /* re-keyed by the deferred reindex */
+    }
+    if (p == BLEND_PRESENCE_WRAP_UP) {
+        a->wrap_due_ms = ev->u.agent_restore.wrapup_until_ms;
+        blend__acd_timer_set(acd, BLEND_ACD_TIMER_WRAPUP, a->cfg.id, a->wrap_due_ms);
+    }
+    sticky_refresh(acd, ai);
+    return 0;
+}
+
+/* The step a contact of queue q that joined at qjoin_ms is at now: every step whose after_ms
+ * its age has reached. */
+static int step_for_age(const struct blend_acd_queue_config *q, int64_t qjoin_ms, int64_t now_ms)
+{
+    int k = 0;
+    while (k < q->relax_count && qjoin_ms + q->relax[k].after_ms <= now_ms) {
+        k++;
+    }
+    return k;
+}
+
+/* A waiting restored contact joins its queue with its true age: one RELAXED naming the step in
+ * force when > 0, the next timers for the remaining time, overflow at once when max wait has
+ * passed. Not bound to a sticky agent (the sticky memory is not restored). */
+static void restore_waiting(struct blend_acd *acd, uint32_t ci, uint32_t qi)
+{
+    struct acd_contact *c = &acd->contacts[ci];
+    const struct blend_acd_queue_config *q = &acd->queues[qi].cfg;
+    c->queue = qi;
+    c->qjoin_ms = c->enqueued_ms;
+    c->step = step_for_age(q, c->qjoin_ms, acd->now_ms);
+    acd->queues[qi].contacts++;
+    blend__acd_fx_contact(acd, BLEND_ACD_FX_QUEUED, ci, 0);
+    if (c->step > 0) {
+        blend__acd_fx_contact(acd, BLEND_ACD_FX_RELAXED, ci, 0)->step = c->step;
+    }
+    arm_relax(acd, ci);
+    blend__acd_wait_enter(acd, ci);
+    blend__acd_dirty_contact(acd, ci);
+    if (!c->is_callback && q->max_wait_ms > 0 && q->overflow != BLEND_OVERFLOW_NONE &&
+        c->qjoin_ms + q->max_wait_ms <= acd->now_ms) {
+        overflow(acd, ci);
+    } else {
+        arm_max_wait(acd, ci);
+    }
+}
+
+/* Validates a connected restore: the agent is logged in and could hold one more contact on the
+ * channel (active + offered < capacity), and a voice-exclusive agent connected to voice would
+ * hold no offer on another channel (docs/routing.md §Invariants 2). */
+static int restore_agent_ok(const struct blend_acd *acd, uint32_t ai, unsigned ch)
+{
+    const struct acd_agent *a = &acd->agents[ai];
+    if (a->presence == BLEND_PRESENCE_LOGGED_OUT ||
+        a->active[ch] + a->offered[ch] >= a->cfg.capacity[ch]) {
+        return 0;
+    }
+    for (int k = 0; a->cfg.voice_exclusive && ch == BLEND_CH_VOICE && k < BLEND_CH_COUNT; k++) {
+        if (k != BLEND_CH_VOICE && a->offered[k] > 0) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+static int ev_contact_restore(struct blend_acd *acd, const struct blend_acd_event *ev)
+{
+    const struct blend_acd_contact_restore *r = &ev->u.contact_restore;
+    uint32_t qi = id_ok(r->queue) ? blend__acd_map_get(&acd->queue_map, r->queue) : 0;
+    uint32_t ai = id_ok(r->agent) ? blend__acd_map_get(&acd->agent_map, r->agent) : 0;
+    unsigned ch = (unsigned)r->channel;
+    if (!id_ok(r->contact) || !qi || ch >= BLEND_CH_COUNT ||
+        !(acd->queues[qi].cfg.channels & (1u << ch)) || r->priority < 0 || r->priority > 1000 ||
+        r->customer < 0 || r->enqueued_ms > acd->now_ms ||
+        (r->is_callback != 0 && r->is_callback != 1) || (r->agent != 0 && !ai)) {
+        return BLEND_EINVAL;
+    }
+    if (blend__acd_map_get(&acd->contact_map, r->contact) ||
+        (ai && !restore_agent_ok(acd, ai, ch))) {
+        return BLEND_ESTATE;
+    }
+    if (acd->contact_free_count == 0) {
+        return BLEND_ELIMIT;
+    }
+    uint32_t ci = acd->contact_free[--acd->contact_free_count];
+    struct acd_contact *c = &acd->contacts[ci];
+    memset(c, 0, sizeof *c);
+    c->is_used = 1;
+    c->id = r->contact;
+    c->ch = (uint8_t)ch;
+    c->own_priority = r->priority;
+    c->customer = r->customer;
+    c->enqueued_ms = r->enqueued_ms;
+    c->is_callback = r->is_callback;
+    blend__acd_map_put(&acd->contact_map, r->contact, ci);
+    acd->arrived++;
+    if (!ai) {
+        restore_waiting(acd, ci, qi);
+        return 0;
+    }
+    /* Connected: it occupies the agent's capacity as an accepted offer would, from now (talk
+     * time counts from the restore); nothing observable happens. */
+    struct acd_agent *a = &acd->agents[ai];
+    c->queue = qi;
+    c->qjoin_ms = c->enqueued_ms;
+    c->state = BLEND_CONTACT_CONNECTED;
+    c->agent = ai;
+    c->connect_ms = acd->now_ms;
+    acd->queues[qi].contacts++;
+    a->active[ch]++;
+    blend__acd_agent_reindex(acd, ai);
+    return 0;
+}
+
 /* ---- Timers --------------------------------------------------------------------------------- */
 
 static void offer_timeout(struct blend_acd *acd, uint32_t ci)
@@ -1266,6 +1450,7 @@ static void timer_contact(struct blend_acd *acd, int kind, uint32_t ci)
         if (c->group && (n > 0) != (c->declined_count > 0)) {
             /* The group counts its contacts with declines (acd_route.c group_head). */
             acd->groups[c->group].declined += n > 0 ? 1u : (uint32_t)-1;
+            blend__acd_gsum_sync(acd, c->group);
         }
         c->declined_count = (uint8_t)n;
         c->armed &= (uint8_t)~(1u << BLEND_ACD_TIMER_REOFFER);
@@ -1350,6 +1535,10 @@ static int dispatch(struct blend_acd *acd, const struct blend_acd_event *ev)
         return ev_priority(acd, ev);
     case BLEND_ACD_EV_TIMER:
         return ev_timer(acd, ev->u.timer);
+    case BLEND_ACD_EV_AGENT_RESTORE:
+        return ev_agent_restore(acd, ev);
+    case BLEND_ACD_EV_CONTACT_RESTORE:
+        return ev_contact_restore(acd, ev);
     }
     return BLEND_EINVAL;
 }

@@ -110,23 +110,63 @@ struct blend_acd_agent_config {
 };
 
 enum blend_acd_event_type {
-    BLEND_ACD_EV_QUEUE_SET = 1,  /* create or replace a queue (waiting contacts keep age) */
-    BLEND_ACD_EV_QUEUE_REMOVE,   /* only when no contact is in it (else BLEND_ESTATE) */
-    BLEND_ACD_EV_AGENT_SET,      /* create or replace an agent's skills and capacities */
-    BLEND_ACD_EV_AGENT_REMOVE,   /* only when logged out */
-    BLEND_ACD_EV_AGENT_LOGIN,    /* -> not-ready "login" */
+    BLEND_ACD_EV_QUEUE_SET = 1, /* create or replace a queue (waiting contacts keep age) */
+    BLEND_ACD_EV_QUEUE_REMOVE,  /* only when no contact is in it (else BLEND_ESTATE) */
+    BLEND_ACD_EV_AGENT_SET,     /* create or replace an agent's skills and capacities */
+    BLEND_ACD_EV_AGENT_REMOVE,  /* only when logged out */
+    BLEND_ACD_EV_AGENT_LOGIN,   /* -> not-ready "login" */
     BLEND_ACD_EV_AGENT_READY,
-    BLEND_ACD_EV_AGENT_NOT_READY, /* reason */
-    BLEND_ACD_EV_AGENT_LOGOUT,   /* refused (ESTATE) while the agent has connected contacts */
-    BLEND_ACD_EV_WRAPUP_END,     /* agent ends wrap-up early */
-    BLEND_ACD_EV_CONTACT_ARRIVE, /* contact, queue, channel, priority, customer */
-    BLEND_ACD_EV_OFFER_ACCEPT,   /* contact, agent */
-    BLEND_ACD_EV_OFFER_REJECT,   /* contact, agent */
-    BLEND_ACD_EV_CONTACT_END,    /* a connected contact ends: agent goes to wrap-up */
-    BLEND_ACD_EV_CONTACT_ABANDON, /* the customer leaves while waiting or offered */
+    BLEND_ACD_EV_AGENT_NOT_READY,  /* reason */
+    BLEND_ACD_EV_AGENT_LOGOUT,     /* refused (ESTATE) while the agent has connected contacts */
+    BLEND_ACD_EV_WRAPUP_END,       /* agent ends wrap-up early */
+    BLEND_ACD_EV_CONTACT_ARRIVE,   /* contact, queue, channel, priority, customer */
+    BLEND_ACD_EV_OFFER_ACCEPT,     /* contact, agent */
+    BLEND_ACD_EV_OFFER_REJECT,     /* contact, agent */
+    BLEND_ACD_EV_CONTACT_END,      /* a connected contact ends: agent goes to wrap-up */
+    BLEND_ACD_EV_CONTACT_ABANDON,  /* the customer leaves while waiting or offered */
     BLEND_ACD_EV_CALLBACK_REQUEST, /* a waiting contact becomes a callback, keeping its place */
     BLEND_ACD_EV_CONTACT_PRIORITY, /* set a waiting contact's own priority (supervisor) */
-    BLEND_ACD_EV_TIMER,          /* a timer the engine armed is due (timer id) */
+    BLEND_ACD_EV_TIMER,            /* a timer the engine armed is due (timer id) */
+    /* Rebuilding the engine after a server restart (docs/routing.md §Restoring state): */
+    BLEND_ACD_EV_AGENT_RESTORE,   /* a logged-out agent back in its stored presence */
+    BLEND_ACD_EV_CONTACT_RESTORE, /* a contact back waiting (its true age) or connected */
+};
+
+/*
+ * AGENT_RESTORE: only for an existing, logged-out agent (else BLEND_EINVAL / BLEND_ESTATE). As a
+ * login, the agent's counts restart (contacts handled, consecutive timeouts). Emits AGENT_STATE
+ * with `presence` and arms the WRAPUP timer for a wrap-up; a WRAP_UP whose end has come
+ * (wrapup_until_ms <= now) is restored as READY since now, exactly as its timer firing now
+ * would leave the agent (one AGENT_STATE: READY). Decisions follow as after any state change.
+ */
+struct blend_acd_agent_restore {
+    int64_t agent;
+    enum blend_acd_presence presence;    /* READY, NOT_READY or WRAP_UP */
+    char reason[BLEND_ACD_REASON_BYTES]; /* NOT_READY: its reason (NUL-terminated) */
+    int64_t since_ms;        /* entered that presence, <= now (may be negative); becomes the
+                                free_since of every channel (longest-idle) */
+    int64_t wrapup_until_ms; /* WRAP_UP only: when wrap-up ends */
+};
+
+/*
+ * CONTACT_RESTORE: the fields of ARRIVE plus the contact's stored history. agent == 0: the
+ * contact waits with its true age: rank, relaxation step (one RELAXED naming the step in force
+ * when > 0), relaxation and max-wait timers all count from enqueued_ms, and a max wait already
+ * reached overflows at once; it emits QUEUED like an arrival. agent != 0: the contact is
+ * connected to that agent, who must be logged in with active + offered < capacity on the
+ * channel (and, voice-exclusive with a voice contact, no offer on another channel), else
+ * BLEND_ESTATE; no offer is made and nothing observable is emitted. Sticky memory is not
+ * restored and a restored contact is never bound to a sticky agent.
+ */
+struct blend_acd_contact_restore {
+    int64_t contact;
+    int64_t queue;
+    enum blend_channel channel;
+    int32_t priority;    /* own priority, 0..1000 */
+    int64_t customer;    /* 0 = unknown */
+    int64_t enqueued_ms; /* first join, <= now (may be negative) */
+    int is_callback;     /* 0 or 1 */
+    int64_t agent;       /* 0 = waiting; else the connected agent */
 };
 
 struct blend_acd_event {
@@ -154,6 +194,8 @@ struct blend_acd_event {
             int32_t priority; /* CONTACT_PRIORITY */
         } contact;
         uint64_t timer;
+        struct blend_acd_agent_restore agent_restore;     /* AGENT_RESTORE */
+        struct blend_acd_contact_restore contact_restore; /* CONTACT_RESTORE */
     } u;
 };
 
@@ -282,5 +324,19 @@ struct blend_acd_contact_view {
     int64_t ewt_ms;       /* estimated wait, see docs/routing.md §EWT */
 };
 int blend_acd_contact(struct blend_acd *acd, int64_t id, struct blend_acd_contact_view *out);
+
+/* Staffing of a queue: the logged-in agents who meet its base requirement and have capacity
+ * on one of its channels, each counted once, by what they are doing (docs/kpis.md §Queue):
+ * busy (a connected contact or an outstanding offer on any channel, whatever the presence),
+ * else by presence. O(agents): for views, not for routing. */
+struct blend_acd_queue_staff {
+    int32_t logged_in; /* = ready + busy + not_ready + wrap_up */
+    int32_t ready;     /* ready and idle: could take a contact now */
+    int32_t busy;
+    int32_t not_ready;
+    int32_t wrap_up;
+};
+int blend_acd_queue_staff(const struct blend_acd *acd, int64_t queue_id,
+                          struct blend_acd_queue_staff *out);
 
 #endif

@@ -61,6 +61,30 @@ int blend__acd_agent_available(const struct acd_agent *a, int ch)
     return 1;
 }
 
+unsigned blend__acd_agent_avail_mask(const struct acd_agent *a)
+{
+    if (a->presence != BLEND_PRESENCE_READY) {
+        return 0;
+    }
+    _Static_assert(BLEND_CH_COUNT == 5, "one term per channel below");
+    const uint8_t *act = a->active, *off = a->offered, *cap = a->cfg.capacity;
+    unsigned mask =
+        (unsigned)(act[0] + off[0] < cap[0]) | (unsigned)(act[1] + off[1] < cap[1]) << 1 |
+        (unsigned)(act[2] + off[2] < cap[2]) << 2 | (unsigned)(act[3] + off[3] < cap[3]) << 3 |
+        (unsigned)(act[4] + off[4] < cap[4]) << 4;
+    if (a->cfg.voice_exclusive) {
+        /* As blend__acd_agent_available: voice load blocks the other channels, an offer on
+         * another channel blocks voice. */
+        if (act[BLEND_CH_VOICE] + off[BLEND_CH_VOICE] > 0) {
+            mask &= 1u << BLEND_CH_VOICE;
+        }
+        if ((off[1] | off[2] | off[3] | off[4]) != 0) {
+            mask &= ~(1u << BLEND_CH_VOICE);
+        }
+    }
+    return mask;
+}
+
 void blend__acd_agent_key(const struct blend_acd *acd, uint32_t ai, const struct acd_slot *s,
                           int ch, struct acd_tnode *out)
 {
@@ -95,19 +119,14 @@ void blend__acd_agent_reindex_now(struct blend_acd *acd, uint32_t ai)
 {
     struct acd_agent *a = &acd->agents[ai];
     acd->reindex_pending[ai] = 0; /* up to date: a flush skips its list entry */
-    int avail[BLEND_CH_COUNT];
-    int any = 0;
-    for (int c = 0; c < BLEND_CH_COUNT; c++) {
-        avail[c] = blend__acd_agent_available(a, c);
-        any |= avail[c];
-    }
-    if (!any && a->members_in_tree == 0) {
+    unsigned avail = blend__acd_agent_avail_mask(a);
+    if (!avail && a->members_in_tree == 0) {
         return; /* unavailable everywhere and in no treap: nothing to do */
     }
     for (uint32_t m = a->members; m; m = acd->members[m].next) {
         struct acd_member *mb = &acd->members[m];
         struct acd_slot *s = &acd->slots[mb->slot];
-        if (!avail[mb->ch]) {
+        if (!(avail & (1u << mb->ch))) {
             if (mb->in_tree) {
                 blend__acd_treap_remove(acd->mnodes, &s->root[mb->ch], m);
                 mb->in_tree = 0;
@@ -457,6 +476,9 @@ void blend__acd_adders_rebuild(struct blend_acd *acd)
 void blend__acd_hist_push(struct blend_acd *acd, uint32_t ai, int64_t end_ms, int64_t handle_ms)
 {
     struct acd_agent *a = &acd->agents[ai];
+    /* The heap is keyed by the oldest entry: only a push into an empty ring or one that drops
+     * the oldest entry changes the key. */
+    int is_key_changed = a->hist_count == 0 || a->hist_count == BLEND_ACD_HISTORY_MAX;
     if (a->hist_count == BLEND_ACD_HISTORY_MAX) {
         /* The ring is full: the oldest entry leaves early (documented limit). */
         a->occupied_ms -= a->hist[a->hist_head].handle_ms;
@@ -468,7 +490,9 @@ void blend__acd_hist_push(struct blend_acd *acd, uint32_t ai, int64_t end_ms, in
     a->hist[tail].handle_ms = handle_ms;
     a->hist_count++;
     a->occupied_ms += handle_ms;
-    blend__acd_heap_update(acd, ai);
+    if (is_key_changed) {
+        blend__acd_heap_update(acd, ai);
+    }
 }
 
 void blend__acd_occupied_expire(struct blend_acd *acd, int64_t now_ms)

@@ -22,7 +22,11 @@
  * (blend__acd_agent_reindex); the marks are applied before any decision reads a treap and at
  * the end of every step, so the invariant holds between steps and wherever a treap is read.
  * A group caches its head (first contact, with its key) and counts its contacts that hold a
- * decline, so that an agent compares group heads without touching the contacts.
+ * decline, so that an agent compares group heads without touching the contacts. While a
+ * (queue, channel) has at most ACD_QCH_INLINE groups, the queue keeps a copy of their heads
+ * inline (gsum) and a bound on their effective priority (struct acd_qbound): an agent who frees
+ * up computes one bound per (queue, channel) it is eligible for, searches the best one first,
+ * and reads the heads of another only when its bound can still beat the contact found.
  */
 #ifndef BLEND_ENGINE_ACD_ACD_INT_H
 #define BLEND_ENGINE_ACD_ACD_INT_H
@@ -48,6 +52,8 @@
 #define ACD_EXTRA_OFFERS_PER_AGENT 8
 /* Exact worst cases up to this many entries are allocated as such. */
 #define ACD_EXACT_POOL_MAX (1u << 20)
+/* Groups of one (queue, channel) whose indexes a queue keeps inline (beyond it, the list). */
+#define ACD_QCH_INLINE 4
 /* Deepest treap walk kept on an explicit stack (expected depth is ~2 log2 n). */
 #define ACD_TREAP_DEPTH_MAX 128
 
@@ -116,11 +122,38 @@ struct acd_agent {
     uint32_t sticky;   /* contacts bound to this agent (doubly linked through contacts) */
 };
 
-/* The fields an agent's decision reads come first, so that they share a cache line. */
+/* A group's head as an agent's decision reads it (a copy kept in the group's queue). */
+struct acd_gsum {
+    int64_t head_enqueued_ms, head_id;
+    uint32_t group;
+    uint32_t head; /* 0 when the group is empty */
+    int32_t level;
+    uint8_t step;
+    uint8_t has_declined; /* some contact of the group holds a decline */
+};
+
+/* The bound best_contact reads first for one channel of a queue: over the inline heads of
+ * the channel, the head whose effective priority is the highest at every instant (own priority
+ * x 60,000 - first join x acceleration is the largest, and the floor in the priority formula
+ * is monotone), given by its own priority and first join; level_top == INT32_MIN: no head. */
+struct acd_qbound {
+    int64_t enqueued_top;
+    int32_t level_top;
+};
+
+/* The fields an agent's decision reads come first: the header and the bounds of the first
+ * channels share a cache line; each channel's inline group heads fill two more. */
 struct acd_queue {
-    uint32_t groups[BLEND_CH_COUNT]; /* waiting groups of each channel */
     uint32_t adders;  /* list of (queue, from step) that add this queue's agents */
     int32_t priority, acceleration_per_min, max_priority; /* copies of cfg's */
+    uint16_t gcount[BLEND_CH_COUNT];                      /* groups in each channel's list */
+    struct acd_qbound bound[BLEND_CH_COUNT];
+    int64_t enqueued_min[BLEND_CH_COUNT]; /* the earliest first join of the inline heads */
+    uint32_t groups[BLEND_CH_COUNT];      /* waiting groups of each channel (list) */
+    /* When gcount[ch] <= ACD_QCH_INLINE: a copy of the head of every group of that list, in
+     * any order, so that a decision reads two lines per queue instead of chasing the list
+     * through one line per group (acd_route.c gsum_sync keeps them equal). */
+    struct acd_gsum gsum[BLEND_CH_COUNT][ACD_QCH_INLINE];
     int is_used;
     struct blend_acd_queue_config cfg;
     int64_t reoffer_ms; /* cfg.reoffer_delay_ms, or the offer timeout when 0 */
@@ -141,6 +174,7 @@ struct acd_adder {
 struct acd_group {
     uint32_t next;  /* in the queue's list for the channel; next free */
     uint8_t ch, step;
+    uint8_t pos;    /* index in the queue's gsum[ch] while that array is in use */
     int32_t level;  /* the contacts' own priority */
     uint32_t head;  /* first contact of the treap, 0 when empty */
     uint32_t declined; /* contacts of the group with a non-empty decline list */
@@ -268,6 +302,9 @@ struct blend_acd {
     uint32_t dirty_gen;
     uint16_t *qmask;           /* per (queue, channel): eligible steps bit set */
     uint32_t *qtouched;
+    int32_t *qbound; /* per qtouched entry: the bound on its heads' priority */
+    uint16_t *qbits; /* per qtouched entry: the eligible steps */
+    uint32_t *qcand; /* qtouched entries to search first */
     size_t qtouched_count;
     uint32_t *pick;            /* ring-all candidates */
     /* Agents whose treap memberships must be brought up to date before the next decision
@@ -308,6 +345,8 @@ int64_t blend__acd_agent_expiry(const struct acd_agent *a);
 int blend__acd_agent_meets(const struct acd_agent *a, const struct blend_acd_skill_req *req,
                            int count);
 int blend__acd_agent_available(const struct acd_agent *a, int ch);
+/* Bit ch set when blend__acd_agent_available(a, ch). */
+unsigned blend__acd_agent_avail_mask(const struct acd_agent *a);
 /* Marks the agent's memberships for re-keying; applied by blend__acd_index_flush() (at the
  * start of every decision pass) or at once by blend__acd_agent_reindex_now(). */
 void blend__acd_agent_reindex(struct blend_acd *acd, uint32_t ai);
@@ -330,8 +369,16 @@ const struct blend_acd_skill_req *blend__acd_req(const struct blend_acd *acd,
 int blend__acd_eligible(const struct blend_acd *acd, uint32_t ai, uint32_t ci);
 int blend__acd_is_restricted(const struct blend_acd *acd, const struct acd_contact *c);
 int32_t blend__acd_priority(const struct blend_acd *acd, const struct acd_contact *c);
+/* Effective priority now of a contact of queue q with own priority `level` first joined at
+ * enqueued_ms. */
+int32_t blend__acd_group_priority(const struct blend_acd *acd, const struct acd_queue *q,
+                                  int32_t level, int64_t enqueued_ms);
 int blend__acd_rank_cmp(const struct blend_acd *acd, uint32_t a, uint32_t b);
 void blend__acd_wait_enter(struct blend_acd *acd, uint32_t ci);
+/* Copies group g's head and decline flag into its queue's inline summary (when kept). */
+void blend__acd_gsum_sync(struct blend_acd *acd, uint32_t g);
+/* Recomputes queue qi's bounds over its inline heads (its acceleration changed). */
+void blend__acd_gsum_rebound(struct blend_acd *acd, uint32_t qi);
 void blend__acd_wait_leave(struct blend_acd *acd, uint32_t ci);
 void blend__acd_dirty_contact(struct blend_acd *acd, uint32_t ci);
 void blend__acd_dirty_agent(struct blend_acd *acd, uint32_t ai);

@@ -14,7 +14,9 @@
  * queue's (different strategy, or most-skilled whose key depends on the requirement) that
  * treap is scanned (all available agents meeting the added queue's base requirement on the
  * channel). On the agent side, a group's first contact not declined by the agent is its best;
- * the skips are bounded by the contacts that agent declined within reoffer_delay.
+ * the skips are bounded by the contacts that agent declined within reoffer_delay. An agent
+ * bounds each (queue, channel) it is eligible for by the highest effective priority of its
+ * heads and reads the heads only of those whose bound can still win (best_contact).
  */
 #include "engine/acd/acd_int.h"
 
@@ -101,12 +103,20 @@ static int32_t priority_of(const struct blend_acd *acd, const struct acd_queue *
 {
     int64_t p = (int64_t)q->priority + level;
     if (q->acceleration_per_min != 0) {
-        p += (acd->now_ms - enqueued_ms) * q->acceleration_per_min / 60000;
+        /* Age and acceleration are never negative: unsigned division is the floor, cheaper. */
+        p += (int64_t)((uint64_t)(acd->now_ms - enqueued_ms) * (uint64_t)q->acceleration_per_min /
+                       60000u);
     }
     if (q->max_priority > 0 && p > q->max_priority) {
         p = q->max_priority;
     }
     return (int32_t)p;
+}
+
+int32_t blend__acd_group_priority(const struct blend_acd *acd, const struct acd_queue *q,
+                                  int32_t level, int64_t enqueued_ms)
+{
+    return priority_of(acd, q, level, enqueued_ms);
 }
 
 int32_t blend__acd_priority(const struct blend_acd *acd, const struct acd_contact *c)
@@ -160,7 +170,84 @@ static uint32_t group_get(struct blend_acd *acd, const struct acd_contact *c)
         acd->groups[gr->next].prev = g;
     }
     q->groups[c->ch] = g;
+    uint16_t n = ++q->gcount[c->ch];
+    if (n <= ACD_QCH_INLINE) {
+        gr->pos = (uint8_t)(n - 1);
+        blend__acd_gsum_sync(acd, g);
+    }
     return g;
+}
+
+/* Recomputes the channel's bounds over its inline heads (empty groups, being filled, aside).
+ * Times are milliseconds of a monotonic clock, far below 2^53, so the key cannot overflow. */
+static void gsum_bounds(struct acd_queue *q, int ch)
+{
+    int32_t level = INT32_MIN;
+    int64_t enq = 0, enq_min = INT64_MAX, key_top = 0;
+    for (int j = 0; j < q->gcount[ch] && j < ACD_QCH_INLINE; j++) {
+        const struct acd_gsum *s = &q->gsum[ch][j];
+        if (!s->head) {
+            continue;
+        }
+        int64_t key = (int64_t)s->level * 60000 - s->head_enqueued_ms * q->acceleration_per_min;
+        if (level == INT32_MIN || key > key_top) {
+            level = s->level;
+            enq = s->head_enqueued_ms;
+            key_top = key;
+        }
+        enq_min = s->head_enqueued_ms < enq_min ? s->head_enqueued_ms : enq_min;
+    }
+    q->bound[ch].level_top = level;
+    q->bound[ch].enqueued_top = enq;
+    q->enqueued_min[ch] = enq_min;
+}
+
+void blend__acd_gsum_rebound(struct blend_acd *acd, uint32_t qi)
+{
+    struct acd_queue *q = &acd->queues[qi];
+    for (int ch = 0; ch < BLEND_CH_COUNT; ch++) {
+        gsum_bounds(q, ch);
+    }
+}
+
+void blend__acd_gsum_sync(struct blend_acd *acd, uint32_t g)
+{
+    const struct acd_group *gr = &acd->groups[g];
+    struct acd_queue *q = &acd->queues[gr->queue];
+    if (q->gcount[gr->ch] > ACD_QCH_INLINE) {
+        return; /* decisions walk the list */
+    }
+    struct acd_gsum *s = &q->gsum[gr->ch][gr->pos];
+    s->head_enqueued_ms = gr->head_enqueued_ms;
+    s->head_id = gr->head_id;
+    s->group = g;
+    s->head = gr->head;
+    s->level = gr->level;
+    s->step = gr->step;
+    s->has_declined = gr->declined > 0;
+    gsum_bounds(q, gr->ch);
+}
+
+/* Group g left its queue's list for channel ch: keeps gsum exact while gcount fits. */
+static void gsum_remove(struct blend_acd *acd, struct acd_queue *q, int ch, uint32_t g)
+{
+    uint16_t n = --q->gcount[ch];
+    if (n < ACD_QCH_INLINE) {
+        uint8_t pos = acd->groups[g].pos;
+        q->gsum[ch][pos] = q->gsum[ch][n];
+        acd->groups[q->gsum[ch][pos].group].pos = pos;
+        gsum_bounds(q, ch);
+    } else if (n == ACD_QCH_INLINE) {
+        /* Back within the inline size: rebuild from the list (the array was not kept). */
+        uint8_t i = 0;
+        for (uint32_t x = q->groups[ch]; x; x = acd->groups[x].next) {
+            if (x != g) {
+                acd->groups[x].pos = i++;
+                blend__acd_gsum_sync(acd, x);
+            }
+        }
+        BLEND_ASSERT(i == ACD_QCH_INLINE);
+    }
 }
 
 static void group_put(struct blend_acd *acd, uint32_t g)
@@ -178,6 +265,7 @@ static void group_put(struct blend_acd *acd, uint32_t g)
     if (gr->next) {
         acd->groups[gr->next].prev = gr->prev;
     }
+    gsum_remove(acd, q, gr->ch, g);
     memset(gr, 0, sizeof *gr);
     gr->next = acd->group_free;
     acd->group_free = g;
@@ -206,6 +294,7 @@ void blend__acd_wait_enter(struct blend_acd *acd, uint32_t ci)
     gr->declined += c->declined_count > 0;
     gr->count++;
     c->group = g;
+    blend__acd_gsum_sync(acd, g);
 }
 
 void blend__acd_wait_leave(struct blend_acd *acd, uint32_t ci)
@@ -223,6 +312,9 @@ void blend__acd_wait_leave(struct blend_acd *acd, uint32_t ci)
     }
     gr->declined -= c->declined_count > 0;
     gr->count--;
+    if (gr->count > 0) {
+        blend__acd_gsum_sync(acd, c->group);
+    }
     group_put(acd, c->group);
     c->group = 0;
 }
@@ -469,6 +561,18 @@ static void try_offer_contact(struct blend_acd *acd, uint32_t ci)
 
 /* ---- Choosing a contact for an agent ------------------------------------------------------- */
 
+/* Bound on the effective priority of every waiting head of (q, ch): see best_contact. */
+static int32_t qch_bound(const struct blend_acd *acd, const struct acd_queue *q, int ch)
+{
+    if (q->gcount[ch] > ACD_QCH_INLINE) {
+        return INT32_MAX; /* more heads than kept inline: always searched */
+    }
+    if (q->gcount[ch] == 0 || q->bound[ch].level_top == INT32_MIN) {
+        return INT32_MIN; /* no waiting contact */
+    }
+    return priority_of(acd, q, q->bound[ch].level_top, q->bound[ch].enqueued_top);
+}
+
 static void qmask_add(struct blend_acd *acd, uint32_t qi, int ch, uint16_t bits)
 {
     size_t k = (size_t)qi * BLEND_CH_COUNT + (size_t)ch;
@@ -520,18 +624,84 @@ static uint32_t group_head(const struct blend_acd *acd, const struct acd_group *
     return n;
 }
 
+/* Offers group gr's best contact for agent ai to the running choice, when the agent is
+ * eligible for the group's step (bit set in `bits`). */
+static void consider_group(const struct blend_acd *acd, const struct acd_queue *q,
+                           const struct acd_group *gr, uint16_t bits, uint32_t ai,
+                           struct cpick *best)
+{
+    if (!(bits & (1u << gr->step))) {
+        return;
+    }
+    uint32_t ci = group_head(acd, gr, ai);
+    if (ci) {
+        /* A group's contacts share queue and own priority. */
+        int64_t enq = gr->head_enqueued_ms, id = gr->head_id;
+        if (ci != gr->head) {
+            enq = acd->cnodes[ci].k1;
+            id = acd->cnodes[ci].k2;
+        }
+        consider_contact(best, ci, priority_of(acd, q, gr->level, enq), enq, id);
+    }
+}
+
+/* Searches touched (queue, channel) number i for agent ai: every group of an eligible step. */
+static void search_qch(struct blend_acd *acd, size_t i, uint32_t ai, struct cpick *best)
+{
+    uint32_t k = acd->qtouched[i];
+    uint16_t bits = acd->qbits[i];
+    const struct acd_queue *q = &acd->queues[k / BLEND_CH_COUNT];
+    int ch = (int)(k % BLEND_CH_COUNT);
+    if (q->gcount[ch] > ACD_QCH_INLINE) {
+        for (uint32_t g = q->groups[ch]; g; g = acd->groups[g].next) {
+            consider_group(acd, q, &acd->groups[g], bits, ai, best);
+        }
+        return;
+    }
+    for (int j = 0; j < q->gcount[ch]; j++) {
+        const struct acd_gsum *gs = &q->gsum[ch][j];
+        if (!(bits & (1u << gs->step)) || !gs->head) {
+            continue;
+        }
+        if (gs->has_declined) {
+            consider_group(acd, q, &acd->groups[gs->group], bits, ai, best);
+        } else {
+            consider_contact(best, gs->head, priority_of(acd, q, gs->level, gs->head_enqueued_ms),
+                             gs->head_enqueued_ms, gs->head_id);
+        }
+    }
+}
+
+/* Searches touched (queue, channel) number i unless searched already, without a waiting
+ * contact, or unable to beat `best` (its bound is below best's priority, or equal with no head
+ * joined earlier); marks it searched. */
+static void best_contact_try(struct blend_acd *acd, uint32_t i, uint32_t ai, struct cpick *best)
+{
+    int32_t b = acd->qbound[i];
+    if (b == INT32_MIN) {
+        return;
+    }
+    if (best->ci && b != INT32_MAX) {
+        uint32_t k = acd->qtouched[i];
+        const struct acd_queue *q = &acd->queues[k / BLEND_CH_COUNT];
+        int ch = (int)(k % BLEND_CH_COUNT);
+        if (b < best->prio || (b == best->prio && q->enqueued_min[ch] > best->enqueued_ms)) {
+            return;
+        }
+    }
+    acd->qbound[i] = INT32_MIN;
+    search_qch(acd, i, ai, best);
+}
+
 static uint32_t best_contact(struct blend_acd *acd, uint32_t ai)
 {
     const struct acd_agent *a = &acd->agents[ai];
     /* From the agent's state, not mb->in_tree: the agent's re-keying may be pending. */
-    int avail[BLEND_CH_COUNT];
-    for (int c = 0; c < BLEND_CH_COUNT; c++) {
-        avail[c] = blend__acd_agent_available(a, c);
-    }
+    unsigned avail = blend__acd_agent_avail_mask(a);
     acd->qtouched_count = 0;
     for (uint32_t m = a->members; m; m = acd->members[m].next) {
         const struct acd_member *mb = &acd->members[m];
-        if (!avail[mb->ch]) {
+        if (!(avail & (1u << mb->ch))) {
             continue; /* not available on that channel */
         }
         qmask_add(acd, mb->queue, mb->ch, mb->steps_mask);
@@ -543,27 +713,53 @@ static uint32_t best_contact(struct blend_acd *acd, uint32_t ai)
             }
         }
     }
-    struct cpick best = {0};
+    /* First pass: a bound on each (queue, channel)'s best head: the highest effective
+     * priority among its heads (acd_int.h struct acd_qbound); the (queue, channel) with the
+     * best bound is searched first. Second pass: the others are searched only when their
+     * bound can still beat the best contact found, which is exact since no head of theirs has
+     * a higher priority than the bound, nor an earlier first join than enqueued_min (ties of
+     * priority go to the earlier first join). */
+    /* Candidates: the (queue, channel)s whose bound is the highest seen so far (the list
+     * restarts when it rises), and those without a bound (always searched). */
+    size_t first = SIZE_MAX, cands = 0;
+    int32_t top = INT32_MIN;
     for (size_t i = 0; i < acd->qtouched_count; i++) {
         uint32_t k = acd->qtouched[i];
-        uint16_t bits = acd->qmask[k];
+        acd->qbits[i] = acd->qmask[k];
         acd->qmask[k] = 0;
-        const struct acd_queue *q = &acd->queues[k / BLEND_CH_COUNT];
-        for (uint32_t g = q->groups[k % BLEND_CH_COUNT]; g; g = acd->groups[g].next) {
-            const struct acd_group *gr = &acd->groups[g];
-            if (!(bits & (1u << gr->step))) {
-                continue;
-            }
-            uint32_t ci = group_head(acd, gr, ai);
-            if (ci) {
-                /* A group's contacts share queue and own priority. */
-                int64_t enq = gr->head_enqueued_ms, id = gr->head_id;
-                if (ci != gr->head) {
-                    enq = acd->cnodes[ci].k1;
-                    id = acd->cnodes[ci].k2;
+        int32_t b = qch_bound(acd, &acd->queues[k / BLEND_CH_COUNT], (int)(k % BLEND_CH_COUNT));
+        acd->qbound[i] = b;
+        if (b == INT32_MIN) {
+            continue;
+        }
+        if (b != INT32_MAX && (first == SIZE_MAX || b > top)) {
+            size_t kept = 0; /* drop the candidates below the new top, keep the unbounded */
+            for (size_t j = 0; j < cands; j++) {
+                if (acd->qbound[acd->qcand[j]] == INT32_MAX) {
+                    acd->qcand[kept++] = acd->qcand[j];
                 }
-                consider_contact(&best, ci, priority_of(acd, q, gr->level, enq), enq, id);
             }
+            cands = kept;
+            first = i;
+            top = b;
+        }
+        if (b == top || b == INT32_MAX) {
+            acd->qcand[cands++] = (uint32_t)i;
+        }
+    }
+    struct cpick best = {0};
+    if (first != SIZE_MAX) {
+        search_qch(acd, first, ai, &best);
+        acd->qbound[first] = INT32_MIN; /* searched */
+    }
+    for (size_t j = 0; j < cands; j++) {
+        best_contact_try(acd, acd->qcand[j], ai, &best);
+    }
+    if (!best.ci || best.prio < top) {
+        /* The best head of the top (queue, channel)s fell short of their bound (a decline or
+         * a step the agent is not eligible for): the others may still win. */
+        for (size_t i = 0; i < acd->qtouched_count; i++) {
+            best_contact_try(acd, (uint32_t)i, ai, &best);
         }
     }
     /* Contacts bound to this agent by a sticky window are found through its own list. */
@@ -579,12 +775,7 @@ static uint32_t best_contact(struct blend_acd *acd, uint32_t ai)
 
 static int any_available(const struct acd_agent *a)
 {
-    for (int c = 0; c < BLEND_CH_COUNT; c++) {
-        if (blend__acd_agent_available(a, c)) {
-            return 1;
-        }
-    }
-    return 0;
+    return blend__acd_agent_avail_mask(a) != 0;
 }
 
 static void serve_agent(struct blend_acd *acd, uint32_t ai)

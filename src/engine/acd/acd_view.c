@@ -93,6 +93,46 @@ int blend_acd_contact(struct blend_acd *acd, int64_t id, struct blend_acd_contac
     return 0;
 }
 
+int blend_acd_queue_staff(const struct blend_acd *acd, int64_t queue_id,
+                          struct blend_acd_queue_staff *out)
+{
+    BLEND_ASSERT(acd && out);
+    uint32_t qi = queue_id > 0 ? blend__acd_map_get(&acd->queue_map, queue_id) : 0;
+    if (!qi) {
+        return BLEND_ENOENT;
+    }
+    const struct acd_queue *q = &acd->queues[qi];
+    const struct acd_slot *base = &acd->slots[q->slot[0]];
+    struct blend_acd_queue_staff st = {0};
+    for (size_t i = 1; i <= acd->lim.agents_max; i++) {
+        const struct acd_agent *a = &acd->agents[i];
+        if (!a->is_used || a->presence == BLEND_PRESENCE_LOGGED_OUT ||
+            !blend__acd_agent_meets(a, base->skills, base->skills_count)) {
+            continue;
+        }
+        int takes = 0, working = 0;
+        for (int ch = 0; ch < BLEND_CH_COUNT; ch++) {
+            takes |= (q->cfg.channels & (1u << ch)) && a->cfg.capacity[ch] > 0;
+            working |= a->active[ch] > 0 || a->offered[ch] > 0;
+        }
+        if (!takes) {
+            continue;
+        }
+        st.logged_in++;
+        if (working) {
+            st.busy++;
+        } else if (a->presence == BLEND_PRESENCE_READY) {
+            st.ready++;
+        } else if (a->presence == BLEND_PRESENCE_WRAP_UP) {
+            st.wrap_up++;
+        } else {
+            st.not_ready++;
+        }
+    }
+    *out = st;
+    return 0;
+}
+
 /* ---- Check ---------------------------------------------------------------------------------- */
 
 static void check_agent(const struct blend_acd *acd, uint32_t ai)
@@ -146,6 +186,10 @@ static void check_agent(const struct blend_acd *acd, uint32_t ai)
         }
     }
     BLEND_ASSERT(in_tree == a->members_in_tree);
+    for (int c = 0; c < BLEND_CH_COUNT; c++) {
+        BLEND_ASSERT(((blend__acd_agent_avail_mask(a) >> c) & 1u) ==
+                     (unsigned)blend__acd_agent_available(a, c));
+    }
     int64_t occ = 0;
     for (int i = 0; i < a->hist_count; i++) {
         const struct acd_hist *h = &a->hist[(a->hist_head + i) % BLEND_ACD_HISTORY_MAX];
@@ -235,6 +279,36 @@ static void check_indexes(const struct blend_acd *acd)
                                      q->acceleration_per_min == q->cfg.acceleration_per_min &&
                                      q->max_priority == q->cfg.max_priority));
         for (int c = 0; c < BLEND_CH_COUNT; c++) {
+            /* gcount counts the list; gidx holds exactly its groups while they fit. */
+            uint16_t listed = 0;
+            for (uint32_t g = q->groups[c]; g; g = acd->groups[g].next) {
+                listed++;
+                if (q->gcount[c] <= ACD_QCH_INLINE) {
+                    const struct acd_group *gg = &acd->groups[g];
+                    const struct acd_gsum *gs = &q->gsum[c][gg->pos];
+                    BLEND_ASSERT(gg->pos < q->gcount[c] && gs->group == g);
+                    BLEND_ASSERT(gs->head == gg->head && gs->head_id == gg->head_id &&
+                                 gs->head_enqueued_ms == gg->head_enqueued_ms &&
+                                 gs->level == gg->level && gs->step == gg->step &&
+                                 gs->has_declined == (gg->declined > 0));
+                }
+            }
+            BLEND_ASSERT(listed == q->gcount[c]);
+            if (q->gcount[c] <= ACD_QCH_INLINE && q->gcount[c] > 0) {
+                /* The bound is the highest effective priority of the inline heads. */
+                int32_t top = INT32_MIN;
+                int64_t enq_min = INT64_MAX;
+                for (int j = 0; j < q->gcount[c]; j++) {
+                    const struct acd_gsum *gs = &q->gsum[c][j];
+                    int32_t p = blend__acd_group_priority(acd, q, gs->level, gs->head_enqueued_ms);
+                    top = p > top ? p : top;
+                    enq_min = gs->head_enqueued_ms < enq_min ? gs->head_enqueued_ms : enq_min;
+                }
+                BLEND_ASSERT(q->bound[c].level_top != INT32_MIN &&
+                             blend__acd_group_priority(acd, q, q->bound[c].level_top,
+                                                       q->bound[c].enqueued_top) == top);
+                BLEND_ASSERT(q->enqueued_min[c] == enq_min);
+            }
             for (uint32_t g = acd->queues[qi].groups[c]; g; g = acd->groups[g].next) {
                 size_t cnt = blend__acd_treap_check(acd->cnodes, acd->groups[g].root);
                 BLEND_ASSERT(cnt == acd->groups[g].count && cnt > 0);
