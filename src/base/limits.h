@@ -112,6 +112,8 @@
 #define BLEND_CONFIG_HOST_BYTES_MAX 256
 /* "[" host "]" ":" and five port digits on top of the host. */
 #define BLEND_CONFIG_HOSTPORT_BYTES_MAX (BLEND_CONFIG_HOST_BYTES_MAX + 8)
+/* sip.trunk_allow: a list of addresses and CIDRs, a few dozen at most. */
+#define BLEND_CONFIG_TRUNK_ALLOW_BYTES_MAX 1024
 /* A store URL is a scheme prefix ("sqlite:") and a path. */
 #define BLEND_CONFIG_URL_BYTES_MAX (BLEND_PATH_BYTES_MAX + 64)
 /* Longest environment variable name of an option, NUL included ("BLEND_AUTH_..."). */
@@ -194,5 +196,80 @@
 #define BLEND_STATS_SHORT_ABANDON_MS_DEFAULT 5000
 #define BLEND_STATS_SL_TARGET_MS_DEFAULT 20000
 #define BLEND_STATS_SL_PCT_DEFAULT 80.0
+
+/* --- SIP registrar (src/sip/sip.h) --------------------------------------------------------- */
+/* Longest extension (user part of the AOR), NUL included: dial plans use a few digits. */
+#define BLEND_SIP_EXTENSION_BYTES_MAX 64
+/* Longest Contact URI we keep for a binding, NUL included; longer contacts get 400. */
+#define BLEND_SIP_URI_BYTES_MAX 256
+/* A source address in text, "[v6]:port" with NUL. */
+#define BLEND_SIP_ADDR_BYTES_MAX 64
+/* User-Agent kept for a binding (longer values are truncated). */
+#define BLEND_SIP_UA_BYTES_MAX 128
+/* Accounts the registrar knows: one per agent; far above the engine's 20,000 agents. */
+#define BLEND_SIP_ACCOUNTS_MAX 50000
+/* Bindings (registered phones) of one extension; beyond it REGISTER gets 503. */
+#define BLEND_SIP_BINDINGS_PER_ACCOUNT_MAX 8
+/* Bindings of all extensions together; beyond it REGISTER gets 503. */
+#define BLEND_SIP_BINDINGS_MAX 100000
+/* Contact headers honoured in one REGISTER; more gets 400. */
+#define BLEND_SIP_CONTACTS_PER_REQUEST_MAX BLEND_SIP_BINDINGS_PER_ACCOUNT_MAX
+/* Events waiting for the host. The host drains on every wakeup; a burst larger than this
+ * (all phones re-registering at once after a restart) drops events, counted in the stats. */
+#define BLEND_SIP_EVENTS_MAX 8192
+/* Source addresses tracked for brute-force lock-out; the least recently seen is forgotten. */
+#define BLEND_SIP_SOURCES_MAX 4096
+/* Nonces whose nonce-count is being tracked; when full the oldest is forgotten and every nonce
+ * issued up to it becomes stale, so a forgotten nonce can never be replayed. */
+#define BLEND_SIP_NONCES_MAX 8192
+/* Registration interval bounds accepted in the configuration (seconds). */
+#define BLEND_SIP_EXPIRES_S_MAX 86400
+/* Longest time a nonce may live, and the longest brute-force window and lock. */
+#define BLEND_SIP_NONCE_TTL_S_MAX 3600
+#define BLEND_SIP_AUTH_WINDOW_S_MAX 86400
+#define BLEND_SIP_AUTH_LOCK_S_MAX 86400
+/* Extra header bytes of one reply (Contact list, WWW-Authenticate, Allow). */
+#define BLEND_SIP_REPLY_HDRS_BYTES_MAX 4096
+/* File descriptors libre's loop can watch on this thread (sockets of TCP phones included). */
+#define BLEND_SIP_FDS_MAX 65536
+/* Longest digest realm, NUL included. */
+#define BLEND_SIP_REALM_BYTES_MAX 64
+/* Highest auth_fail_max accepted (beyond it lock-out is effectively off; say so with a config
+ * that uses the maximum). */
+#define BLEND_SIP_AUTH_FAIL_MAX 1000
+/* libre's client transactions give up after 64*T1 = 32 s (Timer F); our keep-alive deadline
+ * cannot be longer. */
+#define BLEND_SIP_OPTIONS_TIMEOUT_S_MAX 32
+/* Calls (customer legs) the telephony thread carries at once; beyond it INVITE gets 503. Each
+ * call holds two RTP/RTCP socket pairs, so this also bounds the relay's file descriptors. */
+#define BLEND_SIP_CALLS_MAX 4000
+/* Agent legs one call may ring at once (ring-all); a further offer fails with 503. */
+#define BLEND_SIP_CALL_AGENT_LEGS_MAX 16
+/* Entries of the trunk_allow list (addresses or CIDR prefixes). */
+#define BLEND_SIP_TRUNKS_MAX 64
+/* Longest trunk_allow text, NUL included. */
+#define BLEND_SIP_TRUNK_ALLOW_BYTES_MAX 2048
+/* Longest agent offer: beyond it the routing engine has long withdrawn the offer. */
+#define BLEND_SIP_OFFER_TIMEOUT_S_MAX 600
+/* Reason / cause text carried by a command (the rest is cut). */
+#define BLEND_SIP_CAUSE_BYTES_MAX 64
+/* Port pairs tried when binding a call's RTP sockets before giving up (503). */
+#define BLEND_SIP_RTP_BIND_TRIES_MAX 256
+/* Largest RTP/RTCP datagram relayed (G.711 at 20 ms is 172 bytes; larger ones are dropped). */
+#define BLEND_SIP_RTP_PACKET_BYTES_MAX 2048
+
+/* --- SIP registrar defaults (a config field left 0 takes these) ------------------------- */
+#define BLEND_SIP_NONCE_TTL_S_DEFAULT 300
+#define BLEND_SIP_EXPIRES_MIN_S_DEFAULT 60
+#define BLEND_SIP_EXPIRES_MAX_S_DEFAULT 3600
+#define BLEND_SIP_EXPIRES_S_DEFAULT 3600
+#define BLEND_SIP_AUTH_FAIL_MAX_DEFAULT 10
+#define BLEND_SIP_AUTH_WINDOW_S_DEFAULT 60
+#define BLEND_SIP_AUTH_LOCK_S_DEFAULT 300
+/* Media ports of the relay (RTP on even ports, RTCP on the next one). */
+#define BLEND_SIP_RTP_PORT_MIN_DEFAULT 20000
+#define BLEND_SIP_RTP_PORT_MAX_DEFAULT 29999
+/* An agent offer without a timeout rings this long (a safety net: the host withdraws). */
+#define BLEND_SIP_OFFER_TIMEOUT_S_DEFAULT 60
 
 #endif

@@ -1,0 +1,185 @@
+/*
+ * The telephony thread and its SIP registrar (libre). blend_sip_start() spawns one thread that
+ * runs libre's main loop; everything SIP happens on it. The host talks to it only through two
+ * bounded queues: commands go in through libre's thread-safe mqueue (account changes, stop), and
+ * events come out through a mutex-guarded ring the host drains with blend_sip_poll() after the
+ * thread called its wakeup callback. The thread never reads the store: the host pushes the
+ * accounts (extension, HA1, agent id) it must know.
+ *
+ * Calls: Blend is a B2BUA. An INVITE from a trunk (trunk_allow) or a registered phone (digest)
+ * becomes a call with its own id; the host answers CALL_INCOMING with commands (reject, ringing,
+ * offer to agents, withdraw, hangup); each agent leg is a separate dialog, and the thread relays
+ * RTP between Blend's customer-side and agent-side sockets (see docs/sip.md).
+ *
+ * Invariants: only the telephony thread touches libre state; events are plain data copied by
+ * value; a full event ring never drops silently (drops are counted and logged once per burst);
+ * after CALL_ENDED no event names that call.
+ * Registrar rules are written down in docs/sip.md.
+ */
+#ifndef BLEND_SIP_SIP_H
+#define BLEND_SIP_SIP_H
+
+#include "base/error.h"
+#include "base/limits.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum blend_sip_event_kind {
+    BLEND_SIP_EV_REGISTERED = 1,
+    BLEND_SIP_EV_UNREGISTERED,
+    BLEND_SIP_EV_AUTH_FAILED,
+    BLEND_SIP_EV_SOURCE_LOCKED,
+    BLEND_SIP_EV_CALL_INCOMING,  /* call, dialled, caller, caller_name, source, transport,
+                                    agent_id (the calling phone's agent when it came from a
+                                    registered phone, else 0), cause ("pcmu" / "pcma": the
+                                    customer's codec) */
+    BLEND_SIP_EV_AGENT_RINGING,  /* call, agent_id */
+    BLEND_SIP_EV_AGENT_ANSWERED, /* call, agent_id, contact (the phone that answered), cause
+                                    ("pcmu" / "pcma": the agent's codec) */
+    BLEND_SIP_EV_AGENT_FAILED,   /* call, agent_id, sip_code, cause: 486 "busy", 6xx "declined",
+                                    408 "timeout" / "no-binding", 503 "send-failed" /
+                                    "too-many-legs" / "no-memory", 487 "call-taken" (answered
+                                    after another leg was bridged; Blend hung it up), other
+                                    codes "failed" */
+    BLEND_SIP_EV_CALL_ENDED,     /* call, leg ("customer"|"agent"|"blend"), sip_code (0 = BYE),
+                                    cause (short text), rtp_to_agent, rtp_to_customer (packets),
+                                    agent_id (the bridged agent, else 0) */
+};
+
+/* One event, plain data (strings NUL-terminated, "" when not applicable).
+ * REGISTERED: a new binding, or a refreshed one whose source, transport or user agent changed.
+ * UNREGISTERED: the extension has no binding left; cause is "unregistered" (REGISTER with
+ *   Expires 0 or *), "expired", "unreachable" (OPTIONS keep-alive failed) or "account-removed".
+ * AUTH_FAILED: a REGISTER or INVITE with a wrong password or an unknown extension (extension = the
+ *   claimed digest user name); agent_id 0.
+ * SOURCE_LOCKED: source (IP only) locked until locked_until_ms (the thread's monotonic clock,
+ *   CLOCK_MONOTONIC milliseconds) after auth_fail_max failures. */
+struct blend_sip_event {
+    enum blend_sip_event_kind kind;
+    uint64_t call; /* the call's id, never 0 for call events; 0 for registrar events */
+    int64_t agent_id;
+    char extension[BLEND_SIP_EXTENSION_BYTES_MAX];
+    char contact[BLEND_SIP_URI_BYTES_MAX];
+    char transport[8];                     /* "udp" or "tcp" */
+    char source[BLEND_SIP_ADDR_BYTES_MAX]; /* "127.0.0.1:5062" (IP only for SOURCE_LOCKED) */
+    char user_agent[BLEND_SIP_UA_BYTES_MAX];
+    char cause[16];
+    int expires_s;      /* REGISTERED: granted interval */
+    int bindings_count; /* bindings the extension has after this event */
+    int64_t locked_until_ms;
+    int lock_s;
+    /* Call events (see the kinds above and docs/sip.md). */
+    char dialled[BLEND_SIP_EXTENSION_BYTES_MAX];     /* Request-URI user part */
+    char caller[BLEND_SIP_EXTENSION_BYTES_MAX];      /* From (or P-Asserted-Identity) user */
+    char caller_name[BLEND_SIP_EXTENSION_BYTES_MAX]; /* its display name, "" when none */
+    char leg[12];                                    /* CALL_ENDED: who ended the call */
+    int sip_code;                           /* AGENT_FAILED, CALL_ENDED: SIP status, 0 = BYE */
+    uint64_t rtp_to_agent, rtp_to_customer; /* CALL_ENDED: packets relayed each way */
+};
+
+struct blend_sip_config {
+    const char *udp_addr;    /* "127.0.0.1:5060"; NULL = no UDP; port 0 = any free port */
+    const char *tcp_addr;    /* same for TCP; at least one of the two is required. When it
+                              * equals udp_addr with port 0, TCP takes the UDP port if free */
+    const char *realm;       /* digest realm, e.g. "blend"; NULL = "blend" */
+    int nonce_ttl_s;         /* a nonce older than this is stale (401 stale=true); 0 = 300 */
+    int expires_min_s;       /* below it: 423 Interval Too Brief; 0 = 60 */
+    int expires_max_s;       /* above it the interval is lowered; 0 = 3600 */
+    int expires_default_s;   /* when the REGISTER names none; 0 = 3600 (clamped to the bounds) */
+    int auth_fail_max;       /* failures from one source address that lock it; 0 = 10 */
+    int auth_fail_window_s;  /* the failures must fall within this window; 0 = 60 */
+    int auth_lock_s;         /* how long a locked source gets 403; 0 = 300 */
+    int options_interval_s;  /* OPTIONS keep-alive period per binding; 0 = no keep-alive */
+    int options_timeout_s;   /* no answer within it = unreachable; 0 = 32 (libre's Timer F) */
+    int events_max;          /* event ring capacity; 0 = BLEND_SIP_EVENTS_MAX (may only lower) */
+    const char *trunk_allow; /* INVITEs from these sources are trunk calls, without digest:
+                              * "127.0.0.1, 10.0.0.0/8, ::1" (addresses or CIDR prefixes,
+                              * separated by commas or spaces); NULL or "" = none */
+    int rtp_port_min, rtp_port_max; /* media port range; 0 = 20000..29999. RTP takes even ports,
+                                     * RTCP the next one */
+    void (*wakeup)(void *arg); /* called on the telephony thread after each event (queued or not) */
+    void *wakeup_arg;
+};
+
+struct blend_sip_stats {
+    uint64_t events_dropped;    /* events lost to a full ring */
+    uint64_t registers_ok;      /* REGISTER answered 200 */
+    uint64_t auth_failures;     /* wrong password, unknown extension, bad credentials */
+    uint64_t locked_rejects;    /* requests answered 403 because their source was locked */
+    uint64_t options_sent;      /* keep-alive OPTIONS sent */
+    uint64_t unreachable;       /* bindings removed because the keep-alive got no answer */
+    uint64_t commands_rejected; /* commands refused because the command pipe was full */
+    uint64_t calls_total;       /* INVITEs that became calls */
+    uint64_t calls_active;      /* calls not ended yet */
+    uint64_t calls_refused;     /* INVITEs answered 403/488/503 (401 challenges not counted) */
+    uint64_t rtp_to_agent;      /* RTP packets relayed customer -> agent, all calls */
+    uint64_t rtp_to_customer;   /* RTP packets relayed agent -> customer, all calls */
+    uint64_t rtp_dropped;       /* packets not relayed (no bridge yet, unknown peer, too big) */
+};
+
+struct blend_sip;
+
+/* Starts the telephony thread and binds the transports before returning. *out is owned: end it
+ * with blend_sip_stop(). Returns 0, BLEND_EINVAL (bad config or address), BLEND_EIO (bind or
+ * libre failure), BLEND_ENOMEM. */
+BLEND_MUST_USE int blend_sip_start(const struct blend_sip_config *cfg, struct blend_sip **out);
+/* Stops the thread, frees everything (libre's memory included). NULL is accepted. Must not run
+ * concurrently with other calls on the same handle. */
+void blend_sip_stop(struct blend_sip *sip);
+/* The bound port of the UDP (tcp = 0) or TCP (tcp = 1) transport, or 0 when it has none. */
+int blend_sip_local_port(const struct blend_sip *sip, int tcp);
+
+/* Adds or replaces an account. ha1_hex is 32 hex digits, MD5(ext ":" realm ":" password)
+ * (see blend_sip_ha1). Replacing keeps the bindings. Applied asynchronously, in order with the
+ * other commands. Returns 0, BLEND_EINVAL, BLEND_ENOMEM, BLEND_EBUSY (command pipe full),
+ * BLEND_ECLOSED (the thread's loop has ended). */
+BLEND_MUST_USE int blend_sip_account_set(struct blend_sip *sip, const char *extension,
+                                         const char *ha1_hex, int64_t agent_id);
+/* Removes an account; its bindings go and UNREGISTERED "account-removed" follows if it had any.
+ * Returns as blend_sip_account_set. Removing an unknown account is a no-op. */
+BLEND_MUST_USE int blend_sip_account_remove(struct blend_sip *sip, const char *extension);
+
+/* --- Calls (B2BUA). Commands are asynchronous, applied by the telephony thread in order with the
+ * account commands. A call id the thread does not know (the call just ended: its CALL_ENDED is
+ * on its way) is ignored. Each returns 0, BLEND_EINVAL (NULL sip, call 0, bad argument),
+ * BLEND_ENOMEM, BLEND_EBUSY (command pipe full) or BLEND_ECLOSED (the loop has ended). A failure
+ * on the thread is answered with an event (AGENT_FAILED or CALL_ENDED). */
+
+/* Final response code (300..699) to a customer not answered yet, e.g. 404 unknown number, 480
+ * closed, 486, 503; reason NULL = the standard phrase. A call already answered is hung up
+ * instead. CALL_ENDED("blend", code, reason) follows. */
+BLEND_MUST_USE int blend_sip_call_reject(struct blend_sip *sip, uint64_t call, int code,
+                                         const char *reason);
+/* 180 Ringing to the customer (the call waits in queue). Ignored once answered. */
+BLEND_MUST_USE int blend_sip_call_ringing(struct blend_sip *sip, uint64_t call);
+/* INVITEs every registered phone of agent_id (forked; the first 200 wins, the other forks are
+ * CANCELled), From = the customer's caller ID, SDP = Blend's agent-side RTP socket. timeout_s
+ * 0 = BLEND_SIP_OFFER_TIMEOUT_S_DEFAULT (a safety net: the host normally withdraws). Events:
+ * AGENT_RINGING, AGENT_ANSWERED (the customer gets 200 OK and media is relayed) or
+ * AGENT_FAILED {486, 603, 480, 408 timeout or no binding, 503 local failure, ...}. Several
+ * agents may be offered the same call at once (ring-all); offering an agent who already has a
+ * leg on the call is ignored. */
+BLEND_MUST_USE int blend_sip_call_offer(struct blend_sip *sip, uint64_t call, int64_t agent_id,
+                                        int timeout_s);
+/* CANCELs agent_id's leg (a BYE if it had already answered: the relay is unbridged and the
+ * customer stays, answered, until the host offers another agent or hangs up). No AGENT_FAILED
+ * follows a withdraw. */
+BLEND_MUST_USE int blend_sip_call_withdraw(struct blend_sip *sip, uint64_t call, int64_t agent_id);
+/* Ends the call: BYE / CANCEL / final response (480) on every leg; CALL_ENDED("blend", 0,
+ * cause) follows. cause NULL = "hangup". */
+BLEND_MUST_USE int blend_sip_call_hangup(struct blend_sip *sip, uint64_t call, const char *cause);
+
+/* Copies the oldest pending event to *out. Returns 1 when an event was copied, 0 when none. */
+int blend_sip_poll(struct blend_sip *sip, struct blend_sip_event *out);
+/* A snapshot of the counters (any thread). */
+void blend_sip_stats_get(struct blend_sip *sip, struct blend_sip_stats *out);
+
+/* Writes MD5(ext ":" realm ":" password) as 32 lowercase hex digits and a NUL into out_hex33.
+ * Returns 0 or BLEND_EINVAL (NULL argument, over-long extension). */
+BLEND_MUST_USE int blend_sip_ha1(const char *extension, const char *realm, const char *password,
+                                 char out_hex33[33]);
+
+const char *blend_sip_event_kind_name(enum blend_sip_event_kind kind);
+
+#endif

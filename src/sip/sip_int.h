@@ -1,0 +1,241 @@
+/*
+ * Internals of the SIP module shared by its files: the registrar core (registrar.c, auth.c)
+ * and the thread that hosts it (thread.c). The registrar core decides every answer from a
+ * decoded libre sip_msg and a monotonic `now_ms` handed in by the caller, and reports what
+ * happened through an emit callback, so the fuzz target and unit tests drive it without
+ * sockets. Only the telephony thread (or a single-threaded test) calls into it.
+ */
+#ifndef BLEND_SIP_SIP_INT_H
+#define BLEND_SIP_SIP_INT_H
+
+/* libre's headers expect the build system to announce these. */
+#ifndef HAVE_INTTYPES_H
+#define HAVE_INTTYPES_H 1
+#endif
+#ifndef HAVE_STDBOOL_H
+#define HAVE_STDBOOL_H 1
+#endif
+/* Debian's libre is built with IPv6; the union in struct sa has the same size either way. */
+#ifndef HAVE_INET6
+#define HAVE_INET6 1
+#endif
+#include <re.h>
+
+#include "sip/sip.h"
+
+#include <stdatomic.h>
+
+/* Sources whose INVITEs are trunk calls: addresses and CIDR prefixes (trunk_allow). */
+struct blend__sip_acl {
+    uint32_t n;
+    struct {
+        struct sa net; /* port 0 */
+        uint8_t bits;  /* prefix length: 32 / 128 for a single address */
+    } v[BLEND_SIP_TRUNKS_MAX];
+};
+
+/* The registrar's settings with defaults applied and units in milliseconds. */
+struct blend__sip_settings {
+    struct blend__sip_acl trunks;
+    uint16_t rtp_port_min, rtp_port_max;
+    char realm[BLEND_SIP_REALM_BYTES_MAX];
+    uint64_t nonce_ttl_ms;
+    uint32_t expires_min_s, expires_max_s, expires_default_s;
+    uint32_t auth_fail_max;
+    uint64_t auth_fail_window_ms, auth_lock_ms;
+    uint64_t options_interval_ms, options_timeout_ms;
+};
+
+/* Counters written by the telephony thread, read by any thread. */
+struct blend__sip_counters {
+    atomic_uint_fast64_t events_dropped, registers_ok, auth_failures, locked_rejects;
+    atomic_uint_fast64_t options_sent, unreachable, commands_rejected;
+    atomic_uint_fast64_t calls_total, calls_active, calls_refused;
+    atomic_uint_fast64_t rtp_to_agent, rtp_to_customer, rtp_dropped;
+};
+
+/* What to answer: scode 0 means no answer (ACK). hdrs holds extra header lines, each ending in
+ * CRLF, without Content-Length. */
+struct blend__sip_reply {
+    uint16_t scode;
+    const char *reason;
+    size_t hdrs_len;
+    char hdrs[BLEND_SIP_REPLY_HDRS_BYTES_MAX];
+};
+
+typedef void(blend__sip_emit_fn)(const struct blend_sip_event *ev, void *arg);
+
+struct blend__sip_reg;
+
+/* Validates cfg and fills the settings. Returns 0 or BLEND_EINVAL. */
+BLEND_MUST_USE int blend__sip_settings_resolve(const struct blend_sip_config *cfg,
+                                               struct blend__sip_settings *out);
+/* stack may be NULL (no keep-alive is sent then). emit and counters are borrowed. */
+BLEND_MUST_USE int blend__sip_reg_create(const struct blend__sip_settings *set, struct sip *stack,
+                                         blend__sip_emit_fn *emit, void *emit_arg,
+                                         struct blend__sip_counters *counters,
+                                         struct blend__sip_reg **out);
+void blend__sip_reg_destroy(struct blend__sip_reg *reg);
+BLEND_MUST_USE int blend__sip_reg_account_set(struct blend__sip_reg *reg, const char *extension,
+                                              const uint8_t ha1[MD5_SIZE], int64_t agent_id);
+void blend__sip_reg_account_remove(struct blend__sip_reg *reg, const char *extension);
+/* Decides the answer to one request (msg->req must be true). */
+void blend__sip_reg_handle(struct blend__sip_reg *reg, const struct sip_msg *msg, uint64_t now_ms,
+                           struct blend__sip_reply *reply);
+/* Bindings of an extension (tests). */
+int blend__sip_reg_bindings_count(const struct blend__sip_reg *reg, const char *extension);
+
+/* Checks the source lock-out: a locked source gets 403 in reply and true. */
+bool blend__sip_reg_locked(struct blend__sip_reg *reg, const struct sip_msg *msg, uint64_t now_ms,
+                           struct blend__sip_reply *reply);
+/* Digest-authenticates any request (the REGISTER rules: challenge, stale nonce, failures and
+ * lock-out). Returns true with *agent_id and ext (the account's) on success; otherwise reply
+ * holds the answer (401 or 403). */
+bool blend__sip_reg_authenticate(struct blend__sip_reg *reg, const struct sip_msg *msg,
+                                 uint64_t now_ms, struct blend__sip_reply *reply, int64_t *agent_id,
+                                 char ext[BLEND_SIP_EXTENSION_BYTES_MAX]);
+/* Whether some binding was registered from this source IP (any port). */
+bool blend__sip_reg_source_known(const struct blend__sip_reg *reg, const struct sa *src);
+
+/* Where to send an INVITE for one registered phone. */
+struct blend__sip_target {
+    char contact[BLEND_SIP_URI_BYTES_MAX];
+    enum sip_transp tp;
+    struct sa src; /* the address the phone registered from (NAT) */
+};
+/* Writes up to cap targets: every binding of every account of agent_id. Returns the count. */
+uint32_t blend__sip_reg_agent_targets(const struct blend__sip_reg *reg, int64_t agent_id,
+                                      struct blend__sip_target *out, uint32_t cap);
+
+/* --- INVITE admission and SDP offers (invite.c) ---------------------------------------------- */
+
+/* Parses trunk_allow text. NULL or "" gives an empty list. Returns 0 or BLEND_EINVAL. */
+BLEND_MUST_USE int blend__sip_acl_parse(const char *text, struct blend__sip_acl *out);
+bool blend__sip_acl_match(const struct blend__sip_acl *acl, const struct sa *src);
+
+enum { BLEND__SIP_PT_PCMU = 0, BLEND__SIP_PT_PCMA = 8 };
+
+/* What a customer's SDP offer asks for, after negotiation against what Blend accepts. */
+struct blend__sip_offer {
+    int codec_pt;    /* BLEND__SIP_PT_PCMU or BLEND__SIP_PT_PCMA: the first one offered */
+    int dtmf_pt;     /* telephone-event/8000 payload type, -1 when not offered */
+    bool rtcp_mux;   /* a=rtcp-mux offered */
+    struct sa raddr; /* remote RTP address (port 0 / no address: learnt by latching) */
+};
+/* Parses an SDP offer with libre's SDP. Returns 0, BLEND_ENOENT (no common codec, no audio,
+ * secure or unknown profile: 488), BLEND_EPARSE (undecodable: 400) or BLEND_ENOMEM. */
+BLEND_MUST_USE int blend__sip_sdp_offer_parse(struct mbuf *body, struct blend__sip_offer *out);
+
+/* A local SDP session for one leg on laddr offering first_pt, then second_pt (-1: none), then
+ * telephone-event as dtmf_pt (-1: none). Returns 0 or a libre errno. */
+BLEND_MUST_USE int blend__sip_sdp_make(const struct sa *laddr, int first_pt, int second_pt,
+                                       int dtmf_pt, struct sdp_session **sessp,
+                                       struct sdp_media **mp);
+/* After sdp_decode: the codec (0 / 8) and telephone-event payload types both sides settled on,
+ * -1 when none. */
+void blend__sip_sdp_chosen(const struct sdp_media *m, int *codec_pt, int *dtmf_pt);
+
+/* An INVITE that became a call. */
+struct blend__sip_invite {
+    bool from_trunk;
+    int64_t agent_id; /* the calling phone's agent, 0 from a trunk */
+    char dialled[BLEND_SIP_EXTENSION_BYTES_MAX];
+    char caller[BLEND_SIP_EXTENSION_BYTES_MAX];
+    char caller_name[BLEND_SIP_EXTENSION_BYTES_MAX];
+    struct blend__sip_offer offer;
+};
+/* Decides whether a new (out-of-dialog) INVITE becomes a call: trunk source, or a registered
+ * phone's source with correct digest credentials, and an SDP offer with a common codec.
+ * Returns true and fills *out, or false with the answer in reply (401, 403, 400, 488). */
+bool blend__sip_invite_check(struct blend__sip_reg *reg, const struct blend__sip_acl *trunks,
+                             const struct sip_msg *msg, uint64_t now_ms,
+                             struct blend__sip_reply *reply, struct blend__sip_invite *out);
+/* Copies wire text into out (cap bytes, NUL-terminated), control bytes replaced by '?'. */
+void blend__sip_pl_copy(const struct pl *pl, char *out, size_t cap);
+
+/* --- Calls (calls.c) and the RTP relay (relay.c) --------------------------------------------- */
+struct blend__sip_calls;
+
+/* The calls layer on a live stack: it listens with sipsess (INVITE, ACK, BYE, re-INVITE) before
+ * the registrar's listener. media_addr is the IP the RTP sockets bind to and SDP advertises. */
+BLEND_MUST_USE int blend__sip_calls_create(const struct blend__sip_settings *set, struct sip *stack,
+                                           struct blend__sip_reg *reg, const struct sa *media_addr,
+                                           blend__sip_emit_fn *emit, void *emit_arg,
+                                           struct blend__sip_counters *counters,
+                                           struct blend__sip_calls **out);
+/* Ends every call without events and frees the layer (before the stack is closed). */
+void blend__sip_calls_destroy(struct blend__sip_calls *cs);
+
+enum blend__sip_call_cmd {
+    BLEND__SIP_CALL_REJECT = 1,
+    BLEND__SIP_CALL_RINGING,
+    BLEND__SIP_CALL_OFFER,
+    BLEND__SIP_CALL_WITHDRAW,
+    BLEND__SIP_CALL_HANGUP,
+};
+struct blend__sip_call_cmd_data {
+    uint64_t call;
+    int64_t agent_id;
+    int code;
+    int timeout_s;
+    char text[BLEND_SIP_CAUSE_BYTES_MAX];
+};
+void blend__sip_calls_command(struct blend__sip_calls *cs, enum blend__sip_call_cmd cmd,
+                              const struct blend__sip_call_cmd_data *d);
+
+/* The relay of one call: a customer-side and an agent-side RTP/RTCP socket pair. */
+struct blend__sip_relay;
+enum blend__sip_side { BLEND__SIP_CUSTOMER = 0, BLEND__SIP_AGENT = 1 };
+
+/* Binds both socket pairs on addr (ports from the configured range). Returns 0, BLEND_ELIMIT
+ * (no free port pair within BLEND_SIP_RTP_BIND_TRIES_MAX tries) or BLEND_ENOMEM. */
+BLEND_MUST_USE int blend__sip_relay_create(const struct blend__sip_settings *set,
+                                           const struct sa *addr,
+                                           struct blend__sip_counters *counters,
+                                           struct blend__sip_relay **out);
+void blend__sip_relay_destroy(struct blend__sip_relay *r);
+/* The local RTP address of one side (RTCP is on port + 1). */
+const struct sa *blend__sip_relay_laddr(const struct blend__sip_relay *r,
+                                        enum blend__sip_side side);
+/* Sets what one side negotiated: codec and telephone-event payload types, rtcp-mux, and the
+ * remote RTP address from SDP (used until the first packet from the peer is latched). */
+void blend__sip_relay_peer(struct blend__sip_relay *r, enum blend__sip_side side, int codec_pt,
+                           int dtmf_pt, bool rtcp_mux, const struct sa *raddr);
+/* Starts (bridged) or stops relaying between the two sides. Starting re-arms the agent side's
+ * latch (a new agent phone). */
+void blend__sip_relay_bridge(struct blend__sip_relay *r, bool bridged);
+/* Packets relayed towards the agent and towards the customer. */
+void blend__sip_relay_counts(const struct blend__sip_relay *r, uint64_t *to_agent,
+                             uint64_t *to_customer);
+
+/* The monotonic clock in milliseconds (libre's tmr_jiffies follows the wall clock). */
+uint64_t blend__sip_now_ms(void);
+/* Parses 32 hex digits. Returns 0 or BLEND_EINVAL. */
+BLEND_MUST_USE int blend__sip_hex_md5(const char *hex, uint8_t out[MD5_SIZE]);
+
+/* --- Digest nonces and brute-force tracking (auth.c) ----------------------------------------- */
+struct blend__sip_auth;
+
+BLEND_MUST_USE int blend__sip_auth_create(const struct blend__sip_settings *set,
+                                          struct blend__sip_auth **out);
+void blend__sip_auth_destroy(struct blend__sip_auth *auth);
+/* Writes a fresh nonce (NUL-terminated) into out. */
+void blend__sip_nonce_make(struct blend__sip_auth *auth, uint64_t now_ms, char out[64]);
+
+enum blend__sip_nonce_verdict {
+    BLEND__SIP_NONCE_OK = 0,
+    BLEND__SIP_NONCE_STALE, /* expired, not ours, or its nonce-count was already used */
+};
+/* Checks a nonce and nc (8 hex digits) after the digest itself was verified, and records nc. */
+enum blend__sip_nonce_verdict blend__sip_nonce_check(struct blend__sip_auth *auth,
+                                                     const struct pl *nonce, const struct pl *nc,
+                                                     uint64_t now_ms);
+/* Whether the source's IP is locked at now_ms (an expired lock is lifted). */
+bool blend__sip_source_is_locked(struct blend__sip_auth *auth, const struct sa *src,
+                                 uint64_t now_ms);
+/* Records a failure; returns true when this failure locked the source. *until_ms gets the end
+ * of the lock when it returns true. */
+bool blend__sip_source_fail(struct blend__sip_auth *auth, const struct sa *src, uint64_t now_ms,
+                            uint64_t *until_ms);
+
+#endif

@@ -1,0 +1,587 @@
+/*
+ * The telephony thread: it owns a per-thread libre loop (re_thread_init), the SIP stack with its
+ * UDP/TCP transports and the registrar core, and nothing else touches them. The host reaches it
+ * through a libre mqueue (commands carry heap data that the thread frees) and reads what it
+ * reports from a bounded event ring guarded by a mutex.
+ *
+ * Start-up is synchronous: blend_sip_start() waits until the thread has bound its transports (or
+ * failed), so a bind error is returned to the caller and the bound ports are known. Stop pushes
+ * a STOP command; the thread tears everything down in its own loop, frees libre's memory and
+ * exits; then the host joins it.
+ */
+#include "sip/sip_int.h"
+
+#include "base/alloc.h"
+#include "base/assert.h"
+#include "base/log.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sched.h>
+#include <string.h>
+#include <sys/resource.h>
+
+enum cmd_id {
+    CMD_ACCOUNT_SET = 1,
+    CMD_ACCOUNT_REMOVE,
+    CMD_STOP,
+    /* Call commands carry struct blend__sip_call_cmd_data; their ids follow the enum. */
+    CMD_CALL_BASE = 100,
+};
+
+/* Bucket counts of libre's hash tables (client transactions, server transactions, TCP
+ * connections): sizes for speed, not limits; a few thousand phones spread well over them. */
+enum { STACK_CTRANS_BUCKETS = 1024, STACK_STRANS_BUCKETS = 1024, STACK_CONN_BUCKETS = 1024 };
+
+struct cmd_account {
+    char ext[BLEND_SIP_EXTENSION_BYTES_MAX];
+    uint8_t ha1[MD5_SIZE];
+    int64_t agent_id;
+};
+
+struct blend_sip {
+    struct blend_sip_config cfg; /* strings not kept after start */
+    struct blend__sip_settings set;
+    char udp_addr[BLEND_SIP_ADDR_BYTES_MAX];
+    char tcp_addr[BLEND_SIP_ADDR_BYTES_MAX];
+    pthread_t thread;
+
+    /* Start-up handshake. */
+    pthread_mutex_t start_lock;
+    pthread_cond_t start_cond;
+    bool started;
+    int start_err;
+    int udp_port, tcp_port;
+
+    /* Event ring (host reads, thread writes). */
+    pthread_mutex_t ev_lock;
+    struct blend_sip_event *ev;
+    uint32_t ev_cap, ev_head, ev_count;
+    bool ev_drop_logged;
+
+    struct blend__sip_counters counters;
+
+    /* The command queue: created by the thread, freed by it when its loop ends; mq_lock makes
+     * every push see either the live queue or NULL (then the push is refused). */
+    pthread_mutex_t mq_lock;
+    struct mqueue *mq;
+
+    /* Telephony-thread state. */
+    struct sip *stack;
+    struct sip_lsnr *gate; /* first listener: locked sources get 403 for any request */
+    struct sip_lsnr *lsnr;
+    struct blend__sip_reg *reg;
+    struct blend__sip_calls *calls;
+};
+
+const char *blend_sip_event_kind_name(enum blend_sip_event_kind kind)
+{
+    switch (kind) {
+    case BLEND_SIP_EV_REGISTERED:
+        return "registered";
+    case BLEND_SIP_EV_UNREGISTERED:
+        return "unregistered";
+    case BLEND_SIP_EV_AUTH_FAILED:
+        return "auth-failed";
+    case BLEND_SIP_EV_SOURCE_LOCKED:
+        return "source-locked";
+    case BLEND_SIP_EV_CALL_INCOMING:
+        return "call-incoming";
+    case BLEND_SIP_EV_AGENT_RINGING:
+        return "agent-ringing";
+    case BLEND_SIP_EV_AGENT_ANSWERED:
+        return "agent-answered";
+    case BLEND_SIP_EV_AGENT_FAILED:
+        return "agent-failed";
+    case BLEND_SIP_EV_CALL_ENDED:
+        return "call-ended";
+    }
+    return "?";
+}
+
+static void emit(const struct blend_sip_event *ev, void *arg)
+{
+    struct blend_sip *sip = arg;
+    BLEND_ASSERT(ev && ev->kind >= BLEND_SIP_EV_REGISTERED && ev->kind <= BLEND_SIP_EV_CALL_ENDED);
+    bool dropped = false, log_drop = false;
+    pthread_mutex_lock(&sip->ev_lock);
+    if (sip->ev_count < sip->ev_cap) {
+        sip->ev[(sip->ev_head + sip->ev_count) % sip->ev_cap] = *ev;
+        sip->ev_count++;
+        sip->ev_drop_logged = false;
+    } else {
+        dropped = true;
+        log_drop = !sip->ev_drop_logged;
+        sip->ev_drop_logged = true;
+    }
+    pthread_mutex_unlock(&sip->ev_lock);
+    if (dropped) {
+        atomic_fetch_add(&sip->counters.events_dropped, 1);
+        if (log_drop) {
+            BLEND_LOG_WARN("sip", "event queue full (%u): dropping %s events until drained",
+                           sip->ev_cap, blend_sip_event_kind_name(ev->kind));
+        }
+    }
+    if (sip->cfg.wakeup) {
+        sip->cfg.wakeup(sip->cfg.wakeup_arg);
+    }
+}
+
+int blend_sip_poll(struct blend_sip *sip, struct blend_sip_event *out)
+{
+    BLEND_ASSERT(sip && out);
+    int got = 0;
+    pthread_mutex_lock(&sip->ev_lock);
+    if (sip->ev_count > 0) {
+        *out = sip->ev[sip->ev_head];
+        sip->ev_head = (sip->ev_head + 1) % sip->ev_cap;
+        sip->ev_count--;
+        got = 1;
+    }
+    pthread_mutex_unlock(&sip->ev_lock);
+    return got;
+}
+
+void blend_sip_stats_get(struct blend_sip *sip, struct blend_sip_stats *out)
+{
+    BLEND_ASSERT(sip && out);
+    struct blend__sip_counters *c = &sip->counters;
+    out->events_dropped = atomic_load(&c->events_dropped);
+    out->registers_ok = atomic_load(&c->registers_ok);
+    out->auth_failures = atomic_load(&c->auth_failures);
+    out->locked_rejects = atomic_load(&c->locked_rejects);
+    out->options_sent = atomic_load(&c->options_sent);
+    out->unreachable = atomic_load(&c->unreachable);
+    out->commands_rejected = atomic_load(&c->commands_rejected);
+    out->calls_total = atomic_load(&c->calls_total);
+    out->calls_active = atomic_load(&c->calls_active);
+    out->calls_refused = atomic_load(&c->calls_refused);
+    out->rtp_to_agent = atomic_load(&c->rtp_to_agent);
+    out->rtp_to_customer = atomic_load(&c->rtp_to_customer);
+    out->rtp_dropped = atomic_load(&c->rtp_dropped);
+}
+
+static bool request_handler(const struct sip_msg *msg, void *arg)
+{
+    struct blend_sip *sip = arg;
+    /* Large, so kept off the stack of libre's loop. */
+    static _Thread_local struct blend__sip_reply reply;
+    blend__sip_reg_handle(sip->reg, msg, blend__sip_now_ms(), &reply);
+    if (reply.scode == 0) {
+        return true;
+    }
+    int err = sip_treplyf(NULL, NULL, sip->stack, msg, false, reply.scode, reply.reason,
+                          "%bContent-Length: 0\r\n\r\n", reply.hdrs, reply.hdrs_len);
+    if (err) {
+        char src[BLEND_SIP_ADDR_BYTES_MAX];
+        (void)re_snprintf(src, sizeof(src), "%J", &msg->src);
+        BLEND_LOG_WARN("sip", "reply %u to %s failed: %s", reply.scode, src, strerror(err));
+    }
+    return true;
+}
+
+/* Before every other listener: a locked source gets 403 whatever it sends (ACK aside). */
+static bool gate_handler(const struct sip_msg *msg, void *arg)
+{
+    struct blend_sip *sip = arg;
+    static _Thread_local struct blend__sip_reply reply;
+    if (pl_strcmp(&msg->met, "ACK") == 0 ||
+        !blend__sip_reg_locked(sip->reg, msg, blend__sip_now_ms(), &reply)) {
+        return false;
+    }
+    (void)sip_treplyf(NULL, NULL, sip->stack, msg, false, 403, "Forbidden",
+                      "Content-Length: 0\r\n\r\n");
+    return true;
+}
+
+static void teardown(struct blend_sip *sip)
+{
+    /* Calls first: their sessions and sockets hang on the stack and the registrar. */
+    blend__sip_calls_destroy(sip->calls);
+    sip->calls = NULL;
+    blend__sip_reg_destroy(sip->reg);
+    sip->reg = NULL;
+    sip->lsnr = mem_deref(sip->lsnr);
+    sip->gate = mem_deref(sip->gate);
+    if (sip->stack) {
+        sip_close(sip->stack, true);
+        sip->stack = mem_deref(sip->stack);
+    }
+    pthread_mutex_lock(&sip->mq_lock);
+    sip->mq = mem_deref(sip->mq);
+    pthread_mutex_unlock(&sip->mq_lock);
+}
+
+static void mqueue_handler(int id, void *data, void *arg)
+{
+    struct blend_sip *sip = arg;
+    struct cmd_account *ca = data;
+    int err = 0;
+    switch (id) {
+    case CMD_ACCOUNT_SET:
+        err = blend__sip_reg_account_set(sip->reg, ca->ext, ca->ha1, ca->agent_id);
+        if (err) {
+            BLEND_LOG_ERROR("sip", "account %s not set: %s", ca->ext, blend_strerror(err));
+        }
+        break;
+    case CMD_ACCOUNT_REMOVE:
+        blend__sip_reg_account_remove(sip->reg, ca->ext);
+        break;
+    case CMD_STOP:
+        /* Teardown happens after the loop returns, outside any libre callback. */
+        re_cancel();
+        break;
+    default:
+        BLEND_ASSERT(id > CMD_CALL_BASE && id <= CMD_CALL_BASE + BLEND__SIP_CALL_HANGUP);
+        blend__sip_calls_command(sip->calls, (enum blend__sip_call_cmd)(id - CMD_CALL_BASE), data);
+        break;
+    }
+    blend_free(data);
+}
+
+/* Binds one transport. same_port, when not 0, is tried first for a port-0 address (TCP on the
+ * port UDP got), falling back to any free port. */
+static int transport_add(struct blend_sip *sip, enum sip_transp tp, const char *text, int same_port,
+                         int *port)
+{
+    struct sa laddr;
+    struct pl pl;
+    if (!text) {
+        return 0;
+    }
+    pl_set_str(&pl, text);
+    if (sa_decode(&laddr, pl.p, pl.l) != 0) {
+        BLEND_LOG_ERROR("sip", "bad %s address \"%s\" (want host:port)", sip_transp_name(tp), text);
+        return BLEND_EINVAL;
+    }
+    int err = EADDRINUSE;
+    if (same_port > 0 && sa_port(&laddr) == 0) {
+        struct sa same = laddr;
+        sa_set_port(&same, (uint16_t)same_port);
+        err = sip_transp_add(sip->stack, tp, &same);
+        if (err) {
+            BLEND_LOG_WARN("sip", "%s port %d is taken: binding any free port", sip_transp_name(tp),
+                           same_port);
+        }
+    }
+    if (err) {
+        err = sip_transp_add(sip->stack, tp, &laddr);
+    }
+    if (err) {
+        BLEND_LOG_ERROR("sip", "cannot listen on %s %s: %s", sip_transp_name(tp), text,
+                        strerror(err));
+        return BLEND_EIO;
+    }
+    if (sip_transp_laddr(sip->stack, &laddr, tp, NULL) == 0) {
+        *port = sa_port(&laddr);
+    }
+    char bound[BLEND_SIP_ADDR_BYTES_MAX];
+    (void)re_snprintf(bound, sizeof(bound), "%J", &laddr);
+    BLEND_LOG_INFO("sip", "listening on %s %s", sip_transp_name(tp), bound);
+    return 0;
+}
+
+static int fds_max(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY ||
+        rl.rlim_cur > BLEND_SIP_FDS_MAX) {
+        return BLEND_SIP_FDS_MAX;
+    }
+    return rl.rlim_cur < 1024 ? 1024 : (int)rl.rlim_cur;
+}
+
+static int thread_setup(struct blend_sip *sip)
+{
+    if (fd_setsize(fds_max()) != 0) {
+        return BLEND_ENOMEM;
+    }
+    pthread_mutex_lock(&sip->mq_lock);
+    int qerr = mqueue_alloc(&sip->mq, mqueue_handler, sip);
+    pthread_mutex_unlock(&sip->mq_lock);
+    if (qerr != 0) {
+        return BLEND_EIO;
+    }
+    if (sip_alloc(&sip->stack, NULL, STACK_CTRANS_BUCKETS, STACK_STRANS_BUCKETS, STACK_CONN_BUCKETS,
+                  "Blend " BLEND_VERSION, NULL, NULL) != 0) {
+        return BLEND_ENOMEM;
+    }
+    int err = transport_add(sip, SIP_TRANSP_UDP, sip->cfg.udp_addr, 0, &sip->udp_port);
+    /* One address with port 0 for both: phones are configured with one port, so TCP takes the
+     * port UDP got when it is free. */
+    bool same =
+        sip->cfg.udp_addr && sip->cfg.tcp_addr && strcmp(sip->cfg.udp_addr, sip->cfg.tcp_addr) == 0;
+    if (!err) {
+        err = transport_add(sip, SIP_TRANSP_TCP, sip->cfg.tcp_addr, same ? sip->udp_port : 0,
+                            &sip->tcp_port);
+    }
+    if (!err) {
+        err = blend__sip_reg_create(&sip->set, sip->stack, emit, sip, &sip->counters, &sip->reg);
+    }
+    if (!err && sip_listen(&sip->gate, sip->stack, true, gate_handler, sip) != 0) {
+        err = BLEND_ENOMEM;
+    }
+    /* The calls layer listens first (INVITE, ACK, BYE, in-dialog requests); the registrar takes
+     * what is left. Media binds on the SIP listen address (UDP's, else TCP's). */
+    struct sa media;
+    if (!err && sip_transp_laddr(sip->stack, &media,
+                                 sip->cfg.udp_addr ? SIP_TRANSP_UDP : SIP_TRANSP_TCP, NULL) != 0) {
+        err = BLEND_EIO;
+    }
+    if (!err) {
+        err = blend__sip_calls_create(&sip->set, sip->stack, sip->reg, &media, emit, sip,
+                                      &sip->counters, &sip->calls);
+    }
+    if (!err && sip_listen(&sip->lsnr, sip->stack, true, request_handler, sip) != 0) {
+        err = BLEND_ENOMEM;
+    }
+    return err;
+}
+
+static void *thread_main(void *arg)
+{
+    /* The host owns signal handling; libre's loop gets no signal handler (re_main(NULL)). */
+    struct blend_sip *sip = arg;
+    int err = re_thread_init() == 0 ? 0 : BLEND_EINTERNAL;
+    if (!err) {
+        err = libre_init() == 0 ? 0 : BLEND_EINTERNAL;
+        if (!err) {
+            err = thread_setup(sip);
+        }
+    }
+    pthread_mutex_lock(&sip->start_lock);
+    sip->started = true;
+    sip->start_err = err;
+    pthread_cond_signal(&sip->start_cond);
+    pthread_mutex_unlock(&sip->start_lock);
+    if (!err) {
+        err = re_main(NULL);
+        if (err) {
+            BLEND_LOG_ERROR("sip", "libre loop ended: %s", strerror(err));
+        }
+    }
+    teardown(sip);
+    tmr_debug();
+    mem_debug();
+    libre_close();
+    re_thread_close();
+    return NULL;
+}
+
+static int push(struct blend_sip *sip, int id, void *data)
+{
+    pthread_mutex_lock(&sip->mq_lock);
+    int err = sip->mq ? mqueue_push(sip->mq, id, data) : ECONNABORTED;
+    pthread_mutex_unlock(&sip->mq_lock);
+    if (err) {
+        /* The pipe is full (the thread is far behind) or broken: refuse, do not block. */
+        atomic_fetch_add(&sip->counters.commands_rejected, 1);
+        blend_free(data);
+        return err == ECONNABORTED ? BLEND_ECLOSED : BLEND_EBUSY;
+    }
+    return 0;
+}
+
+static void destroy(struct blend_sip *sip)
+{
+    pthread_mutex_destroy(&sip->start_lock);
+    pthread_cond_destroy(&sip->start_cond);
+    pthread_mutex_destroy(&sip->ev_lock);
+    pthread_mutex_destroy(&sip->mq_lock);
+    blend_free(sip->ev);
+    blend_free(sip);
+}
+
+static int copy_addr(const char *in, char *buf, size_t cap, const char **out)
+{
+    *out = NULL;
+    if (!in) {
+        return 0;
+    }
+    if (strlen(in) >= cap) {
+        return BLEND_EINVAL;
+    }
+    str_ncpy(buf, in, cap);
+    *out = buf;
+    return 0;
+}
+
+int blend_sip_start(const struct blend_sip_config *cfg, struct blend_sip **out)
+{
+    if (!cfg || !out) {
+        return BLEND_EINVAL;
+    }
+    struct blend_sip *sip = blend_calloc(1, sizeof(*sip));
+    if (!sip) {
+        return BLEND_ENOMEM;
+    }
+    pthread_mutex_init(&sip->start_lock, NULL);
+    pthread_cond_init(&sip->start_cond, NULL);
+    pthread_mutex_init(&sip->ev_lock, NULL);
+    pthread_mutex_init(&sip->mq_lock, NULL);
+    sip->cfg = *cfg;
+    sip->cfg.realm = NULL;
+    int err = blend__sip_settings_resolve(cfg, &sip->set);
+    if (!err) {
+        err = copy_addr(cfg->udp_addr, sip->udp_addr, sizeof(sip->udp_addr), &sip->cfg.udp_addr);
+    }
+    if (!err) {
+        err = copy_addr(cfg->tcp_addr, sip->tcp_addr, sizeof(sip->tcp_addr), &sip->cfg.tcp_addr);
+    }
+    if (err) {
+        destroy(sip);
+        return err;
+    }
+    sip->ev_cap = cfg->events_max > 0 && cfg->events_max < BLEND_SIP_EVENTS_MAX
+                      ? (uint32_t)cfg->events_max
+                      : BLEND_SIP_EVENTS_MAX;
+    sip->ev = blend_calloc(sip->ev_cap, sizeof(*sip->ev));
+    if (!sip->ev) {
+        destroy(sip);
+        return BLEND_ENOMEM;
+    }
+    if (pthread_create(&sip->thread, NULL, thread_main, sip) != 0) {
+        destroy(sip);
+        return BLEND_EIO;
+    }
+    pthread_mutex_lock(&sip->start_lock);
+    while (!sip->started) {
+        pthread_cond_wait(&sip->start_cond, &sip->start_lock);
+    }
+    err = sip->start_err;
+    pthread_mutex_unlock(&sip->start_lock);
+    if (err) {
+        pthread_join(sip->thread, NULL);
+        destroy(sip);
+        return err;
+    }
+    *out = sip;
+    return 0;
+}
+
+void blend_sip_stop(struct blend_sip *sip)
+{
+    if (!sip) {
+        return;
+    }
+    /* STOP carries no data; retry while the pipe is momentarily full. A thread whose loop
+     * already ended (it freed the queue) needs no STOP. */
+    for (;;) {
+        pthread_mutex_lock(&sip->mq_lock);
+        bool done = !sip->mq || mqueue_push(sip->mq, CMD_STOP, NULL) == 0;
+        pthread_mutex_unlock(&sip->mq_lock);
+        if (done) {
+            break;
+        }
+        sched_yield();
+    }
+    pthread_join(sip->thread, NULL);
+    destroy(sip);
+}
+
+int blend_sip_local_port(const struct blend_sip *sip, int tcp)
+{
+    BLEND_ASSERT(sip);
+    return tcp ? sip->tcp_port : sip->udp_port;
+}
+
+static int account_cmd(const char *extension, struct cmd_account **out)
+{
+    if (!extension || extension[0] == '\0' || strlen(extension) >= BLEND_SIP_EXTENSION_BYTES_MAX) {
+        return BLEND_EINVAL;
+    }
+    struct cmd_account *ca = blend_calloc(1, sizeof(*ca));
+    if (!ca) {
+        return BLEND_ENOMEM;
+    }
+    str_ncpy(ca->ext, extension, sizeof(ca->ext));
+    *out = ca;
+    return 0;
+}
+
+int blend_sip_account_set(struct blend_sip *sip, const char *extension, const char *ha1_hex,
+                          int64_t agent_id)
+{
+    uint8_t ha1[MD5_SIZE];
+    struct cmd_account *ca;
+    if (!sip || blend__sip_hex_md5(ha1_hex, ha1) != 0) {
+        return BLEND_EINVAL;
+    }
+    int err = account_cmd(extension, &ca);
+    if (err) {
+        return err;
+    }
+    memcpy(ca->ha1, ha1, sizeof(ha1));
+    ca->agent_id = agent_id;
+    return push(sip, CMD_ACCOUNT_SET, ca);
+}
+
+int blend_sip_account_remove(struct blend_sip *sip, const char *extension)
+{
+    struct cmd_account *ca;
+    if (!sip) {
+        return BLEND_EINVAL;
+    }
+    int err = account_cmd(extension, &ca);
+    if (err) {
+        return err;
+    }
+    return push(sip, CMD_ACCOUNT_REMOVE, ca);
+}
+
+static int call_push(struct blend_sip *sip, enum blend__sip_call_cmd cmd, uint64_t call,
+                     int64_t agent_id, int code, int timeout_s, const char *text)
+{
+    if (!sip || call == 0) {
+        return BLEND_EINVAL;
+    }
+    struct blend__sip_call_cmd_data *d = blend_calloc(1, sizeof(*d));
+    if (!d) {
+        return BLEND_ENOMEM;
+    }
+    d->call = call;
+    d->agent_id = agent_id;
+    d->code = code;
+    d->timeout_s = timeout_s;
+    if (text) {
+        /* Goes into a SIP reason phrase and logs: printable ASCII only, cut to fit. */
+        size_t n = 0;
+        for (; text[n] && n + 1 < sizeof(d->text); n++) {
+            unsigned char ch = (unsigned char)text[n];
+            d->text[n] = ch < 0x20 || ch >= 0x7f ? '?' : (char)ch;
+        }
+        d->text[n] = '\0';
+    }
+    return push(sip, CMD_CALL_BASE + (int)cmd, d);
+}
+
+int blend_sip_call_reject(struct blend_sip *sip, uint64_t call, int code, const char *reason)
+{
+    if (code < 300 || code > 699) {
+        return BLEND_EINVAL;
+    }
+    return call_push(sip, BLEND__SIP_CALL_REJECT, call, 0, code, 0, reason);
+}
+
+int blend_sip_call_ringing(struct blend_sip *sip, uint64_t call)
+{
+    return call_push(sip, BLEND__SIP_CALL_RINGING, call, 0, 0, 0, NULL);
+}
+
+int blend_sip_call_offer(struct blend_sip *sip, uint64_t call, int64_t agent_id, int timeout_s)
+{
+    if (timeout_s < 0 || timeout_s > BLEND_SIP_OFFER_TIMEOUT_S_MAX) {
+        return BLEND_EINVAL;
+    }
+    return call_push(sip, BLEND__SIP_CALL_OFFER, call, agent_id, 0, timeout_s, NULL);
+}
+
+int blend_sip_call_withdraw(struct blend_sip *sip, uint64_t call, int64_t agent_id)
+{
+    return call_push(sip, BLEND__SIP_CALL_WITHDRAW, call, agent_id, 0, 0, NULL);
+}
+
+int blend_sip_call_hangup(struct blend_sip *sip, uint64_t call, const char *cause)
+{
+    return call_push(sip, BLEND__SIP_CALL_HANGUP, call, 0, 0, 0, cause);
+}

@@ -1,0 +1,747 @@
+/*
+ * Calls through Blend (B2BUA and RTP relay) against real peers on loopback. The test plays the
+ * host: it drains the module's events and sends its commands the way the server does. Two kinds
+ * of SIPp processes are the peers: agent phones (they REGISTER with digest through
+ * tests/sip/register.xml from a chosen port, then a UAS scenario on that same port answers,
+ * rings, is busy or waits for CANCEL; -rtp_echo sends back the RTP they get) and a customer on a
+ * trunk (a UAC scenario that calls +8225550101 and plays G.711 A-law RTP from a pcap).
+ * Every wait is bounded; nothing asserts on speed.
+ */
+#include "base/alloc.h"
+#include "sip/sip.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <setjmp.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#define WAIT_MS 15000
+#define REALM "blend"
+#define DIALLED "+8225550101"
+#define CALLER "5551234"
+#define PCAP "/usr/share/sip-tester/g711a.pcap"
+#define PROCS_MAX 8
+
+struct harness {
+    struct blend_sip *sip;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    unsigned wakeups;
+    struct blend_sip_event log[256];
+    int log_n;
+    char tmpdir[64];
+    pid_t procs[PROCS_MAX]; /* SIPp processes still running (killed at teardown) */
+    int procs_n;
+};
+
+static char scenario_dir[PATH_MAX];
+static struct harness H;
+
+static void wakeup(void *arg)
+{
+    struct harness *h = arg;
+    pthread_mutex_lock(&h->lock);
+    h->wakeups++;
+    pthread_cond_broadcast(&h->cond);
+    pthread_mutex_unlock(&h->lock);
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void drain(struct harness *h)
+{
+    struct blend_sip_event ev;
+    while (blend_sip_poll(h->sip, &ev) == 1) {
+        assert_true(h->log_n < (int)(sizeof(h->log) / sizeof(h->log[0])));
+        h->log[h->log_n++] = ev;
+    }
+}
+
+static int find_event(struct harness *h, int from, enum blend_sip_event_kind kind, int64_t agent)
+{
+    for (int i = from; i < h->log_n; i++) {
+        if (h->log[i].kind == kind && (agent < 0 || h->log[i].agent_id == agent)) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+static int count_events(struct harness *h, enum blend_sip_event_kind kind)
+{
+    int n = 0;
+    for (int i = 0; i < h->log_n; i++) {
+        n += h->log[i].kind == kind;
+    }
+    return n;
+}
+
+/* Waits (bounded) for an event of kind (for agent, when agent >= 0); returns its index. */
+static int wait_event(struct harness *h, enum blend_sip_event_kind kind, int64_t agent)
+{
+    int64_t deadline = mono_ms() + WAIT_MS;
+    for (;;) {
+        pthread_mutex_lock(&h->lock);
+        unsigned seen = h->wakeups;
+        pthread_mutex_unlock(&h->lock);
+        drain(h);
+        int i = find_event(h, 0, kind, agent);
+        if (i >= 0) {
+            return i;
+        }
+        int64_t left = deadline - mono_ms();
+        if (left <= 0) {
+            fprintf(stderr, "no %s event within %d ms; events so far:\n",
+                    blend_sip_event_kind_name(kind), WAIT_MS);
+            for (int k = 0; k < h->log_n; k++) {
+                fprintf(stderr, "  %s call=%llu agent=%lld code=%d cause=%s leg=%s\n",
+                        blend_sip_event_kind_name(h->log[k].kind),
+                        (unsigned long long)h->log[k].call, (long long)h->log[k].agent_id,
+                        h->log[k].sip_code, h->log[k].cause, h->log[k].leg);
+            }
+            return -1;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t ns = ts.tv_nsec + (left < 100 ? left : 100) * 1000000;
+        ts.tv_sec += ns / 1000000000;
+        ts.tv_nsec = ns % 1000000000;
+        pthread_mutex_lock(&h->lock);
+        if (h->wakeups == seen) {
+            pthread_cond_timedwait(&h->cond, &h->lock, &ts);
+        }
+        pthread_mutex_unlock(&h->lock);
+    }
+}
+
+static void harness_start(struct harness *h, struct blend_sip_config *cfg)
+{
+    memset(h, 0, sizeof(*h));
+    pthread_mutex_init(&h->lock, NULL);
+    pthread_cond_init(&h->cond, NULL);
+    strcpy(h->tmpdir, "/tmp/blend-sipcall-XXXXXX");
+    assert_non_null(mkdtemp(h->tmpdir));
+    cfg->udp_addr = "127.0.0.1:0";
+    cfg->tcp_addr = "127.0.0.1:0";
+    cfg->realm = REALM;
+    cfg->wakeup = wakeup;
+    cfg->wakeup_arg = h;
+    assert_int_equal(blend_sip_start(cfg, &h->sip), 0);
+}
+
+static void add_account(struct harness *h, const char *ext, const char *password, int64_t agent)
+{
+    char ha1[33];
+    assert_int_equal(blend_sip_ha1(ext, REALM, password, ha1), 0);
+    assert_int_equal(blend_sip_account_set(h->sip, ext, ha1, agent), 0);
+}
+
+static int harness_stop(void **state)
+{
+    (void)state;
+    struct harness *h = &H;
+    for (int i = 0; i < h->procs_n; i++) {
+        if (h->procs[i] > 0) {
+            kill(h->procs[i], SIGKILL);
+            (void)waitpid(h->procs[i], NULL, 0);
+        }
+    }
+    h->procs_n = 0;
+    if (!h->sip) {
+        return 0;
+    }
+    blend_sip_stop(h->sip);
+    h->sip = NULL;
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", h->tmpdir);
+    /* BLEND_TEST_KEEP=1 keeps the SIPp logs for a look after a failure. */
+    if (!getenv("BLEND_TEST_KEEP")) {
+        assert_int_equal(system(cmd), 0);
+    }
+    pthread_mutex_destroy(&h->lock);
+    pthread_cond_destroy(&h->cond);
+    if (blend_alloc_live() != 0) {
+        fprintf(stderr, "leak: %ld allocations live after stop\n", blend_alloc_live());
+        return -1;
+    }
+    return 0;
+}
+
+static void require_binary(const char *path)
+{
+    if (access(path, X_OK) != 0) {
+        fail_msg("peer binary %s is missing: install it (scripts/deps.sh) to run this test", path);
+    }
+}
+
+/* A free UDP port on 127.0.0.1 (the kernel's pick; SIPp binds it right after). */
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    socklen_t len = sizeof(a);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* Starts SIPp with argv (NULL-terminated, without the program name); stdout and errors go to
+ * files named after tag in the harness directory. */
+static pid_t sipp_spawn(struct harness *h, const char *tag, const char *const *args)
+{
+    require_binary("/usr/bin/sipp");
+    char errfile[160], outfile[160];
+    snprintf(errfile, sizeof(errfile), "%s/%s_errors.log", h->tmpdir, tag);
+    snprintf(outfile, sizeof(outfile), "%s/%s_stdout.log", h->tmpdir, tag);
+    const char *argv[64];
+    int n = 0;
+    argv[n++] = "sipp";
+    for (int i = 0; args[i]; i++) {
+        argv[n++] = args[i];
+    }
+    const char *tail[] = {"-i",       "127.0.0.1",  "-m",          "1",     "-timeout", "30",
+                          "-nostdin", "-trace_err", "-error_file", errfile, NULL};
+    for (int i = 0; tail[i]; i++) {
+        argv[n++] = tail[i];
+    }
+    argv[n] = NULL;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (chdir(h->tmpdir) != 0) {
+            _exit(126);
+        }
+        int fd = open(outfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execv("/usr/bin/sipp", (char *const *)argv);
+        _exit(127);
+    }
+    assert_true(h->procs_n < PROCS_MAX);
+    h->procs[h->procs_n++] = pid;
+    return pid;
+}
+
+static void print_file(const char *dir, const char *tag)
+{
+    char path[256], line[512];
+    snprintf(path, sizeof(path), "%s/%s_errors.log", dir, tag);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        return;
+    }
+    while (fgets(line, sizeof(line), f)) {
+        fprintf(stderr, "  | %s", line);
+    }
+    fclose(f);
+}
+
+/* Waits (bounded: SIPp's own -timeout ends it) for a SIPp process; returns its exit code. */
+static int sipp_wait(struct harness *h, pid_t pid, const char *tag)
+{
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    for (int i = 0; i < h->procs_n; i++) {
+        if (h->procs[i] == pid) {
+            h->procs[i] = -1;
+        }
+    }
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (code != 0) {
+        fprintf(stderr, "sipp %s exited %d; its error log:\n", tag, code);
+        print_file(h->tmpdir, tag);
+    }
+    return code;
+}
+
+static void target_of(struct harness *h, char *out, size_t cap)
+{
+    snprintf(out, cap, "127.0.0.1:%d", blend_sip_local_port(h->sip, 0));
+}
+
+/* An agent phone: registers ext from port, then runs the UAS scenario on the same port. */
+struct phone {
+    char port[8], mport[8];
+    pid_t pid;
+    const char *tag;
+};
+
+static void phone_start(struct harness *h, struct phone *p, const char *tag, const char *ext,
+                        const char *password, int64_t agent, const char *scenario,
+                        const char *codec, const char *pause_ms)
+{
+    char target[64], sf[PATH_MAX + 64];
+    p->tag = tag;
+    snprintf(p->port, sizeof(p->port), "%d", free_port());
+    snprintf(p->mport, sizeof(p->mport), "%d", free_port());
+    target_of(h, target, sizeof(target));
+    snprintf(sf, sizeof(sf), "%s/register.xml", scenario_dir);
+    const char *reg[] = {"-sf",   sf,   "-au", ext,    "-ap",     password, "-s",   ext, "-p",
+                         p->port, "-t", "u1",  "-key", "expires", "60",     target, NULL};
+    char regtag[32];
+    snprintf(regtag, sizeof(regtag), "%s_register", tag);
+    assert_int_equal(sipp_wait(h, sipp_spawn(h, regtag, reg), regtag), 0);
+    int64_t seen = -1;
+    for (int i = 0; i < h->log_n; i++) {
+        seen = h->log[i].kind == BLEND_SIP_EV_REGISTERED && h->log[i].agent_id == agent ? i : seen;
+    }
+    if (seen < 0) {
+        assert_true(wait_event(h, BLEND_SIP_EV_REGISTERED, agent) >= 0);
+    }
+    snprintf(sf, sizeof(sf), "%s/%s", scenario_dir, scenario);
+    const char *uas[] = {"-sf", sf,     "-s",    ext,   "-p", p->port,  "-mp",       p->mport, "-t",
+                         "u1",  "-key", "codec", codec, "-d", pause_ms, "-rtp_echo", NULL};
+    p->pid = sipp_spawn(h, tag, uas);
+}
+
+static pid_t customer_start_on(struct harness *h, const char *scenario, const char *pause_ms,
+                               int tcp)
+{
+    char target[64], sf[PATH_MAX + 64], mport[8];
+    target_of(h, target, sizeof(target));
+    snprintf(sf, sizeof(sf), "%s/%s", scenario_dir, scenario);
+    snprintf(mport, sizeof(mport), "%d", free_port());
+    /* Copied into the child by fork before this frame ends. */
+    const char *args[] = {"-sf", sf,    "-s", DIALLED,           "-key", "caller", CALLER,
+                          "-mp", mport, "-t", tcp ? "t1" : "u1", "-d",   pause_ms, target,
+                          NULL};
+    return sipp_spawn(h, "customer", args);
+}
+
+static pid_t customer_start(struct harness *h, const char *scenario, const char *pause_ms)
+{
+    return customer_start_on(h, scenario, pause_ms, 0);
+}
+
+static struct blend_sip_config trunk_config(void)
+{
+    struct blend_sip_config cfg = {.trunk_allow = "10.1.2.3, 127.0.0.0/8"};
+    return cfg;
+}
+
+/* The customer calls; returns the call id after checking CALL_INCOMING's fields. */
+static uint64_t incoming_on(struct harness *h, const char *transport)
+{
+    int i = wait_event(h, BLEND_SIP_EV_CALL_INCOMING, -1);
+    assert_true(i >= 0);
+    const struct blend_sip_event *ev = &h->log[i];
+    assert_true(ev->call != 0);
+    assert_string_equal(ev->dialled, DIALLED);
+    assert_string_equal(ev->caller, CALLER);
+    assert_string_equal(ev->caller_name, "Alice Customer");
+    assert_int_equal(strncmp(ev->source, "127.0.0.1:", 10), 0);
+    assert_string_equal(ev->transport, transport);
+    assert_int_equal(ev->agent_id, 0);
+    assert_string_equal(ev->cause, "pcma");
+    return ev->call;
+}
+
+static uint64_t incoming(struct harness *h)
+{
+    return incoming_on(h, "udp");
+}
+
+static void customer_hangs_up_after_bridge(void **state)
+{
+    (void)state;
+    struct harness *h = &H;
+    struct blend_sip_config cfg = trunk_config();
+    harness_start(h, &cfg);
+    add_account(h, "2001", "agentpw1", 7);
+    struct phone a;
+    phone_start(h, &a, "agent", "2001", "agentpw1", 7, "agent_answer.xml", "8", "0");
+    pid_t cust = customer_start(h, "customer_call.xml", "2000");
+    uint64_t call = incoming(h);
+    assert_int_equal(blend_sip_call_ringing(h->sip, call), 0);
+    assert_int_equal(blend_sip_call_offer(h->sip, call, 7, 30), 0);
+    int r = wait_event(h, BLEND_SIP_EV_AGENT_RINGING, 7);
+    assert_true(r >= 0);
+    assert_int_equal(h->log[r].call, call);
+    int an = wait_event(h, BLEND_SIP_EV_AGENT_ANSWERED, 7);
+    assert_true(an >= 0 && an > r);
+    assert_int_equal(h->log[an].call, call);
+    assert_non_null(strstr(h->log[an].contact, "sip:2001@127.0.0.1:"));
+    int e = wait_event(h, BLEND_SIP_EV_CALL_ENDED, -1);
+    assert_true(e > an);
+    const struct blend_sip_event *ev = &h->log[e];
+    assert_int_equal(ev->call, call);
+    assert_string_equal(ev->leg, "customer");
+    assert_int_equal(ev->sip_code, 0);
+    assert_string_equal(ev->cause, "bye");
+    assert_int_equal(ev->agent_id, 7);
+    /* The customer's RTP reached the agent, and the agent's echo came back through Blend. */
+    assert_true(ev->rtp_to_agent > 0);
+    assert_true(ev->rtp_to_customer > 0);
+    assert_int_equal(sipp_wait(h, cust, "customer"), 0);
+    /* The agent phone got Blend's BYE (its scenario ends with it). */
+    assert_int_equal(sipp_wait(h, a.pid, a.tag), 0);
+    struct blend_sip_stats st;
+    blend_sip_stats_get(h->sip, &st);
+    assert_int_equal(st.calls_total, 1);
+    assert_int_equal(st.calls_active, 0);
+    assert_true(st.rtp_to_agent >= ev->rtp_to_agent && st.rtp_to_customer > 0);
+    drain(h);
+    assert_int_equal(count_events(h, BLEND_SIP_EV_AGENT_FAILED), 0);
+    assert_int_equal(count_events(h, BLEND_SIP_EV_CALL_ENDED), 1);
+}
+
+static void agent_hangs_up(void **state)
+{
+    (void)state;
+    struct harness *h = &H;
+    struct blend_sip_config cfg = trunk_config();
+    harness_start(h, &cfg);
+    add_account(h, "2001", "agentpw1", 7);
+    struct phone a;
+    /* The agent accepts only µ-law: Blend transcodes A-law <-> µ-law between the legs. */
+    phone_start(h, &a, "agent", "2001", "agentpw1", 7, "agent_hangup.xml", "0", "2000");
+    pid_t cust = customer_start(h, "customer_wait_bye.xml", "0");
+    uint64_t call = incoming(h);
+    /* No ringing first: the agent's answer is the customer's first final answer. */
+    assert_int_equal(blend_sip_call_offer(h->sip, call, 7, 30), 0);
+    int an = wait_event(h, BLEND_SIP_EV_AGENT_ANSWERED, 7);
+    assert_true(an >= 0);
+    assert_string_equal(h->log[an].cause, "pcmu");
+    int e = wait_event(h, BLEND_SIP_EV_CALL_ENDED, -1);
+    assert_true(e > an);
+    assert_int_equal(h->log[e].call, call);
+    assert_string_equal(h->log[e].leg, "agent");
+    assert_int_equal(h->log[e].sip_code, 0);
+    assert_true(h->log[e].rtp_to_agent > 0);
+    assert_true(h->log[e].rtp_to_customer > 0);
+    /* The customer got Blend's BYE. */
+    assert_int_equal(sipp_wait(h, cust, "customer"), 0);
+    assert_int_equal(sipp_wait(h, a.pid, a.tag), 0);
+}
+
+static void busy_agent_fails_customer_waits(void **state)
+{
+    (void)state;
+    struct harness *h = &H;
+    struct blend_sip_config cfg = trunk_config();
+    harness_start(h, &cfg);
+    add_account(h, "2001", "agentpw1", 7);
+    struct phone a;
+    phone_start(h, &a, "agent", "2001", "agentpw1", 7, "agent_busy.xml", "8", "0");
+    pid_t cust = customer_start(h, "customer_480.xml", "0");
+    uint64_t call = incoming(h);
+    assert_int_equal(blend_sip_call_ringing(h->sip, call), 0);
+    assert_int_equal(blend_sip_call_offer(h->sip, call, 7, 30), 0);
+    int f = wait_event(h, BLEND_SIP_EV_AGENT_FAILED, 7);
+    assert_true(f >= 0);
+    assert_int_equal(h->log[f].call, call);
+    assert_int_equal(h->log[f].sip_code, 486);
+    assert_string_equal(h->log[f].cause, "busy");
+    assert_int_equal(sipp_wait(h, a.pid, a.tag), 0);
+    /* An agent without any registered phone fails at once: 408 "no-binding". */
+    assert_int_equal(blend_sip_call_offer(h->sip, call, 99, 30), 0);
+    int nb = wait_event(h, BLEND_SIP_EV_AGENT_FAILED, 99);
+    assert_true(nb >= 0);
+    assert_int_equal(h->log[nb].sip_code, 408);
+    assert_string_equal(h->log[nb].cause, "no-binding");
+    /* The customer is still waiting: the host ends it, the customer gets 480. */
+    drain(h);
+    assert_int_equal(count_events(h, BLEND_SIP_EV_CALL_ENDED), 0);
+    assert_int_equal(blend_sip_call_hangup(h->sip, call, "queue-closed"), 0);
+    int e = wait_event(h, BLEND_SIP_EV_CALL_ENDED, -1);
+    assert_true(e >= 0);
+    assert_string_equal(h->log[e].leg, "blend");
+    assert_string_equal(h->log[e].cause, "queue-closed");
+    assert_int_equal(sipp_wait(h, cust, "customer"), 0);
+    /* Commands naming the ended call are ignored. */
+    assert_int_equal(blend_sip_call_ringing(h->sip, call), 0);
+    assert_int_equal(blend_sip_call_hangup(h->sip, call, NULL), 0);
+}
+
+static void withdraw_cancels_agent(void **state)
+{
+    (void)state;
+    struct harness *h = &H;
+    struct blend_sip_config cfg = trunk_config();
+    harness_start(h, &cfg);
+    add_account(h, "2001", "agentpw1", 7);
+    struct phone a;
+    phone_start(h, &a, "agent", "2001", "agentpw1", 7, "agent_ring_cancel.xml", "8", "0");
+    pid_t cust = customer_start(h, "customer_480.xml", "0");
+    uint64_t call = incoming(h);
+    assert_int_equal(blend_sip_call_ringing(h->sip, call), 0);
+    assert_int_equal(blend_sip_call_offer(h->sip, call, 7, 30), 0);
+    assert_true(wait_event(h, BLEND_SIP_EV_AGENT_RINGING, 7) >= 0);
+    assert_int_equal(blend_sip_call_withdraw(h->sip, call, 7), 0);
+    /* The phone's scenario ends only after Blend's CANCEL. */
+    assert_int_equal(sipp_wait(h, a.pid, a.tag), 0);
+    drain(h);
+    assert_int_equal(count_events(h, BLEND_SIP_EV_AGENT_FAILED), 0);
+    assert_int_equal(count_events(h, BLEND_SIP_EV_CALL_ENDED), 0);
+    assert_int_equal(blend_sip_call_reject(h->sip, call, 480, "Closed"), 0);
+    int e = wait_event(h, BLEND_SIP_EV_CALL_ENDED, -1);
+    assert_true(e >= 0);
+    assert_string_equal(h->log[e].leg, "blend");
+    assert_int_equal(h->log[e].sip_code, 480);
+    assert_int_equal(sipp_wait(h, cust, "customer"), 0);
+}
+
+static void ring_all_second_answers(void **state)
+{
+    (void)state;
+    struct harness *h = &H;
+    struct blend_sip_config cfg = trunk_config();
+    harness_start(h, &cfg);
+    add_account(h, "2001", "agentpw1", 7);
+    add_account(h, "2002", "agentpw2", 8);
+    struct phone a, b;
+    phone_start(h, &a, "agent_a", "2001", "agentpw1", 7, "agent_ring_cancel.xml", "8", "0");
+    phone_start(h, &b, "agent_b", "2002", "agentpw2", 8, "agent_answer.xml", "8", "0");
+    pid_t cust = customer_start(h, "customer_call.xml", "1500");
+    uint64_t call = incoming(h);
+    assert_int_equal(blend_sip_call_ringing(h->sip, call), 0);
+    assert_int_equal(blend_sip_call_offer(h->sip, call, 7, 30), 0);
+    assert_true(wait_event(h, BLEND_SIP_EV_AGENT_RINGING, 7) >= 0);
+    assert_int_equal(blend_sip_call_offer(h->sip, call, 8, 30), 0);
+    int an = wait_event(h, BLEND_SIP_EV_AGENT_ANSWERED, 8);
+    assert_true(an >= 0);
+    /* The host withdraws the other offer: agent A's phone sees CANCEL. */
+    assert_int_equal(blend_sip_call_withdraw(h->sip, call, 7), 0);
+    assert_int_equal(sipp_wait(h, a.pid, a.tag), 0);
+    int e = wait_event(h, BLEND_SIP_EV_CALL_ENDED, -1);
+    assert_true(e > an);
+    assert_string_equal(h->log[e].leg, "customer");
+    assert_int_equal(h->log[e].agent_id, 8);
+    assert_true(h->log[e].rtp_to_agent > 0 && h->log[e].rtp_to_customer > 0);
+    assert_int_equal(sipp_wait(h, cust, "customer"), 0);
+    assert_int_equal(sipp_wait(h, b.pid, b.tag), 0);
+    assert_int_equal(count_events(h, BLEND_SIP_EV_AGENT_ANSWERED), 1);
+    assert_int_equal(count_events(h, BLEND_SIP_EV_AGENT_FAILED), 0);
+}
+
+static void tcp_customer_refreshes_session(void **state)
+{
+    (void)state;
+    struct harness *h = &H;
+    struct blend_sip_config cfg = trunk_config();
+    harness_start(h, &cfg);
+    add_account(h, "2001", "agentpw1", 7);
+    struct phone a;
+    phone_start(h, &a, "agent", "2001", "agentpw1", 7, "agent_reinvite.xml", "8", "300");
+    /* The customer's trunk speaks TCP; its re-INVITE (same SDP) after the answer gets 200, and
+     * so does the agent phone's (agent_reinvite.xml: refresh after 300 ms, then wait for BYE). */
+    pid_t cust = customer_start_on(h, "customer_reinvite.xml", "1500", 1);
+    uint64_t call = incoming_on(h, "tcp");
+    assert_int_equal(blend_sip_call_offer(h->sip, call, 7, 0), 0);
+    assert_true(wait_event(h, BLEND_SIP_EV_AGENT_ANSWERED, 7) >= 0);
+    int e = wait_event(h, BLEND_SIP_EV_CALL_ENDED, -1);
+    assert_true(e >= 0);
+    assert_string_equal(h->log[e].leg, "customer");
+    assert_int_equal(h->log[e].sip_code, 0);
+    assert_int_equal(sipp_wait(h, cust, "customer"), 0);
+    assert_int_equal(sipp_wait(h, a.pid, a.tag), 0);
+}
+
+static void customer_cancels_while_agent_rings(void **state)
+{
+    (void)state;
+    struct harness *h = &H;
+    struct blend_sip_config cfg = trunk_config();
+    harness_start(h, &cfg);
+    add_account(h, "2001", "agentpw1", 7);
+    struct phone a;
+    phone_start(h, &a, "agent", "2001", "agentpw1", 7, "agent_ring_cancel.xml", "8", "0");
+    /* The customer CANCELs after Blend's 180, which the host sends once the agent rings. */
+    pid_t cust = customer_start(h, "customer_cancel.xml", "200");
+    uint64_t call = incoming(h);
+    assert_int_equal(blend_sip_call_offer(h->sip, call, 7, 30), 0);
+    assert_true(wait_event(h, BLEND_SIP_EV_AGENT_RINGING, 7) >= 0);
+    assert_int_equal(blend_sip_call_ringing(h->sip, call), 0);
+    int e = wait_event(h, BLEND_SIP_EV_CALL_ENDED, -1);
+    assert_true(e >= 0);
+    assert_int_equal(h->log[e].call, call);
+    assert_string_equal(h->log[e].leg, "customer");
+    assert_int_equal(h->log[e].sip_code, 487);
+    assert_string_equal(h->log[e].cause, "cancel");
+    assert_int_equal(sipp_wait(h, cust, "customer"), 0);
+    /* The ringing agent phone was CANCELled; no event follows CALL_ENDED. */
+    assert_int_equal(sipp_wait(h, a.pid, a.tag), 0);
+    drain(h);
+    assert_int_equal(h->log_n, e + 1);
+}
+
+static void offer_times_out(void **state)
+{
+    (void)state;
+    struct harness *h = &H;
+    struct blend_sip_config cfg = trunk_config();
+    harness_start(h, &cfg);
+    add_account(h, "2001", "agentpw1", 7);
+    struct phone a;
+    phone_start(h, &a, "agent", "2001", "agentpw1", 7, "agent_ring_cancel.xml", "8", "0");
+    pid_t cust = customer_start(h, "customer_480.xml", "0");
+    uint64_t call = incoming(h);
+    assert_int_equal(blend_sip_call_offer(h->sip, call, 7, 1), 0);
+    int f = wait_event(h, BLEND_SIP_EV_AGENT_FAILED, 7);
+    assert_true(f >= 0);
+    assert_int_equal(h->log[f].sip_code, 408);
+    assert_string_equal(h->log[f].cause, "timeout");
+    assert_int_equal(sipp_wait(h, a.pid, a.tag), 0);
+    assert_int_equal(blend_sip_call_hangup(h->sip, call, NULL), 0);
+    int e = wait_event(h, BLEND_SIP_EV_CALL_ENDED, -1);
+    assert_true(e > f);
+    assert_string_equal(h->log[e].cause, "hangup");
+    assert_int_equal(sipp_wait(h, cust, "customer"), 0);
+}
+
+static void stop_hangs_up_calls(void **state)
+{
+    (void)state;
+    struct harness *h = &H;
+    struct blend_sip_config cfg = trunk_config();
+    harness_start(h, &cfg);
+    add_account(h, "2001", "agentpw1", 7);
+    struct phone a;
+    phone_start(h, &a, "agent", "2001", "agentpw1", 7, "agent_answer.xml", "8", "0");
+    pid_t cust = customer_start(h, "customer_wait_bye.xml", "0");
+    uint64_t call = incoming(h);
+    assert_int_equal(blend_sip_call_offer(h->sip, call, 7, 30), 0);
+    assert_true(wait_event(h, BLEND_SIP_EV_AGENT_ANSWERED, 7) >= 0);
+    /* Media flows both ways before the stop (bounded poll of the counters). */
+    struct blend_sip_stats st;
+    int64_t deadline = mono_ms() + WAIT_MS;
+    do {
+        blend_sip_stats_get(h->sip, &st);
+    } while ((st.rtp_to_customer == 0 || st.rtp_to_agent == 0) && mono_ms() < deadline &&
+             usleep(10000) == 0);
+    assert_true(st.rtp_to_customer > 0 && st.rtp_to_agent > 0);
+    assert_int_equal(st.calls_active, 1);
+    /* Stopping the module with a call up sends BYE on both legs and frees everything. */
+    blend_sip_stop(h->sip);
+    h->sip = NULL;
+    assert_int_equal(sipp_wait(h, cust, "customer"), 0);
+    assert_int_equal(sipp_wait(h, a.pid, a.tag), 0);
+    assert_int_equal(blend_alloc_live(), 0);
+    pthread_mutex_destroy(&h->lock);
+    pthread_cond_destroy(&h->cond);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", h->tmpdir);
+    assert_int_equal(system(cmd), 0);
+}
+
+static void unknown_source_is_forbidden(void **state)
+{
+    (void)state;
+    struct harness *h = &H;
+    struct blend_sip_config cfg = {.trunk_allow = "10.0.0.0/8"};
+    harness_start(h, &cfg);
+    pid_t cust = customer_start(h, "customer_403.xml", "0");
+    assert_int_equal(sipp_wait(h, cust, "customer"), 0);
+    drain(h);
+    assert_int_equal(count_events(h, BLEND_SIP_EV_CALL_INCOMING), 0);
+    struct blend_sip_stats st;
+    blend_sip_stats_get(h->sip, &st);
+    assert_true(st.calls_refused >= 1);
+    assert_int_equal(st.calls_total, 0);
+}
+
+static void no_common_codec_is_488(void **state)
+{
+    (void)state;
+    struct harness *h = &H;
+    struct blend_sip_config cfg = trunk_config();
+    harness_start(h, &cfg);
+    pid_t cust = customer_start(h, "customer_488.xml", "0");
+    assert_int_equal(sipp_wait(h, cust, "customer"), 0);
+    drain(h);
+    assert_int_equal(count_events(h, BLEND_SIP_EV_CALL_INCOMING), 0);
+}
+
+static void bad_commands_are_refused(void **state)
+{
+    (void)state;
+    struct harness *h = &H;
+    struct blend_sip_config cfg = trunk_config();
+    harness_start(h, &cfg);
+    assert_int_equal(blend_sip_call_reject(h->sip, 0, 486, NULL), BLEND_EINVAL);
+    assert_int_equal(blend_sip_call_reject(h->sip, 5, 200, NULL), BLEND_EINVAL);
+    assert_int_equal(blend_sip_call_offer(h->sip, 5, 7, -1), BLEND_EINVAL);
+    assert_int_equal(blend_sip_call_offer(h->sip, 5, 7, BLEND_SIP_OFFER_TIMEOUT_S_MAX + 1),
+                     BLEND_EINVAL);
+    assert_int_equal(blend_sip_call_hangup(NULL, 5, NULL), BLEND_EINVAL);
+    /* Unknown calls are ignored on the thread. */
+    assert_int_equal(blend_sip_call_withdraw(h->sip, 5, 7), 0);
+    assert_int_equal(blend_sip_call_hangup(h->sip, 5, "x"), 0);
+    blend_sip_stop(h->sip);
+    h->sip = NULL;
+    /* Bad trunk lists and port ranges refuse to start. */
+    struct blend_sip_config bad[] = {
+        {.trunk_allow = "not-an-ip"},
+        {.trunk_allow = "10.0.0.0/33"},
+        {.trunk_allow = "10.0.0.0/"},
+        {.rtp_port_min = 30000, .rtp_port_max = 30000},
+        {.rtp_port_min = 100, .rtp_port_max = 200},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct blend_sip *s = NULL;
+        bad[i].udp_addr = "127.0.0.1:0";
+        assert_int_equal(blend_sip_start(&bad[i], &s), BLEND_EINVAL);
+    }
+    pthread_mutex_destroy(&h->lock);
+    pthread_cond_destroy(&h->cond);
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", h->tmpdir);
+    assert_int_equal(system(cmd), 0);
+}
+
+int main(void)
+{
+    if (!realpath("tests/sip", scenario_dir)) {
+        fprintf(stderr, "run from the repository root (tests/sip not found)\n");
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    if (getenv("BLEND_TEST_FILTER")) {
+        cmocka_set_test_filter(getenv("BLEND_TEST_FILTER"));
+    }
+    if (access(PCAP, R_OK) != 0) {
+        fprintf(stderr, "%s is missing (package sip-tester)\n", PCAP);
+        return 1;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(customer_hangs_up_after_bridge, harness_stop),
+        cmocka_unit_test_teardown(agent_hangs_up, harness_stop),
+        cmocka_unit_test_teardown(busy_agent_fails_customer_waits, harness_stop),
+        cmocka_unit_test_teardown(withdraw_cancels_agent, harness_stop),
+        cmocka_unit_test_teardown(ring_all_second_answers, harness_stop),
+        cmocka_unit_test_teardown(tcp_customer_refreshes_session, harness_stop),
+        cmocka_unit_test_teardown(customer_cancels_while_agent_rings, harness_stop),
+        cmocka_unit_test_teardown(offer_times_out, harness_stop),
+        cmocka_unit_test_teardown(stop_hangs_up_calls, harness_stop),
+        cmocka_unit_test_teardown(unknown_source_is_forbidden, harness_stop),
+        cmocka_unit_test_teardown(no_common_codec_is_488, harness_stop),
+        cmocka_unit_test_teardown(bad_commands_are_refused, harness_stop),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
