@@ -64,6 +64,8 @@ function renderAgents() {
     const tr = document.createElement("tr");
     cell(tr, a.display_name || a.name);
     cell(tr, a.extension);
+    const phone = a.phone ? (a.phone.registered ? "registered" : "not registered") : "";
+    cell(tr, phone, a.phone ? `phone-${a.phone.registered ? "up" : "down"}` : "");
     cell(tr, skillsText(a.skills, "proficiency"));
     const p = a.presence || { state: "logged-out" };
     cell(tr, p.reason ? `${p.state} (${p.reason})` : p.state, `state-${p.state}`);
@@ -78,7 +80,16 @@ function renderAgents() {
 
 function applyPresence(p) {
   const a = state.agents.get(p.agent_id);
-  if (a) a.presence = p;
+  if (!a) return;
+  a.presence = p;
+  if (p.phone !== undefined) a.phone = p.phone;
+}
+
+function applyPhone(ev) {
+  const a = state.agents.get(ev.data.agent_id);
+  if (!a) return;
+  const registered = ev.type === "phone.registered";
+  a.phone = { ...(a.phone || {}), extension: ev.data.extension, registered };
 }
 
 // The agent's own interactions, from the contact.* events naming them.
@@ -136,6 +147,10 @@ function renderLive(queues) {
     cell(tr, String(q.today.answered));
     cell(tr, String(q.today.abandoned));
     cell(tr, q.today.answered + q.today.abandoned ? `${Math.round(q.today.service_level * 100)}%` : "–");
+    const a = q.agents || {};
+    cell(tr, `${a.ready ?? 0} / ${a.busy ?? 0} / ${(a.not_ready ?? 0) + (a.wrap_up ?? 0)}`);
+    cell(tr, q.hours ? (q.hours.holiday ? `${q.hours.state} (${q.hours.holiday})` : q.hours.state) : "",
+      q.hours ? `hours-${q.hours.state}` : "");
     body.appendChild(tr);
   }
 }
@@ -162,7 +177,10 @@ function connect() {
       const ev = msg.event;
       state.lastSeq = ev.seq;
       if (ev.type === "agent.state") {
-        applyPresence({ agent_id: ev.data.agent_id, state: ev.data.to, reason: ev.data.reason, since: ev.ts });
+        const since = ev.data.at_ms ? new Date(ev.data.at_ms).toISOString() : ev.ts;
+        applyPresence({ agent_id: ev.data.agent_id, state: ev.data.to, reason: ev.data.reason, since });
+      } else if (ev.type.startsWith("phone.")) {
+        applyPhone(ev);
       } else if (ev.type.startsWith("contact.")) {
         applyContact(ev);
       }

@@ -20,6 +20,7 @@
 
 int64_t blend__now_ms(const struct blend_app *app)
 {
+    uv_update_time(app->loop); /* the cached loop time is stale after a long poll */
     return (int64_t)uv_now(app->loop);
 }
 

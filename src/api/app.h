@@ -30,6 +30,16 @@ struct blend_app_config {
     int session_idle_s;
     int login_failures_max;
     int lockout_s;
+    /* SIP registrar for agents' phones; sip_listen NULL or "" = no SIP. */
+    const char *sip_listen;
+    const char *sip_realm;
+    int sip_voice_requires_phone;
+    int sip_auth_failures_max;
+    int sip_auth_lockout_s;
+    int sip_options_interval_s;
+    const char *sip_trunk_allow;
+    int sip_rtp_port_min;
+    int sip_rtp_port_max;
 };
 
 /* Creates the app: restores agent presence from the event log, starts listening. */

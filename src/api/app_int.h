@@ -34,6 +34,8 @@ struct blend_app {
     uv_loop_t *loop;
     struct blend_store *store;
     struct blend_routing *routing;
+    struct blend_phones *phones; /* NULL when SIP is off (tests of the HTTP layer alone) */
+    struct blend_calls *calls;   /* NULL when SIP is off */
     struct blend_http *http;
     struct blend_metrics *metrics;
     struct blend_ratelimit *login_limit;
@@ -157,6 +159,20 @@ int blend__h_stats_agents(struct blend_http_req *req, void *arg);
  * an agent user sees only their own when only_agent > 0. */
 json_t *blend__agent_states_json(struct blend_app *app, int64_t only_agent);
 
+/* A contact arriving from a channel adapter (no HTTP request): `body` (stolen) is an
+ * interaction document (channel, queue, contact, priority...). The interaction is created
+ * (then created(app, arg, id), before the engine sees it, so effects naming it can be matched),
+ * gets the queue's closed-hours treatment, and joins the engine; then done(app, arg, 0, doc) with
+ * the created document (its "routing" member says what happened; borrowed), or
+ * done(app, arg, rc, NULL) when it failed after this returned 0 (done may run before this
+ * returns). Returns 0, or BLEND_EINVAL (bad document, unknown queue) / BLEND_ENOMEM without
+ * calling done. */
+typedef void (*blend__arrival_created_fn)(struct blend_app *app, void *arg, int64_t id);
+typedef void (*blend__arrival_done_fn)(struct blend_app *app, void *arg, int rc, json_t *doc);
+int blend__interaction_arrive(struct blend_app *app, json_t *body,
+                              blend__arrival_created_fn created, blend__arrival_done_fn done,
+                              void *done_arg);
+
 /* Business-hours calendars (calendars.c). */
 struct blend__open_state {
     enum blend_calendar_state state;
@@ -168,6 +184,41 @@ int blend__calendar_from_json(const json_t *doc, struct blend_calendar *out);
 int blend__calendar_now(struct blend_app *app, const char *name, int64_t wall_ms,
                         struct blend__open_state *out);
 json_t *blend__open_state_json(const struct blend__open_state *s);
+
+/* Agents' phones: the SIP registrar's adapter (phones.c). */
+#define BLEND_CONFIG_REALM_BYTES BLEND_SIP_REALM_BYTES_MAX
+struct blend_phones;
+struct blend__phones_config {
+    const char *listen; /* "host:port", UDP and TCP */
+    const char *realm;
+    int voice_requires_phone;
+    int auth_failures_max;
+    int auth_lockout_s;
+    int options_interval_s;
+    const char *trunk_allow;
+    int rtp_port_min, rtp_port_max;
+};
+int blend__phones_create(struct blend_app *app, const struct blend__phones_config *cfg,
+                         struct blend_phones **out);
+void blend__phones_destroy(struct blend_phones *p);
+/* A committed event: agents.* changes reach the registrar's accounts. */
+void blend__phones_on_committed(struct blend_phones *p, const json_t *event);
+/* 0 when the agent may not take voice now (an extension without a registered phone while
+ * sip.voice_requires_phone is on); 1 otherwise (also with no phones adapter). */
+int blend__phones_voice_allowed(struct blend_phones *p, int64_t agent_id);
+/* {"extension","registered",...} or JSON null when the agent has no extension. */
+json_t *blend__phones_json(struct blend_phones *p, int64_t agent_id);
+
+/* Calls: the server side of the B2BUA (calls.c, docs/voice.md). */
+struct blend_calls;
+struct blend_sip;
+struct blend_sip_event;
+int blend__calls_create(struct blend_app *app, struct blend_sip *sip, struct blend_calls **out);
+void blend__calls_destroy(struct blend_calls *c);
+/* A call event from the telephony thread (CALL_INCOMING, AGENT_*, CALL_ENDED). */
+void blend__calls_on_sip_event(struct blend_calls *c, const struct blend_sip_event *ev);
+/* A routing effect: offers ring phones, withdrawals cancel them, ends hang up. */
+void blend__calls_on_effect(struct blend_calls *c, const struct blend_acd_effect *f);
 
 /* Event stream (events.c). */
 int blend__ws_open(struct blend_ws *ws, struct blend_http_req *req, void *arg);

@@ -114,6 +114,23 @@ int blend_app_create(uv_loop_t *loop, struct blend_store *store,
         rc = register_metrics(app);
     }
     rc = rc ? rc : blend__routing_create(app, &app->routing);
+    if (rc == 0 && cfg->sip_listen && cfg->sip_listen[0]) {
+        /* After routing restored its state with every agent's own capacities; then voice is
+         * gated on phones from here on. */
+        struct blend__phones_config pc = {.listen = cfg->sip_listen,
+                                          .realm = cfg->sip_realm ? cfg->sip_realm : "blend",
+                                          .voice_requires_phone = cfg->sip_voice_requires_phone,
+                                          .auth_failures_max = cfg->sip_auth_failures_max,
+                                          .auth_lockout_s = cfg->sip_auth_lockout_s,
+                                          .options_interval_s = cfg->sip_options_interval_s,
+                                          .trunk_allow = cfg->sip_trunk_allow,
+                                          .rtp_port_min = cfg->sip_rtp_port_min,
+                                          .rtp_port_max = cfg->sip_rtp_port_max};
+        rc = blend__phones_create(app, &pc, &app->phones);
+        if (rc == 0) {
+            blend__routing_agents_reload(app->routing);
+        }
+    }
     if (rc) {
         BLEND_LOG_ERROR("api", "cannot start the app: %s", blend_strerror(rc));
         blend_app_destroy(app);
@@ -206,7 +223,9 @@ void blend_app_destroy(struct blend_app *app)
         uv_close((uv_handle_t *)&app->stats_timer, NULL);
         app->stats_timer_live = 0;
     }
-    /* Routing first: its timer handle closes while blend_http_destroy turns the loop. */
+    /* Phones first (they call into routing), then routing: their handles close while
+     * blend_http_destroy turns the loop. */
+    blend__phones_destroy(app->phones);
     blend__routing_destroy(app->routing);
     blend_http_destroy(app->http);
     blend_metrics_destroy(app->metrics);

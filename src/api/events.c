@@ -40,11 +40,12 @@ int blend__event_visible(unsigned role, int64_t agent_id, const json_t *event)
         prefix_is(type, "calendars.") || prefix_is(type, "entry_points.")) {
         return 1;
     }
-    if (prefix_is(type, "contact.")) {
+    if (prefix_is(type, "contact.") || prefix_is(type, "call.")) {
         json_t *data = json_object_get(event, "data");
         return agent_id > 0 && json_integer_value(json_object_get(data, "agent_id")) == agent_id;
     }
-    if (strcmp(type, "agent.state") == 0 || prefix_is(type, "agents.")) {
+    if (strcmp(type, "agent.state") == 0 || prefix_is(type, "agents.") ||
+        prefix_is(type, "phone.")) {
         const char *subject = json_string_value(json_object_get(event, "subject"));
         char own[40];
         snprintf(own, sizeof own, "agents/%lld", (long long)agent_id);
@@ -188,6 +189,7 @@ void blend__events_broadcast(struct blend_app *app)
         {
             app->broadcast_seq = json_integer_value(json_object_get(ev, "seq"));
             blend__routing_on_committed(app->routing, ev);
+            blend__phones_on_committed(app->phones, ev);
             for (struct blend_ws_client *c = app->clients; c; c = c->next) {
                 (void)send_event(c, ev); /* a full backlog closes that client; it resumes */
             }

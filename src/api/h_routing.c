@@ -18,7 +18,10 @@
 /* An interaction created and waiting for its commit before it joins its queue. */
 struct arrival {
     struct blend_app *app;
-    struct blend_http_req *req;
+    struct blend_http_req *req; /* the API request, or NULL for a channel adapter (done) */
+    blend__arrival_created_fn created;
+    blend__arrival_done_fn done;
+    void *done_arg;
     int64_t queue_id;
     enum blend_channel channel;
     int32_t priority;
@@ -56,19 +59,36 @@ static struct blend_write *closed_event(const struct arrival *a, int64_t id)
     return w;
 }
 
+/* Ends an arrival that failed: the API request is answered, or the adapter told. */
+static void arrival_failed(struct arrival *a, const struct blend_write *w, int rc)
+{
+    if (a->req) {
+        if (w) {
+            blend__respond_write_error(a->req, w, 0);
+        } else {
+            blend__routing_refuse(a->req, rc);
+        }
+    } else if (a->done) {
+        a->done(a->app, a->done_arg, rc ? rc : BLEND_EIO, NULL);
+    }
+    blend_free(a);
+}
+
 static void on_created(struct blend_write *w, void *arg)
 {
     struct arrival *a = arg;
     struct blend_app *app = a->app;
     if (w->rc) {
-        blend__respond_write_error(a->req, w, 0);
+        arrival_failed(a, w, w->rc);
         blend_write_destroy(w);
-        blend_free(a);
         return;
     }
     json_t *doc = w->ops[0].result ? json_incref(w->ops[0].result) : json_object();
     int64_t id = w->ops[0].id_out;
     blend_write_destroy(w);
+    if (a->created) {
+        a->created(app, a->done_arg, id);
+    }
     struct blend_routing_writes ws = {.n = 0};
     if (a->closed) {
         struct blend_write *cw = closed_event(a, id);
@@ -98,13 +118,9 @@ static void on_created(struct blend_write *w, void *arg)
             blend__app_submit_detached(app, ws.w[i]);
         }
         json_decref(doc);
-        blend__routing_refuse(a->req, rc);
-        blend_free(a);
+        arrival_failed(a, NULL, rc);
         return;
     }
-    char loc[64];
-    snprintf(loc, sizeof loc, "/api/v1/interactions/%" PRId64, id);
-    (void)blend_http_add_header(a->req, "Location", loc);
     json_t *routing = a->queue_id > 0 ? blend__routing_contact_json(app->routing, id) : NULL;
     if (!routing) {
         routing = json_object();
@@ -115,6 +131,21 @@ static void on_created(struct blend_write *w, void *arg)
         json_object_set_new(routing, "closed", c);
     }
     json_object_set_new(doc, "routing", routing);
+    if (!a->req) {
+        /* A channel adapter learns the outcome now; the decisions commit in order behind. */
+        for (size_t i = 0; i < ws.n; i++) {
+            blend__app_submit_detached(app, ws.w[i]);
+        }
+        if (a->done) {
+            a->done(app, a->done_arg, 0, doc);
+        }
+        json_decref(doc);
+        blend_free(a);
+        return;
+    }
+    char loc[64];
+    snprintf(loc, sizeof loc, "/api/v1/interactions/%" PRId64, id);
+    (void)blend_http_add_header(a->req, "Location", loc);
     (void)blend__routing_commit(app->routing, &ws, a->req, doc, 201);
     blend_free(a);
 }
@@ -217,43 +248,12 @@ static void plan_closed(struct blend_app *app, const json_t *q, struct arrival *
     }
 }
 
-int blend__h_interaction_create(struct blend_http_req *req, void *arg)
+/* The common part of an arrival: closed-hours plan, the interaction's creation, then (once it
+ * is durable) the engine. Takes doc and qdoc. */
+static int arrive(struct blend_app *app, struct blend_http_req *req,
+                  blend__arrival_created_fn created, blend__arrival_done_fn done, void *done_arg,
+                  json_t *doc, int64_t queue_id, enum blend_channel channel, json_t *qdoc)
 {
-    struct blend_app *app = arg;
-    json_t *body;
-    struct blend_http_body_error berr;
-    if (blend_http_req_json(req, &body, &berr) != 0) {
-        blend_http_respond_body_error(req, &berr);
-        return BLEND_HTTP_DONE;
-    }
-    if (json_is_object(body)) {
-        if (!json_object_get(body, "direction")) {
-            json_object_set_new(body, "direction", json_string("inbound"));
-        }
-        json_object_set_new(body, "state", json_string("queued"));
-    }
-    struct blend_field_errors errs;
-    blend_field_errors_init(&errs);
-    json_t *doc;
-    int rc = blend_model_validate(&blend_res_interactions, body, BLEND_VALIDATE_CREATE, 0, &doc,
-                                  &errs);
-    json_decref(body);
-    if (rc == 0 && json_object_get(doc, "agent") && !json_is_null(json_object_get(doc, "agent"))) {
-        blend_field_errors_add(&errs, "agent", "set by routing, not by the client");
-        json_decref(doc);
-        rc = BLEND_EINVAL;
-    }
-    if (rc) {
-        blend__respond_field_errors(req, &errs);
-        return BLEND_HTTP_DONE;
-    }
-    enum blend_channel channel;
-    json_t *qdoc = NULL;
-    int64_t queue_id = queue_for(app, req, doc, &channel, &qdoc);
-    if (!queue_id) {
-        json_decref(doc);
-        return BLEND_HTTP_DONE;
-    }
     struct arrival *a = blend_calloc(1, sizeof *a);
     if (!a) {
         json_decref(qdoc);
@@ -262,6 +262,9 @@ int blend__h_interaction_create(struct blend_http_req *req, void *arg)
     }
     a->app = app;
     a->req = req;
+    a->created = created;
+    a->done = done;
+    a->done_arg = done_arg;
     a->queue_id = queue_id;
     a->channel = channel;
     a->priority = (int32_t)json_integer_value(json_object_get(doc, "priority"));
@@ -288,7 +291,83 @@ int blend__h_interaction_create(struct blend_http_req *req, void *arg)
         return BLEND_ENOMEM;
     }
     json_decref(doc);
+    if (!req) {
+        snprintf(w->actor, sizeof w->actor, "%s", "channel");
+    }
     return blend__app_submit(app, req, w, on_created, a);
+}
+
+/* Validates an arriving interaction (body stolen): it starts queued, inbound unless said
+ * otherwise, and its agent is routing's to set. */
+static int validate_arrival(json_t *body, json_t **doc, struct blend_field_errors *errs)
+{
+    if (json_is_object(body)) {
+        if (!json_object_get(body, "direction")) {
+            json_object_set_new(body, "direction", json_string("inbound"));
+        }
+        json_object_set_new(body, "state", json_string("queued"));
+    }
+    blend_field_errors_init(errs);
+    int rc = blend_model_validate(&blend_res_interactions, body, BLEND_VALIDATE_CREATE, 0, doc,
+                                  errs);
+    json_decref(body);
+    if (rc == 0 && json_object_get(*doc, "agent") &&
+        !json_is_null(json_object_get(*doc, "agent"))) {
+        blend_field_errors_add(errs, "agent", "set by routing, not by the client");
+        json_decref(*doc);
+        rc = BLEND_EINVAL;
+    }
+    return rc;
+}
+
+int blend__interaction_arrive(struct blend_app *app, json_t *body,
+                              blend__arrival_created_fn created, blend__arrival_done_fn done,
+                              void *done_arg)
+{
+    struct blend_field_errors errs;
+    json_t *doc;
+    int rc = validate_arrival(body, &doc, &errs);
+    if (rc) {
+        return rc;
+    }
+    enum blend_channel channel;
+    json_t *q = NULL;
+    const char *qname = json_string_value(json_object_get(doc, "queue"));
+    if (!qname || blend_store_find(app->store, &blend_res_queues, "name", qname, 0, &q) != 0 ||
+        blend__channel_parse(json_string_value(json_object_get(doc, "channel")), &channel) != 0) {
+        json_decref(q);
+        json_decref(doc);
+        return BLEND_EINVAL;
+    }
+    int64_t queue_id = json_integer_value(json_object_get(q, "id"));
+    rc = arrive(app, NULL, created, done, done_arg, doc, queue_id, channel, q);
+    return rc == BLEND_HTTP_PENDING || rc == BLEND_HTTP_DONE ? 0 : rc;
+}
+
+int blend__h_interaction_create(struct blend_http_req *req, void *arg)
+{
+    struct blend_app *app = arg;
+    json_t *body;
+    struct blend_http_body_error berr;
+    if (blend_http_req_json(req, &body, &berr) != 0) {
+        blend_http_respond_body_error(req, &berr);
+        return BLEND_HTTP_DONE;
+    }
+    struct blend_field_errors errs;
+    json_t *doc;
+    int rc = validate_arrival(body, &doc, &errs);
+    if (rc) {
+        blend__respond_field_errors(req, &errs);
+        return BLEND_HTTP_DONE;
+    }
+    enum blend_channel channel;
+    json_t *qdoc = NULL;
+    int64_t queue_id = queue_for(app, req, doc, &channel, &qdoc);
+    if (!queue_id) {
+        json_decref(doc);
+        return BLEND_HTTP_DONE;
+    }
+    return arrive(app, req, NULL, NULL, NULL, doc, queue_id, channel, qdoc);
 }
 
 int blend__h_interaction_routing(struct blend_http_req *req, void *arg)

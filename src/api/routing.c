@@ -1,8 +1,9 @@
 /*
  * The ACD adapter; see routing.h. Configuration comes from the store (queues and agents, with
- * skill names mapped to small ids on first sight), time from the loop (uv_now), and every
- * observable effect becomes an event-log row: "agent.state" for presence, "contact.<what>" for
- * contacts (subject "interactions/<id>"), together with the interaction row's state.
+ * skill names mapped to small ids on first sight), time from the loop (uv_now, refreshed before
+ * each read), and every observable effect becomes an event-log row: "agent.state" for presence,
+ * "contact.<what>" for contacts (subject "interactions/<id>"), together with the interaction
+ * row's state.
  */
 #include "api/routing.h"
 
@@ -54,7 +55,21 @@ struct blend_routing {
     /* Wall-clock ms minus loop ms, fixed at start, so that a monotonic instant always reads
      * as the same wall-clock time. */
     int64_t wall_offset_ms;
+    /* While a contact is being restored at start-up: its id (its QUEUED and RELAXED effects
+     * restate what the log holds and are not recorded again). */
+    int64_t restoring;
+    /* While restating at start-up what the refolded statistics already hold. */
+    int quiet_stats;
 };
+
+/* The loop's monotonic time, brought up to date first: libuv caches it at the start of each
+ * loop turn, so a callback that runs after a long poll would otherwise read the instant the
+ * loop went to sleep, and the engine would date decisions (and ages) in the past. */
+static int64_t mono_now(const struct blend_routing *r)
+{
+    uv_update_time(r->app->loop);
+    return (int64_t)uv_now(r->app->loop);
+}
 
 static const char *const channel_names[] = {"voice", "chat", "email", "sms", "social"};
 static const char *const presence_names[] = {"logged-out", "ready", "not-ready", "wrap-up"};
@@ -228,7 +243,7 @@ static void rearm(struct blend_routing *r)
     if (due == r->armed_due) {
         return;
     }
-    int64_t now = (int64_t)uv_now(r->app->loop);
+    int64_t now = mono_now(r);
     uv_timer_start(&r->uvt, on_uv_timer, (uint64_t)(due > now ? due - now : 0), 0);
     r->armed_due = due;
 }
@@ -273,16 +288,25 @@ static const char *overflow_name(enum blend_acd_overflow o)
     return (o >= BLEND_OVERFLOW_NONE && o <= BLEND_OVERFLOW_CALLBACK) ? names[o] : "?";
 }
 
-/* `from`: an agent's presence before an AGENT_STATE effect. */
-static json_t *effect_data(const struct blend_acd_effect *f, enum blend_acd_presence from)
+/* `from`: an agent's presence before an AGENT_STATE effect; `until_ms`: when a wrap-up it
+ * starts ends (monotonic), 0 otherwise. Times in the data are wall-clock milliseconds. */
+static json_t *effect_data(const struct blend_routing *r, const struct blend_acd_effect *f,
+                           enum blend_acd_presence from, int64_t until_ms)
 {
+    json_int_t at = (json_int_t)(f->at_ms + r->wall_offset_ms);
     if (f->type == BLEND_ACD_FX_AGENT_STATE) {
-        return json_pack("{s:I, s:s, s:s, s:o}", "agent_id", (json_int_t)f->agent, "from",
-                         blend__presence_name(from), "to", blend__presence_name(f->presence),
-                         "reason", f->reason[0] ? json_string(f->reason) : json_null());
+        json_t *d = json_pack("{s:I, s:s, s:s, s:o, s:I}", "agent_id", (json_int_t)f->agent,
+                              "from", blend__presence_name(from), "to",
+                              blend__presence_name(f->presence), "reason",
+                              f->reason[0] ? json_string(f->reason) : json_null(), "at_ms", at);
+        if (until_ms > 0) {
+            json_object_set_new(d, "until_ms", json_integer(until_ms + r->wall_offset_ms));
+        }
+        return d;
     }
-    json_t *d = json_pack("{s:I, s:I, s:s}", "contact_id", (json_int_t)f->contact, "queue_id",
-                          (json_int_t)f->queue, "channel", blend__channel_name(f->channel));
+    json_t *d = json_pack("{s:I, s:I, s:s, s:I}", "contact_id", (json_int_t)f->contact,
+                          "queue_id", (json_int_t)f->queue, "channel",
+                          blend__channel_name(f->channel), "at_ms", at);
     if (f->agent) {
         json_object_set_new(d, "agent_id", json_integer(f->agent));
     }
@@ -394,14 +418,28 @@ static int record(struct blend_routing *r, const struct blend_acd_effect *fx, si
         if (!name) {
             continue;
         }
+        if (r->restoring && (f->type == BLEND_ACD_FX_QUEUED || f->type == BLEND_ACD_FX_RELAXED) &&
+            f->contact == r->restoring) {
+            continue; /* restated by a restore: the log has it already */
+        }
         enum blend_acd_presence from = BLEND_PRESENCE_LOGGED_OUT;
+        int64_t until = 0;
+        if (f->type == BLEND_ACD_FX_AGENT_STATE && f->presence == BLEND_PRESENCE_WRAP_UP) {
+            uint64_t tid = BLEND_ACD_TIMER_ID(BLEND_ACD_TIMER_WRAPUP, f->agent);
+            for (size_t k = 0; k < n; k++) {
+                if (fx[k].type == BLEND_ACD_FX_TIMER_SET && fx[k].timer == tid) {
+                    until = fx[k].due_ms;
+                }
+            }
+        }
         if (f->type == BLEND_ACD_FX_AGENT_STATE) {
             struct blend_stats_agent before;
             if (blend_stats_agent(r->stats, f->agent, f->at_ms, &before) == 0) {
                 from = before.presence;
             }
         }
-        int src = blend_stats_feed(r->stats, f);
+        int src = r->quiet_stats ? 0 : blend_stats_feed(r->stats, f);
+        blend__calls_on_effect(r->app->calls, f);
         if (src) {
             BLEND_LOG_WARN("routing", "statistics refused a %s: %s", name, blend_strerror(src));
         }
@@ -418,7 +456,8 @@ static int record(struct blend_routing *r, const struct blend_acd_effect *fx, si
             }
             snprintf(w->actor, sizeof w->actor, "routing");
         }
-        struct blend_write_op *op = blend_write_add(w, BLEND_OP_EVENT, NULL, effect_data(f, from));
+        struct blend_write_op *op =
+            blend_write_add(w, BLEND_OP_EVENT, NULL, effect_data(r, f, from, until));
         if (!op) {
             rc = BLEND_ENOMEM;
             break;
@@ -484,7 +523,7 @@ void blend__routing_refuse(struct blend_http_req *req, int rc)
 int blend__routing_apply(struct blend_routing *r, struct blend_acd_event *ev,
                          struct blend_routing_writes *out)
 {
-    int64_t now = (int64_t)uv_now(r->app->loop);
+    int64_t now = mono_now(r);
     ev->now_ms = now;
     struct blend_acd_effects fx = {.items = r->fx, .cap = BLEND_ACD_EFFECTS_MAX};
     int rc = blend_acd_step(r->acd, ev, &fx);
@@ -541,7 +580,7 @@ static void on_uv_timer(uv_timer_t *t)
 {
     struct blend_routing *r = t->data;
     r->armed_due = 0;
-    int64_t now = (int64_t)uv_now(r->app->loop);
+    int64_t now = mono_now(r);
     while (r->heap_len > 0 && r->heap[0].due_ms <= now) {
         struct timer_ent e = heap_pop(r);
         if (map_get(r, e.id) != e.due_ms) {
@@ -724,6 +763,11 @@ static int agent_config(struct blend_routing *r, const json_t *a, struct blend_a
             enabled ? (uint8_t)json_integer_value(json_object_get(cap, channel_names[ch])) : 0;
     }
     c->voice_exclusive = !json_is_false(json_object_get(a, "voice_exclusive"));
+    /* No voice offers without a registered phone (sip.voice_requires_phone, docs/sip.md);
+     * contacts already connected stay. */
+    if (!blend__phones_voice_allowed(r->app->phones, c->id)) {
+        c->capacity[BLEND_CH_VOICE] = 0;
+    }
     return 0;
 }
 
@@ -760,6 +804,15 @@ static int set_agent(struct blend_routing *r, const json_t *a)
                         json_string_value(json_object_get(a, "name")), blend_strerror(rc));
     }
     return rc;
+}
+
+void blend__routing_agent_reload(struct blend_routing *r, int64_t agent_id)
+{
+    json_t *doc;
+    if (blend_store_get(r->app->store, &blend_res_agents, agent_id, 0, &doc) == 0) {
+        (void)set_agent(r, doc);
+        json_decref(doc);
+    }
 }
 
 /* Calls fn for every row of a resource, in id order. */
@@ -799,148 +852,150 @@ static int load_agent(struct blend_routing *r, const json_t *a, int unused)
     return set_agent(r, a);
 }
 
-/* ---- Restoring after a start ------------------------------------------------------------------ */
+/* ---- Restoring after a start --------------------------------------------------------------- */
 
-/* Steps without recording: replaying presence that the log already holds. Timers still arm. */
-static int step_quiet(struct blend_routing *r, struct blend_acd_event *ev)
-{
-    struct blend_routing_writes ws = {.n = 0};
-    int rc = blend__routing_apply(r, ev, &ws);
-    for (size_t i = 0; i < ws.n; i++) {
-        blend_write_destroy(ws.w[i]);
-    }
-    return rc;
-}
-
-struct presence {
+/*
+ * The engine's state is rebuilt from the store (docs/routing.md §Restoring state): each agent's
+ * last recorded presence with the instant it began (and a wrap-up's end), and each open
+ * interaction with its true first-join instant, current queue, callback flag and connected
+ * agent, all read from one pass over the event log. Wall-clock instants become monotonic ones
+ * through this process's wall offset, so ages and idle times carry across the restart.
+ */
+struct agent_last {
     int64_t agent;
+    int seen;
     enum blend_acd_presence to;
     char reason[BLEND_ACD_REASON_BYTES];
+    int64_t at_wall;
+    int64_t until_wall;
 };
 
-/* Every agent's last recorded presence, from the "agent.state" events of the log. */
-static int last_presence(struct blend_routing *r, struct presence **out, size_t *count)
+struct contact_hist {
+    int64_t contact;
+    int64_t first_wall; /* first contact.queued; 0 = none seen */
+    int64_t queue;      /* last contact.queued */
+    int is_callback;
+    int64_t agent;      /* last contact.connected */
+    int connected;      /* the interaction row says connected */
+    int offered;        /* the interaction row says offered */
+    int64_t offered_agent; /* last contact.offered */
+    int sip_call;          /* a SIP call (call.arrived): its dialogs died with the process */
+    int32_t priority;
+    int64_t customer;
+    enum blend_channel channel;
+};
+
+static int cmp_agent_last(const void *a, const void *b)
 {
-    struct presence *p = NULL;
-    size_t n = 0, cap = 0;
-    int64_t after = 0;
-    for (;;) {
-        json_t *events;
-        int rc = blend_store_events(r->app->store, after, BLEND_STORE_EVENTS_READ_MAX, &events);
-        if (rc) {
-            blend_free(p);
-            return rc;
-        }
-        size_t i, got = json_array_size(events);
-        json_t *ev;
-        json_array_foreach(events, i, ev)
-        {
-            after = json_integer_value(json_object_get(ev, "seq"));
-            const char *type = json_string_value(json_object_get(ev, "type"));
-            if (!type || strcmp(type, "agent.state") != 0) {
-                continue;
-            }
-            json_t *data = json_object_get(ev, "data");
-            int64_t agent = json_integer_value(json_object_get(data, "agent_id"));
-            const char *to = json_string_value(json_object_get(data, "to"));
-            const char *reason = json_string_value(json_object_get(data, "reason"));
-            size_t k = 0;
-            while (k < n && p[k].agent != agent) {
-                k++;
-            }
-            if (k == n) {
-                if (n == cap) {
-                    cap = cap ? 2 * cap : 64;
-                    struct presence *np = blend_realloc(p, cap * sizeof *p);
-                    if (!np) {
-                        json_decref(events);
-                        blend_free(p);
-                        return BLEND_ENOMEM;
-                    }
-                    p = np;
-                }
-                n++;
-            }
-            p[k].agent = agent;
-            p[k].to = BLEND_PRESENCE_LOGGED_OUT;
-            for (int s = 0; s < 4; s++) {
-                if (to && strcmp(to, presence_names[s]) == 0) {
-                    p[k].to = (enum blend_acd_presence)s;
-                }
-            }
-            snprintf(p[k].reason, sizeof p[k].reason, "%s", reason ? reason : "");
-        }
-        json_decref(events);
-        if (got == 0) {
-            break;
-        }
-    }
-    *out = p;
-    *count = n;
-    return 0;
+    int64_t x = ((const struct agent_last *)a)->agent, y = ((const struct agent_last *)b)->agent;
+    return x < y ? -1 : x > y;
 }
 
-static int restore_presence(struct blend_routing *r)
+static int cmp_contact_hist(const void *a, const void *b)
 {
-    struct presence *p;
-    size_t n;
-    int rc = last_presence(r, &p, &n);
-    if (rc) {
-        return rc;
-    }
-    size_t restored = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (p[i].to == BLEND_PRESENCE_LOGGED_OUT) {
-            continue;
-        }
-        struct blend_acd_event ev = {.type = BLEND_ACD_EV_AGENT_LOGIN};
-        ev.u.id = p[i].agent;
-        if (step_quiet(r, &ev) != 0) {
-            continue; /* the agent no longer exists */
-        }
-        /* Wrap-up cannot be resumed (its timer died with the process): the agent is ready. */
-        if (p[i].to == BLEND_PRESENCE_NOT_READY && strcmp(p[i].reason, "login") != 0) {
-            ev.type = BLEND_ACD_EV_AGENT_NOT_READY;
-            ev.u.not_ready.agent = p[i].agent;
-            snprintf(ev.u.not_ready.reason, sizeof ev.u.not_ready.reason, "%s", p[i].reason);
-            (void)step_quiet(r, &ev);
-        } else if (p[i].to == BLEND_PRESENCE_READY || p[i].to == BLEND_PRESENCE_WRAP_UP) {
-            memset(&ev, 0, sizeof ev);
-            ev.type = BLEND_ACD_EV_AGENT_READY;
-            ev.u.id = p[i].agent;
-            (void)step_quiet(r, &ev);
-        }
-        restored++;
-    }
-    blend_free(p);
-    BLEND_LOG_INFO("routing", "presence of %zu agent(s) restored from the log", restored);
-    return 0;
+    int64_t x = ((const struct contact_hist *)a)->contact;
+    int64_t y = ((const struct contact_hist *)b)->contact;
+    return x < y ? -1 : x > y;
 }
 
-/* Interactions still open when the server stopped join their queue again (in id order, so the
- * oldest first): their routing state in memory is gone, their record is not. */
-static int requeue_one(struct blend_routing *r, const json_t *it, int unused)
+/* Oldest first; connected ones before waiting ones so their agents' capacity is taken first. */
+static int cmp_restore_order(const void *a, const void *b)
 {
-    (void)unused;
-    struct blend_acd_event ev = {.type = BLEND_ACD_EV_CONTACT_ARRIVE};
-    ev.u.arrive.contact = json_integer_value(json_object_get(it, "id"));
-    ev.u.arrive.queue = queue_id_by_name(r, json_string_value(json_object_get(it, "queue")));
-    ev.u.arrive.priority = (int32_t)json_integer_value(json_object_get(it, "priority"));
-    ev.u.arrive.customer = json_integer_value(json_object_get(it, "contact"));
-    if (ev.u.arrive.queue == 0 ||
-        blend__channel_parse(json_string_value(json_object_get(it, "channel")),
-                             &ev.u.arrive.channel) != 0) {
+    const struct contact_hist *x = a, *y = b;
+    if (x->connected != y->connected) {
+        return x->connected ? -1 : 1;
+    }
+    if (x->first_wall != y->first_wall) {
+        return x->first_wall < y->first_wall ? -1 : 1;
+    }
+    return x->contact < y->contact ? -1 : x->contact > y->contact;
+}
+
+/* The wall-clock instant of an event: data.at_ms, or its commit second. */
+static int64_t event_wall_ms(const json_t *ev)
+{
+    json_t *at = json_object_get(json_object_get(ev, "data"), "at_ms");
+    if (json_is_integer(at)) {
+        return json_integer_value(at);
+    }
+    const char *ts = json_string_value(json_object_get(ev, "ts"));
+    struct tm tm;
+    memset(&tm, 0, sizeof tm);
+    if (!ts || !strptime(ts, "%Y-%m-%dT%H:%M:%S", &tm)) {
         return 0;
     }
-    int rc = blend__routing_step_detached(r, &ev);
-    if (rc) {
-        BLEND_LOG_WARN("routing", "interaction %" PRId64 " not re-queued: %s",
-                       ev.u.arrive.contact, blend_strerror(rc));
-    }
-    return 0;
+    return (int64_t)timegm(&tm) * 1000;
 }
 
-static int requeue_open(struct blend_routing *r)
+/* The engine effect an event of the log records (only its observable fields), for the
+ * statistics fold. Returns 0 when the event is not a routing effect. */
+static int effect_of_event(const struct blend_routing *r, const json_t *ev,
+                           struct blend_acd_effect *f)
+{
+    const char *type = json_string_value(json_object_get(ev, "type"));
+    if (!type) {
+        return 0;
+    }
+    memset(f, 0, sizeof *f);
+    for (int t = BLEND_ACD_FX_AGENT_STATE; t <= BLEND_ACD_FX_CALLBACK; t++) {
+        const char *name = effect_name((enum blend_acd_effect_type)t);
+        if (name && strcmp(name, type) == 0) {
+            f->type = (enum blend_acd_effect_type)t;
+        }
+    }
+    if (f->type == 0) {
+        return 0;
+    }
+    json_t *d = json_object_get(ev, "data");
+    f->at_ms = event_wall_ms(ev) - r->wall_offset_ms;
+    f->agent = json_integer_value(json_object_get(d, "agent_id"));
+    if (f->type == BLEND_ACD_FX_AGENT_STATE) {
+        const char *to = json_string_value(json_object_get(d, "to"));
+        const char *reason = json_string_value(json_object_get(d, "reason"));
+        for (int k = 0; k < 4; k++) {
+            if (to && strcmp(to, presence_names[k]) == 0) {
+                f->presence = (enum blend_acd_presence)k;
+            }
+        }
+        snprintf(f->reason, sizeof f->reason, "%s", reason ? reason : "");
+        return 1;
+    }
+    f->contact = json_integer_value(json_object_get(d, "contact_id"));
+    f->queue = json_integer_value(json_object_get(d, "queue_id"));
+    if (blend__channel_parse(json_string_value(json_object_get(d, "channel")), &f->channel) != 0) {
+        return 0;
+    }
+    f->is_callback = json_is_true(json_object_get(d, "is_callback"));
+    f->wait_ms = json_integer_value(json_object_get(d, "wait_ms"));
+    f->step = (int)json_integer_value(json_object_get(d, "step"));
+    const char *to = json_string_value(json_object_get(d, "to"));
+    for (int o = BLEND_OVERFLOW_NONE; to && o <= BLEND_OVERFLOW_CALLBACK; o++) {
+        if (strcmp(to, overflow_name((enum blend_acd_overflow)o)) == 0) {
+            f->overflow = (enum blend_acd_overflow)o;
+        }
+    }
+    static const char *const why[] = {"", "taken", "abandoned", "unavailable"};
+    const char *reason = json_string_value(json_object_get(d, "reason"));
+    for (int w = 1; reason && w <= 3; w++) {
+        if (strcmp(reason, why[w]) == 0) {
+            f->withdraw = (enum blend_acd_withdraw_reason)w;
+        }
+    }
+    if (f->type == BLEND_ACD_FX_WITHDRAWN && f->withdraw == 0) {
+        f->withdraw = BLEND_WITHDRAW_UNAVAILABLE; /* "restart": the offer died with a process */
+    }
+    return 1;
+}
+
+struct restore_set {
+    struct agent_last *agents;
+    size_t agents_n;
+    struct contact_hist *contacts;
+    size_t contacts_n, contacts_cap;
+};
+
+/* Open interactions (queued, offered, connected) from their rows. */
+static int collect_open(struct blend_routing *r, struct restore_set *rs)
 {
     static const char *const open_states[] = {"queued", "offered", "connected"};
     for (size_t s = 0; s < 3; s++) {
@@ -958,7 +1013,28 @@ static int requeue_open(struct blend_routing *r)
             json_t *row;
             json_array_foreach(items, i, row)
             {
-                (void)requeue_one(r, row, 0);
+                struct contact_hist h = {0};
+                h.contact = json_integer_value(json_object_get(row, "id"));
+                h.queue = queue_id_by_name(r, json_string_value(json_object_get(row, "queue")));
+                h.priority = (int32_t)json_integer_value(json_object_get(row, "priority"));
+                h.customer = json_integer_value(json_object_get(row, "contact"));
+                h.connected = s == 2;
+                h.offered = s == 1;
+                if (blend__channel_parse(json_string_value(json_object_get(row, "channel")),
+                                         &h.channel) != 0) {
+                    continue;
+                }
+                if (rs->contacts_n == rs->contacts_cap) {
+                    size_t cap = rs->contacts_cap ? 2 * rs->contacts_cap : 64;
+                    struct contact_hist *nc = blend_realloc(rs->contacts, cap * sizeof *nc);
+                    if (!nc) {
+                        json_decref(items);
+                        return BLEND_ENOMEM;
+                    }
+                    rs->contacts = nc;
+                    rs->contacts_cap = cap;
+                }
+                rs->contacts[rs->contacts_n++] = h;
             }
             json_decref(items);
             if (next == 0) {
@@ -967,7 +1043,322 @@ static int requeue_open(struct blend_routing *r)
             q.after_id = next;
         }
     }
+    if (rs->contacts_n > 1) {
+        qsort(rs->contacts, rs->contacts_n, sizeof *rs->contacts, cmp_contact_hist);
+    }
     return 0;
+}
+
+/* Every agent of the store, sorted by id, none seen yet. */
+static int collect_agents(struct blend_routing *r, struct restore_set *rs)
+{
+    size_t cap = 0;
+    struct blend_list_query q = {.limit = BLEND_API_PAGE_MAX};
+    for (;;) {
+        json_t *items;
+        int64_t next;
+        int rc = blend_store_list(r->app->store, &blend_res_agents, &q, &items, &next);
+        if (rc) {
+            return rc;
+        }
+        size_t i;
+        json_t *row;
+        json_array_foreach(items, i, row)
+        {
+            if (rs->agents_n == cap) {
+                cap = cap ? 2 * cap : 64;
+                struct agent_last *na = blend_realloc(rs->agents, cap * sizeof *na);
+                if (!na) {
+                    json_decref(items);
+                    return BLEND_ENOMEM;
+                }
+                rs->agents = na;
+            }
+            struct agent_last a = {0};
+            a.agent = json_integer_value(json_object_get(row, "id"));
+            rs->agents[rs->agents_n++] = a;
+        }
+        json_decref(items);
+        if (next == 0) {
+            break;
+        }
+        q.after_id = next;
+    }
+    if (rs->agents_n > 1) {
+        qsort(rs->agents, rs->agents_n, sizeof *rs->agents, cmp_agent_last);
+    }
+    return 0;
+}
+
+static void fold_event(struct restore_set *rs, const json_t *ev)
+{
+    const char *type = json_string_value(json_object_get(ev, "type"));
+    json_t *data = json_object_get(ev, "data");
+    if (!type) {
+        return;
+    }
+    if (strcmp(type, "agent.state") == 0) {
+        struct agent_last key = {.agent = json_integer_value(json_object_get(data, "agent_id"))};
+        struct agent_last *a =
+            rs->agents_n ? bsearch(&key, rs->agents, rs->agents_n, sizeof *rs->agents,
+                                   cmp_agent_last)
+                         : NULL;
+        if (!a) {
+            return;
+        }
+        const char *to = json_string_value(json_object_get(data, "to"));
+        const char *reason = json_string_value(json_object_get(data, "reason"));
+        a->seen = 1;
+        a->to = BLEND_PRESENCE_LOGGED_OUT;
+        for (int k = 0; k < 4; k++) {
+            if (to && strcmp(to, presence_names[k]) == 0) {
+                a->to = (enum blend_acd_presence)k;
+            }
+        }
+        snprintf(a->reason, sizeof a->reason, "%s", reason ? reason : "");
+        a->at_wall = event_wall_ms(ev);
+        a->until_wall = json_integer_value(json_object_get(data, "until_ms"));
+        return;
+    }
+    int is_call = strcmp(type, "call.arrived") == 0;
+    if (strncmp(type, "contact.", 8) != 0 && !is_call) {
+        return;
+    }
+    struct contact_hist key = {
+        .contact = json_integer_value(json_object_get(data, is_call ? "interaction_id"
+                                                                    : "contact_id"))};
+    struct contact_hist *c =
+        rs->contacts_n ? bsearch(&key, rs->contacts, rs->contacts_n, sizeof *rs->contacts,
+                                 cmp_contact_hist)
+                       : NULL;
+    if (!c) {
+        return;
+    }
+    if (is_call) {
+        c->sip_call = 1;
+    } else if (strcmp(type, "contact.queued") == 0) {
+        if (c->first_wall == 0) {
+            c->first_wall = event_wall_ms(ev);
+        }
+        c->queue = json_integer_value(json_object_get(data, "queue_id"));
+    } else if (strcmp(type, "contact.callback") == 0) {
+        c->is_callback = 1;
+    } else if (strcmp(type, "contact.connected") == 0) {
+        c->agent = json_integer_value(json_object_get(data, "agent_id"));
+    } else if (strcmp(type, "contact.offered") == 0) {
+        c->offered_agent = json_integer_value(json_object_get(data, "agent_id"));
+    }
+}
+
+/* Refolds the statistics from the whole log, opening today's window (UTC) when the log reaches
+ * today, so live and today's figures read after a restart as they did before it. */
+static int fold_log(struct blend_routing *r, struct restore_set *rs)
+{
+    int64_t after = 0;
+    int64_t day_start_wall = (blend__wall_ms() / 86400000) * 86400000;
+    int window_open = 0;
+    for (;;) {
+        json_t *events;
+        int rc = blend_store_events(r->app->store, after, BLEND_STORE_EVENTS_READ_MAX, &events);
+        if (rc) {
+            return rc;
+        }
+        size_t i, got = json_array_size(events);
+        json_t *ev;
+        json_array_foreach(events, i, ev)
+        {
+            after = json_integer_value(json_object_get(ev, "seq"));
+            fold_event(rs, ev);
+            struct blend_acd_effect f;
+            if (!effect_of_event(r, ev, &f)) {
+                continue;
+            }
+            if (!window_open && f.at_ms >= day_start_wall - r->wall_offset_ms) {
+                window_open = blend_stats_reset_window(r->stats, day_start_wall -
+                                                                     r->wall_offset_ms) == 0;
+            }
+            if (blend_stats_feed(r->stats, &f) != 0) {
+                BLEND_LOG_DEBUG("routing", "statistics skipped event %" PRId64, after);
+            }
+        }
+        json_decref(events);
+        if (got == 0) {
+            if (!window_open) {
+                (void)blend_stats_reset_window(r->stats, day_start_wall - r->wall_offset_ms);
+            }
+            return 0;
+        }
+    }
+}
+
+/* Steps a restore and submits what it records, unacknowledged; `quiet` drops the writes (the
+ * log holds those facts already). */
+static int step_restore(struct blend_routing *r, struct blend_acd_event *ev, int quiet)
+{
+    struct blend_routing_writes ws = {.n = 0};
+    r->quiet_stats = quiet;
+    int rc = blend__routing_apply(r, ev, &ws);
+    r->quiet_stats = 0;
+    for (size_t i = 0; i < ws.n; i++) {
+        if (quiet) {
+            blend_write_destroy(ws.w[i]);
+        } else {
+            blend__app_submit_detached(r->app, ws.w[i]);
+        }
+    }
+    return rc;
+}
+
+static void restore_agent(struct blend_routing *r, const struct agent_last *a, int64_t now)
+{
+    struct blend_acd_event ev = {.type = BLEND_ACD_EV_AGENT_RESTORE};
+    struct blend_acd_agent_restore *ar = &ev.u.agent_restore;
+    ar->agent = a->agent;
+    ar->presence = a->to;
+    snprintf(ar->reason, sizeof ar->reason, "%s", a->reason);
+    ar->since_ms = a->at_wall ? a->at_wall - r->wall_offset_ms : now;
+    ar->since_ms = ar->since_ms > now ? now : ar->since_ms;
+    ar->wrapup_until_ms = a->until_wall ? a->until_wall - r->wall_offset_ms : now;
+    /* A wrap-up that ended while the server was down is a new fact: record it. */
+    int changes = a->to == BLEND_PRESENCE_WRAP_UP && ar->wrapup_until_ms <= now;
+    int rc = step_restore(r, &ev, !changes);
+    if (rc) {
+        BLEND_LOG_WARN("routing", "agent %" PRId64 " not restored: %s", a->agent,
+                       blend_strerror(rc));
+    }
+}
+
+/* A phone call open at the stop: its SIP dialogs and media died with the process, so the
+ * customer is gone. It is restored (so the figures stay whole) and ended at once: abandoned if
+ * it was waiting, ended (the agent wraps up) if it was connected, with "call.ended" saying why. */
+static void end_dead_call(struct blend_routing *r, const struct contact_hist *c)
+{
+    struct blend_acd_contact_view v;
+    if (blend_acd_contact(r->acd, c->contact, &v) != 0) {
+        return; /* already gone (overflowed to voicemail on restore) */
+    }
+    struct blend_write *w = blend_write_create();
+    json_t *data = json_pack("{s:I, s:s, s:i, s:s, s:i, s:i}", "interaction_id",
+                             (json_int_t)c->contact, "leg", "blend", "sip_code", 0, "cause",
+                             "restart", "rtp_to_agent", 0, "rtp_to_customer", 0);
+    struct blend_write_op *op = w ? blend_write_add(w, BLEND_OP_EVENT, NULL, data) : NULL;
+    if (op) {
+        snprintf(w->actor, sizeof w->actor, "sip");
+        snprintf(op->event_type, sizeof op->event_type, "call.ended");
+        snprintf(op->subject, sizeof op->subject, "interactions/%" PRId64, c->contact);
+        blend__app_submit_detached(r->app, w);
+    } else if (!w) {
+        json_decref(data);
+    }
+    struct blend_acd_event ev = {.type = v.state == BLEND_CONTACT_CONNECTED
+                                             ? BLEND_ACD_EV_CONTACT_END
+                                             : BLEND_ACD_EV_CONTACT_ABANDON};
+    ev.u.contact.contact = c->contact;
+    ev.u.contact.agent = v.agent;
+    (void)step_restore(r, &ev, 0);
+}
+
+static void restore_contact(struct blend_routing *r, const struct contact_hist *c, int64_t now)
+{
+    struct blend_acd_event ev = {.type = BLEND_ACD_EV_CONTACT_RESTORE};
+    struct blend_acd_contact_restore *cr = &ev.u.contact_restore;
+    cr->contact = c->contact;
+    cr->queue = c->queue;
+    cr->channel = c->channel;
+    cr->priority = c->priority;
+    cr->customer = c->customer;
+    cr->enqueued_ms = c->first_wall ? c->first_wall - r->wall_offset_ms : now;
+    cr->enqueued_ms = cr->enqueued_ms > now ? now : cr->enqueued_ms;
+    cr->is_callback = c->is_callback;
+    cr->agent = c->connected ? c->agent : 0;
+    if (c->offered) {
+        /* The offer died with the process: say so, and the row waits again. */
+        struct blend_write *w = blend_write_create();
+        struct blend_acd_effect f = {.type = BLEND_ACD_FX_WITHDRAWN,
+                                     .at_ms = now,
+                                     .agent = c->offered_agent,
+                                     .contact = c->contact,
+                                     .queue = c->queue,
+                                     .channel = c->channel};
+        json_t *data = effect_data(r, &f, BLEND_PRESENCE_LOGGED_OUT, 0);
+        json_object_set_new(data, "reason", json_string("restart"));
+        f.withdraw = BLEND_WITHDRAW_UNAVAILABLE;
+        if (blend_stats_feed(r->stats, &f) != 0) {
+            BLEND_LOG_DEBUG("routing", "statistics refused a restart withdrawal");
+        }
+        struct blend_write_op *op = w ? blend_write_add(w, BLEND_OP_EVENT, NULL, data) : NULL;
+        if (op) {
+            snprintf(w->actor, sizeof w->actor, "routing");
+            snprintf(op->event_type, sizeof op->event_type, "contact.withdrawn");
+            snprintf(op->subject, sizeof op->subject, "interactions/%" PRId64, c->contact);
+            f.type = BLEND_ACD_FX_QUEUED;
+            (void)add_interaction_update(r, w, &f);
+            blend__app_submit_detached(r->app, w);
+        } else {
+            if (!w) {
+                json_decref(data);
+            }
+            blend_write_destroy(w);
+        }
+    }
+    r->restoring = c->contact;
+    int rc = step_restore(r, &ev, 0);
+    r->restoring = 0;
+    if (rc && c->connected) {
+        /* Its agent is gone or full: the interaction waits again rather than being lost. */
+        cr->agent = 0;
+        r->restoring = c->contact;
+        rc = step_restore(r, &ev, 0);
+        r->restoring = 0;
+    }
+    if (rc) {
+        BLEND_LOG_WARN("routing", "interaction %" PRId64 " not restored: %s", c->contact,
+                       blend_strerror(rc));
+        return;
+    }
+    if (c->sip_call) {
+        end_dead_call(r, c);
+    }
+}
+
+static int restore_state(struct blend_routing *r)
+{
+    struct restore_set rs = {0};
+    int rc = collect_agents(r, &rs);
+    rc = rc ? rc : collect_open(r, &rs);
+    rc = rc ? rc : fold_log(r, &rs);
+    if (rc == 0) {
+        int64_t now = mono_now(r);
+        size_t agents = 0;
+        if (rs.contacts_n > 1) {
+            qsort(rs.contacts, rs.contacts_n, sizeof *rs.contacts, cmp_restore_order);
+        }
+        /* Dead phone calls that were waiting go first, while no agent is back: they end
+         * without being offered to anyone. */
+        for (size_t i = 0; i < rs.contacts_n; i++) {
+            const struct contact_hist *c = &rs.contacts[i];
+            if (c->queue > 0 && c->sip_call && !c->connected) {
+                restore_contact(r, c, now);
+            }
+        }
+        for (size_t i = 0; i < rs.agents_n; i++) {
+            if (rs.agents[i].seen && rs.agents[i].to != BLEND_PRESENCE_LOGGED_OUT) {
+                restore_agent(r, &rs.agents[i], now);
+                agents++;
+            }
+        }
+        for (size_t i = 0; i < rs.contacts_n; i++) {
+            const struct contact_hist *c = &rs.contacts[i];
+            if (c->queue > 0 && !(c->sip_call && !c->connected)) {
+                restore_contact(r, c, now);
+            }
+        }
+        BLEND_LOG_INFO("routing", "restored %zu agent(s) and %zu open interaction(s) from the log",
+                       agents, rs.contacts_n);
+    }
+    blend_free(rs.agents);
+    blend_free(rs.contacts);
+    return rc;
 }
 
 /* ---- Lifecycle ------------------------------------------------------------------------------- */
@@ -999,7 +1390,7 @@ int blend__routing_create(struct blend_app *app, struct blend_routing **out)
     rc = rc ? rc : blend_acd_create(&lim, &r->acd);
     rc = rc ? rc : blend_stats_create(&slim, &r->stats);
     r->stats_day = blend__wall_ms() / 86400000;
-    r->wall_offset_ms = blend__wall_ms() - (int64_t)uv_now(app->loop);
+    r->wall_offset_ms = blend__wall_ms() - mono_now(r);
     if (rc == 0) {
         uv_timer_init(app->loop, &r->uvt);
         r->uvt.data = r;
@@ -1009,8 +1400,7 @@ int blend__routing_create(struct blend_app *app, struct blend_routing **out)
     rc = rc ? rc : each_row(r, &blend_res_queues, load_queue, 0);
     rc = rc ? rc : each_row(r, &blend_res_queues, load_queue, 1);
     rc = rc ? rc : each_row(r, &blend_res_agents, load_agent, 0);
-    rc = rc ? rc : restore_presence(r);
-    rc = rc ? rc : requeue_open(r);
+    rc = rc ? rc : restore_state(r);
     if (rc) {
         blend__routing_destroy(r);
         return rc;
@@ -1030,6 +1420,11 @@ static void free_routing(uv_handle_t *h)
     blend_free(r->map_due);
     blend_free(r->skills);
     blend_free(r);
+}
+
+void blend__routing_agents_reload(struct blend_routing *r)
+{
+    (void)each_row(r, &blend_res_agents, load_agent, 0);
 }
 
 void blend__routing_destroy(struct blend_routing *r)
@@ -1132,11 +1527,12 @@ json_t *blend__routing_agent_json(struct blend_routing *r, int64_t agent_id)
         v.id = agent_id;
         v.presence = BLEND_PRESENCE_LOGGED_OUT;
     }
-    return json_pack("{s:I, s:s, s:o, s:o, s:o, s:o, s:i}", "agent_id", (json_int_t)v.id,
+    return json_pack("{s:I, s:s, s:o, s:o, s:o, s:o, s:i, s:o}", "agent_id", (json_int_t)v.id,
                      "state", blend__presence_name(v.presence), "reason",
                      v.reason[0] ? json_string(v.reason) : json_null(), "since",
                      when_json(r, v.since_ms), "active", channel_counts(v.active), "offered",
-                     channel_counts(v.offered), "handled", (int)v.handled);
+                     channel_counts(v.offered), "handled", (int)v.handled, "phone",
+                     blend__phones_json(r->app->phones, agent_id));
 }
 
 json_t *blend__routing_contact_json(struct blend_routing *r, int64_t contact_id)
@@ -1146,7 +1542,7 @@ json_t *blend__routing_contact_json(struct blend_routing *r, int64_t contact_id)
         return NULL;
     }
     static const char *const states[] = {"", "waiting", "offered", "connected"};
-    int64_t now = (int64_t)uv_now(r->app->loop);
+    int64_t now = mono_now(r);
     return json_pack("{s:I, s:I, s:s, s:s, s:o, s:I, s:i, s:i, s:b, s:i, s:f}", "interaction_id",
                      (json_int_t)v.id, "queue_id", (json_int_t)v.queue, "channel",
                      blend__channel_name(v.channel), "state",
@@ -1187,27 +1583,34 @@ static json_t *figures_json(const struct blend_stats_queue_figures *f)
 
 json_t *blend__routing_queue_stats(struct blend_routing *r, int64_t queue_id)
 {
-    int64_t now = (int64_t)uv_now(r->app->loop);
+    int64_t now = mono_now(r);
     roll_day(r, now);
     struct blend_stats_queue q;
     struct blend_stats_queue_figures hour;
+    struct blend_acd_queue_staff staff;
     if (blend_stats_queue(r->stats, queue_id, now, &q) != 0 ||
         blend_stats_queue_last_hour(r->stats, queue_id, now, &hour) != 0) {
         return NULL;
     }
-    return json_pack("{s:I, s:i, s:i, s:i, s:i, s:f, s:f, s:i, s:o, s:o, s:o}", "queue_id",
+    if (blend_acd_queue_staff(r->acd, queue_id, &staff) != 0) {
+        memset(&staff, 0, sizeof staff);
+    }
+    json_t *agents = json_pack("{s:i, s:i, s:i, s:i, s:i}", "logged_in", (int)staff.logged_in,
+                               "ready", (int)staff.ready, "busy", (int)staff.busy, "not_ready",
+                               (int)staff.not_ready, "wrap_up", (int)staff.wrap_up);
+    return json_pack("{s:I, s:i, s:i, s:i, s:i, s:f, s:f, s:i, s:o, s:o, s:o, s:o}", "queue_id",
                      (json_int_t)queue_id, "waiting", (int)q.waiting, "callbacks_waiting",
                      (int)q.callbacks_waiting, "offered_now", (int)q.offered_now,
                      "connected_now", (int)q.connected_now, "longest_wait_s",
                      q.longest_wait_ms / 1000.0, "sla_target_s", q.sl_target_ms / 1000.0,
                      "sla_percent", (int)q.sl_pct, "today", figures_json(&q.window),
                      "last_hour", figures_json(&hour), "window_start",
-                     when_json(r, q.window_start_ms));
+                     when_json(r, q.window_start_ms), "agents", agents);
 }
 
 json_t *blend__routing_agent_stats(struct blend_routing *r, int64_t agent_id)
 {
-    int64_t now = (int64_t)uv_now(r->app->loop);
+    int64_t now = mono_now(r);
     roll_day(r, now);
     struct blend_stats_agent a;
     if (blend_stats_agent(r->stats, agent_id, now, &a) != 0) {

@@ -26,6 +26,11 @@ void blend__routing_destroy(struct blend_routing *r);
 /* A committed event: configuration changes (queues.*, agents.*, skills.*) reach the ACD. */
 void blend__routing_on_committed(struct blend_routing *r, const json_t *event);
 
+/* Reads an agent (or every agent) from the store again and hands it to the ACD: used when
+ * something outside the document changes what the agent may take (its phone registered). */
+void blend__routing_agent_reload(struct blend_routing *r, int64_t agent_id);
+void blend__routing_agents_reload(struct blend_routing *r);
+
 /* The writes recording one step's effects, not yet submitted. */
 #define BLEND_ROUTING_STEP_WRITES_MAX 64
 struct blend_routing_writes {

@@ -12,6 +12,7 @@
 #include "base/log.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -129,6 +130,15 @@ static int start(struct serve *s)
         .session_idle_s = s->cfg.auth_session_idle_s,
         .login_failures_max = s->cfg.auth_login_failures_max,
         .lockout_s = s->cfg.auth_lockout_s,
+        .sip_listen = s->cfg.sip_listen,
+        .sip_realm = s->cfg.sip_realm,
+        .sip_voice_requires_phone = s->cfg.sip_voice_requires_phone,
+        .sip_auth_failures_max = s->cfg.sip_auth_failures_max,
+        .sip_auth_lockout_s = s->cfg.sip_auth_lockout_s,
+        .sip_options_interval_s = s->cfg.sip_options_interval_s,
+        .sip_trunk_allow = s->cfg.sip_trunk_allow,
+        .sip_rtp_port_min = s->cfg.sip_rtp_port_min,
+        .sip_rtp_port_max = s->cfg.sip_rtp_port_max,
     };
     if (blend_app_create(&s->loop, s->store, &ac, &s->app) != 0) {
         fprintf(stderr, "blend: cannot start the server on %s\n", s->cfg.http_listen);
@@ -182,6 +192,9 @@ int blend_cmd_serve(int argc, char **argv)
         fprintf(stderr, "blend: cannot open store %s\n", s.cfg.store_url);
         goto out;
     }
+    /* A peer closing a socket (an HTTP client, a TCP phone) must be an error on that socket,
+     * never the end of the process. */
+    signal(SIGPIPE, SIG_IGN);
     if (start(&s) != 0) {
         goto out;
     }

@@ -29,6 +29,7 @@ _Static_assert(BLEND_SESSION_IDLE_S == 43200, "the default of auth.session_idle_
 _Static_assert(BLEND_LOG_DEBUG == 0 && BLEND_LOG_ERROR == 3, "log level names are by value");
 
 static const char *const log_level_names[] = {"debug", "info", "warn", "error", NULL};
+static const char *const no_yes_names[] = {"no", "yes", NULL};
 static const char *const password_cost_names[] = {"min", "interactive", "moderate", "sensitive",
                                                   NULL};
 
@@ -60,7 +61,23 @@ static const struct blend_config_option options[] = {
         "Address of the HTTP API, web UI and WebSocket event stream (host:port, [v6]:port)."),
     OPT_STR("http", "web_dir", http_web_dir, 0, "web", "Directory of the web UI's static files."),
     OPT_HOSTPORT("sip", "listen", sip_listen, "127.0.0.1:5060",
-                 "Address of the SIP endpoint (host:port, [v6]:port)."),
+                 "Address of the SIP endpoint, UDP and TCP (host:port, [v6]:port)."),
+    OPT_STR("sip", "realm", sip_realm, 0, "blend",
+            "Digest realm of the registrar (phones' passwords are checked in it)."),
+    OPT_ENUM("sip", "voice_requires_phone", sip_voice_requires_phone, no_yes_names, "yes",
+             "yes: an agent with an extension takes voice only while a phone is registered."),
+    OPT_INT("sip", "auth_failures_max", sip_auth_failures_max, 1, 1000, "10",
+            "Failed SIP authentications from one address (within 60 s) before it is locked."),
+    OPT_INT("sip", "auth_lockout_s", sip_auth_lockout_s, 1, 86400, "300",
+            "Seconds a locked SIP source address gets 403, 1..86400."),
+    OPT_INT("sip", "options_interval_s", sip_options_interval_s, 0, 3600, "30",
+            "Seconds between OPTIONS keep-alives to each registered phone; 0 = none."),
+    OPT_STR("sip", "trunk_allow", sip_trunk_allow, 1, "127.0.0.1, ::1",
+            "Addresses or CIDRs whose INVITEs are taken as trunk calls; empty for none."),
+    OPT_INT("sip", "rtp_port_min", sip_rtp_port_min, 1024, 65534, "20000",
+            "Lowest UDP port of the RTP sockets Blend anchors calls on."),
+    OPT_INT("sip", "rtp_port_max", sip_rtp_port_max, 1025, 65535, "29999",
+            "Highest UDP port of the RTP sockets (two per leg: RTP and RTCP)."),
     OPT_STR("store", "url", store_url, 0, "sqlite:var/blend.db",
             "The database: sqlite:PATH (the file and its directory are created if missing)."),
     OPT_INT("store", "batch_max", store_batch_max, 1, BLEND_STORE_BATCH_MAX,
@@ -682,6 +699,11 @@ int blend_config_validate(const struct blend_config *c, char *err, size_t errlen
     BLEND_ASSERT(c != NULL);
     if ((c->tls_cert[0] == '\0') != (c->tls_key[0] == '\0')) {
         fail(err, errlen, "tls.cert and tls.key must be set together (both or neither)");
+        return BLEND_EINVAL;
+    }
+    /* Each call leg takes an even/odd pair (RTP, RTCP): at least one pair must fit. */
+    if (c->sip_rtp_port_max - c->sip_rtp_port_min < 1) {
+        fail(err, errlen, "sip.rtp_port_max must be above sip.rtp_port_min");
         return BLEND_EINVAL;
     }
     return 0;

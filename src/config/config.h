@@ -51,6 +51,14 @@ struct blend_config {
     char http_listen[BLEND_CONFIG_HOSTPORT_BYTES_MAX];  /* "host:port" or "[v6]:port" */
     char http_web_dir[BLEND_PATH_BYTES_MAX];            /* static files of the web UI */
     char sip_listen[BLEND_CONFIG_HOSTPORT_BYTES_MAX];   /* "host:port" or "[v6]:port" */
+    char sip_realm[BLEND_SIP_REALM_BYTES_MAX];          /* digest realm */
+    int sip_voice_requires_phone;                       /* 0 no, 1 yes */
+    int sip_auth_failures_max;                          /* 1..1000 */
+    int sip_auth_lockout_s;                             /* 1..86400 */
+    int sip_options_interval_s;                         /* 0..3600, 0 = no keep-alive */
+    char sip_trunk_allow[BLEND_CONFIG_TRUNK_ALLOW_BYTES_MAX]; /* "a, b/cidr"; "" = none */
+    int sip_rtp_port_min;                               /* 1024..65534 */
+    int sip_rtp_port_max;                               /* 1025..65535, > min */
     char store_url[BLEND_CONFIG_URL_BYTES_MAX];         /* "sqlite:PATH" (see store.h) */
     int store_batch_max;                                /* 1..BLEND_STORE_BATCH_MAX */
     char data_dir[BLEND_PATH_BYTES_MAX];                /* runtime data directory */

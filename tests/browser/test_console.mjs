@@ -2,7 +2,7 @@
 // a real `blend serve` with the demo center. An agent logs in, sees the demo queues, goes ready;
 // a supervisor's page, open at the same time, sees the change arrive over the event stream.
 import { chromium } from "playwright-core";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
@@ -51,9 +51,12 @@ async function step(name, fn) {
 
 const dir = mkdtempSync(join(tmpdir(), "blend-browser-"));
 const port = await freePort();
+const sipPort = await freePort();
 const base = `http://127.0.0.1:${port}`;
 writeFileSync(join(dir, "blend.conf"), [
   "[http]", `listen = 127.0.0.1:${port}`, `web_dir = ${join(src, "web")}`,
+  // The agents here answer through the browser, not a phone.
+  "[sip]", `listen = 127.0.0.1:${sipPort}`, "voice_requires_phone = no",
   "[store]", `url = sqlite:${join(dir, "blend.db")}`,
   "[data]", `dir = ${dir}`,
   "[auth]", "password_cost = min", "",
@@ -116,6 +119,18 @@ try {
     await row.locator("td.state-ready").waitFor({ timeout: 10000 });
   });
 
+  await step("a phone registering (SIPp as Minji's extension) shows live on the supervisor's page", async () => {
+    const row = superPage.locator("#agents tbody tr", { hasText: "Kim Minji" });
+    await row.locator("td.phone-down").waitFor({ timeout: 10000 });
+    const phonePort = await freePort();
+    const sipp = spawnSync("sipp", ["-sf", join(src, "tests", "sip", "register.xml"), "-m", "1",
+      "-t", "u1", "-i", "127.0.0.1", "-p", String(phonePort), "-s", "1001", "-au", "1001",
+      "-ap", "sip-demo-1001", "-key", "expires", "3600", "-d", "0", "-timeout", "10",
+      "-timeout_error", "-nostdin", `127.0.0.1:${sipPort}`], { cwd: dir, timeout: 20000 });
+    if (sipp.status !== 0) throw new Error(`SIPp registration failed (exit ${sipp.status})`);
+    await row.locator("td.phone-up", { hasText: "registered" }).waitFor({ timeout: 10000 });
+  });
+
   await step("not ready with a reason reaches the supervisor with the reason", async () => {
     await agentPage.getByLabel("Reason").selectOption("lunch");
     await agentPage.getByRole("button", { name: "Not ready" }).click();
@@ -160,6 +175,10 @@ try {
     await row.waitFor({ timeout: 10000 });
     // Pushed every 5 s: the answered call shows up within a few pushes.
     await row.locator("td").nth(3).getByText("1", { exact: true }).waitFor({ timeout: 20000 });
+    // Staffing and hours: Minji is the one Korean-support agent logged in, and its
+    // around-the-clock calendar is open.
+    await row.locator("td").nth(6).getByText("1 / 0 / 0", { exact: true }).waitFor({ timeout: 20000 });
+    await row.locator("td.hours-open", { hasText: "open" }).waitFor({ timeout: 20000 });
   });
 
   await step("the page ran without script errors", async () => {

@@ -175,9 +175,10 @@ def _decode_body(ctype, data):
 class Server:
     """One `blend serve` process with its own temporary directory, port and configuration."""
 
-    def __init__(self, provision=DEMO, extra_config="", args=()):
+    def __init__(self, provision=DEMO, extra_config="", args=(), phones_required=False):
         self.dir = tempfile.mkdtemp(prefix="blend-itest-")
         self.port = free_port()
+        self.sip_port = free_port()
         self.host = "127.0.0.1"
         self.provision = provision
         self.extra_args = list(args)
@@ -191,6 +192,9 @@ class Server:
                 "[http]\n"
                 f"listen = 127.0.0.1:{self.port}\n"
                 f"web_dir = {os.path.join(SRC, 'web')}\n"
+                "[sip]\n"
+                f"listen = 127.0.0.1:{self.sip_port}\n"
+                f"voice_requires_phone = {'yes' if phones_required else 'no'}\n"
                 "[store]\n"
                 f"url = sqlite:{os.path.join(self.dir, 'blend.db')}\n"
                 "[data]\n"

@@ -3,6 +3,8 @@ queue's strategy, the agent sees the offer on the event stream, accepts, ends, w
 waiting interaction has a position and is abandoned; a restart restores presence and re-queues
 what was open. Every step is checked in the event log too."""
 
+import time
+
 import blendtest as bt
 from blendtest import check
 
@@ -58,6 +60,7 @@ def run():
         # A second call goes to Lina; a third waits with a position.
         second = post(srv, "/api/v1/interactions", admin, {"channel": "voice", "queue": "billing"},
                       want=201)
+        second_at = time.monotonic()
         check(second["routing"]["agent_id"] == lina, f"second call: {second['routing']}")
         third = post(srv, "/api/v1/interactions", admin, {"channel": "voice", "queue": "billing"},
                      want=201)
@@ -101,6 +104,9 @@ def run():
               and today["abandoned"] == 0 and today["arrivals"] == 3, f"billing today: {today}")
         check(billing[0]["waiting"] == 0 and billing[0]["offered_now"] == 1
               and billing[0]["connected_now"] == 0, f"billing live: {billing[0]}")
+        # Staffing: Minji is ready and idle, Lina has the second call on offer.
+        check(billing[0]["agents"] == {"logged_in": 2, "ready": 1, "busy": 1, "not_ready": 0,
+                                       "wrap_up": 0}, f"billing staffing: {billing[0]['agents']}")
         mine = srv.get_ok("/api/v1/stats/agents", minji_tok)["items"]
         check(len(mine) == 1 and mine[0]["agent_id"] == minji and mine[0]["handled"] == 1,
               f"an agent sees their own figures only: {mine}")
@@ -129,14 +135,59 @@ def run():
         check(last.get(minji) == "wrap-up" or last.get(minji) == "ready", f"minji's chain: {last}")
         ws.close()
 
-        # Restart: presence comes back from the log, the open call is queued again.
+        # Restart: presence comes back from the log; the call offered to Lina lost its offer
+        # (recorded as withdrawn by the restart) and waits again with its true age.
+        def billing_today():
+            return [q for q in srv.get_ok("/api/v1/stats/queues", admin)["items"]
+                    if q["name"] == "billing"][0]["today"]
+
+        today_before = billing_today()
         srv.restart()
         admin = srv.login("admin")
         check(srv.get_ok(f"/api/v1/agents/{lina}/state", admin)["state"] == "ready",
               "lina's presence after a restart")
+        # Today's figures are folded again from the log: the same after the restart.
+        today_after = billing_today()
+        check(today_after == today_before,
+              f"billing today changed across the restart: {today_before} -> {today_after}")
+        minji_fig = [a for a in srv.get_ok("/api/v1/stats/agents", admin)["items"]
+                     if a["agent_id"] == minji][0]
+        check(minji_fig["handled"] == 1 and minji_fig["state"] == "ready",
+              f"minji's figures after the restart: {minji_fig}")
         again = srv.get_ok(f"/api/v1/interactions/{second['id']}/routing", admin)
         check(again["state"] in ("waiting", "offered"),
               f"the call open at the restart is routed again: {again}")
+        check(again["waited_ms"] >= (time.monotonic() - second_at) * 1000 - 50,
+              f"the call keeps its age across the restart: {again}")
+        sid = f"interactions/{second['id']}"
+        check(any(e["type"] == "contact.withdrawn" and e["subject"] == sid
+                  and e["data"]["reason"] == "restart" for e in srv.event_log(admin)),
+              "the lost offer is recorded as withdrawn by the restart")
+
+        # Connected and wrap-up survive a kill -9: the agent who takes the call is still
+        # connected after it, ends it, and her wrap-up keeps its start after another one.
+        who = again["agent_id"]
+        check(who in (minji, lina), f"offered to a ready agent: {again}")
+        tok = srv.login("minji" if who == minji else "lina")
+        post(srv, f"/api/v1/interactions/{second['id']}/accept", tok)
+        srv.kill9()
+        srv.start()
+        admin = srv.login("admin")
+        tok = srv.login("minji" if who == minji else "lina")
+        view = srv.get_ok(f"/api/v1/interactions/{second['id']}/routing", admin)
+        check(view["state"] == "connected" and view["agent_id"] == who,
+              f"a connected call stays connected across kill -9: {view}")
+        before = srv.get_ok(f"/api/v1/agents/{who}/state", admin)
+        check(before["active"]["voice"] == 1, f"the agent's capacity is taken: {before}")
+        post(srv, f"/api/v1/interactions/{second['id']}/end", tok)
+        wrap = srv.get_ok(f"/api/v1/agents/{who}/state", admin)
+        check(wrap["state"] == "wrap-up", f"after end: {wrap}")
+        srv.kill9()
+        srv.start()
+        admin = srv.login("admin")
+        after = srv.get_ok(f"/api/v1/agents/{who}/state", admin)
+        check(after["state"] == "wrap-up" and after["since"] == wrap["since"],
+              f"wrap-up and its start survive: before {wrap}, after {after}")
         srv.stop()
 
 

@@ -376,6 +376,14 @@ static void env_names_come_from_the_table(void **state)
         "BLEND_HTTP_LISTEN",
         "BLEND_HTTP_WEB_DIR",
         "BLEND_SIP_LISTEN",
+        "BLEND_SIP_REALM",
+        "BLEND_SIP_VOICE_REQUIRES_PHONE",
+        "BLEND_SIP_AUTH_FAILURES_MAX",
+        "BLEND_SIP_AUTH_LOCKOUT_S",
+        "BLEND_SIP_OPTIONS_INTERVAL_S",
+        "BLEND_SIP_TRUNK_ALLOW",
+        "BLEND_SIP_RTP_PORT_MIN",
+        "BLEND_SIP_RTP_PORT_MAX",
         "BLEND_STORE_URL",
         "BLEND_STORE_BATCH_MAX",
         "BLEND_DATA_DIR",
@@ -498,6 +506,19 @@ static void tls_needs_cert_and_key_together(void **state)
     assert_int_equal(blend_config_validate(&c, err, sizeof err), 0);
 }
 
+static void rtp_port_range_must_hold_a_pair(void **state)
+{
+    struct blend_config c;
+    blend_config_defaults(&c);
+    char err[256] = "";
+    c.sip_rtp_port_min = 30000;
+    c.sip_rtp_port_max = 30000;
+    assert_int_equal(blend_config_validate(&c, err, sizeof err), BLEND_EINVAL);
+    assert_string_equal(err, "sip.rtp_port_max must be above sip.rtp_port_min");
+    c.sip_rtp_port_max = 30001;
+    assert_int_equal(blend_config_validate(&c, err, sizeof err), 0);
+}
+
 /* --- host:port ---------------------------------------------------------------------------------
  */
 
@@ -593,6 +614,14 @@ static void defaults_format_as_expected(void **state)
                                "web_dir = web\n"
                                "\n[sip]\n"
                                "listen = 127.0.0.1:5060\n"
+                               "realm = blend\n"
+                               "voice_requires_phone = yes\n"
+                               "auth_failures_max = 10\n"
+                               "auth_lockout_s = 300\n"
+                               "options_interval_s = 30\n"
+                               "trunk_allow = \"127.0.0.1, ::1\"\n"
+                               "rtp_port_min = 20000\n"
+                               "rtp_port_max = 29999\n"
                                "\n[store]\n"
                                "url = sqlite:var/blend.db\n"
                                "batch_max = 512\n"
@@ -747,6 +776,7 @@ int main(void)
         cmocka_unit_test(env_overrides_beat_the_file),
         cmocka_unit_test(bad_env_value_names_the_variable),
         cmocka_unit_test(tls_needs_cert_and_key_together),
+        cmocka_unit_test(rtp_port_range_must_hold_a_pair),
         cmocka_unit_test(hostport_forms),
         cmocka_unit_test(hostport_refuses_long_host_names),
         cmocka_unit_test(defaults_format_as_expected),

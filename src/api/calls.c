@@ -1,0 +1,380 @@
+/*
+ * Calls: the server side of the B2BUA (the telephony thread in src/sip does the SIP and the
+ * RTP). A call from a trunk or a phone is matched to an entry point by the dialled number,
+ * becomes a voice interaction in the entry point's queue (closed-hours rules included), and
+ * follows the routing engine: an offer rings the agent's phone, the phone's answer is the
+ * agent's accept, a busy or declined phone is a reject, the engine's withdrawals and timeouts
+ * cancel the ringing leg, and either side hanging up ends or abandons the interaction. Every
+ * step is recorded in the event log ("call.*", subject interactions/<id>). No routing rule lives
+ * here; docs/voice.md describes the flow.
+ */
+#include "api/app_int.h"
+
+#include "base/alloc.h"
+#include "base/log.h"
+#include "sip/sip.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Ring timeout handed to the telephony thread as a safety net only: the engine's offer
+ * timeout withdraws the offer first. */
+#define CALLS_RING_SAFETY_S 300
+
+enum call_state {
+    CALL_ARRIVING = 1, /* interaction being created */
+    CALL_ROUTED,       /* in the engine (waiting, offered or connected) */
+    CALL_GONE,         /* the customer left before the interaction existed */
+};
+
+struct call {
+    uint64_t call;
+    int64_t interaction; /* 0 until created */
+    enum call_state state;
+    int connected;       /* the engine connected it */
+    int64_t agent;       /* connected agent */
+    char caller[BLEND_SIP_EXTENSION_BYTES_MAX];
+    char dialled[BLEND_SIP_EXTENSION_BYTES_MAX];
+};
+
+struct blend_calls {
+    struct blend_app *app;
+    struct blend_sip *sip;
+    /* Live calls; few enough that a scan is cheaper than an index (one per waiting or
+     * connected caller). */
+    struct call *calls;
+    size_t count, cap;
+};
+
+static struct call *by_call(struct blend_calls *c, uint64_t id)
+{
+    for (size_t i = 0; i < c->count; i++) {
+        if (c->calls[i].call == id) {
+            return &c->calls[i];
+        }
+    }
+    return NULL;
+}
+
+static struct call *by_interaction(struct blend_calls *c, int64_t id)
+{
+    for (size_t i = 0; i < c->count && id > 0; i++) {
+        if (c->calls[i].interaction == id) {
+            return &c->calls[i];
+        }
+    }
+    return NULL;
+}
+
+static void forget(struct blend_calls *c, struct call *k)
+{
+    size_t i = (size_t)(k - c->calls);
+    c->calls[i] = c->calls[--c->count];
+}
+
+static void record(struct blend_calls *c, const char *type, int64_t interaction, json_t *data)
+{
+    struct blend_write *w = blend_write_create();
+    if (!w) {
+        json_decref(data);
+        return;
+    }
+    snprintf(w->actor, sizeof w->actor, "sip");
+    struct blend_write_op *op = blend_write_add(w, BLEND_OP_EVENT, NULL, data);
+    if (!op) {
+        blend_write_destroy(w);
+        return;
+    }
+    snprintf(op->event_type, sizeof op->event_type, "%s", type);
+    snprintf(op->subject, sizeof op->subject, "interactions/%" PRId64, interaction);
+    blend__app_submit_detached(c->app, w);
+}
+
+static void step(struct blend_calls *c, enum blend_acd_event_type type, int64_t contact,
+                 int64_t agent)
+{
+    struct blend_acd_event ev = {.type = type};
+    ev.u.contact.contact = contact;
+    ev.u.contact.agent = agent;
+    int rc = blend__routing_step_detached(c->app->routing, &ev);
+    if (rc) {
+        BLEND_LOG_DEBUG("calls", "routing refused a call step for interaction %" PRId64 ": %s",
+                        contact, blend_strerror(rc));
+    }
+}
+
+/* ---- Arrival ------------------------------------------------------------------------------- */
+
+/* The entry point for a dialled number: the address as dialled, or with a leading '+'. */
+static json_t *entry_point_for(struct blend_calls *c, const char *dialled)
+{
+    char plus[BLEND_SIP_EXTENSION_BYTES_MAX + 1];
+    snprintf(plus, sizeof plus, "+%s", dialled);
+    const char *tries[] = {dialled, plus};
+    for (size_t t = 0; t < 2; t++) {
+        struct blend_list_query q = {.limit = 16, .filter_field = "address",
+                                     .filter_value = tries[t]};
+        json_t *items;
+        int64_t next;
+        if (blend_store_list(c->app->store, &blend_res_entry_points, &q, &items, &next) != 0) {
+            continue;
+        }
+        size_t i;
+        json_t *ep;
+        json_array_foreach(items, i, ep)
+        {
+            const char *ch = json_string_value(json_object_get(ep, "channel"));
+            if (ch && strcmp(ch, "voice") == 0 && !json_is_false(json_object_get(ep, "enabled"))) {
+                json_incref(ep);
+                json_decref(items);
+                return ep;
+            }
+        }
+        json_decref(items);
+    }
+    return NULL;
+}
+
+struct arrival_ctx {
+    struct blend_calls *calls;
+    uint64_t call;
+};
+
+static void on_created(struct blend_app *app, void *arg, int64_t id)
+{
+    (void)app;
+    struct arrival_ctx *x = arg;
+    struct call *k = by_call(x->calls, x->call);
+    if (k) {
+        k->interaction = id;
+        k->state = CALL_ROUTED;
+    }
+}
+
+static void on_arrived(struct blend_app *app, void *arg, int rc, json_t *doc)
+{
+    (void)app;
+    struct arrival_ctx *x = arg;
+    struct blend_calls *c = x->calls;
+    struct call *k = by_call(c, x->call);
+    blend_free(x);
+    if (!k) {
+        return;
+    }
+    if (rc) {
+        BLEND_LOG_WARN("calls", "call from %s to %s not queued: %s", k->caller, k->dialled,
+                       blend_strerror(rc));
+        (void)blend_sip_call_reject(c->sip, k->call, 503, "Service Unavailable");
+        return;
+    }
+    const char *state = json_string_value(json_object_get(doc, "state"));
+    json_t *closed = json_object_get(json_object_get(doc, "routing"), "closed");
+    const char *treatment = json_string_value(json_object_get(closed, "treatment"));
+    record(c, "call.arrived", k->interaction,
+           json_pack("{s:I, s:s, s:s, s:o}", "interaction_id", (json_int_t)k->interaction,
+                     "caller", k->caller, "dialled", k->dialled, "treatment",
+                     treatment ? json_string(treatment) : json_null()));
+    if (state && strcmp(state, "ended") == 0) {
+        (void)blend_sip_call_reject(c->sip, k->call, 480, "Temporarily Unavailable");
+        return;
+    }
+    if (treatment && strcmp(treatment, "callback") == 0) {
+        /* The caller's place is kept as a callback: nothing to wait on the line for. */
+        (void)blend_sip_call_reject(c->sip, k->call, 480, "Callback Scheduled");
+        return;
+    }
+    if (k->state == CALL_GONE) {
+        int64_t id = k->interaction;
+        forget(c, k);
+        step(c, BLEND_ACD_EV_CONTACT_ABANDON, id, 0);
+    }
+}
+
+static void on_incoming(struct blend_calls *c, const struct blend_sip_event *ev)
+{
+    json_t *ep = entry_point_for(c, ev->dialled);
+    if (!ep) {
+        BLEND_LOG_INFO("calls", "call from %s to unknown number %s refused", ev->caller,
+                       ev->dialled);
+        (void)blend_sip_call_reject(c->sip, ev->call, 404, "Not Found");
+        return;
+    }
+    const char *cal = json_string_value(json_object_get(ep, "calendar"));
+    const char *queue = json_string_value(json_object_get(ep, "queue"));
+    struct blend__open_state hours;
+    if (cal && blend__calendar_now(c->app, cal, blend__wall_ms(), &hours) == 0 &&
+        hours.state != BLEND_CALENDAR_OPEN) {
+        (void)blend_sip_call_reject(c->sip, ev->call, 480, "Closed");
+        json_decref(ep);
+        return;
+    }
+    if (!queue) {
+        (void)blend_sip_call_reject(c->sip, ev->call, 480, "No Queue");
+        json_decref(ep);
+        return;
+    }
+    if (c->count == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 64;
+        struct call *nc = blend_realloc(c->calls, cap * sizeof *nc);
+        if (!nc) {
+            (void)blend_sip_call_reject(c->sip, ev->call, 503, "Service Unavailable");
+            json_decref(ep);
+            return;
+        }
+        c->calls = nc;
+        c->cap = cap;
+    }
+    struct call *k = &c->calls[c->count++];
+    memset(k, 0, sizeof *k);
+    k->call = ev->call;
+    k->state = CALL_ARRIVING;
+    snprintf(k->caller, sizeof k->caller, "%s", ev->caller);
+    snprintf(k->dialled, sizeof k->dialled, "%s", ev->dialled);
+    (void)blend_sip_call_ringing(c->sip, ev->call);
+    struct arrival_ctx *x = blend_malloc(sizeof *x);
+    json_t *body = json_pack("{s:s, s:s, s:s}", "channel", "voice", "queue", queue, "direction",
+                             "inbound");
+    json_decref(ep);
+    int rc = x ? 0 : BLEND_ENOMEM;
+    if (x) {
+        x->calls = c;
+        x->call = ev->call;
+        rc = blend__interaction_arrive(c->app, body, on_created, on_arrived, x);
+    } else {
+        json_decref(body);
+    }
+    if (rc) {
+        blend_free(x);
+        struct call *gone = by_call(c, ev->call);
+        if (gone) {
+            forget(c, gone);
+        }
+        (void)blend_sip_call_reject(c->sip, ev->call, 503, "Service Unavailable");
+    }
+}
+
+/* ---- The phones and the customer --------------------------------------------------------- */
+
+void blend__calls_on_sip_event(struct blend_calls *c, const struct blend_sip_event *ev)
+{
+    if (!c) {
+        return;
+    }
+    if (ev->kind == BLEND_SIP_EV_CALL_INCOMING) {
+        on_incoming(c, ev);
+        return;
+    }
+    struct call *k = by_call(c, ev->call);
+    if (!k) {
+        return;
+    }
+    switch (ev->kind) {
+    case BLEND_SIP_EV_AGENT_RINGING:
+        record(c, "call.ringing", k->interaction,
+               json_pack("{s:I, s:I}", "interaction_id", (json_int_t)k->interaction, "agent_id",
+                         (json_int_t)ev->agent_id));
+        break;
+    case BLEND_SIP_EV_AGENT_ANSWERED:
+        record(c, "call.answered", k->interaction,
+               json_pack("{s:I, s:I}", "interaction_id", (json_int_t)k->interaction, "agent_id",
+                         (json_int_t)ev->agent_id));
+        if (!(k->connected && k->agent == ev->agent_id)) {
+            step(c, BLEND_ACD_EV_OFFER_ACCEPT, k->interaction, ev->agent_id);
+        }
+        if (!(k->connected && k->agent == ev->agent_id)) {
+            /* The offer was no longer this agent's (withdrawn in the meantime). */
+            (void)blend_sip_call_withdraw(c->sip, k->call, ev->agent_id);
+        }
+        break;
+    case BLEND_SIP_EV_AGENT_FAILED:
+        record(c, "call.agent_failed", k->interaction,
+               json_pack("{s:I, s:I, s:i}", "interaction_id", (json_int_t)k->interaction,
+                         "agent_id", (json_int_t)ev->agent_id, "sip_code", ev->sip_code));
+        step(c, BLEND_ACD_EV_OFFER_REJECT, k->interaction, ev->agent_id);
+        break;
+    case BLEND_SIP_EV_CALL_ENDED: {
+        if (k->interaction > 0) {
+            record(c, "call.ended", k->interaction,
+                   json_pack("{s:I, s:s, s:i, s:s, s:I, s:I}", "interaction_id",
+                             (json_int_t)k->interaction, "leg", ev->leg, "sip_code",
+                             ev->sip_code, "cause", ev->cause, "rtp_to_agent",
+                             (json_int_t)ev->rtp_to_agent, "rtp_to_customer",
+                             (json_int_t)ev->rtp_to_customer));
+        }
+        if (k->state == CALL_ARRIVING) {
+            k->state = CALL_GONE; /* abandoned once the interaction exists */
+            return;
+        }
+        int64_t id = k->interaction;
+        int connected = k->connected;
+        forget(c, k);
+        step(c, connected ? BLEND_ACD_EV_CONTACT_END : BLEND_ACD_EV_CONTACT_ABANDON, id, 0);
+        break;
+    }
+    default:
+        break;
+    }
+}
+
+/* ---- The routing engine's decisions -------------------------------------------------------- */
+
+void blend__calls_on_effect(struct blend_calls *c, const struct blend_acd_effect *f)
+{
+    if (!c || f->channel != BLEND_CH_VOICE) {
+        return;
+    }
+    struct call *k = by_interaction(c, f->contact);
+    if (!k) {
+        return;
+    }
+    switch (f->type) {
+    case BLEND_ACD_FX_OFFER:
+        (void)blend_sip_call_offer(c->sip, k->call, f->agent, CALLS_RING_SAFETY_S);
+        break;
+    case BLEND_ACD_FX_OFFER_TIMEOUT:
+    case BLEND_ACD_FX_OFFER_REJECTED:
+    case BLEND_ACD_FX_WITHDRAWN:
+        (void)blend_sip_call_withdraw(c->sip, k->call, f->agent);
+        break;
+    case BLEND_ACD_FX_CONNECTED:
+        k->connected = 1;
+        k->agent = f->agent;
+        break;
+    case BLEND_ACD_FX_ENDED:
+    case BLEND_ACD_FX_ABANDONED:
+        /* Ended through the API (or by the engine): hang up what is left of the call. */
+        (void)blend_sip_call_hangup(c->sip, k->call, "ended");
+        forget(c, k);
+        break;
+    case BLEND_ACD_FX_OVERFLOW:
+        if (f->overflow == BLEND_OVERFLOW_VOICEMAIL) {
+            (void)blend_sip_call_hangup(c->sip, k->call, "voicemail");
+            forget(c, k);
+        }
+        break;
+    default:
+        break;
+    }
+}
+
+int blend__calls_create(struct blend_app *app, struct blend_sip *sip, struct blend_calls **out)
+{
+    struct blend_calls *c = blend_calloc(1, sizeof *c);
+    if (!c) {
+        return BLEND_ENOMEM;
+    }
+    c->app = app;
+    c->sip = sip;
+    *out = c;
+    return 0;
+}
+
+void blend__calls_destroy(struct blend_calls *c)
+{
+    if (!c) {
+        return;
+    }
+    blend_free(c->calls);
+    blend_free(c);
+}
