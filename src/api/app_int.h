@@ -64,6 +64,9 @@ struct blend_app {
     struct blend_metric *m_queue_sl;
     struct blend_metric *m_queue_answered;
     struct blend_metric *m_queue_abandoned;
+    struct blend_metric *m_queue_ewt;
+    struct blend_metric *m_queue_ready;
+    struct blend_metric *m_queue_busy;
     struct blend_metric *m_agents;
 };
 

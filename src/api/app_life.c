@@ -68,6 +68,12 @@ static int register_metrics(struct blend_app *app)
          offsetof(struct blend_app, m_queue_answered)},
         {"blend_queue_abandoned_today", "Contacts abandoned today (short abandons excluded).",
          offsetof(struct blend_app, m_queue_abandoned)},
+        {"blend_queue_ewt_seconds", "Estimated wait of a contact joining the queue now.",
+         offsetof(struct blend_app, m_queue_ewt)},
+        {"blend_queue_agents_ready", "Agents of the queue ready and idle now.",
+         offsetof(struct blend_app, m_queue_ready)},
+        {"blend_queue_agents_busy", "Agents of the queue busy with a contact or an offer now.",
+         offsetof(struct blend_app, m_queue_busy)},
     };
     for (size_t i = 0; rc == 0 && i < sizeof gauges / sizeof gauges[0]; i++) {
         rc = blend_metrics_register(app->metrics, BLEND_METRIC_GAUGE, gauges[i].name,

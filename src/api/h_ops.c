@@ -97,6 +97,13 @@ int blend__h_metrics(struct blend_http_req *req, void *arg)
                          (double)json_integer_value(json_object_get(today, "answered")));
         blend_metric_set(app->m_queue_abandoned, name, NULL,
                          (double)json_integer_value(json_object_get(today, "abandoned")));
+        json_t *agents = json_object_get(q, "agents");
+        blend_metric_set(app->m_queue_ewt, name, NULL,
+                         json_real_value(json_object_get(q, "ewt_s")));
+        blend_metric_set(app->m_queue_ready, name, NULL,
+                         (double)json_integer_value(json_object_get(agents, "ready")));
+        blend_metric_set(app->m_queue_busy, name, NULL,
+                         (double)json_integer_value(json_object_get(agents, "busy")));
     }
     json_decref(queues);
     json_t *agents = blend__agent_states_json(app, 0);

@@ -1598,14 +1598,16 @@ json_t *blend__routing_queue_stats(struct blend_routing *r, int64_t queue_id)
     json_t *agents = json_pack("{s:i, s:i, s:i, s:i, s:i}", "logged_in", (int)staff.logged_in,
                                "ready", (int)staff.ready, "busy", (int)staff.busy, "not_ready",
                                (int)staff.not_ready, "wrap_up", (int)staff.wrap_up);
-    return json_pack("{s:I, s:i, s:i, s:i, s:i, s:f, s:f, s:i, s:o, s:o, s:o, s:o}", "queue_id",
-                     (json_int_t)queue_id, "waiting", (int)q.waiting, "callbacks_waiting",
+    return json_pack("{s:I, s:i, s:i, s:i, s:i, s:f, s:f, s:i, s:o, s:o, s:o, s:o, s:f}",
+                     "queue_id", (json_int_t)queue_id, "waiting", (int)q.waiting,
+                     "callbacks_waiting",
                      (int)q.callbacks_waiting, "offered_now", (int)q.offered_now,
                      "connected_now", (int)q.connected_now, "longest_wait_s",
                      q.longest_wait_ms / 1000.0, "sla_target_s", q.sl_target_ms / 1000.0,
                      "sla_percent", (int)q.sl_pct, "today", figures_json(&q.window),
                      "last_hour", figures_json(&hour), "window_start",
-                     when_json(r, q.window_start_ms), "agents", agents);
+                     when_json(r, q.window_start_ms), "agents", agents, "ewt_s",
+                     staff.ewt_ms / 1000.0);
 }
 
 json_t *blend__routing_agent_stats(struct blend_routing *r, int64_t agent_id)

@@ -107,6 +107,13 @@ def run():
         # Staffing: Minji is ready and idle, Lina has the second call on offer.
         check(billing[0]["agents"] == {"logged_in": 2, "ready": 1, "busy": 1, "not_ready": 0,
                                        "wrap_up": 0}, f"billing staffing: {billing[0]['agents']}")
+        # A newcomer's estimated wait: position 1 x AHT / the 2 agents staffing billing.
+        check(billing[0]["ewt_s"] > 0, f"billing EWT: {billing[0]}")
+        st, _, metrics = srv.request("GET", "/metrics")
+        text = metrics if isinstance(metrics, str) else metrics.decode()
+        check(st == 200 and 'blend_queue_agents_busy{queue="billing"} 1' in text
+              and 'blend_queue_ewt_seconds{queue="billing"}' in text,
+              "queue staffing and EWT in /metrics")
         mine = srv.get_ok("/api/v1/stats/agents", minji_tok)["items"]
         check(len(mine) == 1 and mine[0]["agent_id"] == minji and mine[0]["handled"] == 1,
               f"an agent sees their own figures only: {mine}")

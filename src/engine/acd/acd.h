@@ -335,6 +335,11 @@ struct blend_acd_queue_staff {
     int32_t busy;
     int32_t not_ready;
     int32_t wrap_up;
+    /* EWT of a contact joining now at the back of the queue (position = waiting contacts + 1,
+     * callbacks included), by the contact EWT formula of docs/routing.md §Position and EWT
+     * (N there counts every agent meeting the requirement, whatever their channels). */
+    int32_t waiting;
+    int64_t ewt_ms;
 };
 int blend_acd_queue_staff(const struct blend_acd *acd, int64_t queue_id,
                           struct blend_acd_queue_staff *out);

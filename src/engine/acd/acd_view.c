@@ -129,6 +129,17 @@ int blend_acd_queue_staff(const struct blend_acd *acd, int64_t queue_id,
             st.not_ready++;
         }
     }
+    int64_t staffed = 0;
+    for (size_t i = 1; i <= acd->lim.agents_max; i++) {
+        const struct acd_agent *a = &acd->agents[i];
+        staffed += a->is_used && a->presence != BLEND_PRESENCE_LOGGED_OUT &&
+                   blend__acd_agent_meets(a, base->skills, base->skills_count);
+    }
+    for (size_t i = 1; i <= acd->lim.contacts_max; i++) {
+        const struct acd_contact *c = &acd->contacts[i];
+        st.waiting += c->is_used && c->queue == qi && c->state == BLEND_CONTACT_WAITING;
+    }
+    st.ewt_ms = (int64_t)(st.waiting + 1) * queue_aht(q) / (staffed > 1 ? staffed : 1);
     *out = st;
     return 0;
 }

@@ -77,7 +77,19 @@ static void queue_staffing(void **state)
     assert_int_equal(w_at(&w, 8000, ev_id(BLEND_ACD_EV_AGENT_LOGIN, 13)), 0);
     expect_staff(&w, 1, 0, 0, 2, 1);
 
+    /* EWT of a newcomer: (waiting + 1) x AHT / N. AHT = talk + wrap-up (30 s) of the two
+     * contacts ended: (2000 + 30000) and (1000 + 30000). N = logged-in agents meeting the
+     * requirement, whatever their channels: 11, 12, 13 and 15 (not 14, below it). */
     struct blend_acd_queue_staff st;
+    assert_int_equal(blend_acd_queue_staff(w.acd, 1, &st), 0);
+    assert_int_equal(st.waiting, 0);
+    int64_t aht = ((4000 - 2000 + 30000) + (7000 - 6000 + 30000)) / 2;
+    assert_int_equal(st.ewt_ms, 1 * aht / 4);
+    assert_int_equal(w_at(&w, 9000, ev_arrive(102, 1, BLEND_CH_VOICE, 0, 0)), 0);
+    assert_int_equal(w_at(&w, 9000, ev_arrive(103, 1, BLEND_CH_VOICE, 0, 0)), 0);
+    assert_int_equal(blend_acd_queue_staff(w.acd, 1, &st), 0);
+    assert_int_equal(st.waiting, 2);
+    assert_int_equal(st.ewt_ms, 3 * aht / 4);
     assert_int_equal(blend_acd_queue_staff(w.acd, 99, &st), BLEND_ENOENT);
     w_deinit(&w);
 }
