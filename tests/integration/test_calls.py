@@ -3,8 +3,9 @@ address) dials the billing line; the entry point puts the call in the billing qu
 engine offers it to Minji, whose phone (SIPp, registered as extension 1001) rings and answers;
 the customer hears the agent (RTP relayed by Blend, echoed by the phone) and hangs up; Minji goes
 to wrap-up. Every step is in the event log. An unknown number is refused with 404, a busy phone
-sends the call back to the queue, a customer hanging up while waiting abandons it, and a call
-connected when the server is killed is ended by the restart (its agent wraps up)."""
+sends the call back to the queue, a customer hanging up while waiting abandons it, a phone that
+does not answer in time is cancelled and the call rings the next agent, and a call connected
+when the server is killed is ended by the restart (its agent wraps up)."""
 
 import os
 import subprocess
@@ -134,16 +135,59 @@ def run():
                      "call.ended"):
             check(want in types, f"interaction {iid2} lacks {want}: {types}")
 
-        # 4. kill -9 during a connected call: the call is gone with the process; the restart
+        # 4. No answer: Minji's phone rings past the queue's offer timeout (5 s, the least), Blend
+        # cancels it and the call rings Jiho, who answers.
+        post = lambda path, body: srv.request("POST", path, admin, body=body)
+        st, _, _ = post("/api/v1/queues", {"name": "kr-fast", "channels": ["voice"],
+                                           "skills": [{"skill": "korean", "min_proficiency": 7}],
+                                           "offer_timeout_s": 5, "max_no_answer": 0})
+        check(st == 201, f"queue kr-fast: {st}")
+        st, _, _ = post("/api/v1/entry-points", {"name": "kr-fast-line", "channel": "voice",
+                                                 "address": "+15550001", "queue": "kr-fast"})
+        check(st == 201, f"entry point: {st}")
+        jiho_tok = srv.login("jiho")
+        jiho = srv.agent_of_user(admin, "jiho")["id"]
+        jiho_port, jiho_media = str(bt.free_port()), str(bt.free_port())
+        reg = Sipp(srv, "register.xml", ["-p", jiho_port, "-s", "1002", "-au", "1002", "-ap",
+                                         "sip-demo-1002", "-key", "expires", "600", "-d", "0"],
+                   "register-jiho")
+        check(reg.wait() == 0, "jiho's phone registers")
+        wait_for("jiho's phone in routing", lambda: srv.get_ok(
+            f"/api/v1/agents/{jiho}/state", admin)["phone"]["registered"])
+        st, _, _ = srv.request("POST", f"/api/v1/agents/{jiho}/state", jiho_tok,
+                               body={"state": "ready"})
+        check(st == 200, f"jiho ready: {st}")
+        deaf = Sipp(srv, "agent_ring_cancel.xml", ["-p", phone_port, "-mp", media_port, "-s",
+                                                   "1001", "-d", "0"], "deaf")
+        answers = Sipp(srv, "agent_answer.xml", ["-p", jiho_port, "-mp", jiho_media, "-s", "1002",
+                                                 "-key", "codec", "0", "-d", "0", "-rtp_echo"],
+                       "jiho")
+        time.sleep(0.2)
+        kr = Sipp(srv, "customer_call.xml", ["-s", "+15550001", "-key", "caller", "01099998888",
+                                             "-mp", str(bt.free_port()), "-d", "1000"], "kr")
+        check(kr.wait() == 0, "the customer is answered by the second agent")
+        check(deaf.wait() == 0, "minji's phone rang and was cancelled")
+        check(answers.wait() == 0, "jiho's phone answered")
+        timeouts = [e for e in srv.event_log(admin) if e["type"] == "contact.offer_timeout"]
+        check(len(timeouts) == 1 and timeouts[0]["data"]["agent_id"] == minji,
+              f"one offer timeout, minji's: {timeouts}")
+        iid4 = int(timeouts[0]["subject"].split("/")[1])
+        conn = [e for e in events_of(srv, admin, iid4) if e["type"] == "contact.connected"]
+        check(len(conn) == 1 and conn[0]["data"]["agent_id"] == jiho, f"connected: {conn}")
+        srv.request("POST", f"/api/v1/agents/{jiho}/wrapup-end", jiho_tok)
+        st, _, _ = srv.request("POST", f"/api/v1/agents/{jiho}/state", jiho_tok,
+                               body={"state": "not-ready", "reason": "break"})
+
+        # 5. kill -9 during a connected call: the call is gone with the process; the restart
         # ends the interaction (the agent wraps up) and says why.
         phone = Sipp(srv, "agent_answer.xml", ["-p", phone_port, "-mp", media_port, "-s", "1001",
                                                "-key", "codec", "8", "-d", "0", "-rtp_echo"],
                      "phone-kill")
         time.sleep(0.2)
         held = customer("customer_wait_bye.xml", "0", "customer-kill")
-        conn = wait_for("the third call connected", lambda: [
+        conn = wait_for("the last call connected", lambda: [
             e for e in srv.event_log(admin) if e["type"] == "contact.connected"
-            and e["subject"] not in (f"interactions/{iid}",)])
+            and int(e["subject"].split("/")[1]) > iid4])
         iid3 = int(conn[-1]["subject"].split("/")[1])
         srv.kill9()
         for p in (phone, held):
