@@ -31,10 +31,13 @@ cleanup() {
 trap cleanup EXIT
 
 PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+SIP_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 cat > "$TMP/blend.conf" <<CONF
 [http]
 listen = 127.0.0.1:$PORT
 web_dir = $SRC/web
+[sip]
+listen = 127.0.0.1:$SIP_PORT
 [store]
 url = sqlite:$TMP/blend.db
 [data]

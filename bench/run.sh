@@ -6,7 +6,9 @@
 #   2. BUILD_DIR/bench_engine_acd — routing decisions per second and latency at 100, 1,000 and
 #      10,000 agents, and the reference model beside them (prints acd.* lines);
 #   3. bench/api_bench.sh BUILD_DIR — HTTP throughput and p99 latency with wrk
-#      (prints api.healthz, api.queues and api.ratio lines).
+#      (prints api.healthz, api.queues and api.ratio lines);
+#   4. bench/sip_bench.py BUILD_DIR 200 10 — SIP call setups through the routing engine to SIPp
+#      agent phones at 200 calls/s for 10 s, and SIPp to SIPp directly (prints sip.* lines).
 # Usage: bench/run.sh BUILD_DIR [API_SECONDS]
 set -euo pipefail
 
@@ -27,3 +29,5 @@ trap 'rm -rf "$STORE_DIR"' EXIT
 "$BUILD_DIR/bench_engine_acd"
 
 "$HERE/api_bench.sh" "$BUILD_DIR" "${2:-10}"
+
+python3 "$HERE/sip_bench.py" "$BUILD_DIR" 200 10
