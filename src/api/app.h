@@ -40,6 +40,8 @@ struct blend_app_config {
     const char *sip_trunk_allow;
     int sip_rtp_port_min;
     int sip_rtp_port_max;
+    const char *sip_trunk_uri, *sip_trunk_user, *sip_trunk_password;
+    int sip_session_expires_s;
 };
 
 /* Creates the app: restores agent presence from the event log, starts listening. */

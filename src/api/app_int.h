@@ -152,6 +152,7 @@ const struct blend_resource *blend__route_resource(struct blend_http_req *req);
 int blend__h_interaction_create(struct blend_http_req *req, void *arg);
 int blend__h_interaction_routing(struct blend_http_req *req, void *arg);
 int blend__h_interaction_action(struct blend_http_req *req, void *arg);
+int blend__h_interaction_transfer(struct blend_http_req *req, void *arg);
 int blend__h_agent_wrapup_end(struct blend_http_req *req, void *arg);
 /* Figures of every queue or agent (only_id > 0: that one; -1: none), with their names. */
 json_t *blend__stats_items(struct blend_app *app, const struct blend_resource *res,
@@ -200,6 +201,8 @@ struct blend__phones_config {
     int options_interval_s;
     const char *trunk_allow;
     int rtp_port_min, rtp_port_max;
+    const char *trunk_uri, *trunk_user, *trunk_password;
+    int session_expires_s;
 };
 int blend__phones_create(struct blend_app *app, const struct blend__phones_config *cfg,
                          struct blend_phones **out);
@@ -220,6 +223,9 @@ int blend__calls_create(struct blend_app *app, struct blend_sip *sip, struct ble
 void blend__calls_destroy(struct blend_calls *c);
 /* A call event from the telephony thread (CALL_INCOMING, AGENT_*, CALL_ENDED). */
 void blend__calls_on_sip_event(struct blend_calls *c, const struct blend_sip_event *ev);
+/* Transfers interaction `id`'s phone call to an external number (the agent's part ends when
+ * the number answers). BLEND_ENOENT: not a phone call; BLEND_ESTATE: no outbound trunk. */
+int blend__calls_transfer_number(struct blend_calls *c, int64_t id, const char *number);
 /* A routing effect: offers ring phones, withdrawals cancel them, ends hang up. */
 void blend__calls_on_effect(struct blend_calls *c, const struct blend_acd_effect *f);
 

@@ -131,7 +131,11 @@ int blend_app_create(uv_loop_t *loop, struct blend_store *store,
                                           .options_interval_s = cfg->sip_options_interval_s,
                                           .trunk_allow = cfg->sip_trunk_allow,
                                           .rtp_port_min = cfg->sip_rtp_port_min,
-                                          .rtp_port_max = cfg->sip_rtp_port_max};
+                                          .rtp_port_max = cfg->sip_rtp_port_max,
+                                          .trunk_uri = cfg->sip_trunk_uri,
+                                          .trunk_user = cfg->sip_trunk_user,
+                                          .trunk_password = cfg->sip_trunk_password,
+                                          .session_expires_s = cfg->sip_session_expires_s};
         rc = blend__phones_create(app, &pc, &app->phones);
         if (rc == 0) {
             blend__routing_agents_reload(app->routing);

@@ -201,6 +201,10 @@ static void on_event(struct blend_phones *p, const struct blend_sip_event *ev)
     case BLEND_SIP_EV_AGENT_ANSWERED:
     case BLEND_SIP_EV_AGENT_FAILED:
     case BLEND_SIP_EV_CALL_ENDED:
+    case BLEND_SIP_EV_CALL_HELD:
+    case BLEND_SIP_EV_CALL_RESUMED:
+    case BLEND_SIP_EV_TRANSFER_REQUESTED:
+    case BLEND_SIP_EV_OUTBOUND_PROGRESS:
         blend__calls_on_sip_event(p->app->calls, ev);
         break;
     }
@@ -245,6 +249,10 @@ int blend__phones_create(struct blend_app *app, const struct blend__phones_confi
         .trunk_allow = cfg->trunk_allow,
         .rtp_port_min = cfg->rtp_port_min,
         .rtp_port_max = cfg->rtp_port_max,
+        .trunk_uri = cfg->trunk_uri,
+        .trunk_user = cfg->trunk_user,
+        .trunk_password = cfg->trunk_password,
+        .session_expires_s = cfg->session_expires_s,
         .wakeup = wake_from_sip_thread,
         .wakeup_arg = p,
     };

@@ -257,6 +257,13 @@
 #define BLEND_SIP_RTP_BIND_TRIES_MAX 256
 /* Largest RTP/RTCP datagram relayed (G.711 at 20 ms is 172 bytes; larger ones are dropped). */
 #define BLEND_SIP_RTP_PACKET_BYTES_MAX 2048
+/* Longest RFC 4028 session interval Blend offers or accepts (a day: a refresh per 12 hours). */
+#define BLEND_SIP_SESSION_EXPIRES_S_MAX 86400
+/* Blend's Min-SE: RFC 4028's floor. A configured session_expires_s below it (tests) lowers
+ * Min-SE to that value; a peer asking for less gets 422 with Min-SE. */
+#define BLEND_SIP_MIN_SE_S 90
+/* Longest trunk digest user name / password, NUL included. */
+#define BLEND_SIP_TRUNK_CRED_BYTES_MAX 128
 
 /* --- SIP registrar defaults (a config field left 0 takes these) ------------------------- */
 #define BLEND_SIP_NONCE_TTL_S_DEFAULT 300

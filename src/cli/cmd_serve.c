@@ -139,6 +139,10 @@ static int start(struct serve *s)
         .sip_trunk_allow = s->cfg.sip_trunk_allow,
         .sip_rtp_port_min = s->cfg.sip_rtp_port_min,
         .sip_rtp_port_max = s->cfg.sip_rtp_port_max,
+        .sip_trunk_uri = s->cfg.sip_trunk_uri,
+        .sip_trunk_user = s->cfg.sip_trunk_user,
+        .sip_trunk_password = s->cfg.sip_trunk_password,
+        .sip_session_expires_s = s->cfg.sip_session_expires_s,
     };
     if (blend_app_create(&s->loop, s->store, &ac, &s->app) != 0) {
         fprintf(stderr, "blend: cannot start the server on %s\n", s->cfg.http_listen);

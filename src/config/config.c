@@ -78,6 +78,14 @@ static const struct blend_config_option options[] = {
             "Lowest UDP port of the RTP sockets Blend anchors calls on."),
     OPT_INT("sip", "rtp_port_max", sip_rtp_port_max, 1025, 65535, "29999",
             "Highest UDP port of the RTP sockets (two per leg: RTP and RTCP)."),
+    OPT_STR("sip", "trunk_uri", sip_trunk_uri, 1, "",
+            "Outbound trunk for transfers to numbers: sip:IP[:port][;transport=tcp]; empty: none."),
+    OPT_STR("sip", "trunk_user", sip_trunk_user, 1, "",
+            "Digest user name the outbound trunk may ask for; empty: none."),
+    OPT_STR("sip", "trunk_password", sip_trunk_password, 1, "",
+            "Digest password for the outbound trunk; empty: none."),
+    OPT_INT("sip", "session_expires_s", sip_session_expires_s, 0, 86400, "1800",
+            "RFC 4028 session timer in seconds, 90..86400 (a call not refreshed ends); 0 = off."),
     OPT_STR("store", "url", store_url, 0, "sqlite:var/blend.db",
             "The database: sqlite:PATH (the file and its directory are created if missing)."),
     OPT_INT("store", "batch_max", store_batch_max, 1, BLEND_STORE_BATCH_MAX,
@@ -699,6 +707,10 @@ int blend_config_validate(const struct blend_config *c, char *err, size_t errlen
     BLEND_ASSERT(c != NULL);
     if ((c->tls_cert[0] == '\0') != (c->tls_key[0] == '\0')) {
         fail(err, errlen, "tls.cert and tls.key must be set together (both or neither)");
+        return BLEND_EINVAL;
+    }
+    if (c->sip_session_expires_s > 0 && c->sip_session_expires_s < BLEND_SIP_MIN_SE_S) {
+        fail(err, errlen, "sip.session_expires_s must be 0 (off) or at least 90");
         return BLEND_EINVAL;
     }
     /* Each call leg takes an even/odd pair (RTP, RTCP): at least one pair must fit. */

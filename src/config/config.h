@@ -59,6 +59,10 @@ struct blend_config {
     char sip_trunk_allow[BLEND_CONFIG_TRUNK_ALLOW_BYTES_MAX]; /* "a, b/cidr"; "" = none */
     int sip_rtp_port_min;                               /* 1024..65534 */
     int sip_rtp_port_max;                               /* 1025..65535, > min */
+    char sip_trunk_uri[BLEND_CONFIG_HOSTPORT_BYTES_MAX];   /* "" = no outbound trunk */
+    char sip_trunk_user[BLEND_SIP_TRUNK_CRED_BYTES_MAX];
+    char sip_trunk_password[BLEND_SIP_TRUNK_CRED_BYTES_MAX];
+    int sip_session_expires_s;                          /* 0 = off */
     char store_url[BLEND_CONFIG_URL_BYTES_MAX];         /* "sqlite:PATH" (see store.h) */
     int store_batch_max;                                /* 1..BLEND_STORE_BATCH_MAX */
     char data_dir[BLEND_PATH_BYTES_MAX];                /* runtime data directory */

@@ -8,9 +8,17 @@
  * dereferenced, and ACK + BYE if a 200 still comes). The winning leg is bridged: the customer
  * gets 200 OK with Blend's customer-side SDP and the relay (relay.c) starts.
  *
+ * Features (docs/sip.md): hold/resume (a re-INVITE whose SDP holds is answered by libre's
+ * negotiation and mirrored to the other leg with a re-INVITE; the relay stops the holding side's
+ * media), blind transfer (REFER from the bridged agent: 202, NOTIFY sipfrag progress sent by
+ * us in the agent's dialog so the BYE can wait for the final NOTIFY), external legs through the
+ * outbound trunk (transfer to a number; click-to-call's customer leg), and RFC 4028 session
+ * timers on every dialog (refresh by re-INVITE when Blend is the refresher, BYE on expiry).
+ *
  * Invariants: a call lives in cs->calls until CALL_ENDED was emitted for it, and no event names
  * it afterwards; at most one leg is bridged; every libre object of a call (sessions, transaction,
- * SDP sessions, sockets) is released when the call is freed; only the telephony thread runs this.
+ * SDP sessions, sockets, NOTIFY requests, timers) is released when the call is freed; only the
+ * telephony thread runs this.
  */
 #include "sip/sip_int.h"
 
@@ -28,7 +36,17 @@ static const char CUSER[] = "blend";
 struct call;
 struct agent_leg;
 
-/* One INVITE to one registered phone of an agent. */
+/* The RFC 4028 timer of one dialog (customer session or an answered fork). */
+struct stimer {
+    struct call *c;
+    struct fork *f; /* NULL for the customer's dialog */
+    struct sipsess *sess;
+    struct sdp_session *sdp;
+    struct blend__sip_se se; /* interval 0 = not running */
+    struct tmr refresh, expire;
+};
+
+/* One INVITE to one registered phone of an agent (or, for an external leg, to the trunk). */
 struct fork {
     struct le le; /* in leg->forks */
     struct agent_leg *leg;
@@ -36,17 +54,26 @@ struct fork {
     struct sdp_session *sdp;
     struct sdp_media *m;
     char contact[BLEND_SIP_URI_BYTES_MAX];
+    struct stimer st;
+    /* REFER from this phone: NOTIFYs go out one at a time in its dialog. */
+    struct sip_request *nreq; /* the NOTIFY in flight */
+    uint16_t notify_next;     /* a final code waiting for the NOTIFY in flight */
+    bool notify_final_sent;   /* the subscription's terminating NOTIFY went out */
+    bool bye_after_notify;    /* hang up this leg once the final NOTIFY is answered */
 };
 
-/* One offer of the call to one agent. */
+/* One offer of the call to one agent, or an external leg through the trunk (transfer to a
+ * number: external, agent_id 0). */
 struct agent_leg {
     struct le le; /* in call->legs */
     struct call *call;
     int64_t agent_id;
+    bool external;
     struct list forks;
     struct fork *winner; /* the fork that answered, once answered */
     struct tmr tmr;      /* offer timeout */
     bool ringing;
+    uint16_t progress_sent; /* external: the last OUTBOUND_PROGRESS code */
     uint16_t fail_code;
     char fail_cause[16];
 };
@@ -69,6 +96,16 @@ struct call {
     struct list legs;
     uint32_t legs_count;
     struct agent_leg *bridged;
+    /* Features. */
+    bool outbound;                /* click-to-call: the customer leg is Blend's INVITE */
+    uint16_t cust_progress;       /* outbound: the last OUTBOUND_PROGRESS code */
+    struct agent_leg *transfer;   /* an external leg ringing (transfer to a number) */
+    struct fork *referrer;        /* the bridged phone whose REFER awaits the host */
+    struct blend__sip_se cust_se; /* negotiated for the customer's dialog (inbound) */
+    struct stimer cst;
+    bool ending;                      /* call_free runs: no more re-INVITEs */
+    bool cust_held, agent_held;       /* that side holds */
+    enum sdp_dir cust_dir, agent_dir; /* the direction Blend offers each side */
 };
 
 struct blend__sip_calls {
@@ -82,11 +119,12 @@ struct blend__sip_calls {
     struct blend__sip_counters *counters;
     struct hash *calls;
     uint32_t calls_count;
-    uint64_t next_id;
 };
 
 static void call_end(struct call *c, const char *leg, int sip_code, const char *cause);
 static void leg_free(struct agent_leg *leg);
+static void transfer_failed(struct agent_leg *leg, uint16_t code, const char *cause);
+static void other_modify(struct call *c, enum blend__sip_side to);
 
 static void ev_init(struct blend_sip_event *ev, enum blend_sip_event_kind kind,
                     const struct call *c, int64_t agent_id)
@@ -111,11 +149,202 @@ static uint16_t err_code(int err, const struct sip_msg *msg)
     return err == ETIMEDOUT ? 408 : 503;
 }
 
+static const char *fail_cause(uint16_t code)
+{
+    return code == 486 ? "busy" : code >= 600 ? "declined" : code == 408 ? "timeout" : "failed";
+}
+
+static const char *leg_name(const struct agent_leg *leg)
+{
+    return leg->external ? "transfer" : "agent";
+}
+
+static int64_t bridged_agent(const struct call *c)
+{
+    return c->bridged ? c->bridged->agent_id : 0;
+}
+
+/* agent_id: the agent of the call (the transferring agent, the click-to-call agent), else 0. */
+static void emit_progress(struct call *c, const char *leg, uint16_t code, const char *cause,
+                          int64_t agent_id)
+{
+    struct blend_sip_event ev;
+    ev_init(&ev, BLEND_SIP_EV_OUTBOUND_PROGRESS, c, agent_id);
+    str_ncpy(ev.leg, leg, sizeof(ev.leg));
+    ev.sip_code = code;
+    str_ncpy(ev.cause, cause, sizeof(ev.cause));
+    BLEND_LOG_INFO("sip", "call %llu: %s leg %u %s", (unsigned long long)c->id, leg, code, cause);
+    c->cs->emit(&ev, c->cs->emit_arg);
+}
+
+/* --- Session timers (RFC 4028) ---------------------------------------------------------- */
+
+static void st_stop(struct stimer *t)
+{
+    tmr_cancel(&t->refresh);
+    tmr_cancel(&t->expire);
+    t->se.interval_s = 0;
+}
+
+static void st_refresh_handler(void *arg)
+{
+    struct stimer *t = arg;
+    struct mbuf *desc = NULL;
+    /* A re-INVITE with Blend's current SDP (same media, same direction). The next refresh is
+     * armed by its 2xx (st_refreshed); without one the expiry timer ends the call. */
+    int err = sdp_encode(&desc, t->sdp, true);
+    err = err ? err : sipsess_modify(t->sess, desc);
+    mem_deref(desc);
+    if (err) {
+        BLEND_LOG_WARN("sip", "call %llu: session refresh not sent: %s",
+                       (unsigned long long)t->c->id, strerror(err));
+    }
+}
+
+static void st_expire_handler(void *arg)
+{
+    struct stimer *t = arg;
+    struct call *c = t->c;
+    atomic_fetch_add(&c->cs->counters->session_expired, 1);
+    BLEND_LOG_WARN("sip", "call %llu: %s session expired (no refresh within %u s)",
+                   (unsigned long long)c->id, t->f ? leg_name(t->f->leg) : "customer",
+                   t->se.interval_s);
+    if (!t->f) {
+        call_end(c, "customer", 408, "session-expired");
+    } else if (c->bridged == t->f->leg) {
+        call_end(c, leg_name(t->f->leg), 408, "session-expired");
+    } else {
+        leg_free(t->f->leg);
+    }
+}
+
+/* (Re)arms the timers from now: a refresh at half the interval when Blend refreshes; the
+ * expiry at the interval (Blend refreshes and got no 2xx) or, when the peer refreshes, at the
+ * interval less min(32 s, a third) as RFC 4028 section 10 says. */
+static void st_arm(struct stimer *t)
+{
+    if (t->se.interval_s == 0) {
+        return;
+    }
+    uint64_t ms = (uint64_t)t->se.interval_s * 1000;
+    uint64_t guard = ms / 3 < 32000 ? ms / 3 : 32000;
+    tmr_cancel(&t->refresh);
+    if (t->se.we_refresh) {
+        tmr_start(&t->refresh, ms / 2, st_refresh_handler, t);
+    }
+    tmr_start(&t->expire, t->se.we_refresh ? ms : ms - guard, st_expire_handler, t);
+}
+
+static void st_start(struct stimer *t, struct call *c, struct fork *f, struct sipsess *sess,
+                     struct sdp_session *sdp, const struct blend__sip_se *se)
+{
+    t->c = c;
+    t->f = f;
+    t->sess = sess;
+    t->sdp = sdp;
+    t->se = *se;
+    if (se->interval_s) {
+        BLEND_LOG_INFO("sip", "call %llu: %s session timer %u s, refresher %s",
+                       (unsigned long long)c->id, f ? leg_name(f->leg) : "customer", se->interval_s,
+                       se->we_refresh ? "blend" : "peer");
+    }
+    st_arm(t);
+}
+
+/* A refresh went through: the peer's re-INVITE (answered by libre) or a 2xx to ours. libre's
+ * answer to a re-INVITE cannot carry Session-Expires, which tells an RFC 4028 peer that the
+ * timer is off: from then on Blend refreshes itself, so a dead peer is still found. */
+static void st_refreshed(struct stimer *t, bool by_peer)
+{
+    if (t->se.interval_s == 0) {
+        return;
+    }
+    if (by_peer) {
+        t->se.we_refresh = true;
+    }
+    st_arm(t);
+}
+
 /* --- SDP --------------------------------------------------------------------------------- */
 
 static bool has_sdp(const struct sip_msg *msg)
 {
     return msg_ctype_cmp(&msg->ctyp, "application", "sdp") && mbuf_get_left(msg->mb) > 0;
+}
+
+/* --- Hold / resume ------------------------------------------------------------------------ */
+
+/* The peer of `side` made an offer (decoded into m): hold or resume, mirrored to the other leg.
+ * libre stores the remote direction from Blend's point of view (a=sendonly reads RECVONLY). */
+static void hold_check(struct call *c, enum blend__sip_side side, const struct sdp_media *m)
+{
+    enum sdp_dir peer = sdp_media_rdir(m);
+    const struct sa *ra = sdp_media_raddr(m);
+    bool null_c = sa_af(ra) == AF_INET && sa_in(ra) == 0 && sa_port(ra) != 0;
+    bool held = peer == SDP_RECVONLY || peer == SDP_INACTIVE || null_c;
+    enum sdp_dir mirror = !held ? SDP_SENDRECV : peer == SDP_INACTIVE ? SDP_INACTIVE : SDP_SENDONLY;
+    bool cust = side == BLEND__SIP_CUSTOMER;
+    bool *was = cust ? &c->cust_held : &c->agent_held;
+    enum sdp_dir *other_dir = cust ? &c->agent_dir : &c->cust_dir;
+    bool changed = held != *was;
+    *was = held;
+    blend__sip_relay_hold(c->relay, side, held);
+    if (mirror != *other_dir) {
+        *other_dir = mirror;
+        other_modify(c, cust ? BLEND__SIP_AGENT : BLEND__SIP_CUSTOMER);
+    }
+    if (!changed) {
+        return;
+    }
+    struct blend_sip_event ev;
+    ev_init(&ev, held ? BLEND_SIP_EV_CALL_HELD : BLEND_SIP_EV_CALL_RESUMED, c,
+            c->bridged ? c->bridged->agent_id : 0);
+    str_ncpy(ev.leg, cust ? "customer" : leg_name(c->bridged), sizeof(ev.leg));
+    BLEND_LOG_INFO("sip", "call %llu: %s %s", (unsigned long long)c->id, ev.leg,
+                   held ? "holds" : "resumes");
+    c->cs->emit(&ev, c->cs->emit_arg);
+}
+
+/* Re-INVITEs the leg on side `to` with the direction Blend now offers it. */
+static void other_modify(struct call *c, enum blend__sip_side to)
+{
+    struct sipsess *sess;
+    struct sdp_session *sdp;
+    struct sdp_media *m;
+    enum sdp_dir dir;
+    if (to == BLEND__SIP_CUSTOMER) {
+        if (!c->answered || !c->sess) {
+            return;
+        }
+        sess = c->sess, sdp = c->sdp, m = c->m, dir = c->cust_dir;
+    } else {
+        if (!c->bridged || !c->bridged->winner) {
+            return;
+        }
+        struct fork *f = c->bridged->winner;
+        sess = f->sess, sdp = f->sdp, m = f->m, dir = c->agent_dir;
+    }
+    sdp_media_set_ldir(m, dir);
+    struct mbuf *desc = NULL;
+    int err = sdp_encode(&desc, sdp, true);
+    err = err ? err : sipsess_modify(sess, desc);
+    mem_deref(desc);
+    if (err) {
+        BLEND_LOG_WARN("sip", "call %llu: re-INVITE (%s) to the %s failed: %s",
+                       (unsigned long long)c->id, sdp_dir_name(dir),
+                       to == BLEND__SIP_CUSTOMER ? "customer" : "agent", strerror(err));
+    }
+}
+
+/* The bridged agent leg is going: a hold it had put on the customer is lifted. */
+static void agent_unbridged(struct call *c)
+{
+    c->agent_held = false;
+    c->agent_dir = c->cust_held ? c->agent_dir : SDP_SENDRECV;
+    if (c->cust_dir != SDP_SENDRECV && !c->ending) {
+        c->cust_dir = SDP_SENDRECV;
+        other_modify(c, BLEND__SIP_CUSTOMER);
+    }
 }
 
 /* --- The customer leg ---------------------------------------------------------------------- */
@@ -138,15 +367,39 @@ static int cust_offer_handler(struct mbuf **descp, const struct sip_msg *msg, vo
         }
         blend__sip_relay_peer(c->relay, BLEND__SIP_CUSTOMER, codec_pt, dtmf_pt,
                               c->inv.offer.rtcp_mux, sdp_media_raddr(c->m));
+        hold_check(c, BLEND__SIP_CUSTOMER, c->m);
     }
+    st_refreshed(&c->cst, true);
     /* A session refresh: the same media; without an offer ours goes out and the ACK answers. */
     return sdp_encode(descp, c->sdp, !offer_in);
 }
 
+/* The customer's answer: to Blend's re-INVITE (hold, refresh), or, for an originated call, to
+ * Blend's INVITE (the customer's codec and address for the relay). */
 static int cust_answer_handler(const struct sip_msg *msg, void *arg)
 {
     struct call *c = arg;
-    return has_sdp(msg) ? sdp_decode(c->sdp, msg->mb, false) : 0;
+    if (!has_sdp(msg)) {
+        return 0;
+    }
+    int err = sdp_decode(c->sdp, msg->mb, false);
+    int codec_pt, dtmf_pt;
+    if (!err) {
+        blend__sip_sdp_chosen(c->m, &codec_pt, &dtmf_pt);
+        err = codec_pt < 0 ? EPROTO : 0;
+    }
+    if (err) {
+        BLEND_LOG_WARN("sip", "call %llu: customer answered with unusable SDP: %s",
+                       (unsigned long long)c->id, strerror(err));
+        return err;
+    }
+    blend__sip_relay_peer(c->relay, BLEND__SIP_CUSTOMER, codec_pt, dtmf_pt, false,
+                          sdp_media_raddr(c->m));
+    c->inv.offer.codec_pt = codec_pt;
+    if (msg->scode >= 200 && msg->scode < 300) {
+        st_refreshed(&c->cst, false);
+    }
+    return 0;
 }
 
 static void cust_estab_handler(const struct sip_msg *msg, void *arg)
@@ -159,6 +412,15 @@ static void cust_estab_handler(const struct sip_msg *msg, void *arg)
 static void cust_close_handler(int err, const struct sip_msg *msg, void *arg)
 {
     struct call *c = arg;
+    if (c->outbound && !c->answered) {
+        /* The number did not answer: its final code, then the end of the call. */
+        uint16_t code = err == ECONNRESET ? 487 : err_code(err, msg);
+        BLEND_LOG_INFO("sip", "call %llu: the number %s failed: %u", (unsigned long long)c->id,
+                       c->inv.dialled, code);
+        emit_progress(c, "customer", code, fail_cause(code), bridged_agent(c));
+        call_end(c, "customer", code, fail_cause(code));
+        return;
+    }
     if (err == ECONNRESET) {
         call_end(c, "customer", c->answered ? 0 : 487, c->answered ? "bye" : "cancel");
         return;
@@ -178,14 +440,15 @@ static void cust_cancel_handler(void *arg)
 }
 
 /* Turns our transaction into a sipsess with a provisional (180) or final (200) answer. */
-static int cust_accept(struct call *c, uint16_t scode, const char *reason, struct mbuf *desc)
+static int cust_accept(struct call *c, uint16_t scode, const char *reason, struct mbuf *desc,
+                       const char *hdrs)
 {
     BLEND_ASSERT(!c->sess && c->st && c->msg);
     c->st = mem_deref(c->st);
     int err = sipsess_accept(&c->sess, c->cs->sock, c->msg, scode, reason, CUSER, CTYPE_SDP, desc,
                              NULL, NULL, false, cust_offer_handler, cust_answer_handler,
                              cust_estab_handler, NULL, NULL, cust_close_handler, c,
-                             "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS\r\n");
+                             "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS\r\n%s", hdrs);
     c->msg = mem_deref((void *)c->msg);
     return err;
 }
@@ -195,7 +458,7 @@ static void cust_refuse(struct call *c, uint16_t code, const char *reason)
 {
     if (c->st) {
         (void)sip_treply(&c->st, c->cs->stack, c->msg, code, reason);
-    } else if (c->sess && !c->answered) {
+    } else if (c->sess && !c->answered && !c->outbound) {
         (void)sipsess_reject(c->sess, code, reason, NULL);
     }
 }
@@ -203,14 +466,17 @@ static void cust_refuse(struct call *c, uint16_t code, const char *reason)
 static int cust_answer(struct call *c)
 {
     struct mbuf *desc = NULL;
+    char hdrs[128];
+    blend__sip_se_uas_hdrs(&c->cust_se, hdrs, sizeof(hdrs));
     int err = sdp_encode(&desc, c->sdp, false);
     if (!err) {
-        err = c->sess ? sipsess_answer(c->sess, 200, "OK", desc, NULL)
-                      : cust_accept(c, 200, "OK", desc);
+        err = c->sess ? sipsess_answer(c->sess, 200, "OK", desc, "%s", hdrs)
+                      : cust_accept(c, 200, "OK", desc, hdrs);
     }
     mem_deref(desc);
     if (!err) {
         c->answered = true;
+        st_start(&c->cst, c, NULL, c->sess, c->sdp, &c->cust_se);
     }
     return err;
 }
@@ -219,6 +485,13 @@ static int cust_answer(struct call *c)
 
 static void fork_free(struct fork *f)
 {
+    struct call *c = f->leg->call;
+    if (c->referrer == f) {
+        c->referrer = NULL;
+    }
+    st_stop(&f->st);
+    /* A NOTIFY in flight finishes on its own; its answer no longer reaches us. */
+    f->nreq = mem_deref(f->nreq);
     list_unlink(&f->le);
     /* Pending: libre CANCELs; established: libre sends BYE; ended: just freed. */
     mem_deref(f->sess);
@@ -236,6 +509,10 @@ static void leg_free(struct agent_leg *leg)
     if (c->bridged == leg) {
         c->bridged = NULL;
         blend__sip_relay_bridge(c->relay, false);
+        agent_unbridged(c);
+    }
+    if (c->transfer == leg) {
+        c->transfer = NULL;
     }
     list_unlink(&leg->le);
     BLEND_ASSERT(c->legs_count > 0);
@@ -247,6 +524,10 @@ static void leg_failed(struct agent_leg *leg, uint16_t code, const char *cause)
 {
     struct blend_sip_event ev;
     struct call *c = leg->call;
+    if (leg->external) {
+        transfer_failed(leg, code, cause);
+        return;
+    }
     ev_init(&ev, BLEND_SIP_EV_AGENT_FAILED, c, leg->agent_id);
     ev.sip_code = code;
     str_ncpy(ev.cause, cause, sizeof(ev.cause));
@@ -254,6 +535,11 @@ static void leg_failed(struct agent_leg *leg, uint16_t code, const char *cause)
                    (long long)leg->agent_id, code, cause);
     leg_free(leg);
     c->cs->emit(&ev, c->cs->emit_arg);
+    /* Click-to-call: without its agent the call has nothing left (cause may have lived in
+     * the freed leg: the event's copy is used). */
+    if (c->outbound && !c->sess && !c->bridged && list_isempty(&c->legs)) {
+        call_end(c, "agent", code, ev.cause);
+    }
 }
 
 static void leg_timeout_handler(void *arg)
@@ -276,7 +562,13 @@ static void fork_progr_handler(const struct sip_msg *msg, void *arg)
 {
     struct fork *f = arg;
     struct agent_leg *leg = f->leg;
-    if (msg->scode <= 100 || leg->ringing) {
+    if (leg->external && msg->scode > 100 && msg->scode != leg->progress_sent) {
+        leg->progress_sent = msg->scode;
+        emit_progress(leg->call, "transfer", msg->scode, msg->scode == 180 ? "ringing" : "progress",
+                      bridged_agent(leg->call));
+        return;
+    }
+    if (msg->scode <= 100 || leg->ringing || leg->external) {
         return;
     }
     leg->ringing = true;
@@ -304,8 +596,10 @@ static int fork_offer_handler(struct mbuf **descp, const struct sip_msg *msg, vo
         if (leg->winner == f && leg->call->bridged == leg) {
             blend__sip_relay_peer(leg->call->relay, BLEND__SIP_AGENT, codec_pt, dtmf_pt, false,
                                   sdp_media_raddr(f->m));
+            hold_check(leg->call, BLEND__SIP_AGENT, f->m);
         }
     }
+    st_refreshed(&f->st, true);
     return sdp_encode(descp, f->sdp, !offer_in);
 }
 
@@ -325,9 +619,240 @@ static int fork_answer_handler(const struct sip_msg *msg, void *arg)
         BLEND_LOG_WARN("sip", "call %llu: agent %lld answered with unusable SDP: %s",
                        (unsigned long long)f->leg->call->id, (long long)f->leg->agent_id,
                        strerror(err));
+    } else if (f->leg->winner == f) {
+        /* The 2xx of Blend's re-INVITE (hold, refresh). */
+        st_refreshed(&f->st, false);
     }
     return err;
 }
+
+/* --- REFER and its NOTIFYs (blind transfer) ------------------------------------------------ */
+
+static const char *status_phrase(uint16_t code)
+{
+    switch (code) {
+    case 100:
+        return "Trying";
+    case 200:
+        return "OK";
+    case 404:
+        return "Not Found";
+    case 408:
+        return "Request Timeout";
+    case 480:
+        return "Temporarily Unavailable";
+    case 486:
+        return "Busy Here";
+    case 487:
+        return "Request Terminated";
+    case 491:
+        return "Request Pending";
+    case 503:
+        return "Service Unavailable";
+    case 603:
+        return "Decline";
+    }
+    return code >= 600 ? "Global Failure" : code >= 500 ? "Server Error" : "Request Failed";
+}
+
+static int notify_send_handler(enum sip_transp tp, const struct sa *src, const struct sa *dst,
+                               struct mbuf *mb, void *arg)
+{
+    struct sip_contact contact;
+    (void)dst;
+    (void)arg;
+    sip_contact_set(&contact, CUSER, src, tp);
+    return mbuf_printf(mb, "%H", sip_contact_print, &contact);
+}
+
+static void notify_send(struct fork *f, uint16_t code);
+
+static void notify_resp_handler(int err, const struct sip_msg *msg, void *arg)
+{
+    struct fork *f = arg;
+    if (!err && msg && msg->scode < 200) {
+        return;
+    }
+    if (err || (msg && msg->scode >= 300)) {
+        BLEND_LOG_INFO("sip", "call %llu: NOTIFY to the referring phone: %s %u",
+                       (unsigned long long)f->leg->call->id, err ? strerror(err) : "",
+                       msg ? msg->scode : 0);
+    }
+    if (f->notify_next) {
+        uint16_t next = f->notify_next;
+        f->notify_next = 0;
+        notify_send(f, next);
+        return;
+    }
+    if (f->notify_final_sent && f->bye_after_notify) {
+        /* The transfer is reported: now the agent's leg goes (BYE). */
+        leg_free(f->leg);
+    }
+}
+
+/* NOTIFY with a sipfrag status line in the phone's dialog; one in flight at a time (the next
+ * waits for its answer, so CSeq order and arrival order agree). A final code (>= 200) ends the
+ * implicit subscription. */
+static void notify_send(struct fork *f, uint16_t code)
+{
+    if (f->nreq) {
+        f->notify_next = code;
+        return;
+    }
+    char frag[64];
+    int n = re_snprintf(frag, sizeof(frag), "SIP/2.0 %u %s\r\n", code, status_phrase(code));
+    bool final = code >= 200;
+    int err =
+        sip_drequestf(&f->nreq, f->leg->call->cs->stack, true, "NOTIFY", sipsess_dialog(f->sess), 0,
+                      NULL, notify_send_handler, notify_resp_handler, f,
+                      "Event: refer\r\n"
+                      "Subscription-State: %s\r\n"
+                      "Content-Type: message/sipfrag;version=2.0\r\n"
+                      "Content-Length: %d\r\n"
+                      "\r\n"
+                      "%s",
+                      final ? "terminated;reason=noresource" : "active;expires=60", n, frag);
+    f->notify_final_sent = f->notify_final_sent || final;
+    if (err) {
+        BLEND_LOG_WARN("sip", "call %llu: NOTIFY %u not sent: %s",
+                       (unsigned long long)f->leg->call->id, code, strerror(err));
+        if (final && f->bye_after_notify) {
+            leg_free(f->leg);
+        }
+    }
+}
+
+/* Ends the pending REFER with its final NOTIFY. With hangup, the referring leg is hung up once
+ * that NOTIFY is answered; returns true then (the caller must not touch that leg again). */
+static bool refer_finish(struct call *c, uint16_t code, bool hangup)
+{
+    struct fork *f = c->referrer;
+    if (!f) {
+        return false;
+    }
+    c->referrer = NULL;
+    f->bye_after_notify = hangup;
+    notify_send(f, code);
+    return hangup;
+}
+
+static void fork_refer_handler(struct sip *stack, const struct sip_msg *msg, void *arg)
+{
+    struct fork *f = arg;
+    struct agent_leg *leg = f->leg;
+    struct call *c = leg->call;
+    char user[BLEND_SIP_EXTENSION_BYTES_MAX];
+    if (leg->winner != f || c->bridged != leg || leg->external) {
+        (void)sip_reply(stack, msg, 403, "Forbidden");
+        return;
+    }
+    if (c->referrer || c->transfer) {
+        (void)sip_reply(stack, msg, 491, "Request Pending");
+        return;
+    }
+    enum blend__sip_refer_verdict v = blend__sip_refer_target(msg, user, sizeof(user));
+    if (v != BLEND__SIP_REFER_OK) {
+        const struct sip_hdr *rt = sip_msg_hdr(msg, SIP_HDR_REFER_TO);
+        char text[BLEND_SIP_URI_BYTES_MAX];
+        blend__sip_pl_copy(rt ? &rt->val : &pl_null, text, sizeof(text));
+        BLEND_LOG_INFO("sip", "call %llu: REFER from agent %lld refused: %s \"%s\"",
+                       (unsigned long long)c->id, (long long)leg->agent_id,
+                       v == BLEND__SIP_REFER_BAD ? "bad Refer-To" : "attended transfer", text);
+        (void)sip_reply(stack, msg, v == BLEND__SIP_REFER_BAD ? 400 : 501,
+                        v == BLEND__SIP_REFER_BAD ? "Bad Refer-To" : "Not Implemented");
+        return;
+    }
+    if (sip_treplyf(NULL, NULL, stack, msg, false, 202, "Accepted", "Content-Length: 0\r\n\r\n")) {
+        return;
+    }
+    atomic_fetch_add(&c->cs->counters->transfers, 1);
+    c->referrer = f;
+    notify_send(f, 100);
+    struct blend_sip_event ev;
+    ev_init(&ev, BLEND_SIP_EV_TRANSFER_REQUESTED, c, leg->agent_id);
+    str_ncpy(ev.dialled, user, sizeof(ev.dialled));
+    BLEND_LOG_INFO("sip", "call %llu: agent %lld transfers to %s", (unsigned long long)c->id,
+                   (long long)leg->agent_id, user);
+    c->cs->emit(&ev, c->cs->emit_arg);
+}
+
+/* --- External legs (the trunk) ------------------------------------------------------------- */
+
+static int trunk_auth_handler(char **user, char **password, const char *realm, void *arg)
+{
+    const struct blend__sip_calls *cs = arg;
+    (void)realm;
+    if (cs->set->trunk_user[0] == '\0') {
+        return EAUTH;
+    }
+    int err = str_dup(user, cs->set->trunk_user);
+    return err ? err : str_dup(password, cs->set->trunk_password);
+}
+
+static void trunk_uri(const struct blend__sip_calls *cs, const char *number, char *out, size_t cap)
+{
+    (void)re_snprintf(out, cap, "sip:%s@%s", number, cs->set->trunk_hostport);
+}
+
+/* The external leg answered: the customer is bridged to it; the agent leg (if any) goes, after
+ * the final NOTIFY when its phone had sent REFER. */
+static void transfer_answered(struct call *c, struct agent_leg *leg, struct fork *f,
+                              const struct sip_msg *msg)
+{
+    struct agent_leg *old = c->bridged;
+    c->transfer = NULL;
+    tmr_cancel(&leg->tmr);
+    leg->winner = f;
+    int codec_pt, dtmf_pt;
+    blend__sip_sdp_chosen(f->m, &codec_pt, &dtmf_pt);
+    c->bridged = leg;
+    if (old) {
+        /* The old phone sends until its BYE arrives: the relay ignores it from now on; a hold
+         * it had put on the customer is lifted. */
+        blend__sip_relay_rebridge(c->relay);
+        agent_unbridged(c);
+    } else {
+        blend__sip_relay_bridge(c->relay, true);
+    }
+    blend__sip_relay_peer(c->relay, BLEND__SIP_AGENT, codec_pt, dtmf_pt, false,
+                          sdp_media_raddr(f->m));
+    struct blend__sip_se se;
+    blend__sip_se_uac(c->cs->set, msg, &se);
+    st_start(&f->st, c, f, f->sess, f->sdp, &se);
+    if (!c->answered) {
+        int err = cust_answer(c);
+        if (err) {
+            BLEND_LOG_ERROR("sip", "call %llu: answering the customer failed: %s",
+                            (unsigned long long)c->id, strerror(err));
+            call_end(c, "blend", 500, "answer-failed");
+            return;
+        }
+    }
+    emit_progress(c, "transfer", 200, "answered", old ? old->agent_id : 0);
+    if (old && !refer_finish(c, 200, true)) {
+        leg_free(old);
+    }
+}
+
+static void transfer_failed(struct agent_leg *leg, uint16_t code, const char *cause)
+{
+    struct call *c = leg->call;
+    char why[sizeof(leg->fail_cause)];
+    str_ncpy(why, cause, sizeof(why)); /* cause may live in the leg */
+    leg_free(leg);
+    emit_progress(c, "transfer", code, why, bridged_agent(c));
+    if (c->bridged) {
+        /* The agent is still there: the customer stays with the agent. */
+        (void)refer_finish(c, code, false);
+        return;
+    }
+    cust_refuse(c, code, NULL);
+    call_end(c, "blend", code, "transfer-failed");
+}
+
+/* --- Agent legs: answers and endings ------------------------------------------------------- */
+
+static void cust_dial(struct call *c);
 
 /* The first 200 of a leg: bridge it (unless another leg was bridged first). */
 static void fork_estab_handler(const struct sip_msg *msg, void *arg)
@@ -335,7 +860,10 @@ static void fork_estab_handler(const struct sip_msg *msg, void *arg)
     struct fork *f = arg;
     struct agent_leg *leg = f->leg;
     struct call *c = leg->call;
-    (void)msg;
+    if (leg->external) {
+        transfer_answered(c, leg, f, msg);
+        return;
+    }
     if (c->bridged && c->bridged != leg) {
         leg_failed(leg, 487, "call-taken");
         return;
@@ -355,7 +883,10 @@ static void fork_estab_handler(const struct sip_msg *msg, void *arg)
     blend__sip_relay_bridge(c->relay, true);
     blend__sip_relay_peer(c->relay, BLEND__SIP_AGENT, codec_pt, dtmf_pt, false,
                           sdp_media_raddr(f->m));
-    if (!c->answered) {
+    struct blend__sip_se se;
+    blend__sip_se_uac(c->cs->set, msg, &se);
+    st_start(&f->st, c, f, f->sess, f->sdp, &se);
+    if (!c->answered && !c->outbound) {
         int err = cust_answer(c);
         if (err) {
             BLEND_LOG_ERROR("sip", "call %llu: answering the customer failed: %s",
@@ -371,6 +902,10 @@ static void fork_estab_handler(const struct sip_msg *msg, void *arg)
     BLEND_LOG_INFO("sip", "call %llu: agent %lld answered on %s (%s)", (unsigned long long)c->id,
                    (long long)leg->agent_id, f->contact, ev.cause);
     c->cs->emit(&ev, c->cs->emit_arg);
+    if (c->outbound && !c->sess) {
+        /* Click-to-call: the agent is there; now the number. */
+        cust_dial(c);
+    }
 }
 
 static void fork_close_handler(int err, const struct sip_msg *msg, void *arg)
@@ -379,14 +914,19 @@ static void fork_close_handler(int err, const struct sip_msg *msg, void *arg)
     struct agent_leg *leg = f->leg;
     struct call *c = leg->call;
     if (leg->winner == f) {
-        /* The bridged agent hung up (or its dialog failed): the call ends. */
+        /* The bridged party hung up (or its dialog failed): the call ends, unless a transfer is
+         * under way (the referring agent leaves; the customer waits for the host's action). */
         bool bye = err == ECONNRESET;
         if (!bye) {
-            BLEND_LOG_WARN("sip", "call %llu: agent leg failed: %s", (unsigned long long)c->id,
-                           strerror(err));
+            BLEND_LOG_WARN("sip", "call %llu: %s leg failed: %s", (unsigned long long)c->id,
+                           leg_name(leg), strerror(err));
         }
-        if (c->bridged == leg) {
-            call_end(c, "agent", bye ? 0 : err_code(err, msg), bye ? "bye" : "error");
+        if (c->bridged == leg && (c->referrer == f || c->transfer)) {
+            BLEND_LOG_INFO("sip", "call %llu: agent %lld left during the transfer",
+                           (unsigned long long)c->id, (long long)leg->agent_id);
+            leg_free(leg);
+        } else if (c->bridged == leg) {
+            call_end(c, leg_name(leg), bye ? 0 : err_code(err, msg), bye ? "bye" : "error");
         } else {
             /* Withdrawn after answering, then gone: nothing to report. */
             leg_free(leg);
@@ -397,16 +937,11 @@ static void fork_close_handler(int err, const struct sip_msg *msg, void *arg)
     /* Across forks, a decline (6xx) or busy (486) says most; else the first answer stands. */
     if (leg->fail_code == 0 || code >= 600 || (code == 486 && leg->fail_code < 600)) {
         leg->fail_code = code;
-        str_ncpy(leg->fail_cause,
-                 code == 486   ? "busy"
-                 : code >= 600 ? "declined"
-                 : code == 408 ? "timeout"
-                               : "failed",
-                 sizeof(leg->fail_cause));
+        str_ncpy(leg->fail_cause, fail_cause(code), sizeof(leg->fail_cause));
     }
     char why[64];
-    BLEND_LOG_INFO("sip", "call %llu: agent %lld phone %s: %u %s", (unsigned long long)c->id,
-                   (long long)leg->agent_id, f->contact, code,
+    BLEND_LOG_INFO("sip", "call %llu: %s %lld phone %s: %u %s", (unsigned long long)c->id,
+                   leg_name(leg), (long long)leg->agent_id, f->contact, code,
                    err ? str_error(err, why, sizeof(why)) : "");
     fork_free(f);
     if (list_isempty(&leg->forks)) {
@@ -414,16 +949,20 @@ static void fork_close_handler(int err, const struct sip_msg *msg, void *arg)
     }
 }
 
-/* The Request-URI is the Contact; a Route to the registered source is added only when they
- * differ (a phone behind NAT), so the INVITE goes back the way the REGISTER came. */
-static int fork_start(struct call *c, struct agent_leg *leg, const struct blend__sip_target *t)
+/* One INVITE of a leg to to_uri (route: NULL or one Route URI), with Blend's agent-side SDP
+ * offering the customer's codec first. */
+static int fork_connect(struct call *c, struct agent_leg *leg, const char *to_uri,
+                        const char *route, bool trunk_auth)
 {
+    struct blend__sip_calls *cs = c->cs;
     struct fork *f = blend_calloc(1, sizeof(*f));
     if (!f) {
         return ENOMEM;
     }
     f->leg = leg;
-    str_ncpy(f->contact, t->contact, sizeof(f->contact));
+    tmr_init(&f->st.refresh);
+    tmr_init(&f->st.expire);
+    str_ncpy(f->contact, to_uri, sizeof(f->contact));
     list_append(&leg->forks, &f->le, f);
     int other_pt =
         c->inv.offer.codec_pt == BLEND__SIP_PT_PCMU ? BLEND__SIP_PT_PCMA : BLEND__SIP_PT_PCMU;
@@ -431,9 +970,43 @@ static int fork_start(struct call *c, struct agent_leg *leg, const struct blend_
         blend__sip_relay_laddr(c->relay, BLEND__SIP_AGENT), c->inv.offer.codec_pt, other_pt,
         c->inv.offer.dtmf_pt >= 0 ? c->inv.offer.dtmf_pt : 101, &f->sdp, &f->m);
     struct mbuf *desc = NULL;
-    err = err ? err : sdp_encode(&desc, f->sdp, true);
-    char route[BLEND_SIP_ADDR_BYTES_MAX + 32], from_uri[BLEND_SIP_EXTENSION_BYTES_MAX + 80];
+    if (!err) {
+        /* A customer on hold stays on hold for the new leg. */
+        sdp_media_set_ldir(f->m, c->agent_dir);
+        err = sdp_encode(&desc, f->sdp, true);
+    }
+    char from_uri[BLEND_SIP_EXTENSION_BYTES_MAX + 80], se_hdrs[96];
     const char *routev[1] = {route};
+    (void)re_snprintf(from_uri, sizeof(from_uri), "sip:%s@%j", c->inv.caller, &cs->media_addr);
+    blend__sip_se_uac_hdrs(cs->set, se_hdrs, sizeof(se_hdrs));
+    if (!err) {
+        err = sipsess_connect(&f->sess, cs->sock, to_uri,
+                              c->inv.caller_name[0] ? c->inv.caller_name : NULL, from_uri, CUSER,
+                              route ? routev : NULL, route ? 1 : 0, CTYPE_SDP, desc,
+                              trunk_auth ? trunk_auth_handler : NULL, cs, false, fork_offer_handler,
+                              fork_answer_handler, fork_progr_handler, fork_estab_handler, NULL,
+                              leg->external ? NULL : fork_refer_handler, fork_close_handler, f,
+                              "Max-Forwards: 70\r\n"
+                              "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REFER\r\n"
+                              "Supported: timer\r\n"
+                              "%s",
+                              se_hdrs);
+    }
+    mem_deref(desc);
+    if (err) {
+        char why[64];
+        BLEND_LOG_WARN("sip", "call %llu: INVITE to %s failed: %s", (unsigned long long)c->id,
+                       to_uri, str_error(err, why, sizeof(why)));
+        fork_free(f);
+    }
+    return err;
+}
+
+/* The Request-URI is the Contact; a Route to the registered source is added only when they
+ * differ (a phone behind NAT), so the INVITE goes back the way the REGISTER came. */
+static int fork_start(struct call *c, struct agent_leg *leg, const struct blend__sip_target *t)
+{
+    char route[BLEND_SIP_ADDR_BYTES_MAX + 32];
     struct uri cu;
     struct sa caddr;
     struct pl pl;
@@ -443,38 +1016,67 @@ static int fork_start(struct call *c, struct agent_leg *leg, const struct blend_
                   sa_cmp(&caddr, &t->src, SA_ALL);
     (void)re_snprintf(route, sizeof(route), "sip:%J;transport=%s", &t->src,
                       t->tp == SIP_TRANSP_TCP ? "tcp" : "udp");
-    (void)re_snprintf(from_uri, sizeof(from_uri), "sip:%s@%j", c->inv.caller, &c->cs->media_addr);
+    return fork_connect(c, leg, t->contact, direct ? NULL : route, false);
+}
+
+/* --- The customer leg of a click-to-call (Blend's INVITE through the trunk) -------------- */
+
+static void cust_out_progr_handler(const struct sip_msg *msg, void *arg)
+{
+    struct call *c = arg;
+    if (msg->scode <= 100 || msg->scode == c->cust_progress) {
+        return;
+    }
+    if (has_sdp(msg) && cust_answer_handler(msg, c) != 0) {
+        return;
+    }
+    c->cust_progress = msg->scode;
+    emit_progress(c, "customer", msg->scode, msg->scode == 180 ? "ringing" : "progress",
+                  bridged_agent(c));
+}
+
+static void cust_out_estab_handler(const struct sip_msg *msg, void *arg)
+{
+    struct call *c = arg;
+    c->answered = true;
+    struct blend__sip_se se;
+    blend__sip_se_uac(c->cs->set, msg, &se);
+    st_start(&c->cst, c, NULL, c->sess, c->sdp, &se);
+    emit_progress(c, "customer", 200, "answered", bridged_agent(c));
+}
+
+static void cust_dial(struct call *c)
+{
+    struct blend__sip_calls *cs = c->cs;
+    char to_uri[BLEND_SIP_URI_BYTES_MAX + BLEND_SIP_EXTENSION_BYTES_MAX];
+    char from_uri[BLEND_SIP_EXTENSION_BYTES_MAX + 80], se_hdrs[96];
+    trunk_uri(cs, c->inv.dialled, to_uri, sizeof(to_uri));
+    (void)re_snprintf(from_uri, sizeof(from_uri), "sip:%s@%j", c->inv.caller, &cs->media_addr);
+    blend__sip_se_uac_hdrs(cs->set, se_hdrs, sizeof(se_hdrs));
+    struct mbuf *desc = NULL;
+    sdp_media_set_ldir(c->m, c->cust_dir);
+    int err = sdp_encode(&desc, c->sdp, true);
     if (!err) {
-        err = sipsess_connect(&f->sess, c->cs->sock, t->contact,
-                              c->inv.caller_name[0] ? c->inv.caller_name : NULL, from_uri, CUSER,
-                              direct ? NULL : routev, direct ? 0 : 1, CTYPE_SDP, desc, NULL, NULL,
-                              false, fork_offer_handler, fork_answer_handler, fork_progr_handler,
-                              fork_estab_handler, NULL, NULL, fork_close_handler, f,
+        err = sipsess_connect(&c->sess, cs->sock, to_uri, NULL, from_uri, CUSER, NULL, 0, CTYPE_SDP,
+                              desc, trunk_auth_handler, cs, false, cust_offer_handler,
+                              cust_answer_handler, cust_out_progr_handler, cust_out_estab_handler,
+                              NULL, NULL, cust_close_handler, c,
                               "Max-Forwards: 70\r\n"
-                              "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS\r\n");
+                              "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS\r\n"
+                              "Supported: timer\r\n"
+                              "%s",
+                              se_hdrs);
     }
     mem_deref(desc);
     if (err) {
-        char why[64];
         BLEND_LOG_WARN("sip", "call %llu: INVITE to %s failed: %s", (unsigned long long)c->id,
-                       t->contact, str_error(err, why, sizeof(why)));
-        fork_free(f);
+                       to_uri, strerror(err));
+        emit_progress(c, "customer", 503, "failed", bridged_agent(c));
+        call_end(c, "blend", 503, "dial-failed");
+        return;
     }
-    return err;
-}
-
-/* Caller IDs go into From of the agent INVITE: only dial-string characters pass. */
-static bool caller_is_safe(const char *s)
-{
-    if (!s[0]) {
-        return false;
-    }
-    for (; *s; s++) {
-        if (!strchr("0123456789+*#.-_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", *s)) {
-            return false;
-        }
-    }
-    return true;
+    BLEND_LOG_INFO("sip", "call %llu: dialling %s as %s", (unsigned long long)c->id, to_uri,
+                   c->inv.caller);
 }
 
 static void cmd_offer(struct call *c, int64_t agent_id, int timeout_s)
@@ -529,9 +1131,11 @@ static void cmd_offer(struct call *c, int64_t agent_id, int timeout_s)
 static void call_free(struct call *c)
 {
     struct blend__sip_calls *cs = c->cs;
+    c->ending = true;
     while (c->legs.head) {
         leg_free(c->legs.head->data);
     }
+    st_stop(&c->cst);
     hash_unlink(&c->he);
     BLEND_ASSERT(cs->calls_count > 0);
     cs->calls_count--;
@@ -599,6 +1203,20 @@ static void refuse(struct blend__sip_calls *cs, const struct sip_msg *msg,
     }
 }
 
+/* A new call in the table (the counters follow it until call_free). */
+static void call_init(struct call *c, struct blend__sip_calls *cs, uint64_t id)
+{
+    c->cs = cs;
+    c->id = id;
+    c->cust_dir = SDP_SENDRECV;
+    c->agent_dir = SDP_SENDRECV;
+    tmr_init(&c->cst.refresh);
+    tmr_init(&c->cst.expire);
+    hash_append(cs->calls, id_hash(c->id), &c->he, c);
+    cs->calls_count++;
+    atomic_fetch_add(&cs->counters->calls_active, 1);
+}
+
 static int call_setup(struct call *c, const struct sip_msg *msg)
 {
     struct blend__sip_calls *cs = c->cs;
@@ -654,13 +1272,25 @@ static void conn_handler(const struct sip_msg *msg, void *arg)
         return;
     }
     memset(&reply, 0, sizeof(reply));
+    struct blend__sip_se se;
+    int se_code = blend__sip_se_uas(cs->set, msg, &se);
+    if (se_code) {
+        reply.scode = (uint16_t)se_code;
+        reply.reason = se_code == 422 ? "Session Interval Too Small" : "Bad Session-Expires";
+        if (se_code == 422) {
+            reply.hdrs_len = (size_t)re_snprintf(reply.hdrs, sizeof(reply.hdrs), "Min-SE: %u\r\n",
+                                                 cs->set->min_se_s);
+        }
+        refuse(cs, msg, &reply);
+        return;
+    }
     if (cs->calls_count >= BLEND_SIP_CALLS_MAX) {
         reply.scode = 503;
         reply.reason = "Service Unavailable";
         refuse(cs, msg, &reply);
         return;
     }
-    if (!caller_is_safe(inv.caller)) {
+    if (!blend__sip_dial_string_ok(inv.caller)) {
         str_ncpy(inv.caller, "anonymous", sizeof(inv.caller));
     }
     for (char *p = inv.caller_name; *p; p++) {
@@ -673,14 +1303,11 @@ static void conn_handler(const struct sip_msg *msg, void *arg)
         refuse(cs, msg, &reply);
         return;
     }
-    c->cs = cs;
-    c->id = cs->next_id++;
+    call_init(c, cs, atomic_fetch_add(&cs->counters->next_call_id, 1));
+    c->cust_se = se;
     c->inv = inv;
     c->tp = msg->tp;
     c->src = msg->src;
-    hash_append(cs->calls, id_hash(c->id), &c->he, c);
-    cs->calls_count++;
-    atomic_fetch_add(&cs->counters->calls_active, 1);
     int err = call_setup(c, msg);
     if (err) {
         BLEND_LOG_WARN("sip", "call %llu: set-up failed: %s", (unsigned long long)c->id,
@@ -717,7 +1344,9 @@ int blend__sip_calls_create(const struct blend__sip_settings *set, struct sip *s
     cs->emit = emit;
     cs->emit_arg = emit_arg;
     cs->counters = counters;
-    cs->next_id = 1;
+    uint_fast64_t zero = 0;
+    /* A layer made without the thread (tests) starts its ids at 1 too. */
+    (void)atomic_compare_exchange_strong(&counters->next_call_id, &zero, 1);
     int err = 0;
     if (hash_alloc(&cs->calls, CALL_BUCKETS) != 0 ||
         sipsess_listen(&cs->sock, stack, SESS_BUCKETS, conn_handler, cs) != 0) {
@@ -755,10 +1384,110 @@ void blend__sip_calls_destroy(struct blend__sip_calls *cs)
     blend_free(cs);
 }
 
+/* Transfer to a number: an external leg through the trunk (see sip.h for the outcomes). */
+static void cmd_transfer(struct call *c, const char *number)
+{
+    if (c->transfer || (c->outbound && !c->answered)) {
+        emit_progress(c, "transfer", 491, "pending", bridged_agent(c));
+        return;
+    }
+    struct agent_leg *leg = blend_calloc(1, sizeof(*leg));
+    if (!leg) {
+        emit_progress(c, "transfer", 503, "no-memory", bridged_agent(c));
+        (void)refer_finish(c, 503, false);
+        return;
+    }
+    leg->call = c;
+    leg->external = true;
+    tmr_init(&leg->tmr);
+    list_append(&c->legs, &leg->le, leg);
+    c->legs_count++;
+    c->transfer = leg;
+    if (c->legs_count > BLEND_SIP_CALL_AGENT_LEGS_MAX) {
+        transfer_failed(leg, 503, "too-many-legs");
+        return;
+    }
+    char to_uri[BLEND_SIP_URI_BYTES_MAX + BLEND_SIP_EXTENSION_BYTES_MAX];
+    trunk_uri(c->cs, number, to_uri, sizeof(to_uri));
+    BLEND_LOG_INFO("sip", "call %llu: transfer to %s", (unsigned long long)c->id, to_uri);
+    if (fork_connect(c, leg, to_uri, NULL, true) != 0) {
+        transfer_failed(leg, 503, "send-failed");
+        return;
+    }
+    tmr_start(&leg->tmr, (uint64_t)BLEND_SIP_OFFER_TIMEOUT_S_DEFAULT * 1000, leg_timeout_handler,
+              leg);
+}
+
+/* Hang up the bridged agent, keep the customer (then the host offers another agent). */
+static void cmd_unbridge(struct call *c)
+{
+    struct agent_leg *leg = c->bridged;
+    if (!leg) {
+        return;
+    }
+    BLEND_LOG_INFO("sip", "call %llu: %s %lld unbridged", (unsigned long long)c->id, leg_name(leg),
+                   (long long)leg->agent_id);
+    c->bridged = NULL;
+    blend__sip_relay_bridge(c->relay, false);
+    agent_unbridged(c);
+    /* MOH hook: from here until the next bridge the customer hears nothing; the media layer
+     * will play ringback or music to the customer side while the relay is unbridged. */
+    if (!refer_finish(c, 200, true)) {
+        leg_free(leg);
+    }
+}
+
+/* Click-to-call: a call whose first leg is the agent's; the number is dialled on answer. */
+static void cmd_originate(struct blend__sip_calls *cs, const struct blend__sip_call_cmd_data *d)
+{
+    struct call *c = cs->calls_count < BLEND_SIP_CALLS_MAX ? blend_calloc(1, sizeof(*c)) : NULL;
+    if (!c) {
+        /* No call to hang the failure on: report it under the id the host already has. */
+        struct blend_sip_event ev;
+        memset(&ev, 0, sizeof(ev));
+        ev.kind = BLEND_SIP_EV_CALL_ENDED;
+        ev.call = d->call;
+        str_ncpy(ev.leg, "blend", sizeof(ev.leg));
+        ev.sip_code = 503;
+        str_ncpy(ev.cause, "too-many-calls", sizeof(ev.cause));
+        BLEND_LOG_WARN("sip", "call %llu: click-to-call refused: %s", (unsigned long long)d->call,
+                       ev.cause);
+        cs->emit(&ev, cs->emit_arg);
+        return;
+    }
+    call_init(c, cs, d->call);
+    c->outbound = true;
+    str_ncpy(c->inv.dialled, d->number, sizeof(c->inv.dialled));
+    str_ncpy(c->inv.caller, d->caller_id, sizeof(c->inv.caller));
+    c->inv.offer.codec_pt = BLEND__SIP_PT_PCMU;
+    c->inv.offer.dtmf_pt = 101;
+    atomic_fetch_add(&cs->counters->calls_originated, 1);
+    atomic_fetch_add(&cs->counters->calls_total, 1);
+    int err = blend__sip_relay_create(cs->set, &cs->media_addr, cs->counters, &c->relay);
+    if (!err &&
+        blend__sip_sdp_make(blend__sip_relay_laddr(c->relay, BLEND__SIP_CUSTOMER),
+                            BLEND__SIP_PT_PCMU, BLEND__SIP_PT_PCMA, 101, &c->sdp, &c->m) != 0) {
+        err = BLEND_ENOMEM;
+    }
+    if (err) {
+        BLEND_LOG_WARN("sip", "call %llu: click-to-call set-up failed: %s",
+                       (unsigned long long)c->id, blend_strerror(err));
+        call_end(c, "blend", 503, err == BLEND_ELIMIT ? "no-rtp-port" : "no-memory");
+        return;
+    }
+    BLEND_LOG_INFO("sip", "call %llu: click-to-call agent %lld -> %s as %s",
+                   (unsigned long long)c->id, (long long)d->agent_id, d->number, d->caller_id);
+    cmd_offer(c, d->agent_id, 0);
+}
+
 void blend__sip_calls_command(struct blend__sip_calls *cs, enum blend__sip_call_cmd cmd,
                               const struct blend__sip_call_cmd_data *d)
 {
     BLEND_ASSERT(cs && d);
+    if (cmd == BLEND__SIP_CALL_ORIGINATE) {
+        cmd_originate(cs, d);
+        return;
+    }
     struct call *c = call_find(cs, d->call);
     if (!c) {
         BLEND_LOG_DEBUG("sip", "command %d for call %llu ignored: no such call", (int)cmd,
@@ -780,7 +1509,7 @@ void blend__sip_calls_command(struct blend__sip_calls *cs, enum blend__sip_call_
             return;
         }
         if (c->st) {
-            int err = cust_accept(c, 180, "Ringing", NULL);
+            int err = cust_accept(c, 180, "Ringing", NULL, "");
             if (err) {
                 BLEND_LOG_WARN("sip", "call %llu: 180 failed: %s", (unsigned long long)c->id,
                                strerror(err));
@@ -805,6 +1534,14 @@ void blend__sip_calls_command(struct blend__sip_calls *cs, enum blend__sip_call_
         cust_refuse(c, 480, "Temporarily Unavailable");
         call_end(c, "blend", 0, d->text[0] ? d->text : "hangup");
         return;
+    case BLEND__SIP_CALL_TRANSFER_NUMBER:
+        cmd_transfer(c, d->number);
+        return;
+    case BLEND__SIP_CALL_UNBRIDGE_AGENT:
+        cmd_unbridge(c);
+        return;
+    case BLEND__SIP_CALL_ORIGINATE:
+        break;
     }
     BLEND_ASSERT(!"unknown call command");
 }

@@ -291,6 +291,43 @@ static void options_schedule(struct binding *b)
     tmr_start(&b->options_tmr, reg->set->options_interval_ms, options_send_handler, b);
 }
 
+/* The outbound trunk: "sip:IP[:port][;params]" with a numeric host (no DNS) and no user part;
+ * credentials without control bytes or quotes. */
+static int trunk_resolve(const struct blend_sip_config *cfg, struct blend__sip_settings *s)
+{
+    if ((cfg->trunk_user && strlen(cfg->trunk_user) >= sizeof(s->trunk_user)) ||
+        (cfg->trunk_password && strlen(cfg->trunk_password) >= sizeof(s->trunk_password))) {
+        return BLEND_EINVAL;
+    }
+    if (!cfg->trunk_uri || cfg->trunk_uri[0] == '\0') {
+        return 0;
+    }
+    struct uri u;
+    struct pl pl;
+    struct sa sa;
+    pl_set_str(&pl, cfg->trunk_uri);
+    if (strlen(cfg->trunk_uri) >= sizeof(s->trunk_hostport) ||
+        strncmp(cfg->trunk_uri, "sip:", 4) != 0 || strpbrk(cfg->trunk_uri, " \t\r\n<>\"") ||
+        uri_decode(&u, &pl) != 0 || pl_isset(&u.user) || pl_isset(&u.headers) ||
+        sa_set(&sa, &u.host, u.port) != 0) {
+        BLEND_LOG_ERROR("sip", "bad trunk_uri (want sip:IP[:port][;transport=udp|tcp])");
+        return BLEND_EINVAL;
+    }
+    str_ncpy(s->trunk_hostport, cfg->trunk_uri + 4, sizeof(s->trunk_hostport));
+    for (const char *c = cfg->trunk_user ? cfg->trunk_user : ""; *c; c++) {
+        if ((unsigned char)*c < 0x20 || *c == '"' || *c == '\\') {
+            return BLEND_EINVAL;
+        }
+    }
+    if (cfg->trunk_user) {
+        str_ncpy(s->trunk_user, cfg->trunk_user, sizeof(s->trunk_user));
+    }
+    if (cfg->trunk_password) {
+        str_ncpy(s->trunk_password, cfg->trunk_password, sizeof(s->trunk_password));
+    }
+    return 0;
+}
+
 int blend__sip_settings_resolve(const struct blend_sip_config *cfg, struct blend__sip_settings *out)
 {
     struct blend__sip_settings s;
@@ -339,6 +376,16 @@ int blend__sip_settings_resolve(const struct blend_sip_config *cfg, struct blend
     s.rtp_port_min = (uint16_t)pmin;
     s.rtp_port_max = (uint16_t)pmax;
     if (blend__sip_acl_parse(cfg->trunk_allow, &s.trunks) != 0) {
+        return BLEND_EINVAL;
+    }
+    if (cfg->session_expires_s < 0 || cfg->session_expires_s > BLEND_SIP_SESSION_EXPIRES_S_MAX ||
+        (cfg->session_expires_s > 0 && cfg->session_expires_s < 2)) {
+        return BLEND_EINVAL;
+    }
+    s.session_expires_s = (uint32_t)cfg->session_expires_s;
+    s.min_se_s =
+        s.session_expires_s < BLEND_SIP_MIN_SE_S ? s.session_expires_s : BLEND_SIP_MIN_SE_S;
+    if (trunk_resolve(cfg, &s) != 0) {
         return BLEND_EINVAL;
     }
     *out = s;

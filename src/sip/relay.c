@@ -10,6 +10,9 @@
  * from the peer; from then on it sends to that packet's source (latching, for phones behind NAT).
  * The agent side latches only while bridged, so early media of a losing fork cannot capture it.
  *
+ * Hold: a side that put the call on hold (calls.c decides from its SDP) has what it sends dropped
+ * (counted as held); that is where the media layer's music on hold will be fed to the other side.
+ *
  * Invariants: only the telephony thread touches a relay; nothing is relayed unless bridged;
  * datagrams larger than BLEND_SIP_RTP_PACKET_BYTES_MAX are dropped and counted.
  */
@@ -36,6 +39,8 @@ struct side {
     bool rtp_latched, rtcp_latched;
     int codec_pt, dtmf_pt;
     bool mux;
+    bool held; /* this side put the call on hold: what it sends is not relayed */
+    struct sa ignore_rtp, ignore_rtcp; /* a replaced peer still sending: dropped */
 };
 
 struct blend__sip_relay {
@@ -98,6 +103,13 @@ static void forward(struct side *from, bool rtcp, struct mbuf *mb)
         drop(r);
         return;
     }
+    if (from->held) {
+        /* Hold: the holding side's media stops here. MOH hook: the media layer will send its
+         * music-on-hold frames to `to` (to->rtp_peer, in to->codec_pt) from a timer while
+         * from->held; nothing of the holding side reaches the held party meanwhile. */
+        atomic_fetch_add(&r->counters->rtp_held, 1);
+        return;
+    }
     struct udp_sock *us = rtcp && !to->mux ? to->rtcp : to->rtp;
     const struct sa *dst = rtcp && !to->mux ? &to->rtcp_peer : &to->rtp_peer;
     if (!sa_isset(dst, SA_ALL) || (!rtcp && !rtp_adapt(from, to, mb))) {
@@ -131,6 +143,10 @@ static void rtp_recv(const struct sa *src, struct mbuf *mb, void *arg)
         return;
     }
     bool rtcp = s->mux && is_rtcp(mb);
+    if (sa_isset(&s->ignore_rtp, SA_ALL) && sa_cmp(src, &s->ignore_rtp, SA_ALL)) {
+        drop(s->r);
+        return;
+    }
     if (may_latch(s)) {
         if (!rtcp && !s->rtp_latched) {
             s->rtp_peer = *src;
@@ -148,6 +164,10 @@ static void rtcp_recv(const struct sa *src, struct mbuf *mb, void *arg)
     struct side *s = arg;
     size_t len = mbuf_get_left(mb);
     if (len < 8 || len > BLEND_SIP_RTP_PACKET_BYTES_MAX) {
+        drop(s->r);
+        return;
+    }
+    if (sa_isset(&s->ignore_rtcp, SA_ALL) && sa_cmp(src, &s->ignore_rtcp, SA_ALL)) {
         drop(s->r);
         return;
     }
@@ -254,6 +274,12 @@ void blend__sip_relay_peer(struct blend__sip_relay *r, enum blend__sip_side side
     }
 }
 
+void blend__sip_relay_hold(struct blend__sip_relay *r, enum blend__sip_side side, bool held)
+{
+    BLEND_ASSERT(r && (side == BLEND__SIP_CUSTOMER || side == BLEND__SIP_AGENT));
+    r->s[side].held = held;
+}
+
 void blend__sip_relay_bridge(struct blend__sip_relay *r, bool bridged)
 {
     BLEND_ASSERT(r);
@@ -264,8 +290,22 @@ void blend__sip_relay_bridge(struct blend__sip_relay *r, bool bridged)
         a->rtcp_latched = false;
         sa_init(&a->rtp_peer, AF_UNSPEC);
         sa_init(&a->rtcp_peer, AF_UNSPEC);
+        sa_init(&a->ignore_rtp, AF_UNSPEC);
+        sa_init(&a->ignore_rtcp, AF_UNSPEC);
+        a->held = false;
     }
     r->bridged = bridged;
+}
+
+void blend__sip_relay_rebridge(struct blend__sip_relay *r)
+{
+    BLEND_ASSERT(r && r->bridged);
+    struct side *a = &r->s[BLEND__SIP_AGENT];
+    struct sa old_rtp = a->rtp_peer, old_rtcp = a->rtcp_peer;
+    r->bridged = false;
+    blend__sip_relay_bridge(r, true);
+    a->ignore_rtp = old_rtp;
+    a->ignore_rtcp = old_rtcp;
 }
 
 void blend__sip_relay_counts(const struct blend__sip_relay *r, uint64_t *to_agent,

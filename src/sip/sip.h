@@ -9,7 +9,10 @@
  * Calls: Blend is a B2BUA. An INVITE from a trunk (trunk_allow) or a registered phone (digest)
  * becomes a call with its own id; the host answers CALL_INCOMING with commands (reject, ringing,
  * offer to agents, withdraw, hangup); each agent leg is a separate dialog, and the thread relays
- * RTP between Blend's customer-side and agent-side sockets (see docs/sip.md).
+ * RTP between Blend's customer-side and agent-side sockets (see docs/sip.md). Features on top:
+ * hold/resume mirrored between the legs, blind transfer (REFER from the agent's phone, transfer
+ * to a number through the outbound trunk, unbridge and re-offer), click-to-call (originate) and
+ * RFC 4028 session timers.
  *
  * Invariants: only the telephony thread touches libre state; events are plain data copied by
  * value; a full event ring never drops silently (drops are counted and logged once per burst);
@@ -30,21 +33,36 @@ enum blend_sip_event_kind {
     BLEND_SIP_EV_UNREGISTERED,
     BLEND_SIP_EV_AUTH_FAILED,
     BLEND_SIP_EV_SOURCE_LOCKED,
-    BLEND_SIP_EV_CALL_INCOMING,  /* call, dialled, caller, caller_name, source, transport,
-                                    agent_id (the calling phone's agent when it came from a
-                                    registered phone, else 0), cause ("pcmu" / "pcma": the
-                                    customer's codec) */
-    BLEND_SIP_EV_AGENT_RINGING,  /* call, agent_id */
-    BLEND_SIP_EV_AGENT_ANSWERED, /* call, agent_id, contact (the phone that answered), cause
-                                    ("pcmu" / "pcma": the agent's codec) */
-    BLEND_SIP_EV_AGENT_FAILED,   /* call, agent_id, sip_code, cause: 486 "busy", 6xx "declined",
-                                    408 "timeout" / "no-binding", 503 "send-failed" /
-                                    "too-many-legs" / "no-memory", 487 "call-taken" (answered
-                                    after another leg was bridged; Blend hung it up), other
-                                    codes "failed" */
-    BLEND_SIP_EV_CALL_ENDED,     /* call, leg ("customer"|"agent"|"blend"), sip_code (0 = BYE),
-                                    cause (short text), rtp_to_agent, rtp_to_customer (packets),
-                                    agent_id (the bridged agent, else 0) */
+    BLEND_SIP_EV_CALL_INCOMING,      /* call, dialled, caller, caller_name, source, transport,
+                                        agent_id (the calling phone's agent when it came from a
+                                        registered phone, else 0), cause ("pcmu" / "pcma": the
+                                        customer's codec) */
+    BLEND_SIP_EV_AGENT_RINGING,      /* call, agent_id */
+    BLEND_SIP_EV_AGENT_ANSWERED,     /* call, agent_id, contact (the phone that answered), cause
+                                        ("pcmu" / "pcma": the agent's codec) */
+    BLEND_SIP_EV_AGENT_FAILED,       /* call, agent_id, sip_code, cause: 486 "busy", 6xx "declined",
+                                        408 "timeout" / "no-binding", 503 "send-failed" /
+                                        "too-many-legs" / "no-memory", 487 "call-taken" (answered
+                                        after another leg was bridged; Blend hung it up), other
+                                        codes "failed" */
+    BLEND_SIP_EV_CALL_ENDED,         /* call, leg ("customer"|"agent"|"blend", or "transfer":
+                                        the external party of a completed transfer to a
+                                        number), sip_code (0 = BYE), cause (short text, e.g.
+                                        "bye", "session-expired"), rtp_to_agent,
+                                        rtp_to_customer (packets), agent_id (the bridged
+                                        agent, else 0) */
+    BLEND_SIP_EV_CALL_HELD,          /* call, leg ("customer"|"agent"): that side put the call
+                                        on hold (re-INVITE with sendonly / inactive /
+                                        c=0.0.0.0); the other side was re-INVITEd to match */
+    BLEND_SIP_EV_CALL_RESUMED,       /* call, leg: that side resumed (sendrecv) */
+    BLEND_SIP_EV_TRANSFER_REQUESTED, /* call, agent_id, dialled = Refer-To user part: the
+                                        bridged agent's phone sent REFER (blind transfer); it
+                                        got 202 and NOTIFY "100 Trying" */
+    BLEND_SIP_EV_OUTBOUND_PROGRESS,  /* call, leg ("customer": the originated call's customer
+                                        leg; "transfer": the leg of blend_sip_call_transfer_
+                                        number), sip_code (180/183/200, or the final failure
+                                        code >= 300), cause ("ringing", "progress",
+                                        "answered", "busy", "declined", "timeout", "failed") */
 };
 
 /* One event, plain data (strings NUL-terminated, "" when not applicable).
@@ -98,6 +116,15 @@ struct blend_sip_config {
                               * separated by commas or spaces); NULL or "" = none */
     int rtp_port_min, rtp_port_max; /* media port range; 0 = 20000..29999. RTP takes even ports,
                                      * RTCP the next one */
+    /* Outbound trunk (blend_sip_call_transfer_number, blend_sip_originate): "sip:IP[:port]
+     * [;transport=tcp]" (numeric address, no DNS); NULL or "" = none: those calls answer
+     * BLEND_ESTATE. INVITEs go to sip:<number>@<trunk host:port>. */
+    const char *trunk_uri;
+    const char *trunk_user, *trunk_password; /* digest answered for the trunk (optional) */
+    /* RFC 4028 session timer offered (INVITEs Blend sends) and accepted (INVITEs it answers), in
+     * seconds; 0 = off (Session-Expires is ignored and never sent). At most
+     * BLEND_SIP_SESSION_EXPIRES_S_MAX; Blend's Min-SE is min(this, 90). */
+    int session_expires_s;
     void (*wakeup)(void *arg); /* called on the telephony thread after each event (queued or not) */
     void *wakeup_arg;
 };
@@ -116,6 +143,10 @@ struct blend_sip_stats {
     uint64_t rtp_to_agent;      /* RTP packets relayed customer -> agent, all calls */
     uint64_t rtp_to_customer;   /* RTP packets relayed agent -> customer, all calls */
     uint64_t rtp_dropped;       /* packets not relayed (no bridge yet, unknown peer, too big) */
+    uint64_t rtp_held;          /* packets not relayed because their side holds the call */
+    uint64_t calls_originated;  /* blend_sip_originate calls accepted by the thread */
+    uint64_t transfers;         /* REFERs accepted (202) */
+    uint64_t session_expired;   /* calls ended because a session timer ran out */
 };
 
 struct blend_sip;
@@ -169,6 +200,39 @@ BLEND_MUST_USE int blend_sip_call_withdraw(struct blend_sip *sip, uint64_t call,
 /* Ends the call: BYE / CANCEL / final response (480) on every leg; CALL_ENDED("blend", 0,
  * cause) follows. cause NULL = "hangup". */
 BLEND_MUST_USE int blend_sip_call_hangup(struct blend_sip *sip, uint64_t call, const char *cause);
+
+/* --- Call features ------------------------------------------------------------------------- */
+
+/* Blind transfer to an external number: a new leg INVITEs sip:<number>@trunk (From = the
+ * customer's caller ID) with Blend's agent-side socket; when it answers, the customer is
+ * bridged to it and the bridged agent leg (if any) gets BYE (after the final NOTIFY "200 OK"
+ * when the agent's phone had sent REFER). OUTBOUND_PROGRESS(leg "transfer") reports 180/183/200.
+ * On failure OUTBOUND_PROGRESS carries the final code (NOTIFY with that code to a referring
+ * phone) and the customer stays with the agent when the agent leg is still up; otherwise the
+ * customer is hung up with that code and CALL_ENDED("blend", code, "transfer-failed")
+ * follows. A customer not answered yet is answered when the number answers. After success
+ * CALL_ENDED names the external party as leg "transfer". number: dial-string characters
+ * (0-9 + * # . - _ letters), shorter than BLEND_SIP_EXTENSION_BYTES_MAX. Returns as the other
+ * commands, and BLEND_ESTATE when no trunk_uri is configured. A transfer already in progress
+ * makes a second one fail with OUTBOUND_PROGRESS 491. */
+BLEND_MUST_USE int blend_sip_call_transfer_number(struct blend_sip *sip, uint64_t call,
+                                                  const char *number);
+/* Hangs up the bridged agent leg (BYE; NOTIFY "200 OK" first to a phone that sent REFER) but
+ * keeps the customer: the host then offers the call to another agent with
+ * blend_sip_call_offer. The customer hears nothing meanwhile (ringback/music comes with the
+ * media layer: see the hook in relay.c). No event follows; without a bridged agent it is a
+ * no-op. */
+BLEND_MUST_USE int blend_sip_call_unbridge_agent(struct blend_sip *sip, uint64_t call);
+/* Click-to-call: rings agent_id's registered phones (From = caller_id, as the agent's phone
+ * shows it); when the agent answers, INVITEs sip:<number>@trunk with From = caller_id and
+ * bridges the two. The call id is chosen here and written to *call_out (only on success).
+ * Events: AGENT_RINGING / AGENT_ANSWERED / AGENT_FAILED (then CALL_ENDED("agent", code,
+ * cause)) for the agent leg, OUTBOUND_PROGRESS(leg "customer") for the number's leg (a failure
+ * code then CALL_ENDED("customer", code, cause)), CALL_ENDED at the end ("customer" | "agent" |
+ * "blend"). number and caller_id: dial-string characters. Returns 0, BLEND_EINVAL, BLEND_ESTATE
+ * (no trunk_uri), BLEND_ENOMEM, BLEND_EBUSY, BLEND_ECLOSED. */
+BLEND_MUST_USE int blend_sip_originate(struct blend_sip *sip, uint64_t *call_out, int64_t agent_id,
+                                       const char *number, const char *caller_id);
 
 /* Copies the oldest pending event to *out. Returns 1 when an event was copied, 0 when none. */
 int blend_sip_poll(struct blend_sip *sip, struct blend_sip_event *out);

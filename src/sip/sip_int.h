@@ -44,6 +44,11 @@ struct blend__sip_settings {
     uint32_t auth_fail_max;
     uint64_t auth_fail_window_ms, auth_lock_ms;
     uint64_t options_interval_ms, options_timeout_ms;
+    /* Outbound trunk: "host[:port][;params]" of trunk_uri, "" = none. */
+    char trunk_hostport[BLEND_SIP_URI_BYTES_MAX];
+    char trunk_user[BLEND_SIP_TRUNK_CRED_BYTES_MAX], trunk_password[BLEND_SIP_TRUNK_CRED_BYTES_MAX];
+    uint32_t session_expires_s; /* 0 = session timers off */
+    uint32_t min_se_s;          /* min(session_expires_s, BLEND_SIP_MIN_SE_S) */
 };
 
 /* Counters written by the telephony thread, read by any thread. */
@@ -51,7 +56,11 @@ struct blend__sip_counters {
     atomic_uint_fast64_t events_dropped, registers_ok, auth_failures, locked_rejects;
     atomic_uint_fast64_t options_sent, unreachable, commands_rejected;
     atomic_uint_fast64_t calls_total, calls_active, calls_refused;
-    atomic_uint_fast64_t rtp_to_agent, rtp_to_customer, rtp_dropped;
+    atomic_uint_fast64_t rtp_to_agent, rtp_to_customer, rtp_dropped, rtp_held;
+    atomic_uint_fast64_t calls_originated, transfers, session_expired;
+    /* Not a counter: the source of call ids, shared by the thread (inbound calls) and the host
+     * (blend_sip_originate picks its id synchronously). Starts at 1. */
+    atomic_uint_fast64_t next_call_id;
 };
 
 /* What to answer: scode 0 means no answer (ACK). hdrs holds extra header lines, each ending in
@@ -172,6 +181,9 @@ enum blend__sip_call_cmd {
     BLEND__SIP_CALL_OFFER,
     BLEND__SIP_CALL_WITHDRAW,
     BLEND__SIP_CALL_HANGUP,
+    BLEND__SIP_CALL_TRANSFER_NUMBER,
+    BLEND__SIP_CALL_UNBRIDGE_AGENT,
+    BLEND__SIP_CALL_ORIGINATE,
 };
 struct blend__sip_call_cmd_data {
     uint64_t call;
@@ -179,7 +191,44 @@ struct blend__sip_call_cmd_data {
     int code;
     int timeout_s;
     char text[BLEND_SIP_CAUSE_BYTES_MAX];
+    char number[BLEND_SIP_EXTENSION_BYTES_MAX];    /* TRANSFER_NUMBER, ORIGINATE */
+    char caller_id[BLEND_SIP_EXTENSION_BYTES_MAX]; /* ORIGINATE */
 };
+/* Whether s is a non-empty dial string (0-9 + * # . - _ and letters): what may go into the user
+ * part of a URI Blend builds. */
+bool blend__sip_dial_string_ok(const char *s);
+
+/* --- Session timers (RFC 4028) and REFER targets (features.c, pure) ----------------------- */
+
+/* What one dialog's session timer settled on. interval_s 0 = no timer. */
+struct blend__sip_se {
+    uint32_t interval_s;
+    bool we_refresh;    /* Blend sends the refreshes (re-INVITE at half the interval) */
+    bool peer_supports; /* the peer listed "timer" in Supported (then Require: timer goes back) */
+};
+/* Blend answers an INVITE (UAS). Returns 0 with *out decided (interval 0 when timers are off
+ * and the request asked for none), or 422 when the request's Session-Expires is below Blend's
+ * Min-SE (answer 422 with "Min-SE: set->min_se_s"), or 400 for an undecodable value. */
+int blend__sip_se_uas(const struct blend__sip_settings *set, const struct sip_msg *req,
+                      struct blend__sip_se *out);
+/* Blend's INVITE was answered 2xx (UAC): what the answer settled. */
+void blend__sip_se_uac(const struct blend__sip_settings *set, const struct sip_msg *resp,
+                       struct blend__sip_se *out);
+/* Writes the header lines for Blend's 2xx (UAS) into buf (NUL-terminated; "" without a timer). */
+void blend__sip_se_uas_hdrs(const struct blend__sip_se *se, char *buf, size_t cap);
+/* Writes the header lines for an INVITE Blend sends (UAC); "" when timers are off. */
+void blend__sip_se_uac_hdrs(const struct blend__sip_settings *set, char *buf, size_t cap);
+
+/* A REFER's target. */
+enum blend__sip_refer_verdict {
+    BLEND__SIP_REFER_OK = 0,
+    BLEND__SIP_REFER_BAD, /* no or undecodable Refer-To, no user part, not a dial string: 400 */
+    BLEND__SIP_REFER_UNSUPPORTED, /* Replaces (attended transfer) or a method other than INVITE: 501
+                                   */
+};
+/* Reads Refer-To of a REFER: the user part goes to user (cap bytes). */
+enum blend__sip_refer_verdict blend__sip_refer_target(const struct sip_msg *msg, char *user,
+                                                      size_t cap);
 void blend__sip_calls_command(struct blend__sip_calls *cs, enum blend__sip_call_cmd cmd,
                               const struct blend__sip_call_cmd_data *d);
 
@@ -201,9 +250,15 @@ const struct sa *blend__sip_relay_laddr(const struct blend__sip_relay *r,
  * remote RTP address from SDP (used until the first packet from the peer is latched). */
 void blend__sip_relay_peer(struct blend__sip_relay *r, enum blend__sip_side side, int codec_pt,
                            int dtmf_pt, bool rtcp_mux, const struct sa *raddr);
+/* Holds (or releases) one side: while held, nothing it sends is relayed to the other side
+ * (counted in rtp_held); the media layer's music on hold will be sent to the other side there. */
+void blend__sip_relay_hold(struct blend__sip_relay *r, enum blend__sip_side side, bool held);
 /* Starts (bridged) or stops relaying between the two sides. Starting re-arms the agent side's
  * latch (a new agent phone). */
 void blend__sip_relay_bridge(struct blend__sip_relay *r, bool bridged);
+/* A new agent-side peer replaces a live one (transfer): the latch is re-armed, and the old
+ * peer's addresses are ignored on that side (it sends until its BYE arrives). */
+void blend__sip_relay_rebridge(struct blend__sip_relay *r);
 /* Packets relayed towards the agent and towards the customer. */
 void blend__sip_relay_counts(const struct blend__sip_relay *r, uint64_t *to_agent,
                              uint64_t *to_customer);

@@ -95,6 +95,14 @@ const char *blend_sip_event_kind_name(enum blend_sip_event_kind kind)
         return "agent-failed";
     case BLEND_SIP_EV_CALL_ENDED:
         return "call-ended";
+    case BLEND_SIP_EV_CALL_HELD:
+        return "call-held";
+    case BLEND_SIP_EV_CALL_RESUMED:
+        return "call-resumed";
+    case BLEND_SIP_EV_TRANSFER_REQUESTED:
+        return "transfer-requested";
+    case BLEND_SIP_EV_OUTBOUND_PROGRESS:
+        return "outbound-progress";
     }
     return "?";
 }
@@ -102,7 +110,8 @@ const char *blend_sip_event_kind_name(enum blend_sip_event_kind kind)
 static void emit(const struct blend_sip_event *ev, void *arg)
 {
     struct blend_sip *sip = arg;
-    BLEND_ASSERT(ev && ev->kind >= BLEND_SIP_EV_REGISTERED && ev->kind <= BLEND_SIP_EV_CALL_ENDED);
+    BLEND_ASSERT(ev && ev->kind >= BLEND_SIP_EV_REGISTERED &&
+                 ev->kind <= BLEND_SIP_EV_OUTBOUND_PROGRESS);
     bool dropped = false, log_drop = false;
     pthread_mutex_lock(&sip->ev_lock);
     if (sip->ev_count < sip->ev_cap) {
@@ -159,6 +168,10 @@ void blend_sip_stats_get(struct blend_sip *sip, struct blend_sip_stats *out)
     out->rtp_to_agent = atomic_load(&c->rtp_to_agent);
     out->rtp_to_customer = atomic_load(&c->rtp_to_customer);
     out->rtp_dropped = atomic_load(&c->rtp_dropped);
+    out->rtp_held = atomic_load(&c->rtp_held);
+    out->calls_originated = atomic_load(&c->calls_originated);
+    out->transfers = atomic_load(&c->transfers);
+    out->session_expired = atomic_load(&c->session_expired);
 }
 
 static bool request_handler(const struct sip_msg *msg, void *arg)
@@ -232,7 +245,7 @@ static void mqueue_handler(int id, void *data, void *arg)
         re_cancel();
         break;
     default:
-        BLEND_ASSERT(id > CMD_CALL_BASE && id <= CMD_CALL_BASE + BLEND__SIP_CALL_HANGUP);
+        BLEND_ASSERT(id > CMD_CALL_BASE && id <= CMD_CALL_BASE + BLEND__SIP_CALL_ORIGINATE);
         blend__sip_calls_command(sip->calls, (enum blend__sip_call_cmd)(id - CMD_CALL_BASE), data);
         break;
     }
@@ -421,6 +434,10 @@ int blend_sip_start(const struct blend_sip_config *cfg, struct blend_sip **out)
     pthread_mutex_init(&sip->mq_lock, NULL);
     sip->cfg = *cfg;
     sip->cfg.realm = NULL;
+    /* Kept in the settings; the config's pointers are not kept after start. */
+    sip->cfg.trunk_allow = sip->cfg.trunk_uri = NULL;
+    sip->cfg.trunk_user = sip->cfg.trunk_password = NULL;
+    atomic_store(&sip->counters.next_call_id, 1);
     int err = blend__sip_settings_resolve(cfg, &sip->set);
     if (!err) {
         err = copy_addr(cfg->udp_addr, sip->udp_addr, sizeof(sip->udp_addr), &sip->cfg.udp_addr);
@@ -584,4 +601,53 @@ int blend_sip_call_withdraw(struct blend_sip *sip, uint64_t call, int64_t agent_
 int blend_sip_call_hangup(struct blend_sip *sip, uint64_t call, const char *cause)
 {
     return call_push(sip, BLEND__SIP_CALL_HANGUP, call, 0, 0, 0, cause);
+}
+
+int blend_sip_call_transfer_number(struct blend_sip *sip, uint64_t call, const char *number)
+{
+    if (!sip || call == 0 || !blend__sip_dial_string_ok(number)) {
+        return BLEND_EINVAL;
+    }
+    if (sip->set.trunk_hostport[0] == '\0') {
+        return BLEND_ESTATE;
+    }
+    struct blend__sip_call_cmd_data *d = blend_calloc(1, sizeof(*d));
+    if (!d) {
+        return BLEND_ENOMEM;
+    }
+    d->call = call;
+    str_ncpy(d->number, number, sizeof(d->number));
+    return push(sip, CMD_CALL_BASE + BLEND__SIP_CALL_TRANSFER_NUMBER, d);
+}
+
+int blend_sip_call_unbridge_agent(struct blend_sip *sip, uint64_t call)
+{
+    return call_push(sip, BLEND__SIP_CALL_UNBRIDGE_AGENT, call, 0, 0, 0, NULL);
+}
+
+int blend_sip_originate(struct blend_sip *sip, uint64_t *call_out, int64_t agent_id,
+                        const char *number, const char *caller_id)
+{
+    if (!sip || !call_out || agent_id <= 0 || !blend__sip_dial_string_ok(number) ||
+        !blend__sip_dial_string_ok(caller_id)) {
+        return BLEND_EINVAL;
+    }
+    if (sip->set.trunk_hostport[0] == '\0') {
+        return BLEND_ESTATE;
+    }
+    struct blend__sip_call_cmd_data *d = blend_calloc(1, sizeof(*d));
+    if (!d) {
+        return BLEND_ENOMEM;
+    }
+    /* The id is taken here so the host knows it before any event names it. */
+    d->call = atomic_fetch_add(&sip->counters.next_call_id, 1);
+    d->agent_id = agent_id;
+    str_ncpy(d->number, number, sizeof(d->number));
+    str_ncpy(d->caller_id, caller_id, sizeof(d->caller_id));
+    uint64_t id = d->call;
+    int err = push(sip, CMD_CALL_BASE + BLEND__SIP_CALL_ORIGINATE, d);
+    if (!err) {
+        *call_out = id;
+    }
+    return err;
 }

@@ -384,6 +384,10 @@ static void env_names_come_from_the_table(void **state)
         "BLEND_SIP_TRUNK_ALLOW",
         "BLEND_SIP_RTP_PORT_MIN",
         "BLEND_SIP_RTP_PORT_MAX",
+        "BLEND_SIP_TRUNK_URI",
+        "BLEND_SIP_TRUNK_USER",
+        "BLEND_SIP_TRUNK_PASSWORD",
+        "BLEND_SIP_SESSION_EXPIRES_S",
         "BLEND_STORE_URL",
         "BLEND_STORE_BATCH_MAX",
         "BLEND_DATA_DIR",
@@ -517,6 +521,11 @@ static void rtp_port_range_must_hold_a_pair(void **state)
     assert_string_equal(err, "sip.rtp_port_max must be above sip.rtp_port_min");
     c.sip_rtp_port_max = 30001;
     assert_int_equal(blend_config_validate(&c, err, sizeof err), 0);
+    c.sip_session_expires_s = 30;
+    assert_int_equal(blend_config_validate(&c, err, sizeof err), BLEND_EINVAL);
+    assert_string_equal(err, "sip.session_expires_s must be 0 (off) or at least 90");
+    c.sip_session_expires_s = 0;
+    assert_int_equal(blend_config_validate(&c, err, sizeof err), 0);
 }
 
 /* --- host:port ---------------------------------------------------------------------------------
@@ -622,6 +631,10 @@ static void defaults_format_as_expected(void **state)
                                "trunk_allow = \"127.0.0.1, ::1\"\n"
                                "rtp_port_min = 20000\n"
                                "rtp_port_max = 29999\n"
+                               "trunk_uri = \"\"\n"
+                               "trunk_user = \"\"\n"
+                               "trunk_password = \"\"\n"
+                               "session_expires_s = 1800\n"
                                "\n[store]\n"
                                "url = sqlite:var/blend.db\n"
                                "batch_max = 512\n"

@@ -1,0 +1,965 @@
+/*
+ * Call features through Blend against real peers on loopback: hold/resume from either side
+ * (re-INVITEs mirrored to the other leg), blind transfer by REFER to an external number on the
+ * outbound trunk (NOTIFY progress, BYE to the agent, media to the new party), unbridge and offer
+ * to a second agent, click-to-call (agent first, then the number through the trunk with the
+ * caller ID), RFC 4028 session timers (Blend refreshing both legs, a session that expires, 422
+ * below Min-SE), and the pure negotiation and REFER-target rules on decoded messages. The test
+ * plays the host; SIPp processes are the phones, the customer and the trunk's far end.
+ * Every wait is bounded; nothing asserts on speed.
+ */
+#include "base/alloc.h"
+#include "sip/sip_int.h"
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <setjmp.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#define WAIT_MS 15000
+#define REALM "blend"
+#define DIALLED "+8225550101"
+#define CALLER "5551234"
+#define PCAP "/usr/share/sip-tester/g711a.pcap"
+#define PROCS_MAX 8
+
+struct harness {
+    struct blend_sip *sip;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    unsigned wakeups;
+    struct blend_sip_event log[256];
+    int log_n;
+    char tmpdir[64];
+    pid_t procs[PROCS_MAX]; /* SIPp processes still running (killed at teardown) */
+    int procs_n;
+};
+
+static char scenario_dir[PATH_MAX];
+static struct harness H;
+
+static void wakeup(void *arg)
+{
+    struct harness *h = arg;
+    pthread_mutex_lock(&h->lock);
+    h->wakeups++;
+    pthread_cond_broadcast(&h->cond);
+    pthread_mutex_unlock(&h->lock);
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void drain(struct harness *h)
+{
+    struct blend_sip_event ev;
+    while (blend_sip_poll(h->sip, &ev) == 1) {
+        assert_true(h->log_n < (int)(sizeof(h->log) / sizeof(h->log[0])));
+        h->log[h->log_n++] = ev;
+    }
+}
+
+static int find_event(struct harness *h, int from, enum blend_sip_event_kind kind, int64_t agent)
+{
+    for (int i = from; i < h->log_n; i++) {
+        if (h->log[i].kind == kind && (agent < 0 || h->log[i].agent_id == agent)) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+static int count_events(struct harness *h, enum blend_sip_event_kind kind)
+{
+    int n = 0;
+    for (int i = 0; i < h->log_n; i++) {
+        n += h->log[i].kind == kind;
+    }
+    return n;
+}
+
+/* Waits (bounded) for an event of kind (for agent, when agent >= 0); returns its index. */
+static int wait_event(struct harness *h, enum blend_sip_event_kind kind, int64_t agent)
+{
+    int64_t deadline = mono_ms() + WAIT_MS;
+    for (;;) {
+        pthread_mutex_lock(&h->lock);
+        unsigned seen = h->wakeups;
+        pthread_mutex_unlock(&h->lock);
+        drain(h);
+        int i = find_event(h, 0, kind, agent);
+        if (i >= 0) {
+            return i;
+        }
+        int64_t left = deadline - mono_ms();
+        if (left <= 0) {
+            fprintf(stderr, "no %s event within %d ms; events so far:\n",
+                    blend_sip_event_kind_name(kind), WAIT_MS);
+            for (int k = 0; k < h->log_n; k++) {
+                fprintf(stderr, "  %s call=%llu agent=%lld code=%d cause=%s leg=%s\n",
+                        blend_sip_event_kind_name(h->log[k].kind),
+                        (unsigned long long)h->log[k].call, (long long)h->log[k].agent_id,
+                        h->log[k].sip_code, h->log[k].cause, h->log[k].leg);
+            }
+            return -1;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t ns = ts.tv_nsec + (left < 100 ? left : 100) * 1000000;
+        ts.tv_sec += ns / 1000000000;
+        ts.tv_nsec = ns % 1000000000;
+        pthread_mutex_lock(&h->lock);
+        if (h->wakeups == seen) {
+            pthread_cond_timedwait(&h->cond, &h->lock, &ts);
+        }
+        pthread_mutex_unlock(&h->lock);
+    }
+}
+
+static void harness_start(struct harness *h, struct blend_sip_config *cfg)
+{
+    memset(h, 0, sizeof(*h));
+    pthread_mutex_init(&h->lock, NULL);
+    pthread_cond_init(&h->cond, NULL);
+    strcpy(h->tmpdir, "/tmp/blend-sipcall-XXXXXX");
+    assert_non_null(mkdtemp(h->tmpdir));
+    cfg->udp_addr = "127.0.0.1:0";
+    cfg->tcp_addr = "127.0.0.1:0";
+    cfg->realm = REALM;
+    cfg->wakeup = wakeup;
+    cfg->wakeup_arg = h;
+    assert_int_equal(blend_sip_start(cfg, &h->sip), 0);
+}
+
+static void add_account(struct harness *h, const char *ext, const char *password, int64_t agent)
+{
+    char ha1[33];
+    assert_int_equal(blend_sip_ha1(ext, REALM, password, ha1), 0);
+    assert_int_equal(blend_sip_account_set(h->sip, ext, ha1, agent), 0);
+}
+
+static int harness_stop(void **state)
+{
+    (void)state;
+    struct harness *h = &H;
+    for (int i = 0; i < h->procs_n; i++) {
+        if (h->procs[i] > 0) {
+            kill(h->procs[i], SIGKILL);
+            (void)waitpid(h->procs[i], NULL, 0);
+        }
+    }
+    h->procs_n = 0;
+    if (!h->sip) {
+        return 0;
+    }
+    blend_sip_stop(h->sip);
+    h->sip = NULL;
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", h->tmpdir);
+    /* BLEND_TEST_KEEP=1 keeps the SIPp logs for a look after a failure. */
+    if (!getenv("BLEND_TEST_KEEP")) {
+        assert_int_equal(system(cmd), 0);
+    }
+    pthread_mutex_destroy(&h->lock);
+    pthread_cond_destroy(&h->cond);
+    if (blend_alloc_live() != 0) {
+        fprintf(stderr, "leak: %ld allocations live after stop\n", blend_alloc_live());
+        return -1;
+    }
+    return 0;
+}
+
+static void require_binary(const char *path)
+{
+    if (access(path, X_OK) != 0) {
+        fail_msg("peer binary %s is missing: install it (scripts/deps.sh) to run this test", path);
+    }
+}
+
+/* A free UDP port on 127.0.0.1 (the kernel's pick; SIPp binds it right after). */
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    socklen_t len = sizeof(a);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* Starts SIPp with argv (NULL-terminated, without the program name); stdout and errors go to
+ * files named after tag in the harness directory. */
+static pid_t sipp_spawn(struct harness *h, const char *tag, const char *const *args)
+{
+    require_binary("/usr/bin/sipp");
+    char errfile[160], outfile[160];
+    snprintf(errfile, sizeof(errfile), "%s/%s_errors.log", h->tmpdir, tag);
+    snprintf(outfile, sizeof(outfile), "%s/%s_stdout.log", h->tmpdir, tag);
+    const char *argv[64];
+    int n = 0;
+    argv[n++] = "sipp";
+    for (int i = 0; args[i]; i++) {
+        argv[n++] = args[i];
+    }
+    const char *tail[] = {"-i",       "127.0.0.1",  "-m",          "1",     "-timeout", "30",
+                          "-nostdin", "-trace_err", "-error_file", errfile, NULL};
+    for (int i = 0; tail[i]; i++) {
+        argv[n++] = tail[i];
+    }
+    argv[n] = NULL;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (chdir(h->tmpdir) != 0) {
+            _exit(126);
+        }
+        int fd = open(outfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execv("/usr/bin/sipp", (char *const *)argv);
+        _exit(127);
+    }
+    assert_true(h->procs_n < PROCS_MAX);
+    h->procs[h->procs_n++] = pid;
+    return pid;
+}
+
+static void print_file(const char *dir, const char *tag)
+{
+    char path[256], line[512];
+    snprintf(path, sizeof(path), "%s/%s_errors.log", dir, tag);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        return;
+    }
+    while (fgets(line, sizeof(line), f)) {
+        fprintf(stderr, "  | %s", line);
+    }
+    fclose(f);
+}
+
+/* Waits (bounded: SIPp's own -timeout ends it) for a SIPp process; returns its exit code. */
+static int sipp_wait(struct harness *h, pid_t pid, const char *tag)
+{
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    for (int i = 0; i < h->procs_n; i++) {
+        if (h->procs[i] == pid) {
+            h->procs[i] = -1;
+        }
+    }
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (code != 0) {
+        fprintf(stderr, "sipp %s exited %d; its error log:\n", tag, code);
+        print_file(h->tmpdir, tag);
+    }
+    return code;
+}
+
+static void target_of(struct harness *h, char *out, size_t cap)
+{
+    snprintf(out, cap, "127.0.0.1:%d", blend_sip_local_port(h->sip, 0));
+}
+
+/* An agent phone: registers ext from port, then runs the UAS scenario on the same port. */
+struct phone {
+    char port[8], mport[8];
+    pid_t pid;
+    const char *tag;
+};
+
+static void phone_start(struct harness *h, struct phone *p, const char *tag, const char *ext,
+                        const char *password, int64_t agent, const char *scenario,
+                        const char *codec, const char *pause_ms)
+{
+    char target[64], sf[PATH_MAX + 64];
+    p->tag = tag;
+    snprintf(p->port, sizeof(p->port), "%d", free_port());
+    snprintf(p->mport, sizeof(p->mport), "%d", free_port());
+    target_of(h, target, sizeof(target));
+    snprintf(sf, sizeof(sf), "%s/register.xml", scenario_dir);
+    const char *reg[] = {"-sf",   sf,   "-au", ext,    "-ap",     password, "-s",   ext, "-p",
+                         p->port, "-t", "u1",  "-key", "expires", "60",     target, NULL};
+    char regtag[32];
+    snprintf(regtag, sizeof(regtag), "%s_register", tag);
+    assert_int_equal(sipp_wait(h, sipp_spawn(h, regtag, reg), regtag), 0);
+    int64_t seen = -1;
+    for (int i = 0; i < h->log_n; i++) {
+        seen = h->log[i].kind == BLEND_SIP_EV_REGISTERED && h->log[i].agent_id == agent ? i : seen;
+    }
+    if (seen < 0) {
+        assert_true(wait_event(h, BLEND_SIP_EV_REGISTERED, agent) >= 0);
+    }
+    snprintf(sf, sizeof(sf), "%s/%s", scenario_dir, scenario);
+    const char *uas[] = {"-sf", sf,     "-s",    ext,   "-p", p->port,  "-mp",       p->mport, "-t",
+                         "u1",  "-key", "codec", codec, "-d", pause_ms, "-rtp_echo", NULL};
+    p->pid = sipp_spawn(h, tag, uas);
+}
+
+static pid_t customer_start_on(struct harness *h, const char *scenario, const char *pause_ms,
+                               int tcp)
+{
+    char target[64], sf[PATH_MAX + 64], mport[8];
+    target_of(h, target, sizeof(target));
+    snprintf(sf, sizeof(sf), "%s/%s", scenario_dir, scenario);
+    snprintf(mport, sizeof(mport), "%d", free_port());
+    /* Copied into the child by fork before this frame ends. */
+    const char *args[] = {"-sf", sf,    "-s", DIALLED,           "-key", "caller", CALLER,
+                          "-mp", mport, "-t", tcp ? "t1" : "u1", "-d",   pause_ms, target,
+                          NULL};
+    return sipp_spawn(h, "customer", args);
+}
+
+static pid_t customer_start(struct harness *h, const char *scenario, const char *pause_ms)
+{
+    return customer_start_on(h, scenario, pause_ms, 0);
+}
+
+static struct blend_sip_config trunk_config(void)
+{
+    struct blend_sip_config cfg = {.trunk_allow = "10.1.2.3, 127.0.0.0/8"};
+    return cfg;
+}
+
+/* The customer calls; returns the call id after checking CALL_INCOMING's fields. */
+static uint64_t incoming_on(struct harness *h, const char *transport)
+{
+    int i = wait_event(h, BLEND_SIP_EV_CALL_INCOMING, -1);
+    assert_true(i >= 0);
+    const struct blend_sip_event *ev = &h->log[i];
+    assert_true(ev->call != 0);
+    assert_string_equal(ev->dialled, DIALLED);
+    assert_string_equal(ev->caller, CALLER);
+    assert_string_equal(ev->caller_name, "Alice Customer");
+    assert_int_equal(strncmp(ev->source, "127.0.0.1:", 10), 0);
+    assert_string_equal(ev->transport, transport);
+    assert_int_equal(ev->agent_id, 0);
+    assert_string_equal(ev->cause, "pcma");
+    return ev->call;
+}
+
+static uint64_t incoming(struct harness *h)
+{
+    return incoming_on(h, "udp");
+}
+
+#define NUMBER "+3312345"
+
+/* The far end of the trunk: a SIPp UAS on its own port (trunk_uri points there). */
+struct trunk {
+    char port[8], mport[8], uri[64];
+    pid_t pid;
+};
+
+static void trunk_reserve(struct trunk *t)
+{
+    snprintf(t->port, sizeof(t->port), "%d", free_port());
+    snprintf(t->mport, sizeof(t->mport), "%d", free_port());
+    snprintf(t->uri, sizeof(t->uri), "sip:127.0.0.1:%s", t->port);
+}
+
+static void trunk_start(struct harness *h, struct trunk *t, const char *scenario)
+{
+    char sf[PATH_MAX + 64];
+    snprintf(sf, sizeof(sf), "%s/%s", scenario_dir, scenario);
+    const char *args[] = {"-sf", sf,   "-s",   "trunk", "-p", t->port,     "-mp", t->mport,
+                          "-t",  "u1", "-key", "codec", "8",  "-rtp_echo", NULL};
+    t->pid = sipp_spawn(h, "trunk", args);
+}
+
+static pid_t customer_start_key(struct harness *h, const char *scenario, const char *pause_ms,
+                                const char *key, const char *value)
+{
+    char target[64], sf[PATH_MAX + 64], mport[8];
+    target_of(h, target, sizeof(target));
+    snprintf(sf, sizeof(sf), "%s/%s", scenario_dir, scenario);
+    snprintf(mport, sizeof(mport), "%d", free_port());
+    const char *args[] = {"-sf", sf,   "-s", DIALLED,  "-key", "caller", CALLER, "-mp",  mport,
+                          "-t",  "u1", "-d", pause_ms, "-key", key,      value,  target, NULL};
+    return sipp_spawn(h, "customer", args);
+}
+
+/* Waits (bounded) until RTP went both ways after the snapshot `before`. */
+static void wait_rtp_both_ways(struct harness *h, const struct blend_sip_stats *before)
+{
+    struct blend_sip_stats st;
+    int64_t deadline = mono_ms() + WAIT_MS;
+    do {
+        blend_sip_stats_get(h->sip, &st);
+    } while ((st.rtp_to_customer <= before->rtp_to_customer ||
+              st.rtp_to_agent <= before->rtp_to_agent) &&
+             mono_ms() < deadline && usleep(10000) == 0);
+    assert_true(st.rtp_to_customer > before->rtp_to_customer);
+    assert_true(st.rtp_to_agent > before->rtp_to_agent);
+}
+
+/* Waits for the index-th event (0-based) of kind. */
+static int wait_nth(struct harness *h, enum blend_sip_event_kind kind, int nth)
+{
+    int64_t deadline = mono_ms() + WAIT_MS;
+    for (;;) {
+        int seen = 0;
+        drain(h);
+        for (int i = 0; i < h->log_n; i++) {
+            if (h->log[i].kind == kind && seen++ == nth) {
+                return i;
+            }
+        }
+        if (mono_ms() > deadline) {
+            fprintf(stderr, "no %s #%d\n", blend_sip_event_kind_name(kind), nth);
+            return -1;
+        }
+        usleep(5000);
+    }
+}
+
+static uint64_t bridged_call(struct harness *h, struct phone *a, const char *agent_scenario,
+                             const char *agent_pause, const char *cust_scenario,
+                             const char *cust_pause, pid_t *cust)
+{
+    add_account(h, "2001", "agentpw1", 7);
+    phone_start(h, a, "agent", "2001", "agentpw1", 7, agent_scenario, "8", agent_pause);
+    *cust = customer_start(h, cust_scenario, cust_pause);
+    uint64_t call = incoming(h);
+    assert_int_equal(blend_sip_call_offer(h->sip, call, 7, 30), 0);
+    assert_true(wait_event(h, BLEND_SIP_EV_AGENT_ANSWERED, 7) >= 0);
+    return call;
+}
+
+static void customer_holds_and_resumes(void **state)
+{
+    (void)state;
+    struct harness *h = &H;
+    struct blend_sip_config cfg = trunk_config();
+    harness_start(h, &cfg);
+    struct phone a;
+    pid_t cust;
+    /* The customer holds 500 ms after the answer; the agent phone must see sendonly then
+     * sendrecv (agent_held.xml fails otherwise). */
+    uint64_t call = bridged_call(h, &a, "agent_held.xml", "0", "customer_hold.xml", "500", &cust);
+    int held = wait_event(h, BLEND_SIP_EV_CALL_HELD, -1);
+    assert_true(held >= 0);
+    assert_int_equal(h->log[held].call, call);
+    assert_string_equal(h->log[held].leg, "customer");
+    assert_int_equal(h->log[held].agent_id, 7);
+    int res = wait_event(h, BLEND_SIP_EV_CALL_RESUMED, -1);
+    assert_true(res > held);
+    assert_string_equal(h->log[res].leg, "customer");
+    int e = wait_event(h, BLEND_SIP_EV_CALL_ENDED, -1);
+    assert_true(e > res);
+    assert_string_equal(h->log[e].leg, "customer");
+    assert_int_equal(sipp_wait(h, cust, "customer"), 0);
+    assert_int_equal(sipp_wait(h, a.pid, a.tag), 0);
+    /* The holding customer kept sending: that media stopped at Blend. */
+    struct blend_sip_stats st;
+    blend_sip_stats_get(h->sip, &st);
+    assert_true(st.rtp_held > 0);
+    assert_int_equal(count_events(h, BLEND_SIP_EV_CALL_HELD), 1);
+    assert_int_equal(count_events(h, BLEND_SIP_EV_CALL_RESUMED), 1);
+}
+
+static void agent_holds_and_resumes(void **state)
+{
+    (void)state;
+    struct harness *h = &H;
+    struct blend_sip_config cfg = trunk_config();
+    harness_start(h, &cfg);
+    struct phone a;
+    pid_t cust;
+    /* The agent phone holds 500 ms after answering; the customer must get sendonly then
+     * sendrecv (customer_held.xml), then hangs up. */
+    uint64_t call =
+        bridged_call(h, &a, "agent_holds.xml", "500", "customer_held.xml", "300", &cust);
+    int held = wait_event(h, BLEND_SIP_EV_CALL_HELD, -1);
+    assert_true(held >= 0);
+    assert_int_equal(h->log[held].call, call);
+    assert_string_equal(h->log[held].leg, "agent");
+    int res = wait_event(h, BLEND_SIP_EV_CALL_RESUMED, -1);
+    assert_true(res > held);
+    assert_string_equal(h->log[res].leg, "agent");
+    int e = wait_event(h, BLEND_SIP_EV_CALL_ENDED, -1);
+    assert_true(e > res);
+    assert_string_equal(h->log[e].leg, "customer");
+    assert_int_equal(sipp_wait(h, cust, "customer"), 0);
+    assert_int_equal(sipp_wait(h, a.pid, a.tag), 0);
+}
+
+static void agent_refers_to_number(void **state)
+{
+    (void)state;
+    struct harness *h = &H;
+    struct trunk t;
+    trunk_reserve(&t);
+    struct blend_sip_config cfg = trunk_config();
+    cfg.trunk_uri = t.uri;
+    harness_start(h, &cfg);
+    trunk_start(h, &t, "trunk_answer.xml");
+    struct phone a;
+    pid_t cust;
+    /* The agent phone sends REFER 300 ms after answering. */
+    uint64_t call =
+        bridged_call(h, &a, "agent_refer.xml", "300", "customer_wait_bye.xml", "0", &cust);
+    int tr = wait_event(h, BLEND_SIP_EV_TRANSFER_REQUESTED, 7);
+    assert_true(tr >= 0);
+    assert_int_equal(h->log[tr].call, call);
+    assert_string_equal(h->log[tr].dialled, NUMBER);
+    /* The host transfers to the number the phone dialled. */
+    assert_int_equal(blend_sip_call_transfer_number(h->sip, call, h->log[tr].dialled), 0);
+    int ring = wait_nth(h, BLEND_SIP_EV_OUTBOUND_PROGRESS, 0);
+    assert_true(ring > tr);
+    assert_string_equal(h->log[ring].leg, "transfer");
+    assert_int_equal(h->log[ring].sip_code, 180);
+    int ok = wait_nth(h, BLEND_SIP_EV_OUTBOUND_PROGRESS, 1);
+    assert_true(ok > ring);
+    assert_int_equal(h->log[ok].sip_code, 200);
+    assert_string_equal(h->log[ok].cause, "answered");
+    /* The agent phone got NOTIFY 100 then 200 (terminated), then BYE: its scenario ends. */
+    assert_int_equal(sipp_wait(h, a.pid, a.tag), 0);
+    /* The customer and the trunk now talk through Blend (the agent is gone). */
+    struct blend_sip_stats before;
+    blend_sip_stats_get(h->sip, &before);
+    wait_rtp_both_ways(h, &before);
+    assert_int_equal(blend_sip_call_hangup(h->sip, call, "done"), 0);
+    int e = wait_event(h, BLEND_SIP_EV_CALL_ENDED, -1);
+    assert_true(e > ok);
+    assert_string_equal(h->log[e].leg, "blend");
+    assert_int_equal(sipp_wait(h, cust, "customer"), 0);
+    assert_int_equal(sipp_wait(h, t.pid, "trunk"), 0);
+    assert_int_equal(count_events(h, BLEND_SIP_EV_CALL_ENDED), 1);
+    struct blend_sip_stats st;
+    blend_sip_stats_get(h->sip, &st);
+    assert_int_equal(st.transfers, 1);
+}
+
+static void transfer_to_busy_number_keeps_agent(void **state)
+{
+    (void)state;
+    struct harness *h = &H;
+    struct trunk t;
+    trunk_reserve(&t);
+    struct blend_sip_config cfg = trunk_config();
+    cfg.trunk_uri = t.uri;
+    harness_start(h, &cfg);
+    trunk_start(h, &t, "agent_busy.xml");
+    struct phone a;
+    pid_t cust;
+    uint64_t call =
+        bridged_call(h, &a, "agent_refer_fail.xml", "300", "customer_wait_bye.xml", "0", &cust);
+    int tr = wait_event(h, BLEND_SIP_EV_TRANSFER_REQUESTED, 7);
+    assert_true(tr >= 0);
+    assert_int_equal(blend_sip_call_transfer_number(h->sip, call, h->log[tr].dialled), 0);
+    int f = wait_nth(h, BLEND_SIP_EV_OUTBOUND_PROGRESS, 0);
+    assert_true(f > tr);
+    assert_string_equal(h->log[f].leg, "transfer");
+    assert_int_equal(h->log[f].sip_code, 486);
+    assert_string_equal(h->log[f].cause, "busy");
+    assert_int_equal(sipp_wait(h, t.pid, "trunk"), 0);
+    /* The customer is still with the agent (who got NOTIFY 486): media still flows. */
+    drain(h);
+    assert_int_equal(count_events(h, BLEND_SIP_EV_CALL_ENDED), 0);
+    struct blend_sip_stats before;
+    blend_sip_stats_get(h->sip, &before);
+    wait_rtp_both_ways(h, &before);
+    assert_int_equal(blend_sip_call_hangup(h->sip, call, NULL), 0);
+    int e = wait_event(h, BLEND_SIP_EV_CALL_ENDED, -1);
+    assert_true(e > f);
+    assert_int_equal(h->log[e].agent_id, 7);
+    assert_int_equal(sipp_wait(h, a.pid, a.tag), 0);
+    assert_int_equal(sipp_wait(h, cust, "customer"), 0);
+}
+
+static void unbridge_then_second_agent(void **state)
+{
+    (void)state;
+    struct harness *h = &H;
+    struct blend_sip_config cfg = trunk_config();
+    harness_start(h, &cfg);
+    add_account(h, "2002", "agentpw2", 8);
+    struct phone a, b;
+    pid_t cust;
+    uint64_t call =
+        bridged_call(h, &a, "agent_answer.xml", "0", "customer_wait_bye.xml", "0", &cust);
+    assert_int_equal(blend_sip_call_unbridge_agent(h->sip, call), 0);
+    /* Agent A's phone got BYE; the customer stays. */
+    assert_int_equal(sipp_wait(h, a.pid, a.tag), 0);
+    phone_start(h, &b, "agent_b", "2002", "agentpw2", 8, "agent_answer.xml", "8", "0");
+    assert_int_equal(blend_sip_call_offer(h->sip, call, 8, 30), 0);
+    assert_true(wait_event(h, BLEND_SIP_EV_AGENT_ANSWERED, 8) >= 0);
+    struct blend_sip_stats before;
+    blend_sip_stats_get(h->sip, &before);
+    wait_rtp_both_ways(h, &before);
+    assert_int_equal(blend_sip_call_hangup(h->sip, call, NULL), 0);
+    int e = wait_event(h, BLEND_SIP_EV_CALL_ENDED, -1);
+    assert_true(e >= 0);
+    assert_int_equal(h->log[e].agent_id, 8);
+    assert_int_equal(sipp_wait(h, cust, "customer"), 0);
+    assert_int_equal(sipp_wait(h, b.pid, b.tag), 0);
+    assert_int_equal(count_events(h, BLEND_SIP_EV_CALL_ENDED), 1);
+}
+
+static void click_to_call(void **state)
+{
+    (void)state;
+    struct harness *h = &H;
+    struct trunk t;
+    trunk_reserve(&t);
+    struct blend_sip_config cfg = trunk_config();
+    cfg.trunk_uri = t.uri;
+    harness_start(h, &cfg);
+    trunk_start(h, &t, "trunk_answer.xml");
+    add_account(h, "2001", "agentpw1", 7);
+    struct phone a;
+    phone_start(h, &a, "agent", "2001", "agentpw1", 7, "agent_answer.xml", "0", "0");
+    uint64_t call = 0;
+    assert_int_equal(blend_sip_originate(h->sip, &call, 7, NUMBER, CALLER), 0);
+    assert_true(call != 0);
+    int r = wait_event(h, BLEND_SIP_EV_AGENT_RINGING, 7);
+    assert_true(r >= 0);
+    assert_int_equal(h->log[r].call, call);
+    int an = wait_event(h, BLEND_SIP_EV_AGENT_ANSWERED, 7);
+    assert_true(an > r);
+    /* Then the number rings and answers (trunk_answer.xml checks the caller ID in From). */
+    int p1 = wait_nth(h, BLEND_SIP_EV_OUTBOUND_PROGRESS, 0);
+    assert_true(p1 > an);
+    assert_string_equal(h->log[p1].leg, "customer");
+    assert_int_equal(h->log[p1].sip_code, 180);
+    int p2 = wait_nth(h, BLEND_SIP_EV_OUTBOUND_PROGRESS, 1);
+    assert_int_equal(h->log[p2].sip_code, 200);
+    assert_int_equal(h->log[p2].call, call);
+    struct blend_sip_stats before = {0};
+    wait_rtp_both_ways(h, &before);
+    assert_int_equal(blend_sip_call_hangup(h->sip, call, NULL), 0);
+    int e = wait_event(h, BLEND_SIP_EV_CALL_ENDED, -1);
+    assert_true(e > p2);
+    assert_int_equal(h->log[e].call, call);
+    assert_string_equal(h->log[e].leg, "blend");
+    assert_true(h->log[e].rtp_to_agent > 0 && h->log[e].rtp_to_customer > 0);
+    assert_int_equal(sipp_wait(h, t.pid, "trunk"), 0);
+    assert_int_equal(sipp_wait(h, a.pid, a.tag), 0);
+    struct blend_sip_stats st;
+    blend_sip_stats_get(h->sip, &st);
+    assert_int_equal(st.calls_originated, 1);
+    assert_int_equal(st.calls_active, 0);
+}
+
+static void click_to_call_agent_busy(void **state)
+{
+    (void)state;
+    struct harness *h = &H;
+    struct blend_sip_config cfg = trunk_config();
+    cfg.trunk_uri = "sip:127.0.0.1:9";
+    harness_start(h, &cfg);
+    add_account(h, "2001", "agentpw1", 7);
+    struct phone a;
+    phone_start(h, &a, "agent", "2001", "agentpw1", 7, "agent_busy.xml", "8", "0");
+    uint64_t call = 0;
+    assert_int_equal(blend_sip_originate(h->sip, &call, 7, NUMBER, CALLER), 0);
+    int f = wait_event(h, BLEND_SIP_EV_AGENT_FAILED, 7);
+    assert_true(f >= 0);
+    assert_int_equal(h->log[f].sip_code, 486);
+    int e = wait_event(h, BLEND_SIP_EV_CALL_ENDED, -1);
+    assert_true(e > f);
+    assert_int_equal(h->log[e].call, call);
+    assert_string_equal(h->log[e].leg, "agent");
+    assert_int_equal(h->log[e].sip_code, 486);
+    assert_int_equal(sipp_wait(h, a.pid, a.tag), 0);
+    /* Without a trunk the features answer BLEND_ESTATE; bad arguments BLEND_EINVAL. */
+    blend_sip_stop(h->sip);
+    struct blend_sip_config plain = trunk_config();
+    plain.udp_addr = "127.0.0.1:0";
+    assert_int_equal(blend_sip_start(&plain, &h->sip), 0);
+    assert_int_equal(blend_sip_originate(h->sip, &call, 7, NUMBER, CALLER), BLEND_ESTATE);
+    assert_int_equal(blend_sip_call_transfer_number(h->sip, 5, NUMBER), BLEND_ESTATE);
+    assert_int_equal(blend_sip_call_transfer_number(h->sip, 5, "12 34"), BLEND_EINVAL);
+    assert_int_equal(blend_sip_call_transfer_number(h->sip, 0, NUMBER), BLEND_EINVAL);
+    assert_int_equal(blend_sip_originate(h->sip, &call, 7, "<sip:x>", CALLER), BLEND_EINVAL);
+    assert_int_equal(blend_sip_originate(h->sip, &call, 7, NUMBER, "a\"b"), BLEND_EINVAL);
+    assert_int_equal(blend_sip_originate(h->sip, NULL, 7, NUMBER, CALLER), BLEND_EINVAL);
+    assert_int_equal(blend_sip_call_unbridge_agent(h->sip, 0), BLEND_EINVAL);
+    assert_int_equal(blend_sip_call_unbridge_agent(h->sip, 99), 0);
+    /* Bad trunk URIs and session intervals refuse to start. */
+    struct blend_sip_config bad[] = {
+        {.trunk_uri = "sip:trunk.example.com"},
+        {.trunk_uri = "sips:127.0.0.1"},
+        {.trunk_uri = "sip:user@127.0.0.1"},
+        {.trunk_uri = "127.0.0.1:5060"},
+        {.session_expires_s = 1},
+        {.session_expires_s = -1},
+        {.session_expires_s = BLEND_SIP_SESSION_EXPIRES_S_MAX + 1},
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct blend_sip *s = NULL;
+        bad[i].udp_addr = "127.0.0.1:0";
+        assert_int_equal(blend_sip_start(&bad[i], &s), BLEND_EINVAL);
+    }
+}
+
+static void session_refreshed_by_blend(void **state)
+{
+    (void)state;
+    struct harness *h = &H;
+    struct blend_sip_config cfg = trunk_config();
+    cfg.session_expires_s = 2;
+    harness_start(h, &cfg);
+    struct phone a;
+    pid_t cust;
+    /* Neither side does timers: Blend refreshes both each second; the customer hangs up after
+     * its second refresh, the agent phone must have had at least one. */
+    uint64_t call =
+        bridged_call(h, &a, "agent_refresh.xml", "0", "customer_refresh.xml", "0", &cust);
+    int e = wait_event(h, BLEND_SIP_EV_CALL_ENDED, -1);
+    assert_true(e >= 0);
+    assert_int_equal(h->log[e].call, call);
+    assert_string_equal(h->log[e].leg, "customer");
+    assert_string_equal(h->log[e].cause, "bye");
+    assert_int_equal(sipp_wait(h, cust, "customer"), 0);
+    assert_int_equal(sipp_wait(h, a.pid, a.tag), 0);
+}
+
+static void session_expires(void **state)
+{
+    (void)state;
+    struct harness *h = &H;
+    struct blend_sip_config cfg = trunk_config();
+    cfg.session_expires_s = 6;
+    harness_start(h, &cfg);
+    add_account(h, "2001", "agentpw1", 7);
+    struct phone a;
+    phone_start(h, &a, "agent", "2001", "agentpw1", 7, "agent_refresh.xml", "8", "0");
+    /* The customer is the refresher for 6 s and never refreshes: Blend ends the call at
+     * 6 - 2 s (the agent leg, refreshed by Blend at 3 s, gets BYE too). */
+    pid_t cust = customer_start_key(h, "customer_expire.xml", "0", "se", "6");
+    uint64_t call = incoming(h);
+    assert_int_equal(blend_sip_call_offer(h->sip, call, 7, 30), 0);
+    assert_true(wait_event(h, BLEND_SIP_EV_AGENT_ANSWERED, 7) >= 0);
+    int e = wait_event(h, BLEND_SIP_EV_CALL_ENDED, -1);
+    assert_true(e >= 0);
+    assert_string_equal(h->log[e].leg, "customer");
+    assert_int_equal(h->log[e].sip_code, 408);
+    assert_string_equal(h->log[e].cause, "session-expired");
+    assert_int_equal(sipp_wait(h, cust, "customer"), 0);
+    assert_int_equal(sipp_wait(h, a.pid, a.tag), 0);
+    struct blend_sip_stats st;
+    blend_sip_stats_get(h->sip, &st);
+    assert_int_equal(st.session_expired, 1);
+}
+
+static void session_interval_too_small(void **state)
+{
+    (void)state;
+    struct harness *h = &H;
+    struct blend_sip_config cfg = trunk_config();
+    cfg.session_expires_s = 2;
+    harness_start(h, &cfg);
+    pid_t cust = customer_start(h, "customer_422.xml", "0");
+    assert_int_equal(sipp_wait(h, cust, "customer"), 0);
+    drain(h);
+    assert_int_equal(count_events(h, BLEND_SIP_EV_CALL_INCOMING), 0);
+}
+
+/* --- Pure rules on decoded messages ------------------------------------------------------- */
+
+static struct sip_msg *decode(const char *text)
+{
+    struct mbuf *mb = mbuf_alloc(strlen(text) + 1);
+    assert_non_null(mb);
+    assert_int_equal(mbuf_write_str(mb, text), 0);
+    mb->pos = 0;
+    struct sip_msg *msg = NULL;
+    assert_int_equal(sip_msg_decode(&msg, mb), 0);
+    mem_deref(mb);
+    return msg;
+}
+
+static struct sip_msg *invite_with(const char *hdrs)
+{
+    char text[1024];
+    snprintf(text, sizeof(text),
+             "INVITE sip:1@127.0.0.1 SIP/2.0\r\n"
+             "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1\r\n"
+             "From: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:1@127.0.0.1>\r\n"
+             "Call-ID: x\r\nCSeq: 1 INVITE\r\n%sContent-Length: 0\r\n\r\n",
+             hdrs);
+    return decode(text);
+}
+
+static void se_rules(void **state)
+{
+    (void)state;
+    struct blend__sip_settings set;
+    struct blend_sip_config cfg = {.udp_addr = "127.0.0.1:0", .session_expires_s = 1800};
+    assert_int_equal(blend__sip_settings_resolve(&cfg, &set), 0);
+    assert_int_equal(set.min_se_s, 90);
+    struct blend__sip_se se;
+    struct sip_msg *m = invite_with("");
+    assert_int_equal(blend__sip_se_uas(&set, m, &se), 0);
+    assert_int_equal(se.interval_s, 1800);
+    assert_true(se.we_refresh);
+    assert_false(se.peer_supports);
+    char hdrs[128];
+    blend__sip_se_uas_hdrs(&se, hdrs, sizeof(hdrs));
+    assert_string_equal(hdrs, "Session-Expires: 1800;refresher=uas\r\n");
+    mem_deref(m);
+    /* The caller refreshes when it supports timers and chose nothing; Blend lowers to its own. */
+    m = invite_with("Supported: timer\r\nSession-Expires: 3600\r\n");
+    assert_int_equal(blend__sip_se_uas(&set, m, &se), 0);
+    assert_int_equal(se.interval_s, 1800);
+    assert_false(se.we_refresh);
+    blend__sip_se_uas_hdrs(&se, hdrs, sizeof(hdrs));
+    assert_string_equal(hdrs, "Session-Expires: 1800;refresher=uac\r\nRequire: timer\r\n");
+    mem_deref(m);
+    m = invite_with("Session-Expires: 600;refresher=uas\r\nMin-SE: 300\r\n");
+    assert_int_equal(blend__sip_se_uas(&set, m, &se), 0);
+    assert_int_equal(se.interval_s, 600);
+    assert_true(se.we_refresh);
+    mem_deref(m);
+    /* The peer's Min-SE is a floor for Blend's own interval. */
+    cfg.session_expires_s = 120;
+    assert_int_equal(blend__sip_settings_resolve(&cfg, &set), 0);
+    m = invite_with("Min-SE: 400\r\n");
+    assert_int_equal(blend__sip_se_uas(&set, m, &se), 0);
+    assert_int_equal(se.interval_s, 400);
+    mem_deref(m);
+    m = invite_with("Session-Expires: 30\r\n");
+    assert_int_equal(blend__sip_se_uas(&set, m, &se), 422);
+    mem_deref(m);
+    m = invite_with("Session-Expires: soon\r\n");
+    assert_int_equal(blend__sip_se_uas(&set, m, &se), 400);
+    mem_deref(m);
+    /* UAC: the 2xx decides; without Session-Expires Blend refreshes at its own interval. */
+    m = decode("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bK1\r\n"
+               "From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>;tag=2\r\nCall-ID: x\r\n"
+               "CSeq: 1 INVITE\r\nSession-Expires: 300;refresher=uas\r\nContent-Length: 0\r\n\r\n");
+    blend__sip_se_uac(&set, m, &se);
+    assert_int_equal(se.interval_s, 300);
+    assert_false(se.we_refresh);
+    mem_deref(m);
+    m = decode("SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 127.0.0.1;branch=z9hG4bK1\r\n"
+               "From: <sip:a@h>;tag=1\r\nTo: <sip:b@h>;tag=2\r\nCall-ID: x\r\n"
+               "CSeq: 1 INVITE\r\nContent-Length: 0\r\n\r\n");
+    blend__sip_se_uac(&set, m, &se);
+    assert_int_equal(se.interval_s, 120);
+    assert_true(se.we_refresh);
+    blend__sip_se_uac_hdrs(&set, hdrs, sizeof(hdrs));
+    assert_string_equal(hdrs, "Session-Expires: 120\r\nMin-SE: 90\r\n");
+    /* Timers off: nothing is negotiated or sent. */
+    cfg.session_expires_s = 0;
+    assert_int_equal(blend__sip_settings_resolve(&cfg, &set), 0);
+    blend__sip_se_uac(&set, m, &se);
+    assert_int_equal(se.interval_s, 0);
+    blend__sip_se_uac_hdrs(&set, hdrs, sizeof(hdrs));
+    assert_string_equal(hdrs, "");
+    mem_deref(m);
+    m = invite_with("Session-Expires: 10\r\n");
+    assert_int_equal(blend__sip_se_uas(&set, m, &se), 0);
+    assert_int_equal(se.interval_s, 0);
+    mem_deref(m);
+}
+
+static enum blend__sip_refer_verdict refer_of(const char *refer_to, char *user, size_t cap)
+{
+    char text[1024];
+    snprintf(text, sizeof(text),
+             "REFER sip:blend@127.0.0.1 SIP/2.0\r\n"
+             "Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK1\r\n"
+             "From: <sip:a@127.0.0.1>;tag=1\r\nTo: <sip:1@127.0.0.1>;tag=2\r\n"
+             "Call-ID: x\r\nCSeq: 2 REFER\r\n%sContent-Length: 0\r\n\r\n",
+             refer_to);
+    struct sip_msg *m = decode(text);
+    enum blend__sip_refer_verdict v = blend__sip_refer_target(m, user, cap);
+    mem_deref(m);
+    return v;
+}
+
+static void refer_rules(void **state)
+{
+    (void)state;
+    char user[BLEND_SIP_EXTENSION_BYTES_MAX];
+    assert_int_equal(refer_of("Refer-To: <sip:+3312345@blend>\r\n", user, sizeof(user)),
+                     BLEND__SIP_REFER_OK);
+    assert_string_equal(user, "+3312345");
+    /* As a phone sends it (SIPp's agent_refer.xml). */
+    assert_int_equal(refer_of("Refer-To: <sip:+3312345@127.0.0.1>\r\n"
+                              "Referred-By: <sip:2001@127.0.0.1>\r\n",
+                              user, sizeof(user)),
+                     BLEND__SIP_REFER_OK);
+    assert_int_equal(refer_of("Refer-To: sip:2002@10.0.0.1;user=phone\r\n", user, sizeof(user)),
+                     BLEND__SIP_REFER_OK);
+    assert_string_equal(user, "2002");
+    assert_int_equal(refer_of("Refer-To: <sip:2002@h?Replaces=abc%3Bto-tag%3D1%3Bfrom-tag%3D2>\r\n",
+                              user, sizeof(user)),
+                     BLEND__SIP_REFER_UNSUPPORTED);
+    assert_int_equal(refer_of("Refer-To: <sip:2002@h;method=BYE>\r\n", user, sizeof(user)),
+                     BLEND__SIP_REFER_UNSUPPORTED);
+    assert_int_equal(refer_of("", user, sizeof(user)), BLEND__SIP_REFER_BAD);
+    assert_int_equal(refer_of("Refer-To: <sip:h>\r\n", user, sizeof(user)), BLEND__SIP_REFER_BAD);
+    assert_int_equal(refer_of("Refer-To: <sip:a%22b@h>\r\n", user, sizeof(user)),
+                     BLEND__SIP_REFER_BAD);
+    assert_int_equal(refer_of("Refer-To: <sip:1@h>\r\nRefer-To: <sip:2@h>\r\n", user, sizeof(user)),
+                     BLEND__SIP_REFER_BAD);
+    assert_true(blend__sip_dial_string_ok("+1-800.555_0199*#"));
+    assert_false(blend__sip_dial_string_ok(""));
+    assert_false(blend__sip_dial_string_ok("a b"));
+    assert_false(blend__sip_dial_string_ok("a@b"));
+}
+
+static int pure_teardown(void **state)
+{
+    (void)state;
+    return blend_alloc_live() == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+    if (!realpath("tests/sip", scenario_dir)) {
+        fprintf(stderr, "run from the repository root (tests/sip not found)\n");
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    if (getenv("BLEND_TEST_FILTER")) {
+        cmocka_set_test_filter(getenv("BLEND_TEST_FILTER"));
+    }
+    if (access(PCAP, R_OK) != 0) {
+        fprintf(stderr, "%s is missing (package sip-tester)\n", PCAP);
+        return 1;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(se_rules, pure_teardown),
+        cmocka_unit_test_teardown(refer_rules, pure_teardown),
+        cmocka_unit_test_teardown(customer_holds_and_resumes, harness_stop),
+        cmocka_unit_test_teardown(agent_holds_and_resumes, harness_stop),
+        cmocka_unit_test_teardown(agent_refers_to_number, harness_stop),
+        cmocka_unit_test_teardown(transfer_to_busy_number_keeps_agent, harness_stop),
+        cmocka_unit_test_teardown(unbridge_then_second_agent, harness_stop),
+        cmocka_unit_test_teardown(click_to_call, harness_stop),
+        cmocka_unit_test_teardown(click_to_call_agent_busy, harness_stop),
+        cmocka_unit_test_teardown(session_refreshed_by_blend, harness_stop),
+        cmocka_unit_test_teardown(session_expires, harness_stop),
+        cmocka_unit_test_teardown(session_interval_too_small, harness_stop),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
