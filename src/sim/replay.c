@@ -137,6 +137,11 @@ void blend_sim_effect_normalize(const struct blend_acd_effect *e, struct blend_a
     out->step = e->type == BLEND_ACD_FX_RELAXED ? e->step : 0;
     out->overflow = e->type == BLEND_ACD_FX_OVERFLOW ? e->overflow : BLEND_OVERFLOW_NONE;
     out->withdraw = e->type == BLEND_ACD_FX_WITHDRAWN ? e->withdraw : 0;
+    if (e->type == BLEND_ACD_FX_ENDED && e->is_transfer) {
+        out->is_transfer = 1;
+        out->to_queue = e->to_queue;
+        out->to_agent = e->to_agent;
+    }
 }
 
 #define CMP_FIELD(f)                                                                               \
@@ -165,6 +170,9 @@ int blend_sim_effect_cmp(const void *a, const void *b)
     CMP_FIELD(overflow);
     CMP_FIELD(withdraw);
     CMP_FIELD(wait_ms);
+    CMP_FIELD(is_transfer);
+    CMP_FIELD(to_queue);
+    CMP_FIELD(to_agent);
     CMP_FIELD(timer);
     CMP_FIELD(due_ms);
     return 0;
@@ -318,6 +326,13 @@ static void print_effect(struct driver *d, const struct blend_acd_effect *e)
     if ((e->type == BLEND_ACD_FX_OFFER || e->type == BLEND_ACD_FX_CONNECTED) && e->is_callback) {
         out_printf(d, ",\"callback\":true");
     }
+    if (e->type == BLEND_ACD_FX_ENDED && e->is_transfer && e->to_queue) {
+        out_printf(d, ",\"transfer\":true,\"to_queue\":%s",
+                   name_of(s->queue_names, s->queue_names_count, e->to_queue));
+    } else if (e->type == BLEND_ACD_FX_ENDED && e->is_transfer) {
+        out_printf(d, ",\"transfer\":true,\"to_agent\":%s",
+                   name_of(s->agent_names, s->agent_names_count, e->to_agent));
+    }
     out_printf(d, "}");
     out_line(d);
 }
@@ -420,7 +435,11 @@ static void fold_contact(struct driver *d, const struct blend_acd_effect *e)
     case BLEND_ACD_FX_ENDED: {
         q->handled++;
         q->handle_sum_ms += e->at_ms - c->connected_ms;
-        c->state = DC_GONE;
+        if (!e->is_transfer) {
+            c->state = DC_GONE;
+        } else if (c->state == DC_CONNECTED) {
+            c->state = DC_WAITING; /* its QUEUED (and OFFER) sort before it: they set it */
+        }
         struct driver_agent *a = &d->agents[e->agent - 1];
         if (a->is_wrapping && a->wrap_queue == 0) {
             a->wrap_queue = e->queue; /* the wrap-up this contact's end opened */
@@ -670,7 +689,9 @@ static int run_auto(struct driver *d, struct auto_action a)
     struct driver_contact *c = dcontact(d, a.contact);
     struct blend_acd_event ev = {.now_ms = a.at_ms};
     ev.u.contact.contact = a.contact;
-    if (a.kind == AUTO_END && c->state == DC_CONNECTED) {
+    if (a.kind == AUTO_END && c->state == DC_CONNECTED &&
+        a.at_ms == c->connected_ms + c->handle_ms) {
+        /* (an end scheduled for an earlier connection, before a transfer, is stale) */
         ev.type = BLEND_ACD_EV_CONTACT_END;
     } else if (a.kind == AUTO_ABANDON && (c->state == DC_WAITING || c->state == DC_OFFERED)) {
         ev.type = BLEND_ACD_EV_CONTACT_ABANDON;

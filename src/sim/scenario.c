@@ -584,6 +584,7 @@ static const struct {
     {"contact.priority", BLEND_ACD_EV_CONTACT_PRIORITY},
     {"agent.restore", BLEND_ACD_EV_AGENT_RESTORE},
     {"contact.restore", BLEND_ACD_EV_CONTACT_RESTORE},
+    {"contact.transfer", BLEND_ACD_EV_CONTACT_TRANSFER},
 };
 
 /* An agent or queue named on an action line must be defined on the config line. */
@@ -700,6 +701,25 @@ static int parse_contact_restore(struct parser *p, json_t *o, struct blend_sim_l
     return rc;
 }
 
+/* contact.transfer: by `agent`, to `queue` or to `to_agent` (exactly one). */
+static int parse_transfer(struct parser *p, json_t *o, struct blend_sim_line *l)
+{
+    static const char *const keys[] = {"at", "do", "contact", "agent", "queue", "to_agent", NULL};
+    struct blend_acd_transfer *t = &l->ev.u.transfer;
+    const char *contact = NULL;
+    int rc = check_keys(p, o, "contact.transfer", keys);
+    rc = rc ? rc : get_string(p, o, "contact", 1, &contact);
+    rc = rc ? rc : names_id(p, &p->contacts, contact, &t->contact);
+    rc = rc ? rc : defined_id(p, &p->agents, o, "agent", &t->agent);
+    int has_queue = json_object_get(o, "queue") != NULL;
+    int has_agent = json_object_get(o, "to_agent") != NULL;
+    if (!rc && has_queue == has_agent) {
+        rc = perr(p, "contact.transfer needs exactly one of \"queue\" and \"to_agent\"");
+    }
+    rc = rc || !has_queue ? rc : defined_id(p, &p->queues, o, "queue", &t->to_queue);
+    return rc || !has_agent ? rc : defined_id(p, &p->agents, o, "to_agent", &t->to_agent);
+}
+
 static int parse_action_fields(struct parser *p, json_t *o, struct blend_sim_line *l)
 {
     static const char *const agent_keys[] = {"at", "do", "agent", NULL};
@@ -717,6 +737,8 @@ static int parse_action_fields(struct parser *p, json_t *o, struct blend_sim_lin
         return parse_agent_restore(p, o, l);
     case BLEND_ACD_EV_CONTACT_RESTORE:
         return parse_contact_restore(p, o, l);
+    case BLEND_ACD_EV_CONTACT_TRANSFER:
+        return parse_transfer(p, o, l);
     case BLEND_ACD_EV_AGENT_NOT_READY:
         rc = check_keys(p, o, "agent.not_ready", nr_keys);
         rc = rc ? rc : defined_id(p, &p->agents, o, "agent", &l->ev.u.not_ready.agent);

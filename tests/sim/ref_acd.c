@@ -72,7 +72,7 @@ struct ref_contact {
     enum blend_acd_contact_state state;
     int32_t own_priority;
     int64_t customer;
-    int64_t enqueued_ms; /* first join: never changes */
+    int64_t enqueued_ms; /* first join: changes only at a transfer (a new stay) */
     int64_t joined_ms;   /* join of the current queue (relaxation, max wait, sticky clocks) */
     int step;
     int is_callback;
@@ -87,6 +87,7 @@ struct ref_contact {
     uint8_t *offered_to; /* by agent slot: 1 when that agent holds an offer for it */
     int offers_count;
     int64_t sticky_agent; /* bound at join while the sticky window is open, else 0 */
+    int is_direct;        /* §Transfers: offered to the transfer's target agent only */
     int32_t position_min; /* 0 = none computed since the last own-priority change */
     int64_t ewt_min_ms;
 };
@@ -686,6 +687,7 @@ static void contact_back(struct blend_acdref *r, struct ref_contact *c)
         return;
     }
     c->is_rung = 0;
+    c->is_direct = 0; /* §Transfers: a failed direct offer falls back to the queue */
     timer_cancel(r, BLEND_ACD_TIMER_OFFER, c->id);
     if (c->has_overflow_pending) {
         overflow(r, c);
@@ -1324,6 +1326,7 @@ static int on_accept(struct blend_acdref *r, struct ref_contact *c, struct ref_a
     c->connected_ms = r->now_ms;
     c->has_overflow_pending = 0;
     c->is_rung = 0;
+    c->is_direct = 0;
     emit_contact(r, BLEND_ACD_FX_CONNECTED, c, a->cfg.id)->wait_ms = r->now_ms - c->enqueued_ms;
     remember_customer(r, c->customer, a->cfg.id);
     contact_cancel_timers(r, c);
@@ -1348,15 +1351,18 @@ static int on_reject(struct blend_acdref *r, struct ref_contact *c, struct ref_a
  * stays in it until the later of both ends; an agent who is not-ready (asked during the contact)
  * stays not-ready without wrap-up; without wrap-up the channel is free from now (longest-idle).
  */
-static int on_end(struct blend_acdref *r, struct ref_contact *c)
+static void agent_part_end(struct blend_acdref *r, struct ref_contact *c,
+                           const struct blend_acd_transfer *t)
 {
-    if (c->state != BLEND_CONTACT_CONNECTED) {
-        return BLEND_ESTATE;
-    }
     struct ref_agent *a = agent_find(r, c->agent);
     struct ref_queue *q = contact_queue(c);
     BLEND_ASSERT(a && q && a->active[c->channel] > 0);
-    emit_contact(r, BLEND_ACD_FX_ENDED, c, a->cfg.id);
+    struct blend_acd_effect *e = emit_contact(r, BLEND_ACD_FX_ENDED, c, a->cfg.id);
+    if (t) {
+        e->is_transfer = 1;
+        e->to_queue = t->to_queue;
+        e->to_agent = t->to_agent;
+    }
     a->active[c->channel]--;
     a->is_freed = 1;
     a->handled++;
@@ -1384,7 +1390,75 @@ static int on_end(struct blend_acdref *r, struct ref_contact *c)
     } else {
         a->free_since_ms[c->channel] = r->now_ms;
     }
+}
+
+/*
+ * §Ending and wrap-up: frees the slot, records the handle time, and enters wrap-up when the
+ * queue has wrap-up time. Reading: an agent already in wrap-up (another channel's contact)
+ * stays in it until the later of both ends; an agent who is not-ready (asked during the contact)
+ * stays not-ready without wrap-up; without wrap-up the channel is free from now (longest-idle).
+ */
+static int on_end(struct blend_acdref *r, struct ref_contact *c)
+{
+    if (c->state != BLEND_CONTACT_CONNECTED) {
+        return BLEND_ESTATE;
+    }
+    agent_part_end(r, c, NULL);
     contact_remove(r, c);
+    return 0;
+}
+
+/*
+ * §Transfers: the agent's part ends exactly as at contact.end (ENDED marked as a transfer, with
+ * its target), then the contact starts a new stay: a new first join now, step 0, own priority
+ * kept, no longer a callback, never bound to a sticky agent; in the target queue, or in its own
+ * queue reserved for the target agent, who is offered it at once when available on the channel
+ * (whatever their skills). Otherwise, and when that offer fails, it waits as any contact does.
+ */
+static int on_transfer(struct blend_acdref *r, const struct blend_acd_transfer *t)
+{
+    struct ref_contact *c = contact_find(r, t->contact);
+    struct ref_agent *a = agent_find(r, t->agent);
+    struct ref_queue *q2 = t->to_queue ? queue_find(r, t->to_queue) : NULL;
+    struct ref_agent *to = t->to_agent ? agent_find(r, t->to_agent) : NULL;
+    if (!c || !a || (t->to_queue != 0) == (t->to_agent != 0) || (t->to_queue && !q2) ||
+        (t->to_agent && (!to || to == a)) || (q2 && !(q2->cfg.channels & (1u << c->channel)))) {
+        return BLEND_EINVAL;
+    }
+    if (c->state != BLEND_CONTACT_CONNECTED || c->agent != a->cfg.id ||
+        (to && to->presence == BLEND_PRESENCE_LOGGED_OUT)) {
+        return BLEND_ESTATE;
+    }
+    agent_part_end(r, c, t);
+    if (q2) {
+        c->queue = q2->cfg.id;
+        c->q = q2;
+    }
+    c->state = BLEND_CONTACT_WAITING;
+    c->agent = 0;
+    c->connected_ms = 0;
+    c->is_callback = 0;
+    c->enqueued_ms = r->now_ms;
+    c->joined_ms = r->now_ms;
+    c->step = 0;
+    c->sticky_agent = 0;
+    c->holds_count = 0; /* decline holds belong to the stay that ended with the connection */
+    c->position_min = 0;
+    c->ewt_min_ms = 0;
+    /* The transferring agent passed it on: held off it for the target queue's reoffer_delay,
+     * as after a decline. */
+    hold_add(r, c, a);
+    emit_contact(r, BLEND_ACD_FX_QUEUED, c, 0);
+    contact_arm_queue_timers(r, c);
+    if (to && available(to, c->channel)) {
+        c->is_direct = 1;
+        offer_one(r, c, to);
+        contact_queue(c)->rr_last_agent = to->cfg.id; /* a single-agent offer of the queue */
+        c->offer_due_ms = r->now_ms + contact_queue(c)->cfg.offer_timeout_ms;
+        timer_set(r, BLEND_ACD_TIMER_OFFER, c->id, c->offer_due_ms);
+    } else {
+        trigger(r, c);
+    }
     return 0;
 }
 
@@ -1792,6 +1866,8 @@ static int apply(struct blend_acdref *r, const struct blend_acd_event *ev)
         return on_agent_restore(r, &ev->u.agent_restore);
     case BLEND_ACD_EV_CONTACT_RESTORE:
         return on_contact_restore(r, &ev->u.contact_restore);
+    case BLEND_ACD_EV_CONTACT_TRANSFER:
+        return on_transfer(r, &ev->u.transfer);
     }
     return BLEND_EINVAL;
 }
@@ -1861,8 +1937,10 @@ static void check_contact(const struct blend_acdref *r, const struct ref_contact
         /* 1. one agent unless ring-all; 4. at least one offer and an armed timer. */
         BLEND_ASSERT(c->offers_count >= 1 && c->offer_due_ms > 0);
         BLEND_ASSERT(c->offers_count == 1 || c->is_rung);
+        /* §Transfers: a direct offer is the one offer of its contact. */
+        BLEND_ASSERT(!c->is_direct || (c->offers_count == 1 && !c->is_rung && !c->is_callback));
     } else {
-        BLEND_ASSERT(c->offers_count == 0);
+        BLEND_ASSERT(c->offers_count == 0 && !c->is_direct);
     }
     if (c->state == BLEND_CONTACT_CONNECTED) {
         BLEND_ASSERT(agent_find(r, c->agent) != NULL); /* 4. exactly one agent */

@@ -1,11 +1,17 @@
 /*
  * Cross-check of the fast engine (blend_acd_*) against the reference model (blend_acdref_*):
  * random small worlds (<= 12 agents, <= 5 queues, <= 40 contacts alive, every strategy,
- * relaxation, overflow, ring-all, callbacks, sticky customers, multi-channel capacities) are
+ * relaxation, overflow, ring-all, callbacks, sticky customers, multi-channel capacities,
+ * transfers to queues and to agents) are
  * driven by the same external events; each engine's harness keeps its own timer table and fires
  * its due timers before each external event (acd-common rules). After every step both engines'
  * invariants are checked; between two external events the observable effects (normalized,
  * sorted canonically), the return codes and the agent and contact views must be equal.
+ *
+ * The tracker (from the reference's effects) also checks the contact life cycle on its own: no
+ * contact holds two offers to one agent, a transfer's pending direct offer is the contact's
+ * only offer, and every contact that arrived ends exactly once (ENDED without is_transfer,
+ * ABANDONED or OVERFLOW to voicemail), nothing being said of it afterwards.
  *
  * The generator never makes a relaxation step add its own queue (QUEUE_SET refuses it);
  * test_self_reference_refused checks that both engines refuse such a step alike.
@@ -293,6 +299,16 @@ static void gen_world(struct world *w)
  */
 
 struct tracker {
+    int64_t conn[CONTACTS_MAX * 4][2]; /* connected: contact, agent (transfer sources) */
+    size_t conn_count;
+    uint8_t *finished; /* by contact id: ended, abandoned or gone to voicemail */
+    int64_t *direct;   /* by contact id: the agent a transfer named, else 0 */
+    int64_t *direct_ext; /* by contact id: the external event of that transfer, or -1 once
+                            its direct offer is outstanding */
+    int64_t ext;       /* external events applied */
+    uint64_t transfers, direct_offers; /* transfers accepted, direct offers made (coverage) */
+    size_t ids_max;    /* size of finished and direct */
+    char why[256];     /* the first life-cycle violation seen, "" when none */
     int64_t live[CONTACTS_MAX * 4];
     int64_t live_queue[CONTACTS_MAX * 4]; /* the queue each live contact last joined */
     size_t live_count;
@@ -325,8 +341,90 @@ static void offer_remove(struct tracker *t, int64_t c, int64_t a)
     }
 }
 
+static void conn_remove(struct tracker *t, int64_t c)
+{
+    for (size_t i = 0; i < t->conn_count; i++) {
+        if (t->conn[i][0] == c) {
+            t->conn[i][0] = t->conn[--t->conn_count][0];
+            t->conn[i][1] = t->conn[t->conn_count][1];
+            return;
+        }
+    }
+}
+
+static void conn_add(struct tracker *t, int64_t c, int64_t a)
+{
+    assert_true(t->conn_count < sizeof t->conn / sizeof t->conn[0]);
+    t->conn[t->conn_count][0] = c;
+    t->conn[t->conn_count++][1] = a;
+}
+
+static int offer_held(const struct tracker *t, int64_t c, int64_t a)
+{
+    for (size_t i = 0; i < t->offers_count; i++) {
+        if (t->offers[i][0] == c && (a == 0 || t->offers[i][1] == a)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void violation(struct tracker *t, const char *what, const struct blend_acd_effect *e)
+{
+    if (!t->why[0]) {
+        snprintf(t->why, sizeof t->why, "life cycle: %s (effect type %d contact %lld agent %lld)",
+                 what, e->type, (long long)e->contact, (long long)e->agent);
+    }
+}
+
+/* The contact's life cycle as the effects tell it (docs/routing.md §Invariants 1, 5). */
+static void track_life(struct tracker *t, const struct blend_acd_effect *e)
+{
+    if (e->contact <= 0 || (size_t)e->contact >= t->ids_max) {
+        return;
+    }
+    size_t id = (size_t)e->contact;
+    if (t->finished[id]) {
+        violation(t, "effect on a contact that has ended", e);
+    }
+    if ((e->type == BLEND_ACD_FX_ENDED && !e->is_transfer) || e->type == BLEND_ACD_FX_ABANDONED ||
+        (e->type == BLEND_ACD_FX_OVERFLOW && e->overflow == BLEND_OVERFLOW_VOICEMAIL)) {
+        t->finished[id] = 1;
+    }
+    switch (e->type) {
+    case BLEND_ACD_FX_OFFER:
+        if (offer_held(t, e->contact, e->agent)) {
+            violation(t, "offered twice to one agent", e);
+        }
+        if (t->direct[id] && t->direct_ext[id] == -1) {
+            violation(t, "offered while a transfer's direct offer is outstanding", e);
+        } else if (t->direct[id] && t->direct_ext[id] == t->ext && e->agent == t->direct[id] &&
+                   !offer_held(t, e->contact, 0)) {
+            t->direct_ext[id] = -1; /* the direct offer, made in the transfer's own step */
+            t->direct_offers++;
+        } else {
+            t->direct[id] = 0; /* the target was not available: an ordinary stay */
+        }
+        break;
+    case BLEND_ACD_FX_ENDED:
+        t->direct[id] = e->is_transfer ? e->to_agent : 0;
+        t->direct_ext[id] = t->ext;
+        t->transfers += e->is_transfer != 0;
+        break;
+    case BLEND_ACD_FX_OFFER_TIMEOUT:
+    case BLEND_ACD_FX_OFFER_REJECTED:
+    case BLEND_ACD_FX_WITHDRAWN:
+    case BLEND_ACD_FX_CONNECTED:
+        t->direct[id] = 0;
+        break;
+    default:
+        break;
+    }
+}
+
 static void track(struct tracker *t, const struct blend_acd_effect *e)
 {
+    track_life(t, e);
     switch (e->type) {
     case BLEND_ACD_FX_QUEUED:
         live_remove(t, e->contact);
@@ -344,14 +442,24 @@ static void track(struct tracker *t, const struct blend_acd_effect *e)
         t->offers[t->offers_count][0] = e->contact;
         t->offers[t->offers_count++][1] = e->agent;
         break;
+    case BLEND_ACD_FX_CONNECTED:
+        offer_remove(t, e->contact, e->agent);
+        conn_add(t, e->contact, e->agent);
+        break;
     case BLEND_ACD_FX_OFFER_TIMEOUT:
     case BLEND_ACD_FX_OFFER_REJECTED:
     case BLEND_ACD_FX_WITHDRAWN:
-    case BLEND_ACD_FX_CONNECTED:
         offer_remove(t, e->contact, e->agent);
         break;
-    case BLEND_ACD_FX_ABANDONED:
     case BLEND_ACD_FX_ENDED:
+        conn_remove(t, e->contact);
+        if (e->is_transfer) {
+            break; /* the contact goes on: QUEUED follows */
+        }
+        offer_remove(t, e->contact, 0);
+        live_remove(t, e->contact);
+        break;
+    case BLEND_ACD_FX_ABANDONED:
         offer_remove(t, e->contact, 0);
         live_remove(t, e->contact);
         break;
@@ -372,6 +480,34 @@ static const char *const reasons[] = {"break", "lunch", "training"};
 static int64_t pick_live(const struct tracker *t)
 {
     return t->live_count ? t->live[rnd() % t->live_count] : rnd_in(1, 50);
+}
+
+static int64_t pick_agent(const struct world *w, const struct tracker *t, enum blend_acd_presence p,
+                          int is_not);
+
+/* A transfer of a connected contact by its agent (now and then a wrong pair or target): to a
+ * queue or to an agent, exactly one target (rarely both or neither, refused). */
+static void gen_transfer(struct blend_acd_event *ev, const struct world *w, struct tracker *t)
+{
+    ev->type = BLEND_ACD_EV_CONTACT_TRANSFER;
+    struct blend_acd_transfer *x = &ev->u.transfer;
+    if (t->conn_count && !chance(5)) {
+        size_t i = rnd() % t->conn_count;
+        x->contact = t->conn[i][0];
+        x->agent = t->conn[i][1];
+    } else {
+        x->contact = pick_live(t);
+        x->agent = rnd_in(1, w->agents_count);
+    }
+    int r = (int)rnd_in(0, 99);
+    if (r < 48) {
+        x->to_queue = rnd_in(1, w->queues_count + (chance(3) ? 1 : 0));
+    } else if (r < 97) {
+        x->to_agent = chance(3) ? w->agents_count + 1 : pick_agent(w, t, BLEND_PRESENCE_READY, 0);
+    } else if (r < 99) {
+        x->to_queue = rnd_in(1, w->queues_count);
+        x->to_agent = rnd_in(1, w->agents_count);
+    }
 }
 
 static void gen_contact_event(struct blend_acd_event *ev, const struct world *w, struct tracker *t,
@@ -407,10 +543,13 @@ static void gen_contact_event(struct blend_acd_event *ev, const struct world *w,
     case 5:
         ev->type = BLEND_ACD_EV_CALLBACK_REQUEST;
         break;
-    default:
+    case 6:
         ev->type = BLEND_ACD_EV_CONTACT_PRIORITY;
         ev->u.contact.priority = (int32_t)rnd_in(0, 40);
         break;
+    default:
+        gen_transfer(ev, w, t);
+        return;
     }
     ev->u.contact.contact = pick_live(t);
 }
@@ -545,7 +684,9 @@ static void gen_event(struct blend_acd_event *ev, struct world *w, struct tracke
     } else if (r < 71) {
         gen_contact_event(ev, w, t, 5);
     } else if (r < 73) {
-        gen_contact_event(ev, w, t, 6);
+        gen_contact_event(ev, w, t, chance(50) ? 6 : 7);
+    } else if (r < 78) {
+        gen_contact_event(ev, w, t, 7);
     } else if (r < 80) {
         gen_agent_event(ev, w, 1);
     } else if (r < 85) {
@@ -625,6 +766,11 @@ static void print_event(FILE *f, size_t i, const struct blend_acd_event *ev)
                 (long long)c->agent);
         break;
     }
+    case BLEND_ACD_EV_CONTACT_TRANSFER:
+        fprintf(f, "TRANSFER contact=%lld agent=%lld to_queue=%lld to_agent=%lld",
+                (long long)ev->u.transfer.contact, (long long)ev->u.transfer.agent,
+                (long long)ev->u.transfer.to_queue, (long long)ev->u.transfer.to_agent);
+        break;
     case BLEND_ACD_EV_CONTACT_ARRIVE:
         fprintf(f, "ARRIVE contact=%lld queue=%lld ch=%d prio=%d customer=%lld",
                 (long long)ev->u.arrive.contact, (long long)ev->u.arrive.queue,
@@ -670,10 +816,11 @@ static void print_effects(FILE *f, const char *who, const struct blend_acd_effec
     for (size_t i = 0; i < n; i++) {
         fprintf(f,
                 "    t=%lld type=%d contact=%lld agent=%lld queue=%lld ch=%d presence=%d "
-                "reason=%s cb=%d step=%d ovf=%d wd=%d wait=%lld\n",
+                "reason=%s cb=%d step=%d ovf=%d wd=%d wait=%lld xfer=%d to_q=%lld to_a=%lld\n",
                 (long long)e[i].at_ms, e[i].type, (long long)e[i].contact, (long long)e[i].agent,
                 (long long)e[i].queue, e[i].channel, e[i].presence, e[i].reason, e[i].is_callback,
-                e[i].step, e[i].overflow, e[i].withdraw, (long long)e[i].wait_ms);
+                e[i].step, e[i].overflow, e[i].withdraw, (long long)e[i].wait_ms,
+                e[i].is_transfer, (long long)e[i].to_queue, (long long)e[i].to_agent);
     }
 }
 
@@ -705,7 +852,7 @@ static void on_abort(int sig)
  */
 
 struct totals {
-    uint64_t external, steps, mismatches;
+    uint64_t external, steps, mismatches, transfers, direct_offers;
 };
 
 static int views_equal(void *fast, struct blend_acdref *ref, const struct world *w,
@@ -794,9 +941,21 @@ static int apply_both(struct harness *f, struct harness *r, const struct blend_a
     f->seen_count = 0;
     r->seen_count = 0;
     int tf = h_fire_due(f, ev->now_ms), tr = h_fire_due(r, ev->now_ms);
+    size_t timers_seen = r->seen_count;
     int rf = h_step(f, ev), rr = h_step(r, ev);
     *rc_out = rr;
-    for (size_t i = 0; i < r->seen_count; i++) {
+    t->ext++;
+    for (size_t i = 0; i < timers_seen; i++) {
+        track(t, &r->seen[i]);
+    }
+    int64_t arrived = ev->type == BLEND_ACD_EV_CONTACT_ARRIVE ? ev->u.arrive.contact
+                      : ev->type == BLEND_ACD_EV_CONTACT_RESTORE ? ev->u.contact_restore.contact
+                                                                  : 0;
+    if (rr == 0 && arrived > 0 && (size_t)arrived < t->ids_max) {
+        t->finished[arrived] = 0; /* an ended contact's id may be used again by a new arrival */
+        t->direct[arrived] = 0;
+    }
+    for (size_t i = timers_seen; i < r->seen_count; i++) {
         track(t, &r->seen[i]);
     }
     if (rr == 0 && ev->type == BLEND_ACD_EV_CONTACT_RESTORE && ev->u.contact_restore.agent) {
@@ -804,6 +963,11 @@ static int apply_both(struct harness *f, struct harness *r, const struct blend_a
         assert_true(t->live_count < sizeof t->live / sizeof t->live[0]);
         t->live_queue[t->live_count] = ev->u.contact_restore.queue;
         t->live[t->live_count++] = ev->u.contact_restore.contact;
+        conn_add(t, ev->u.contact_restore.contact, ev->u.contact_restore.agent);
+    }
+    if (t->why[0]) {
+        snprintf(why, whylen, "%s", t->why);
+        return 1;
     }
     if (tf || tr || rf != rr) {
         snprintf(why, whylen, "return codes differ: fast timers=%d step=%d, ref timers=%d step=%d",
@@ -847,6 +1011,11 @@ static int run_seed(uint64_t seed, size_t events, struct totals *tot)
     size_t total = (size_t)(w.queues_count + w.agents_count) + events;
     g_events = calloc(total, sizeof *g_events);
     assert_true(t && g_events);
+    t->ids_max = total + 64; /* contact ids are drawn from 1..next_contact (<= events + 50) */
+    t->finished = calloc(t->ids_max, 1);
+    t->direct = calloc(t->ids_max, sizeof *t->direct);
+    t->direct_ext = calloc(t->ids_max, sizeof *t->direct_ext);
+    assert_true(t->finished && t->direct && t->direct_ext);
     g_events_count = 0;
     for (int i = 0; i < w.queues_count; i++) {
         g_events[g_events_count++] = (struct blend_acd_event){
@@ -888,10 +1057,15 @@ static int run_seed(uint64_t seed, size_t events, struct totals *tot)
         print_effects(stderr, "ref", r.seen, r.seen_count);
     }
     tot->steps += f.steps + r.steps;
+    tot->transfers += t->transfers;
+    tot->direct_offers += t->direct_offers;
     blend_acd_destroy(fast);
     blend_acdref_destroy(ref);
     harness_deinit(&f);
     harness_deinit(&r);
+    free(t->finished);
+    free(t->direct);
+    free(t->direct_ext);
     free(t);
     free(g_events);
     g_events = NULL;
@@ -923,12 +1097,15 @@ static void test_fast_matches_reference(void **state)
     signal(SIGABRT, SIG_DFL);
     fprintf(stderr,
             "property: %llu external events, %llu events per engine (timers included), "
-            "%zu seeds mismatched\n",
-            (unsigned long long)tot.external, (unsigned long long)tot.steps / 2, failed_seeds);
+            "%zu seeds mismatched; %llu transfers, %llu direct offers\n",
+            (unsigned long long)tot.external, (unsigned long long)tot.steps / 2, failed_seeds,
+            (unsigned long long)tot.transfers, (unsigned long long)tot.direct_offers);
     if (!only && seeds >= SEEDS_DEFAULT && events >= EVENTS_DEFAULT &&
         (failed_seeds == 0 || getenv("BLEND_PROP_ALL"))) {
         /* >= 10^6 events reach each engine (external events and the timers it armed). */
         assert_true(tot.steps / 2 >= 1000000);
+        /* Transfers of both kinds, and direct offers, are exercised. */
+        assert_true(tot.transfers >= 1000 && tot.direct_offers >= 100);
     }
     assert_int_equal(failed_seeds, 0);
     assert_int_equal(blend_alloc_live(), 0);

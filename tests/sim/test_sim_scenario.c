@@ -187,6 +187,17 @@ static void test_bad_lines(void **state)
         {CONFIG "{\"at\":1,\"do\":\"contact.restore\",\"contact\":\"c\",\"queue\":\"q\","
                 "\"enqueued_s\":\"-3\"}\n",
          "t.jsonl:2: \"enqueued_s\" must be a time"},
+        {CONFIG "{\"at\":1,\"do\":\"contact.transfer\",\"contact\":\"c\",\"agent\":\"a\"}\n",
+         "t.jsonl:2: contact.transfer needs exactly one"},
+        {CONFIG "{\"at\":1,\"do\":\"contact.transfer\",\"contact\":\"c\",\"agent\":\"a\","
+                "\"queue\":\"q\",\"to_agent\":\"a\"}\n",
+         "t.jsonl:2: contact.transfer needs exactly one"},
+        {CONFIG "{\"at\":1,\"do\":\"contact.transfer\",\"contact\":\"c\",\"agent\":\"a\","
+                "\"to_agent\":\"zz\"}\n",
+         "t.jsonl:2: unknown to_agent"},
+        {CONFIG "{\"at\":1,\"do\":\"contact.transfer\",\"contact\":\"c\",\"agent\":\"a\","
+                "\"queue\":\"q\",\"priority\":2}\n",
+         "t.jsonl:2: contact.transfer: unknown field"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct blend_sim_errors errs;

@@ -37,6 +37,8 @@
  *    has reached under the new config, and moves or closes their sticky windows; removing an
  *    agent unbinds its sticky contacts for good (docs/routing.md §Precise readings 15-17).
  *  - AGENT_RESTORE and CONTACT_RESTORE rebuild state after a restart (§Restoring state).
+ *  - CONTACT_TRANSFER ends the agent's part as CONTACT_END does and starts a new stay of the
+ *    contact (§Transfers); a direct offer to the target agent is flagged is_direct.
  */
 #include "engine/acd/acd_int.h"
 
@@ -385,6 +387,7 @@ static void offers_failed(struct blend_acd *acd, uint32_t ci)
     struct acd_contact *c = &acd->contacts[ci];
     BLEND_ASSERT(c->offers_count == 0);
     c->is_rung = 0;
+    c->is_direct = 0; /* a failed transfer offer falls back to the queue (§Transfers) */
     ctimer_cancel(acd, ci, BLEND_ACD_TIMER_OFFER);
     blend__acd_wait_enter(acd, ci);
     blend__acd_dirty_contact(acd, ci);
@@ -518,8 +521,9 @@ static void arm_max_wait(struct blend_acd *acd, uint32_t ci)
     }
 }
 
-/* The contact (waiting, in no queue's structures) joins queue qi now. */
-static void queue_join(struct blend_acd *acd, uint32_t ci, uint32_t qi)
+/* The contact (waiting, in no queue's structures) joins queue qi now; a transferred contact
+ * (is_transfer) is not bound to a sticky agent (docs/routing.md §Transfers). */
+static void queue_join(struct blend_acd *acd, uint32_t ci, uint32_t qi, int is_transfer)
 {
     struct acd_contact *c = &acd->contacts[ci];
     c->queue = qi;
@@ -529,7 +533,9 @@ static void queue_join(struct blend_acd *acd, uint32_t ci, uint32_t qi)
     c->ewt_min_ms = 0;
     acd->queues[qi].contacts++;
     blend__acd_fx_contact(acd, BLEND_ACD_FX_QUEUED, ci, 0);
-    sticky_bind(acd, ci);
+    if (!is_transfer) {
+        sticky_bind(acd, ci);
+    }
     arm_relax(acd, ci);
     arm_max_wait(acd, ci);
     blend__acd_wait_enter(acd, ci);
@@ -569,7 +575,7 @@ static void overflow(struct blend_acd *acd, uint32_t ci)
         blend__acd_wait_leave(acd, ci);
         sticky_unbind(acd, ci);
         acd->queues[c->queue].contacts--;
-        queue_join(acd, ci, q2);
+        queue_join(acd, ci, q2, 0);
     } else if (q->overflow == BLEND_OVERFLOW_VOICEMAIL) {
         blend__acd_fx_contact(acd, BLEND_ACD_FX_OVERFLOW, ci, 0)->overflow =
             BLEND_OVERFLOW_VOICEMAIL;
@@ -1006,7 +1012,7 @@ static int ev_arrive(struct blend_acd *acd, const struct blend_acd_event *ev)
     c->state = BLEND_CONTACT_WAITING;
     blend__acd_map_put(&acd->contact_map, id, ci);
     acd->arrived++;
-    queue_join(acd, ci, qi);
+    queue_join(acd, ci, qi, 0);
     return 0;
 }
 
@@ -1100,6 +1106,8 @@ static int ev_accept(struct blend_acd *acd, const struct blend_acd_event *ev)
     c->connect_ms = acd->now_ms;
     c->declined_count = 0;
     c->is_overflow_due = 0;
+    c->is_direct = 0;
+    c->is_rung = 0; /* its ring-all offers are gone */
     sticky_unbind(acd, ci);
     for (int k = BLEND_ACD_TIMER_OFFER; k <= BLEND_ACD_TIMER_STICKY; k++) {
         ctimer_cancel(acd, ci, k);
@@ -1144,26 +1152,28 @@ static void aht_push(struct acd_queue *q, int64_t handle_ms)
     }
 }
 
-static int ev_end(struct blend_acd *acd, const struct blend_acd_event *ev)
+/* The agent's part of connected contact ci ends (CONTACT_END, or a transfer `t`): the slot is
+ * freed, the handle time recorded, ENDED emitted, wrap-up entered or extended. The contact
+ * itself is the caller's. */
+static void agent_part_end(struct blend_acd *acd, uint32_t ci, const struct blend_acd_transfer *t)
 {
-    uint32_t ci = contact_get(acd, ev->u.contact.contact);
-    if (!ci) {
-        return BLEND_EINVAL;
-    }
     struct acd_contact *c = &acd->contacts[ci];
-    if (c->state != BLEND_CONTACT_CONNECTED) {
-        return BLEND_ESTATE;
-    }
+    BLEND_ASSERT(c->state == BLEND_CONTACT_CONNECTED && c->agent != 0);
     uint32_t ai = c->agent;
     struct acd_agent *a = &acd->agents[ai];
     struct acd_queue *q = &acd->queues[c->queue];
     int64_t handle = acd->now_ms - c->connect_ms + q->cfg.wrapup_ms;
+    BLEND_ASSERT(a->active[c->ch] > 0);
     a->active[c->ch]--;
     a->handled++;
     blend__acd_hist_push(acd, ai, acd->now_ms, handle);
     aht_push(q, handle);
-    blend__acd_fx_contact(acd, BLEND_ACD_FX_ENDED, ci, ai);
-    acd->ended++;
+    struct blend_acd_effect *e = blend__acd_fx_contact(acd, BLEND_ACD_FX_ENDED, ci, ai);
+    if (t) {
+        e->is_transfer = 1;
+        e->to_queue = t->to_queue;
+        e->to_agent = t->to_agent;
+    }
     if (a->presence == BLEND_PRESENCE_READY && q->cfg.wrapup_ms > 0) {
         a->wrap_due_ms = acd->now_ms + q->cfg.wrapup_ms;
         blend__acd_timer_set(acd, BLEND_ACD_TIMER_WRAPUP, a->cfg.id, a->wrap_due_ms);
@@ -1179,8 +1189,64 @@ static int ev_end(struct blend_acd *acd, const struct blend_acd_event *ev)
         a->free_since[c->ch] = acd->now_ms;
         blend__acd_dirty_agent(acd, ai);
     }
-    contact_free(acd, ci);
     blend__acd_agent_reindex(acd, ai);
+}
+
+static int ev_end(struct blend_acd *acd, const struct blend_acd_event *ev)
+{
+    uint32_t ci = contact_get(acd, ev->u.contact.contact);
+    if (!ci) {
+        return BLEND_EINVAL;
+    }
+    if (acd->contacts[ci].state != BLEND_CONTACT_CONNECTED) {
+        return BLEND_ESTATE;
+    }
+    agent_part_end(acd, ci, NULL);
+    acd->ended++;
+    contact_free(acd, ci);
+    return 0;
+}
+
+/* docs/routing.md §Transfers: the agent's part ends as at CONTACT_END, then the contact starts a
+ * new stay (new first join, step 0, own priority kept, no sticky binding, no longer a callback)
+ * in the target queue, or in its current queue reserved for the target agent. */
+static int ev_transfer(struct blend_acd *acd, const struct blend_acd_event *ev)
+{
+    const struct blend_acd_transfer *t = &ev->u.transfer;
+    uint32_t ci = contact_get(acd, t->contact);
+    uint32_t ai = id_ok(t->agent) ? blend__acd_map_get(&acd->agent_map, t->agent) : 0;
+    uint32_t qi = id_ok(t->to_queue) ? blend__acd_map_get(&acd->queue_map, t->to_queue) : 0;
+    uint32_t ti = id_ok(t->to_agent) ? blend__acd_map_get(&acd->agent_map, t->to_agent) : 0;
+    if (!ci || !ai || (t->to_queue != 0) == (t->to_agent != 0) || (t->to_queue != 0 && !qi) ||
+        (t->to_agent != 0 && (!ti || ti == ai)) ||
+        (qi && !(acd->queues[qi].cfg.channels & (1u << acd->contacts[ci].ch)))) {
+        return BLEND_EINVAL;
+    }
+    struct acd_contact *c = &acd->contacts[ci];
+    if (c->state != BLEND_CONTACT_CONNECTED || c->agent != ai ||
+        (ti && acd->agents[ti].presence == BLEND_PRESENCE_LOGGED_OUT)) {
+        return BLEND_ESTATE;
+    }
+    agent_part_end(acd, ci, t); /* not counted in `ended`: the contact goes on (invariant 5) */
+    BLEND_ASSERT(c->armed == 0 && c->offers == 0 && c->group == 0 && !c->sticky_agent);
+    acd->queues[c->queue].contacts--;
+    c->state = BLEND_CONTACT_WAITING;
+    c->agent = 0;
+    c->connect_ms = 0;
+    c->is_callback = 0;
+    c->enqueued_ms = acd->now_ms;
+    c->queue = qi ? qi : c->queue;
+    /* The transferring agent passed the contact on: held off it for the target queue's
+     * reoffer_delay, as after a decline (before the join, which counts the group's holds). */
+    decline(acd, ci, ai);
+    queue_join(acd, ci, c->queue, 1);
+    if (ti && blend__acd_agent_available(&acd->agents[ti], c->ch)) {
+        /* The direct offer: made now, whatever the target's skills; the other agents are not
+         * offered the contact while it is outstanding (is_direct). */
+        blend__acd_index_flush(acd);
+        c->is_direct = 1;
+        blend__acd_offer_make(acd, ci, ti);
+    }
     return 0;
 }
 
@@ -1539,6 +1605,8 @@ static int dispatch(struct blend_acd *acd, const struct blend_acd_event *ev)
         return ev_agent_restore(acd, ev);
     case BLEND_ACD_EV_CONTACT_RESTORE:
         return ev_contact_restore(acd, ev);
+    case BLEND_ACD_EV_CONTACT_TRANSFER:
+        return ev_transfer(acd, ev);
     }
     return BLEND_EINVAL;
 }

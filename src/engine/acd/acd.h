@@ -130,6 +130,30 @@ enum blend_acd_event_type {
     /* Rebuilding the engine after a server restart (docs/routing.md §Restoring state): */
     BLEND_ACD_EV_AGENT_RESTORE,   /* a logged-out agent back in its stored presence */
     BLEND_ACD_EV_CONTACT_RESTORE, /* a contact back waiting (its true age) or connected */
+    /* A connected contact handed on by its agent (docs/routing.md §Transfers): */
+    BLEND_ACD_EV_CONTACT_TRANSFER, /* contact, agent, to_queue or to_agent */
+};
+
+/*
+ * CONTACT_TRANSFER (blind): the agent's part of the contact ends as at CONTACT_END (handle time
+ * recorded, wrap-up of the contact's current queue) with ENDED marked is_transfer, then:
+ *  - to_queue: the contact joins that queue (may be its current one) as a new stay: QUEUED, a
+ *    new first join (rank, SLA, wait), step 0, its own priority kept; decisions follow.
+ *  - to_agent: the contact starts a new stay in its current queue (QUEUED) reserved for that
+ *    agent: offered to them at once when available on the channel (any skills; the queue's
+ *    offer timeout), else at once an ordinary waiting contact. While the direct offer is
+ *    outstanding nobody else is offered the contact; accept connects; reject, timeout or
+ *    withdrawal (unavailable) make it an ordinary waiting contact of that stay.
+ * Exactly one of to_queue / to_agent is non-zero. BLEND_EINVAL: unknown contact, agent or
+ * target, both or neither target, a target queue without the contact's channel, to_agent ==
+ * agent. BLEND_ESTATE: the contact is not connected to `agent`, or to_agent is logged out.
+ * A transferred contact is never a callback afterwards and never bound to a sticky agent.
+ */
+struct blend_acd_transfer {
+    int64_t contact;
+    int64_t agent;    /* the agent connected to it */
+    int64_t to_queue; /* 0, or the queue it joins */
+    int64_t to_agent; /* 0, or the agent it is offered to */
 };
 
 /*
@@ -196,6 +220,7 @@ struct blend_acd_event {
         uint64_t timer;
         struct blend_acd_agent_restore agent_restore;     /* AGENT_RESTORE */
         struct blend_acd_contact_restore contact_restore; /* CONTACT_RESTORE */
+        struct blend_acd_transfer transfer;               /* CONTACT_TRANSFER */
     } u;
 };
 
@@ -209,7 +234,8 @@ enum blend_acd_effect_type {
                                  customer left, or the agent went unavailable */
     BLEND_ACD_FX_CONNECTED,   /* contact connected to agent */
     BLEND_ACD_FX_ABANDONED,   /* customer left before connecting */
-    BLEND_ACD_FX_ENDED,       /* connected contact ended */
+    BLEND_ACD_FX_ENDED,       /* connected contact ended (is_transfer: the agent's part ended
+                                 by a transfer; the contact goes on, to_queue / to_agent) */
     BLEND_ACD_FX_RELAXED,     /* contact's requirement moved to relaxation step `step` */
     BLEND_ACD_FX_OVERFLOW,    /* contact overflowed (to queue, voicemail or callback) */
     BLEND_ACD_FX_CALLBACK,    /* contact became a callback */
@@ -237,6 +263,9 @@ struct blend_acd_effect {
     enum blend_acd_overflow overflow;      /* OVERFLOW */
     enum blend_acd_withdraw_reason withdraw; /* WITHDRAWN */
     int64_t wait_ms;    /* CONNECTED, ABANDONED: time since the contact first joined */
+    int is_transfer;    /* ENDED by CONTACT_TRANSFER */
+    int64_t to_queue;   /* ENDED by transfer: the target queue, else 0 */
+    int64_t to_agent;   /* ENDED by transfer: the target agent, else 0 */
     uint64_t timer;     /* TIMER_SET / TIMER_CANCEL */
     int64_t due_ms;     /* TIMER_SET */
 };
@@ -315,7 +344,8 @@ struct blend_acd_contact_view {
     enum blend_channel channel;
     enum blend_acd_contact_state state;
     int64_t agent;        /* CONNECTED (or the single offered agent) */
-    int64_t enqueued_ms;  /* first join; kept through relaxation and overflow */
+    int64_t enqueued_ms;  /* first join; kept through relaxation and overflow, new at a
+                             transfer */
     int32_t priority;     /* effective priority now */
     int step;             /* relaxation step in force, 0 = base */
     int is_callback;

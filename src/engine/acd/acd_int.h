@@ -221,6 +221,8 @@ struct acd_contact {
     int64_t ewt_min_ms;
     uint32_t dirty_stamp;
     uint8_t armed; /* bit (1 << timer kind) per timer armed for this contact */
+    uint8_t is_direct; /* OFFERED to the one agent a transfer named (docs/routing.md
+                          §Transfers): nobody else is offered it meanwhile */
 };
 
 struct acd_offer {

@@ -142,8 +142,10 @@ int blend__acd_rank_cmp(const struct blend_acd *acd, uint32_t a, uint32_t b)
 int blend__acd_is_ring(const struct blend_acd *acd, const struct acd_contact *c)
 {
     /* Reading of "one callback is offered per available agent, never more": a callback is
-     * never rung on several agents; under ring-all it goes to one agent, longest-idle. */
-    return acd->queues[c->queue].cfg.strategy == BLEND_STRAT_RING_ALL && !c->is_callback;
+     * never rung on several agents; under ring-all it goes to one agent, longest-idle. A
+     * transfer's direct offer goes to its one target (docs/routing.md §Transfers). */
+    return acd->queues[c->queue].cfg.strategy == BLEND_STRAT_RING_ALL && !c->is_callback &&
+           !c->is_direct;
 }
 
 /* ---- Groups of waiting contacts ------------------------------------------------------------- */

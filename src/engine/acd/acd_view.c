@@ -231,7 +231,7 @@ static void check_contact(const struct blend_acd *acd, uint32_t ci)
     BLEND_ASSERT(n == c->offers_count);
     switch (c->state) {
     case BLEND_CONTACT_WAITING:
-        BLEND_ASSERT(n == 0);
+        BLEND_ASSERT(n == 0 && !c->is_direct);
         BLEND_ASSERT((c->group != 0) == !blend__acd_is_restricted(acd, c));
         if (c->group) {
             const struct acd_group *g = &acd->groups[c->group];
@@ -257,11 +257,15 @@ static void check_contact(const struct blend_acd *acd, uint32_t ci)
         /* Invariants 1 and 4. */
         BLEND_ASSERT(n >= 1 && c->group == 0);
         BLEND_ASSERT(n == 1 || c->is_rung);
+        /* A transfer's direct offer: one offer, to an agent who is ready (invariant 2), and
+         * no sticky binding (a transferred contact is never bound). */
+        BLEND_ASSERT(!c->is_direct ||
+                     (n == 1 && !c->is_rung && !c->sticky_agent && !c->is_callback));
         /* ">=": timers due at the same instant fire one step after another. */
         BLEND_ASSERT(contact_has_armed(c, BLEND_ACD_TIMER_OFFER) && c->offer_due_ms >= acd->now_ms);
         break;
     case BLEND_CONTACT_CONNECTED:
-        BLEND_ASSERT(n == 0 && c->group == 0 && c->agent != 0);
+        BLEND_ASSERT(n == 0 && c->group == 0 && c->agent != 0 && !c->is_direct);
         BLEND_ASSERT(acd->agents[c->agent].active[c->ch] > 0);
         break;
     default:

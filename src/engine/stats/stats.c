@@ -16,7 +16,8 @@
  * Effects of one engine step share at_ms and their order within a step is not relied upon:
  * AGENT_STATE(wrap-up) may come before or after the ENDED that caused it, QUEUED(new queue)
  * before or after OVERFLOW(queue), WITHDRAWN before or after the CONNECTED or ABANDONED that
- * caused it. Each pair is folded the same way in either order.
+ * caused it, a transfer's QUEUED (and its direct OFFER) before or after its ENDED(is_transfer).
+ * Each pair is folded the same way in either order.
  */
 #include "engine/stats/stats.h"
 
@@ -33,8 +34,9 @@
 
 enum phase { PH_WAITING, PH_CB_WAITING, PH_OFFERED, PH_CONNECTED };
 
-/* Pairing of the two effects of one overflow to a queue (see on_queued and on_overflow). */
-enum pending { PEND_NONE, PEND_MOVED, PEND_OVERFLOW };
+/* Pairing of the two effects of one overflow to a queue (see on_queued and on_overflow), and
+ * of one transfer (ENDED marked is_transfer and the QUEUED of the new stay, see on_ended). */
+enum pending { PEND_NONE, PEND_MOVED, PEND_OVERFLOW, PEND_XFER_QUEUED, PEND_XFER_ENDED };
 
 enum category { CAT_OUT, CAT_BUSY, CAT_IDLE, CAT_NOT_READY };
 
@@ -58,6 +60,7 @@ struct contact {
     int64_t pending_at_ms;
     int64_t first_join_ms;
     int64_t connected_ms;
+    uint32_t xfer_queue; /* PEND_XFER_QUEUED: the queue of the new stay */
 };
 
 struct queue {
@@ -556,12 +559,24 @@ static int on_queued(struct blend_stats *s, const struct blend_acd_effect *fx)
     if (c == NULL && s->contact_free == NONE) {
         return BLEND_ELIMIT;
     }
-    if (c != NULL && c->is_connected) {
-        return BLEND_ESTATE;
-    }
     uint32_t qslot = queue_ensure(s, fx->queue);
     if (qslot == NONE) {
         return BLEND_ELIMIT;
+    }
+    if (c != NULL && c->is_connected) {
+        /* A transfer's new stay listed before its ENDED: applied by on_ended. */
+        c->pending = PEND_XFER_QUEUED;
+        c->pending_at_ms = fx->at_ms;
+        c->xfer_queue = qslot;
+        return 0;
+    }
+    if (c != NULL && c->pending == PEND_XFER_ENDED && c->pending_at_ms == fx->at_ms) {
+        detach(s, c);
+        c->pending = PEND_NONE;
+        c->queue = qslot;
+        BUMP(&s->queues[qslot], fx->at_ms, arrivals, 1); /* a new stay: a new arrival */
+        attach(s, c);
+        return 0;
     }
     if (c == NULL) {
         c = contact_new(s, fx->contact);
@@ -731,7 +746,26 @@ static int on_ended(struct blend_stats *s, struct contact *c, const struct blend
     a->has_last = 1;
     a->last_queue = c->queue;
     a->last_channel = c->channel;
-    contact_free(s, c);
+    if (!fx->is_transfer) {
+        contact_free(s, c);
+        return 0;
+    }
+    /* docs/kpis.md §Transfers: answered in this queue (counted at CONNECTED), transferred out
+     * of it; the contact goes on as a new stay (a new arrival in the target queue). */
+    BUMP(q, fx->at_ms, transferred, 1);
+    c->is_connected = 0;
+    c->agent = NONE;
+    c->is_callback = 0;
+    c->first_join_ms = fx->at_ms;
+    if (c->pending == PEND_XFER_QUEUED && c->pending_at_ms == fx->at_ms) {
+        c->pending = PEND_NONE;
+        c->queue = c->xfer_queue;
+        BUMP(&s->queues[c->queue], fx->at_ms, arrivals, 1);
+    } else {
+        c->pending = PEND_XFER_ENDED;
+        c->pending_at_ms = fx->at_ms;
+    }
+    attach(s, c);
     return 0;
 }
 
@@ -773,8 +807,9 @@ static int on_offer_change(struct blend_stats *s, const struct blend_acd_effect 
         }
         return 0;
     }
-    if (delta > 0 && c->is_connected) {
-        return BLEND_ESTATE;
+    if (delta > 0 && c->is_connected &&
+        !(c->pending == PEND_XFER_QUEUED && c->pending_at_ms == fx->at_ms)) {
+        return BLEND_ESTATE; /* (a transfer's direct offer may be listed before its ENDED) */
     }
     if (delta < 0 && c->offers == 0) {
         return 0; /* the connection already consumed it */

@@ -64,7 +64,9 @@ struct blend_stats_queue_figures {
     int64_t overflowed_out;       /* left this queue by overflow (another queue or voicemail) */
     int64_t overflowed_voicemail; /* of which to voicemail */
     int64_t overflowed_callback;  /* max wait turned the contact into a callback (in place) */
-    int64_t transferred;          /* always 0: the engine has no transfers yet */
+    int64_t transferred;          /* connected contacts transferred out of this queue by their
+                                     agent (also in answered and handled here; the new stay is
+                                     an arrival of the target queue) */
     int64_t handled;              /* connected contacts that ended (callbacks included) */
     int64_t talk_ms;              /* their talk time */
     int64_t hold_ms;              /* always 0: the engine has no hold yet */

@@ -1208,6 +1208,56 @@ static void fed_by_the_acd(void **state_)
     assert_int_equal(blend_alloc_live(), 0);
 }
 
+/* A transfer (docs/kpis.md §Transfers): answered and transferred in the queue left, a new
+ * arrival in the target; the ENDED(is_transfer) and the new stay's QUEUED and direct OFFER of
+ * the same step fold the same in either order. */
+static void transfer_both_orders(void **state)
+{
+    for (int order = 0; order < 2; order++) {
+        struct blend_stats *s = make(4, 4, 4);
+        queued(s, 0, 1, Q1);
+        answer(s, 1000, 1, 101, 1000);
+        struct blend_acd_effect end = fx_of(BLEND_ACD_FX_ENDED, 5000, 1, 101, Q1);
+        end.is_transfer = 1;
+        end.to_queue = Q2;
+        struct blend_acd_effect q2 = fx_of(BLEND_ACD_FX_QUEUED, 5000, 1, 0, Q2);
+        struct blend_acd_effect of = fx_of(BLEND_ACD_FX_OFFER, 5000, 1, 102, Q2);
+        if (order == 0) {
+            feed(s, &end);
+            feed(s, &q2);
+            feed(s, &of);
+        } else {
+            feed(s, &q2);
+            feed(s, &of);
+            feed(s, &end);
+        }
+        struct blend_stats_queue a = q_get(s, Q1, 5000), b = q_get(s, Q2, 5500);
+        assert_int_equal(a.connected_now + a.waiting + a.offered_now, 0);
+        assert_int_equal(b.offered_now, 1);
+        assert_int_equal(b.longest_wait_ms, 500); /* the new stay's wait, from the transfer */
+        connected(s, 6000, 1, 102, 1000);
+        ended(s, 9000, 1, 102);
+        a = q_get(s, Q1, 9000);
+        b = q_get(s, Q2, 9000);
+        assert_int_equal(a.window.arrivals, 1);
+        assert_int_equal(a.window.answered, 1);
+        assert_int_equal(a.window.offered, 1);
+        assert_int_equal(a.window.transferred, 1);
+        assert_int_equal(a.window.handled, 1);
+        assert_int_equal(a.window.talk_ms, 4000);
+        assert_int_equal(b.window.arrivals, 1);
+        assert_int_equal(b.window.overflowed_in, 0);
+        assert_int_equal(b.window.answered, 1);
+        assert_int_equal(b.window.wait_answered_ms, 1000);
+        assert_int_equal(b.window.transferred, 0);
+        assert_int_equal(b.window.handled, 1);
+        assert_int_equal(b.window.talk_ms, 3000);
+        assert_int_equal(b.connected_now, 0);
+        blend_stats_destroy(s);
+    }
+    assert_int_equal(blend_alloc_live(), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1217,6 +1267,7 @@ int main(void)
         cmocka_unit_test(multichannel_agent),
         cmocka_unit_test(windows_and_last_hour),
         cmocka_unit_test(overflow_both_orders),
+        cmocka_unit_test(transfer_both_orders),
         cmocka_unit_test(live_offers_ring_all),
         cmocka_unit_test(edges),
         cmocka_unit_test(refusals_change_nothing),
