@@ -33,6 +33,7 @@ struct call {
     int64_t interaction; /* 0 until created */
     enum call_state state;
     int connected;       /* the engine connected it */
+    int external;        /* transferred to an external number: out of routing, still on SIP */
     int64_t agent;       /* connected agent */
     char caller[BLEND_SIP_EXTENSION_BYTES_MAX];
     char dialled[BLEND_SIP_EXTENSION_BYTES_MAX];
@@ -254,6 +255,69 @@ static void on_incoming(struct blend_calls *c, const struct blend_sip_event *ev)
     }
 }
 
+/* ---- Transfers ----------------------------------------------------------------------------- */
+
+static int start_transfer_number(struct blend_calls *c, struct call *k, const char *number)
+{
+    int rc = blend_sip_call_transfer_number(c->sip, k->call, number);
+    if (rc == 0) {
+        record(c, "call.transfer", k->interaction,
+               json_pack("{s:I, s:s, s:s}", "interaction_id", (json_int_t)k->interaction, "to",
+                         "number", "number", number));
+    }
+    return rc;
+}
+
+int blend__calls_transfer_number(struct blend_calls *c, int64_t id, const char *number)
+{
+    struct call *k = c ? by_interaction(c, id) : NULL;
+    if (!k || !k->connected) {
+        return BLEND_ENOENT;
+    }
+    return start_transfer_number(c, k, number);
+}
+
+/* An agent's phone sent REFER: the target is another agent's extension, a queue (by name or by
+ * an entry point's number), or else an external number. */
+static void on_refer(struct blend_calls *c, struct call *k, const struct blend_sip_event *ev)
+{
+    struct blend_acd_event t = {.type = BLEND_ACD_EV_CONTACT_TRANSFER};
+    t.u.transfer.contact = k->interaction;
+    t.u.transfer.agent = k->agent;
+    json_t *doc = NULL;
+    if (blend_store_find(c->app->store, &blend_res_agents, "extension", ev->dialled, 0, &doc) ==
+        0) {
+        t.u.transfer.to_agent = json_integer_value(json_object_get(doc, "id"));
+    } else if (blend_store_find(c->app->store, &blend_res_queues, "name", ev->dialled, 0, &doc) ==
+               0) {
+        t.u.transfer.to_queue = json_integer_value(json_object_get(doc, "id"));
+    } else if ((doc = entry_point_for(c, ev->dialled)) != NULL) {
+        json_t *q = NULL;
+        const char *qname = json_string_value(json_object_get(doc, "queue"));
+        if (qname && blend_store_find(c->app->store, &blend_res_queues, "name", qname, 0, &q) ==
+                         0) {
+            t.u.transfer.to_queue = json_integer_value(json_object_get(q, "id"));
+        }
+        json_decref(q);
+    }
+    json_decref(doc);
+    record(c, "call.refer", k->interaction,
+           json_pack("{s:I, s:I, s:s}", "interaction_id", (json_int_t)k->interaction,
+                     "agent_id", (json_int_t)ev->agent_id, "target", ev->dialled));
+    if (t.u.transfer.to_agent == 0 && t.u.transfer.to_queue == 0) {
+        if (start_transfer_number(c, k, ev->dialled) != 0) {
+            BLEND_LOG_WARN("calls", "transfer of interaction %" PRId64 " to %s refused",
+                           k->interaction, ev->dialled);
+        }
+        return;
+    }
+    int rc = blend__routing_step_detached(c->app->routing, &t);
+    if (rc) {
+        BLEND_LOG_WARN("calls", "transfer of interaction %" PRId64 " to %s refused: %s",
+                       k->interaction, ev->dialled, blend_strerror(rc));
+    }
+}
+
 /* ---- The phones and the customer --------------------------------------------------------- */
 
 void blend__calls_on_sip_event(struct blend_calls *c, const struct blend_sip_event *ev)
@@ -293,6 +357,27 @@ void blend__calls_on_sip_event(struct blend_calls *c, const struct blend_sip_eve
                          "agent_id", (json_int_t)ev->agent_id, "sip_code", ev->sip_code));
         step(c, BLEND_ACD_EV_OFFER_REJECT, k->interaction, ev->agent_id);
         break;
+    case BLEND_SIP_EV_CALL_HELD:
+    case BLEND_SIP_EV_CALL_RESUMED:
+        record(c, ev->kind == BLEND_SIP_EV_CALL_HELD ? "call.held" : "call.resumed",
+               k->interaction,
+               json_pack("{s:I, s:s}", "interaction_id", (json_int_t)k->interaction, "leg",
+                         ev->leg));
+        break;
+    case BLEND_SIP_EV_TRANSFER_REQUESTED:
+        on_refer(c, k, ev);
+        break;
+    case BLEND_SIP_EV_OUTBOUND_PROGRESS:
+        record(c, "call.transfer_progress", k->interaction,
+               json_pack("{s:I, s:s, s:i}", "interaction_id", (json_int_t)k->interaction, "leg",
+                         ev->leg, "sip_code", ev->sip_code));
+        if (strcmp(ev->leg, "transfer") == 0 && ev->sip_code >= 200 && ev->sip_code < 300 &&
+            k->connected && !k->external) {
+            /* The number answered: the agent's part is over (wrap-up). */
+            k->external = 1;
+            step(c, BLEND_ACD_EV_CONTACT_END, k->interaction, k->agent);
+        }
+        break;
     case BLEND_SIP_EV_CALL_ENDED: {
         if (k->interaction > 0) {
             record(c, "call.ended", k->interaction,
@@ -304,6 +389,10 @@ void blend__calls_on_sip_event(struct blend_calls *c, const struct blend_sip_eve
         }
         if (k->state == CALL_ARRIVING) {
             k->state = CALL_GONE; /* abandoned once the interaction exists */
+            return;
+        }
+        if (k->external) {
+            forget(c, k); /* routing was done with it at the transfer */
             return;
         }
         int64_t id = k->interaction;
@@ -342,8 +431,20 @@ void blend__calls_on_effect(struct blend_calls *c, const struct blend_acd_effect
         k->agent = f->agent;
         break;
     case BLEND_ACD_FX_ENDED:
+        if (f->is_transfer) {
+            /* The agent's part ends; the customer stays for the next agent. */
+            (void)blend_sip_call_unbridge_agent(c->sip, k->call);
+            k->connected = 0;
+            k->agent = 0;
+            break;
+        }
+        if (k->external) {
+            break; /* the customer talks to the number now; CALL_ENDED will close it */
+        }
+        (void)blend_sip_call_hangup(c->sip, k->call, "ended");
+        forget(c, k);
+        break;
     case BLEND_ACD_FX_ABANDONED:
-        /* Ended through the API (or by the engine): hang up what is left of the call. */
         (void)blend_sip_call_hangup(c->sip, k->call, "ended");
         forget(c, k);
         break;

@@ -560,3 +560,96 @@ int blend__h_stats_agents(struct blend_http_req *req, void *arg)
         req, 200, json_pack("{s:o}", "items", blend__stats_items(app, &blend_res_agents, only)));
     return BLEND_HTTP_DONE;
 }
+
+/* Blind transfer of a connected interaction: {"queue": name} joins that queue as a new stay,
+ * {"agent_id": N} is offered to that agent first (then its queue), {"number": "..."} (phone
+ * calls only) bridges the customer to an external number through the outbound trunk. */
+int blend__h_interaction_transfer(struct blend_http_req *req, void *arg)
+{
+    struct blend_app *app = arg;
+    const struct blend_principal *p = blend__principal(req);
+    int64_t id = blend__parse_id(blend_http_req_param(req, "id"));
+    json_t *body;
+    struct blend_http_body_error berr;
+    if (id <= 0) {
+        blend_http_respond_error(req, 404, "not_found", "no such interaction", NULL);
+        return BLEND_HTTP_DONE;
+    }
+    if (blend_http_req_json(req, &body, &berr) != 0) {
+        blend_http_respond_body_error(req, &berr);
+        return BLEND_HTTP_DONE;
+    }
+    const char *queue = NULL, *number = NULL;
+    json_int_t to_agent = 0;
+    int ok = json_unpack(body, "{s?s, s?I, s?s !}", "queue", &queue, "agent_id", &to_agent,
+                         "number", &number) == 0 &&
+             (queue != NULL) + (to_agent != 0) + (number != NULL) == 1 && to_agent >= 0;
+    if (!ok) {
+        json_decref(body);
+        blend_http_respond_error(req, 422, "validation_failed",
+                                 "expected exactly one of {\"queue\": name}, {\"agent_id\": N}, "
+                                 "{\"number\": \"+...\"}",
+                                 NULL);
+        return BLEND_HTTP_DONE;
+    }
+    struct blend_acd_contact_view cv;
+    if (blend_acd_contact(blend__routing_acd(app->routing), id, &cv) != 0 ||
+        cv.state != BLEND_CONTACT_CONNECTED) {
+        json_decref(body);
+        blend_http_respond_error(req, 409, "conflict",
+                                 "only a connected interaction can be transferred", NULL);
+        return BLEND_HTTP_DONE;
+    }
+    if (p->role == BLEND_ROLE_AGENT && cv.agent != p->agent_id) {
+        json_decref(body);
+        blend_http_respond_error(req, 403, "forbidden", "agents transfer only their own contacts",
+                                 NULL);
+        return BLEND_HTTP_DONE;
+    }
+    if (number) {
+        int rc = blend__calls_transfer_number(app->calls, id, number);
+        json_decref(body);
+        if (rc == BLEND_ENOENT) {
+            blend_http_respond_error(req, 409, "conflict",
+                                     "only a phone call can be transferred to a number", NULL);
+        } else if (rc == BLEND_ESTATE) {
+            blend_http_respond_error(req, 409, "conflict", "no outbound trunk is configured",
+                                     NULL);
+        } else if (rc) {
+            blend__routing_refuse(req, rc);
+        } else {
+            blend_http_respond_json(req, 202,
+                                    json_pack("{s:I, s:s}", "interaction_id", (json_int_t)id,
+                                              "transfer", "calling"));
+        }
+        return BLEND_HTTP_DONE;
+    }
+    struct blend_acd_event ev = {.type = BLEND_ACD_EV_CONTACT_TRANSFER};
+    ev.u.transfer.contact = id;
+    ev.u.transfer.agent = cv.agent;
+    ev.u.transfer.to_agent = to_agent;
+    if (queue) {
+        json_t *q;
+        if (blend_store_find(app->store, &blend_res_queues, "name", queue, 0, &q) != 0) {
+            json_decref(body);
+            blend_http_respond_error(req, 422, "validation_failed", "queue: no such queue",
+                                     json_pack("[{s:s, s:s}]", "path", "queue", "message",
+                                               "no such queue"));
+            return BLEND_HTTP_DONE;
+        }
+        ev.u.transfer.to_queue = json_integer_value(json_object_get(q, "id"));
+        json_decref(q);
+    }
+    json_decref(body);
+    struct blend_routing_writes ws = {.n = 0};
+    int rc = blend__routing_apply(app->routing, &ev, &ws);
+    if (rc) {
+        blend__routing_refuse(req, rc);
+        return BLEND_HTTP_DONE;
+    }
+    json_t *view = blend__routing_contact_json(app->routing, id);
+    if (!view) {
+        view = json_pack("{s:I, s:s}", "interaction_id", (json_int_t)id, "state", "done");
+    }
+    return blend__routing_commit(app->routing, &ws, req, view, 200);
+}

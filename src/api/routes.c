@@ -60,6 +60,8 @@ const struct blend_http_route blend__app_routes[] = {
      blend__h_interaction_action},
     {POST, "/api/v1/interactions/{id}/end", "interactions.end", A | S | G,
      blend__h_interaction_action},
+    {POST, "/api/v1/interactions/{id}/transfer", "interactions.transfer", A | S | G,
+     blend__h_interaction_transfer},
     {POST, "/api/v1/interactions/{id}/abandon", "interactions.abandon", A | S,
      blend__h_interaction_action},
     {POST, "/api/v1/interactions/{id}/callback", "interactions.callback", A | S,

@@ -324,6 +324,15 @@ static json_t *effect_data(const struct blend_routing *r, const struct blend_acd
     case BLEND_ACD_FX_RELAXED:
         json_object_set_new(d, "step", json_integer(f->step));
         break;
+    case BLEND_ACD_FX_ENDED:
+        if (f->is_transfer) {
+            json_object_set_new(d, "transfer", json_true());
+            json_object_set_new(d, "to_queue_id", f->to_queue ? json_integer(f->to_queue)
+                                                              : json_null());
+            json_object_set_new(d, "to_agent_id", f->to_agent ? json_integer(f->to_agent)
+                                                              : json_null());
+        }
+        break;
     case BLEND_ACD_FX_OVERFLOW:
         json_object_set_new(d, "to", json_string(overflow_name(f->overflow)));
         break;
@@ -353,7 +362,7 @@ static const char *interaction_state(const struct blend_acd_effect *f)
     case BLEND_ACD_FX_CONNECTED:
         return "connected";
     case BLEND_ACD_FX_ENDED:
-        return "wrap_up";
+        return f->is_transfer ? NULL : "wrap_up"; /* a transferred contact goes on */
     case BLEND_ACD_FX_ABANDONED:
         return "ended";
     case BLEND_ACD_FX_OVERFLOW:
@@ -371,6 +380,13 @@ static int add_interaction_update(struct blend_routing *r, struct blend_write *w
         return 0;
     }
     json_t *patch = json_pack("{s:s}", "state", st);
+    json_t *queue;
+    if (f->type == BLEND_ACD_FX_QUEUED &&
+        blend_store_get(r->app->store, &blend_res_queues, f->queue, 0, &queue) == 0) {
+        /* Overflow and transfers move a contact to another queue: the row follows. */
+        json_object_set(patch, "queue", json_object_get(queue, "name"));
+        json_decref(queue);
+    }
     if (f->type == BLEND_ACD_FX_CONNECTED) {
         json_t *agent;
         if (blend_store_get(r->app->store, &blend_res_agents, f->agent, 0, &agent) == 0) {
@@ -981,6 +997,9 @@ static int effect_of_event(const struct blend_routing *r, const json_t *ev,
             f->withdraw = (enum blend_acd_withdraw_reason)w;
         }
     }
+    f->is_transfer = json_is_true(json_object_get(d, "transfer"));
+    f->to_queue = json_integer_value(json_object_get(d, "to_queue_id"));
+    f->to_agent = json_integer_value(json_object_get(d, "to_agent_id"));
     if (f->type == BLEND_ACD_FX_WITHDRAWN && f->withdraw == 0) {
         f->withdraw = BLEND_WITHDRAW_UNAVAILABLE; /* "restart": the offer died with a process */
     }
@@ -1147,6 +1166,12 @@ static void fold_event(struct restore_set *rs, const json_t *ev)
         c->agent = json_integer_value(json_object_get(data, "agent_id"));
     } else if (strcmp(type, "contact.offered") == 0) {
         c->offered_agent = json_integer_value(json_object_get(data, "agent_id"));
+    } else if (strcmp(type, "contact.ended") == 0 &&
+               json_is_true(json_object_get(data, "transfer"))) {
+        /* A transfer starts a new stay: its next contact.queued is the new first join. */
+        c->first_wall = 0;
+        c->is_callback = 0;
+        c->agent = 0;
     }
 }
 

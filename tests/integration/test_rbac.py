@@ -108,6 +108,8 @@ def plan(method, path, role, token, fx, srv):
         concrete = path.replace("{id}", str(fx.ids["interactions"]))
         if path.endswith("/priority"):
             body = {"priority": 5}
+        elif path.endswith("/transfer"):
+            body = {"queue": "billing"}
         # Past RBAC the action may not fit the interaction's state (409) or it may have left
         # routing after an earlier call of this walk (404).
         ok_extra.update({404, 409})
