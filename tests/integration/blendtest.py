@@ -1,13 +1,16 @@
 """Harness for Blend's integration tests: runs the real `blend` binary on loopback.
 
 Every test file under tests/integration/ imports this module. It gives:
-- `Server`: a context manager that owns one temporary data directory, one free loopback port
-  and one configuration file, starts `blend serve` with the demo provisioning file, waits (bounded)
+- `Server`: a context manager that owns one temporary data directory, free loopback ports for
+  HTTP and SIP and one configuration file, starts `blend serve` with the demo provisioning file, waits (bounded)
   for `GET /healthz` to answer 200 and offers plain HTTP helpers (`request`, `login`), process
   control (`stop` = SIGTERM and a checked exit, `kill9`, `restart`) and a WebSocket client.
 - `WebSocket`: a minimal RFC 6455 client (handshake, masked client frames, text, ping/pong,
   close) over a plain socket, enough for the event stream.
-- small helpers: `check` (assertion with a message that survives `python3 -O`), `run_cli`.
+- small helpers: `check` (assertion with a message that survives `python3 -O`), `run_cli`,
+  `wait_for` (poll a condition with a bound), `events_of` (an interaction's log entries).
+- SIP peers: `Sipp` (one SIPp process on a scenario of tests/sip/, its exit code and error log)
+  and `register_phone` (a SIPp registration of an extension from a given port).
 
 Only the Python standard library is used (CTest runs these files with Debian's python3). The
 binary comes from $BLEND_BIN and the source tree from $BLEND_SRC (both set by CTest; defaults
@@ -675,3 +678,62 @@ class Sections:
             not self.failures,
             f"{len(self.failures)} part(s) failed:\n  " + "\n  ".join(self.failures),
         )
+
+# ---- SIP peers and waiting ---------------------------------------------------------------------
+
+SIP_SCENARIOS = os.path.join(SRC, "tests", "sip")
+
+
+def wait_for(what, fn, limit_s=15, step_s=0.05):
+    """Polls fn until it returns something truthy (returned), or fails after limit_s."""
+    deadline = time.monotonic() + limit_s
+    while time.monotonic() < deadline:
+        got = fn()
+        if got:
+            return got
+        time.sleep(step_s)
+    raise TestFailure(f"timed out waiting for {what}")
+
+
+def events_of(srv, token, iid):
+    """The event-log entries of interaction iid, in order."""
+    return [e for e in srv.event_log(token) if e["subject"] == f"interactions/{iid}"]
+
+
+class Sipp:
+    """One SIPp process running tests/sip/SCENARIO against the server's SIP port (or target)."""
+
+    def __init__(self, srv, scenario, args, tag, target=None):
+        self.tag = tag
+        self.err = os.path.join(srv.dir, f"sipp-{tag}.log")
+        cmd = (["sipp", "-sf", os.path.join(SIP_SCENARIOS, scenario), "-m", "1", "-i",
+                "127.0.0.1", "-t", "u1", "-timeout", "30", "-timeout_error", "-nostdin",
+                "-trace_err", "-error_file", self.err] + list(args) +
+               [target or f"127.0.0.1:{srv.sip_port}"])
+        self.proc = subprocess.Popen(cmd, cwd=srv.dir, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+
+    def wait(self, timeout=40):
+        """SIPp's exit code (0: the scenario ran to its end); its error log is shown otherwise."""
+        try:
+            code = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise TestFailure(f"SIPp {self.tag} did not finish")
+        if code != 0 and os.path.exists(self.err):
+            with open(self.err, errors="replace") as f:
+                log(f"SIPp {self.tag} errors:\n" + f.read()[-3000:])
+        return code
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait()
+
+
+def register_phone(srv, port, extension, password, expires=600, tag=None):
+    """Registers extension from 127.0.0.1:port with SIPp (the same port the phone's answering
+    scenario binds next: a binding is its contact address); returns SIPp's exit code."""
+    return Sipp(srv, "register.xml", ["-p", str(port), "-s", extension, "-au", extension,
+                                      "-ap", password, "-key", "expires", str(expires), "-d",
+                                      "0"], tag or f"register-{extension}").wait()

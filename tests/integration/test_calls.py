@@ -7,53 +7,10 @@ sends the call back to the queue, a customer hanging up while waiting abandons i
 does not answer in time is cancelled and the call rings the next agent, and a call connected
 when the server is killed is ended by the restart (its agent wraps up)."""
 
-import os
-import subprocess
 import time
 
 import blendtest as bt
-from blendtest import check
-
-SCEN = os.path.join(bt.SRC, "tests", "sip")
-
-
-class Sipp:
-    """One SIPp process against the server's SIP port."""
-
-    def __init__(self, srv, scenario, args, tag):
-        self.tag = tag
-        self.err = os.path.join(srv.dir, f"sipp-{tag}.log")
-        cmd = (["sipp", "-sf", os.path.join(SCEN, scenario), "-m", "1", "-i", "127.0.0.1",
-                "-t", "u1", "-timeout", "30", "-timeout_error", "-nostdin", "-trace_err",
-                "-error_file", self.err] + args + [f"127.0.0.1:{srv.sip_port}"])
-        self.proc = subprocess.Popen(cmd, cwd=srv.dir, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-
-    def wait(self, timeout=40):
-        try:
-            code = self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise bt.TestFailure(f"SIPp {self.tag} did not finish")
-        if code != 0 and os.path.exists(self.err):
-            with open(self.err, errors="replace") as f:
-                bt.log(f"SIPp {self.tag} errors:\n" + f.read()[-3000:])
-        return code
-
-
-def wait_for(what, fn, limit_s=15):
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        got = fn()
-        if got:
-            return got
-        time.sleep(0.05)
-    raise bt.TestFailure(f"timed out waiting for {what}")
-
-
-def events_of(srv, token, iid):
-    return [e for e in srv.event_log(token) if e["subject"] == f"interactions/{iid}"]
+from blendtest import Sipp, check, events_of, wait_for
 
 
 def run():

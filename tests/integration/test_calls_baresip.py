@@ -6,22 +6,11 @@ hangs up. The event log shows the call from arrival to end, with RTP counted bot
 import os
 import signal
 import subprocess
-import time
 
 import blendtest as bt
-from blendtest import check
+from blendtest import check, wait_for
 
 SCEN = os.path.join(bt.SRC, "tests", "sip")
-
-
-def wait_for(what, fn, limit_s=20):
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        got = fn()
-        if got:
-            return got
-        time.sleep(0.1)
-    raise bt.TestFailure(f"timed out waiting for {what}")
 
 
 def run():

@@ -4,52 +4,11 @@ and offers the call to Jiho, whose phone answers: the customer talks to Jiho), t
 customer is REFERred to an external number (Blend calls it through the outbound trunk, a SIPp
 UAS, and bridges the customer to it)."""
 
-import os
-import subprocess
 import time
 
 import blendtest as bt
-from blendtest import check
-
-SCEN = os.path.join(bt.SRC, "tests", "sip")
+from blendtest import Sipp, check, events_of, wait_for
 TRUNK_PORT = bt.free_port()
-
-
-class Sipp:
-    def __init__(self, srv, scenario, args, tag, target=None):
-        self.tag = tag
-        self.err = os.path.join(srv.dir, f"sipp-{tag}.log")
-        cmd = (["sipp", "-sf", os.path.join(SCEN, scenario), "-m", "1", "-i", "127.0.0.1",
-                "-t", "u1", "-timeout", "30", "-timeout_error", "-nostdin", "-trace_err",
-                "-error_file", self.err] + args + [target or f"127.0.0.1:{srv.sip_port}"])
-        self.proc = subprocess.Popen(cmd, cwd=srv.dir, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.DEVNULL)
-
-    def wait(self, timeout=40):
-        try:
-            code = self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise bt.TestFailure(f"SIPp {self.tag} did not finish")
-        if code != 0 and os.path.exists(self.err):
-            with open(self.err, errors="replace") as f:
-                bt.log(f"SIPp {self.tag} errors:\n" + f.read()[-3000:])
-        return code
-
-
-def wait_for(what, fn, limit_s=15):
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        got = fn()
-        if got:
-            return got
-        time.sleep(0.05)
-    raise bt.TestFailure(f"timed out waiting for {what}")
-
-
-def events_of(srv, token, iid):
-    return [e for e in srv.event_log(token) if e["subject"] == f"interactions/{iid}"]
 
 
 def run():
@@ -60,10 +19,8 @@ def run():
         ids = {u: srv.agent_of_user(admin, u)["id"] for u in tok}
         ports = {u: (str(bt.free_port()), str(bt.free_port())) for u in tok}
         for u, ext in (("minji", "1001"), ("jiho", "1002")):
-            reg = Sipp(srv, "register.xml", ["-p", ports[u][0], "-s", ext, "-au", ext, "-ap",
-                                             f"sip-demo-{ext}", "-key", "expires", "600", "-d",
-                                             "0"], f"register-{u}")
-            check(reg.wait() == 0, f"{u}'s phone registers")
+            check(bt.register_phone(srv, ports[u][0], ext, f"sip-demo-{ext}") == 0,
+                  f"{u}'s phone registers")
             wait_for(f"{u}'s phone", lambda u=u: srv.get_ok(
                 f"/api/v1/agents/{ids[u]}/state", admin)["phone"]["registered"])
             st, _, _ = srv.request("POST", f"/api/v1/agents/{ids[u]}/state", tok[u],

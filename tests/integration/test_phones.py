@@ -6,10 +6,9 @@ password is refused, and unregistering takes voice away again."""
 
 import os
 import subprocess
-import time
 
 import blendtest as bt
-from blendtest import check
+from blendtest import check, wait_for
 
 SCEN = os.path.join(bt.SRC, "tests", "sip")
 
@@ -27,16 +26,6 @@ def sipp(srv, scenario, user, password, expires=3600, timeout=20):
            f"127.0.0.1:{srv.sip_port}"]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=srv.dir)
     return done.returncode
-
-
-def wait_for(what, fn, limit_s=10):
-    deadline = time.monotonic() + limit_s
-    while time.monotonic() < deadline:
-        got = fn()
-        if got:
-            return got
-        time.sleep(0.05)
-    raise bt.TestFailure(f"timed out waiting for {what}")
 
 
 def run():
