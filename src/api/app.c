@@ -421,3 +421,24 @@ int blend__hash_async(struct blend_app *app, struct blend_http_req *req, const c
     app->writes_pending++;
     return 0;
 }
+
+void blend__app_record_event(struct blend_app *app, const char *actor, const char *type,
+                             const char *subject, json_t *data)
+{
+    struct blend_write *w = blend_write_create();
+    if (!w) {
+        json_decref(data);
+        BLEND_LOG_WARN("api", "event %s of %s not recorded: out of memory", type, subject);
+        return;
+    }
+    snprintf(w->actor, sizeof w->actor, "%s", actor);
+    struct blend_write_op *op = blend_write_add(w, BLEND_OP_EVENT, NULL, data);
+    if (!op) {
+        blend_write_destroy(w);
+        BLEND_LOG_WARN("api", "event %s of %s not recorded: out of memory", type, subject);
+        return;
+    }
+    snprintf(op->event_type, sizeof op->event_type, "%s", type);
+    snprintf(op->subject, sizeof op->subject, "%s", subject);
+    blend__app_submit_detached(app, w);
+}

@@ -102,6 +102,10 @@ int blend__app_submit(struct blend_app *app, struct blend_http_req *req, struct 
                       blend_write_cb cb, void *cb_arg);
 /* Submits a write nobody waits for (bookkeeping: last use of a token, failed logins). */
 void blend__app_submit_detached(struct blend_app *app, struct blend_write *w);
+/* Appends one event (data stolen) to the log, unacknowledged: facts of the channels (a phone
+ * registered, a call ringing) that no client waits for. */
+void blend__app_record_event(struct blend_app *app, const char *actor, const char *type,
+                             const char *subject, json_t *data);
 /* Answers a failed write op with the right status (404, 409, 412, 422, 503, 500). */
 void blend__respond_write_error(struct blend_http_req *req, const struct blend_write *w,
                                 int had_if_match);

@@ -76,20 +76,9 @@ static void forget(struct blend_calls *c, struct call *k)
 
 static void record(struct blend_calls *c, const char *type, int64_t interaction, json_t *data)
 {
-    struct blend_write *w = blend_write_create();
-    if (!w) {
-        json_decref(data);
-        return;
-    }
-    snprintf(w->actor, sizeof w->actor, "sip");
-    struct blend_write_op *op = blend_write_add(w, BLEND_OP_EVENT, NULL, data);
-    if (!op) {
-        blend_write_destroy(w);
-        return;
-    }
-    snprintf(op->event_type, sizeof op->event_type, "%s", type);
-    snprintf(op->subject, sizeof op->subject, "interactions/%" PRId64, interaction);
-    blend__app_submit_detached(c->app, w);
+    char subject[64];
+    snprintf(subject, sizeof subject, "interactions/%" PRId64, interaction);
+    blend__app_record_event(c->app, "sip", type, subject, data);
 }
 
 static void step(struct blend_calls *c, enum blend_acd_event_type type, int64_t contact,

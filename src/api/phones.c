@@ -129,20 +129,7 @@ static int load_accounts(struct blend_phones *p)
 
 static void record(struct blend_phones *p, const char *type, const char *subject, json_t *data)
 {
-    struct blend_write *w = blend_write_create();
-    if (!w) {
-        json_decref(data);
-        return;
-    }
-    snprintf(w->actor, sizeof w->actor, "sip");
-    struct blend_write_op *op = blend_write_add(w, BLEND_OP_EVENT, NULL, data);
-    if (!op) {
-        blend_write_destroy(w);
-        return;
-    }
-    snprintf(op->event_type, sizeof op->event_type, "%s", type);
-    snprintf(op->subject, sizeof op->subject, "%s", subject);
-    blend__app_submit_detached(p->app, w);
+    blend__app_record_event(p->app, "sip", type, subject, data);
 }
 
 static void on_event(struct blend_phones *p, const struct blend_sip_event *ev)
@@ -205,6 +192,7 @@ static void on_event(struct blend_phones *p, const struct blend_sip_event *ev)
     case BLEND_SIP_EV_CALL_RESUMED:
     case BLEND_SIP_EV_TRANSFER_REQUESTED:
     case BLEND_SIP_EV_OUTBOUND_PROGRESS:
+    case BLEND_SIP_EV_RECORDING_ENDED:
         blend__calls_on_sip_event(p->app->calls, ev);
         break;
     }

@@ -1262,19 +1262,13 @@ static void end_dead_call(struct blend_routing *r, const struct contact_hist *c)
     if (blend_acd_contact(r->acd, c->contact, &v) != 0) {
         return; /* already gone (overflowed to voicemail on restore) */
     }
-    struct blend_write *w = blend_write_create();
-    json_t *data = json_pack("{s:I, s:s, s:i, s:s, s:i, s:i}", "interaction_id",
-                             (json_int_t)c->contact, "leg", "blend", "sip_code", 0, "cause",
-                             "restart", "rtp_to_agent", 0, "rtp_to_customer", 0);
-    struct blend_write_op *op = w ? blend_write_add(w, BLEND_OP_EVENT, NULL, data) : NULL;
-    if (op) {
-        snprintf(w->actor, sizeof w->actor, "sip");
-        snprintf(op->event_type, sizeof op->event_type, "call.ended");
-        snprintf(op->subject, sizeof op->subject, "interactions/%" PRId64, c->contact);
-        blend__app_submit_detached(r->app, w);
-    } else if (!w) {
-        json_decref(data);
-    }
+    char subject[64];
+    snprintf(subject, sizeof subject, "interactions/%" PRId64, c->contact);
+    blend__app_record_event(r->app, "sip", "call.ended", subject,
+                            json_pack("{s:I, s:s, s:i, s:s, s:i, s:i}", "interaction_id",
+                                      (json_int_t)c->contact, "leg", "blend", "sip_code", 0,
+                                      "cause", "restart", "rtp_to_agent", 0, "rtp_to_customer",
+                                      0));
     struct blend_acd_event ev = {.type = v.state == BLEND_CONTACT_CONNECTED
                                              ? BLEND_ACD_EV_CONTACT_END
                                              : BLEND_ACD_EV_CONTACT_ABANDON};
