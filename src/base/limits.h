@@ -264,6 +264,14 @@
 #define BLEND_SIP_MIN_SE_S 90
 /* Longest trunk digest user name / password, NUL included. */
 #define BLEND_SIP_TRUNK_CRED_BYTES_MAX 128
+/* Longest recording path a command carries and RECORDING_ENDED reports, NUL included (longer
+ * paths are refused with BLEND_EINVAL: recordings live in a configured directory). */
+#define BLEND_SIP_RECORD_PATH_BYTES_MAX 256
+/* Paused spans RECORDING_ENDED lists (the count is complete; a card capture needs one or two). */
+#define BLEND_SIP_REC_SPANS_MAX 8
+/* Music-on-hold frames one late timer tick may send to catch up (100 ms); a longer stall of the
+ * loop skips the missed frames instead of bursting them at the phone. */
+#define BLEND_SIP_MOH_CATCHUP_FRAMES_MAX 5
 
 /* --- SIP registrar defaults (a config field left 0 takes these) ------------------------- */
 #define BLEND_SIP_NONCE_TTL_S_DEFAULT 300

@@ -13,7 +13,9 @@
  * media), blind transfer (REFER from the bridged agent: 202, NOTIFY sipfrag progress sent by
  * us in the agent's dialog so the BYE can wait for the final NOTIFY), external legs through the
  * outbound trunk (transfer to a number; click-to-call's customer leg), and RFC 4028 session
- * timers on every dialog (refresh by re-INVITE when Blend is the refresher, BYE on expiry).
+ * timers on every dialog (refresh by re-INVITE when Blend is the refresher, BYE on expiry),
+ * music on hold (played by the relay to the held side) and call recording (a media recorder per
+ * call fed by the relay; RECORDING_ENDED when it stops, before CALL_ENDED when the call ends).
  *
  * Invariants: a call lives in cs->calls until CALL_ENDED was emitted for it, and no event names
  * it afterwards; at most one leg is bridged; every libre object of a call (sessions, transaction,
@@ -106,6 +108,9 @@ struct call {
     bool ending;                      /* call_free runs: no more re-INVITEs */
     bool cust_held, agent_held;       /* that side holds */
     enum sdp_dir cust_dir, agent_dir; /* the direction Blend offers each side */
+    /* Recording: the recorder (owned; the relay borrows it) and its file. */
+    struct blend_media_recorder *rec;
+    char rec_path[BLEND_SIP_RECORD_PATH_BYTES_MAX];
 };
 
 struct blend__sip_calls {
@@ -117,6 +122,7 @@ struct blend__sip_calls {
     blend__sip_emit_fn *emit;
     void *emit_arg;
     struct blend__sip_counters *counters;
+    const struct blend_media_prompt *moh; /* music on hold (borrowed), NULL = silence */
     struct hash *calls;
     uint32_t calls_count;
 };
@@ -1148,12 +1154,98 @@ static void call_free(struct call *c)
     mem_deref(c->sess);
     mem_deref((void *)c->msg);
     mem_deref(c->sdp);
+    /* A recording still open here (the thread stops) is closed without an event. */
+    if (c->relay) {
+        blend__sip_relay_record(c->relay, NULL);
+    }
+    blend_media_recorder_destroy(c->rec);
     blend__sip_relay_destroy(c->relay);
     blend_free(c);
 }
 
+/* --- Recording ---------------------------------------------------------------------------- */
+
+/* RECORDING_ENDED for path: duration, paused spans and error from the summary (NULL: a
+ * recording that never started). */
+static void emit_recording_ended(struct call *c, const char *path,
+                                 const struct blend_media_rec_summary *sum, int error)
+{
+    struct blend_sip_event ev;
+    ev_init(&ev, BLEND_SIP_EV_RECORDING_ENDED, c, bridged_agent(c));
+    str_ncpy(ev.recording_path, path, sizeof(ev.recording_path));
+    ev.rec_error = error;
+    if (sum) {
+        ev.duration_ms = sum->duration_ms;
+        ev.paused_count = (int)sum->pauses_count;
+        for (size_t i = 0; i < sum->pauses_count && i < BLEND_SIP_REC_SPANS_MAX; i++) {
+            ev.paused[i].start_ms = sum->pauses[i].start_ms;
+            ev.paused[i].end_ms = sum->pauses[i].end_ms;
+        }
+    }
+    BLEND_LOG_INFO("sip", "call %llu: recording %s ended: %llu ms, %d pause(s)%s%s",
+                   (unsigned long long)c->id, path, (unsigned long long)ev.duration_ms,
+                   ev.paused_count, error ? ", error: " : "", error ? blend_strerror(error) : "");
+    c->cs->emit(&ev, c->cs->emit_arg);
+}
+
+static void rec_start(struct call *c, const char *path)
+{
+    if (c->rec) {
+        BLEND_LOG_WARN("sip", "call %llu: already recording to %s: %s refused",
+                       (unsigned long long)c->id, c->rec_path, path);
+        emit_recording_ended(c, path, NULL, BLEND_ESTATE);
+        return;
+    }
+    int err = blend_media_recorder_open(path, blend__sip_now_ms(), &c->rec);
+    if (err) {
+        emit_recording_ended(c, path, NULL, err);
+        return;
+    }
+    atomic_fetch_add(&c->cs->counters->recordings, 1);
+    str_ncpy(c->rec_path, path, sizeof(c->rec_path));
+    blend__sip_relay_record(c->relay, c->rec);
+    BLEND_LOG_INFO("sip", "call %llu: recording to %s", (unsigned long long)c->id, path);
+}
+
+/* Pause (pause = true) or resume: refused ones are logged, the recording goes on. */
+static void rec_pause(struct call *c, bool pause)
+{
+    if (!c->rec) {
+        BLEND_LOG_INFO("sip", "call %llu: record %s ignored: not recording",
+                       (unsigned long long)c->id, pause ? "pause" : "resume");
+        return;
+    }
+    uint64_t now = blend__sip_now_ms();
+    int err =
+        pause ? blend_media_recorder_pause(c->rec, now) : blend_media_recorder_resume(c->rec, now);
+    if (err) {
+        BLEND_LOG_WARN("sip", "call %llu: record %s refused: %s", (unsigned long long)c->id,
+                       pause ? "pause" : "resume", blend_strerror(err));
+    }
+}
+
+/* Closes the recording (the file is final) and reports it. */
+static void rec_stop(struct call *c)
+{
+    if (!c->rec) {
+        return;
+    }
+    blend__sip_relay_record(c->relay, NULL);
+    int err = blend_media_recorder_close(c->rec, blend__sip_now_ms());
+    int push_err = blend__sip_relay_record_error(c->relay);
+    /* Large (64 pauses): kept off the stack of libre's loop. */
+    static _Thread_local struct blend_media_rec_summary sum;
+    blend_media_recorder_summary(c->rec, &sum);
+    blend_media_recorder_destroy(c->rec);
+    c->rec = NULL;
+    emit_recording_ended(c, c->rec_path, &sum, err ? err : push_err);
+    c->rec_path[0] = '\0';
+}
+
 static void call_end(struct call *c, const char *leg, int sip_code, const char *cause)
 {
+    /* The recording's event names the call: it goes before CALL_ENDED. */
+    rec_stop(c);
     struct blend_sip_event ev;
     ev_init(&ev, BLEND_SIP_EV_CALL_ENDED, c, c->bridged ? c->bridged->agent_id : 0);
     str_ncpy(ev.leg, leg, sizeof(ev.leg));
@@ -1221,7 +1313,7 @@ static int call_setup(struct call *c, const struct sip_msg *msg)
 {
     struct blend__sip_calls *cs = c->cs;
     const struct blend__sip_offer *o = &c->inv.offer;
-    int err = blend__sip_relay_create(cs->set, &cs->media_addr, cs->counters, &c->relay);
+    int err = blend__sip_relay_create(cs->set, &cs->media_addr, cs->moh, cs->counters, &c->relay);
     if (err) {
         return err;
     }
@@ -1328,8 +1420,9 @@ static void conn_handler(const struct sip_msg *msg, void *arg)
 
 int blend__sip_calls_create(const struct blend__sip_settings *set, struct sip *stack,
                             struct blend__sip_reg *reg, const struct sa *media_addr,
-                            blend__sip_emit_fn *emit, void *emit_arg,
-                            struct blend__sip_counters *counters, struct blend__sip_calls **out)
+                            const struct blend_media_prompt *moh, blend__sip_emit_fn *emit,
+                            void *emit_arg, struct blend__sip_counters *counters,
+                            struct blend__sip_calls **out)
 {
     BLEND_ASSERT(set && stack && reg && media_addr && emit && counters && out);
     struct blend__sip_calls *cs = blend_calloc(1, sizeof(*cs));
@@ -1344,6 +1437,7 @@ int blend__sip_calls_create(const struct blend__sip_settings *set, struct sip *s
     cs->emit = emit;
     cs->emit_arg = emit_arg;
     cs->counters = counters;
+    cs->moh = moh;
     uint_fast64_t zero = 0;
     /* A layer made without the thread (tests) starts its ids at 1 too. */
     (void)atomic_compare_exchange_strong(&counters->next_call_id, &zero, 1);
@@ -1430,8 +1524,8 @@ static void cmd_unbridge(struct call *c)
     c->bridged = NULL;
     blend__sip_relay_bridge(c->relay, false);
     agent_unbridged(c);
-    /* MOH hook: from here until the next bridge the customer hears nothing; the media layer
-     * will play ringback or music to the customer side while the relay is unbridged. */
+    /* From here until the next bridge the customer hears nothing (music on hold plays only
+     * during a hold; playing music to an unbridged customer would start here, in the relay). */
     if (!refer_finish(c, 200, true)) {
         leg_free(leg);
     }
@@ -1463,7 +1557,7 @@ static void cmd_originate(struct blend__sip_calls *cs, const struct blend__sip_c
     c->inv.offer.dtmf_pt = 101;
     atomic_fetch_add(&cs->counters->calls_originated, 1);
     atomic_fetch_add(&cs->counters->calls_total, 1);
-    int err = blend__sip_relay_create(cs->set, &cs->media_addr, cs->counters, &c->relay);
+    int err = blend__sip_relay_create(cs->set, &cs->media_addr, cs->moh, cs->counters, &c->relay);
     if (!err &&
         blend__sip_sdp_make(blend__sip_relay_laddr(c->relay, BLEND__SIP_CUSTOMER),
                             BLEND__SIP_PT_PCMU, BLEND__SIP_PT_PCMA, 101, &c->sdp, &c->m) != 0) {
@@ -1539,6 +1633,16 @@ void blend__sip_calls_command(struct blend__sip_calls *cs, enum blend__sip_call_
         return;
     case BLEND__SIP_CALL_UNBRIDGE_AGENT:
         cmd_unbridge(c);
+        return;
+    case BLEND__SIP_CALL_RECORD_START:
+        rec_start(c, d->path);
+        return;
+    case BLEND__SIP_CALL_RECORD_PAUSE:
+    case BLEND__SIP_CALL_RECORD_RESUME:
+        rec_pause(c, cmd == BLEND__SIP_CALL_RECORD_PAUSE);
+        return;
+    case BLEND__SIP_CALL_RECORD_STOP:
+        rec_stop(c);
         return;
     case BLEND__SIP_CALL_ORIGINATE:
         break;

@@ -11,10 +11,20 @@
  * The agent side latches only while bridged, so early media of a losing fork cannot capture it.
  *
  * Hold: a side that put the call on hold (calls.c decides from its SDP) has what it sends dropped
- * (counted as held); that is where the media layer's music on hold will be fed to the other side.
+ * (counted as held), and the other side gets music on hold instead: a stream of Blend's own
+ * (random SSRC, sequence + 1 and timestamp + 160 per packet, the timestamp advanced by the wall
+ * time between holds, marker on the first packet of each hold) carrying the prompt's frames in
+ * that side's codec (silence without a prompt). One libre timer per relay ticks every 20 ms
+ * while some side gets music, on a deadline kept on the monotonic clock (no drift); the packet
+ * is built in one buffer allocated with the relay (nothing is allocated per packet).
+ *
+ * Recording: while a recorder is attached, every G.711 payload forwarded (before any
+ * transcoding, in its sender's codec) is pushed into it with the monotonic clock: the customer
+ * side on the left channel, the agent side on the right.
  *
  * Invariants: only the telephony thread touches a relay; nothing is relayed unless bridged;
- * datagrams larger than BLEND_SIP_RTP_PACKET_BYTES_MAX are dropped and counted.
+ * datagrams larger than BLEND_SIP_RTP_PACKET_BYTES_MAX are dropped and counted; music goes to a
+ * side only while bridged, the other side holds and this side does not.
  */
 #include "sip/sip_int.h"
 
@@ -30,6 +40,18 @@
 
 enum { RTP_HEADER_BYTES = 12 };
 
+/* The music-on-hold stream Blend sends to one side. */
+struct moh {
+    bool on;      /* this side gets music now */
+    bool started; /* ssrc/seq/ts are set (the stream continues across holds) */
+    bool marker;  /* the next packet starts a hold */
+    uint32_t ssrc, ts;
+    uint16_t seq;
+    size_t frame;     /* next prompt frame */
+    uint64_t last_ms; /* when it last sent (the timestamp follows the clock between holds) */
+    uint64_t sent;
+};
+
 struct side {
     struct blend__sip_relay *r;
     enum blend__sip_side id;
@@ -41,6 +63,7 @@ struct side {
     bool mux;
     bool held; /* this side put the call on hold: what it sends is not relayed */
     struct sa ignore_rtp, ignore_rtcp; /* a replaced peer still sending: dropped */
+    struct moh moh;
 };
 
 struct blend__sip_relay {
@@ -48,6 +71,15 @@ struct blend__sip_relay {
     bool bridged;
     uint64_t to[2]; /* RTP packets sent to each side */
     struct blend__sip_counters *counters;
+    /* Music on hold: the prompt (borrowed, NULL = silence), the 20 ms tick, its next deadline
+     * on the monotonic clock, and the one packet buffer. */
+    const struct blend_media_prompt *moh;
+    struct tmr moh_tmr;
+    uint64_t moh_due_ms;
+    struct mbuf *moh_mb;
+    /* Recording (borrowed recorder, NULL = none) and the first push error. */
+    struct blend_media_recorder *rec;
+    int rec_err;
 };
 
 /* Where the next port search starts: spreads calls over the range (telephony thread only). */
@@ -65,24 +97,61 @@ static void drop(struct blend__sip_relay *r)
     atomic_fetch_add(&r->counters->rtp_dropped, 1);
 }
 
-/* Rewrites an RTP packet from side `from` for side `to` in place. Returns false to drop it. */
-static bool rtp_adapt(const struct side *from, const struct side *to, struct mbuf *mb)
+static enum blend_media_codec media_codec(int pt)
 {
-    struct rtp_header hdr;
+    return pt == BLEND__SIP_PT_PCMA ? BLEND_MEDIA_PCMA : BLEND_MEDIA_PCMU;
+}
+
+/* Decodes the RTP header without moving mb->pos: the payload is [*payload, *end) (padding
+ * removed). Returns false for what is not RTP version 2. */
+static bool rtp_parse(struct mbuf *mb, struct rtp_header *hdr, size_t *payload, size_t *end)
+{
     size_t start = mb->pos;
-    if (rtp_hdr_decode(&hdr, mb) != 0 || hdr.ver != 2) {
+    int err = rtp_hdr_decode(hdr, mb);
+    *payload = mb->pos;
+    mb->pos = start;
+    if (err != 0 || hdr->ver != 2) {
         return false;
     }
-    size_t payload = mb->pos;
-    mb->pos = start;
-    int pt = hdr.pt;
-    uint8_t *b1 = &mb->buf[start + 1];
+    *end = mb->end;
+    if (hdr->pad && *end > *payload) {
+        size_t padn = mb->buf[*end - 1];
+        *end = padn <= *end - *payload ? *end - padn : *payload;
+    }
+    return true;
+}
+
+/* Pushes a forwarded G.711 payload into the call's recorder (telephone-event and other payload
+ * types are not audio). A push error is kept (the first) and logged once. */
+static void record(struct side *from, const struct rtp_header *hdr, const struct mbuf *mb,
+                   size_t payload, size_t end)
+{
+    struct blend__sip_relay *r = from->r;
+    if (!r->rec || hdr->pt != from->codec_pt || end <= payload) {
+        return;
+    }
+    struct blend_media_packet p = {
+        .side = from->id == BLEND__SIP_CUSTOMER ? BLEND_MEDIA_CUSTOMER : BLEND_MEDIA_AGENT,
+        .codec = media_codec(from->codec_pt),
+        .rtp_ts = hdr->ts,
+        .arrival_ms = blend__sip_now_ms(),
+        .payload = &mb->buf[payload],
+        .payload_bytes = end - payload,
+    };
+    int err = blend_media_recorder_push(r->rec, &p);
+    if (err && !r->rec_err) {
+        r->rec_err = err;
+        BLEND_LOG_WARN("sip", "recording: packet not recorded: %s", blend_strerror(err));
+    }
+}
+
+/* Rewrites an RTP packet from side `from` for side `to` in place. */
+static void rtp_adapt(const struct side *from, const struct side *to, struct mbuf *mb,
+                      const struct rtp_header *hdr, size_t payload, size_t end)
+{
+    int pt = hdr->pt;
+    uint8_t *b1 = &mb->buf[mb->pos + 1];
     if (pt == from->codec_pt && to->codec_pt >= 0 && to->codec_pt != pt) {
-        size_t end = mb->end;
-        if (hdr.pad && end > payload) {
-            size_t padn = mb->buf[end - 1];
-            end = padn <= end - payload ? end - padn : payload;
-        }
         bool to_alaw = to->codec_pt == BLEND__SIP_PT_PCMA;
         for (size_t i = payload; i < end; i++) {
             mb->buf[i] = to_alaw ? linear_to_alaw(ulaw_to_linear(mb->buf[i]))
@@ -92,7 +161,6 @@ static bool rtp_adapt(const struct side *from, const struct side *to, struct mbu
     } else if (pt == from->dtmf_pt && to->dtmf_pt >= 0 && to->dtmf_pt != pt) {
         *b1 = (uint8_t)((*b1 & 0x80u) | (uint8_t)to->dtmf_pt);
     }
-    return true;
 }
 
 static void forward(struct side *from, bool rtcp, struct mbuf *mb)
@@ -104,17 +172,22 @@ static void forward(struct side *from, bool rtcp, struct mbuf *mb)
         return;
     }
     if (from->held) {
-        /* Hold: the holding side's media stops here. MOH hook: the media layer will send its
-         * music-on-hold frames to `to` (to->rtp_peer, in to->codec_pt) from a timer while
-         * from->held; nothing of the holding side reaches the held party meanwhile. */
+        /* Hold: the holding side's media stops here; `to` gets music on hold (moh_tick) and
+         * nothing of the holding side reaches it (nor the recording) meanwhile. */
         atomic_fetch_add(&r->counters->rtp_held, 1);
         return;
     }
     struct udp_sock *us = rtcp && !to->mux ? to->rtcp : to->rtp;
     const struct sa *dst = rtcp && !to->mux ? &to->rtcp_peer : &to->rtp_peer;
-    if (!sa_isset(dst, SA_ALL) || (!rtcp && !rtp_adapt(from, to, mb))) {
+    struct rtp_header hdr;
+    size_t payload = 0, end = 0;
+    if (!sa_isset(dst, SA_ALL) || (!rtcp && !rtp_parse(mb, &hdr, &payload, &end))) {
         drop(r);
         return;
+    }
+    if (!rtcp) {
+        record(from, &hdr, mb, payload, end);
+        rtp_adapt(from, to, mb, &hdr, payload, end);
     }
     int err = udp_send(us, dst, mb);
     if (err) {
@@ -178,6 +251,114 @@ static void rtcp_recv(const struct sa *src, struct mbuf *mb, void *arg)
     forward(s, true, mb);
 }
 
+/* --- Music on hold ------------------------------------------------------------------------ */
+
+/* Sends the next music-on-hold packet to side s (skipped while its address is unknown: the
+ * stream's clock still advances). */
+static void moh_send(struct side *s)
+{
+    struct blend__sip_relay *r = s->r;
+    struct moh *m = &s->moh;
+    struct rtp_header hdr = {.ver = 2,
+                             .m = m->marker,
+                             .pt = (uint8_t)s->codec_pt,
+                             .seq = m->seq,
+                             .ts = m->ts,
+                             .ssrc = m->ssrc};
+    m->seq++;
+    m->ts += BLEND_MEDIA_FRAME_SAMPLES;
+    m->last_ms = blend__sip_now_ms();
+    enum blend_media_codec codec = media_codec(s->codec_pt);
+    struct mbuf *mb = r->moh_mb;
+    mb->pos = 0;
+    mb->end = 0;
+    BLEND_ASSERT(mb->size >= RTP_HEADER_BYTES + BLEND_MEDIA_FRAME_BYTES);
+    /* The buffer was sized for one packet at creation: encoding cannot fail or reallocate. */
+    int err = rtp_hdr_encode(mb, &hdr);
+    BLEND_ASSERT(err == 0 && mb->pos == RTP_HEADER_BYTES);
+    uint8_t *payload = &mb->buf[RTP_HEADER_BYTES];
+    if (r->moh) {
+        size_t frames = blend_media_prompt_frames(r->moh);
+        err = blend_media_prompt_frame(r->moh, m->frame % frames, codec, payload);
+        BLEND_ASSERT(err == 0);
+        m->frame = (m->frame + 1) % frames;
+    } else {
+        blend_media_silence_frame(codec, payload);
+    }
+    mb->end = RTP_HEADER_BYTES + BLEND_MEDIA_FRAME_BYTES;
+    mb->pos = 0;
+    if (!sa_isset(&s->rtp_peer, SA_ALL) || udp_send(s->rtp, &s->rtp_peer, mb) != 0) {
+        drop(r);
+        return;
+    }
+    m->marker = false;
+    m->sent++;
+    atomic_fetch_add(&r->counters->rtp_moh, 1);
+}
+
+static void moh_tick(void *arg)
+{
+    struct blend__sip_relay *r = arg;
+    uint64_t now = blend__sip_now_ms();
+    for (int n = 0; r->moh_due_ms <= now && n < BLEND_SIP_MOH_CATCHUP_FRAMES_MAX; n++) {
+        for (int i = 0; i < 2; i++) {
+            if (r->s[i].moh.on) {
+                moh_send(&r->s[i]);
+            }
+        }
+        r->moh_due_ms += BLEND_MEDIA_FRAME_MS;
+    }
+    if (r->moh_due_ms <= now) {
+        /* The loop stalled: skip the missed frames (their time still counts in the RTP
+         * timestamps) rather than burst them at the phone. */
+        uint64_t missed = (now - r->moh_due_ms) / BLEND_MEDIA_FRAME_MS + 1;
+        for (int i = 0; i < 2; i++) {
+            if (r->s[i].moh.on) {
+                r->s[i].moh.ts += (uint32_t)(missed * BLEND_MEDIA_FRAME_SAMPLES);
+            }
+        }
+        r->moh_due_ms += missed * BLEND_MEDIA_FRAME_MS;
+    }
+    tmr_start(&r->moh_tmr, r->moh_due_ms - now, moh_tick, r);
+}
+
+/* Starts or stops each side's music after a change of hold, bridge or codec, and the timer with
+ * them. */
+static void moh_update(struct blend__sip_relay *r)
+{
+    bool any = false;
+    uint64_t now = blend__sip_now_ms();
+    for (int i = 0; i < 2; i++) {
+        struct side *s = &r->s[i];
+        struct moh *m = &s->moh;
+        bool codec_ok = s->codec_pt == BLEND__SIP_PT_PCMU || s->codec_pt == BLEND__SIP_PT_PCMA;
+        bool want = r->bridged && r->s[1 - i].held && !s->held && codec_ok;
+        if (want && !m->on) {
+            if (!m->started) {
+                m->ssrc = rand_u32();
+                m->seq = rand_u16();
+                m->ts = rand_u32();
+                m->started = true;
+            } else {
+                /* The stream continues: its clock ran on between the holds. */
+                m->ts += (uint32_t)((now - m->last_ms) * (BLEND_MEDIA_RATE_HZ / 1000));
+            }
+            m->marker = true;
+            m->frame = 0;
+            BLEND_LOG_DEBUG("sip", "music on hold to the %s side starts",
+                            i == BLEND__SIP_CUSTOMER ? "customer" : "agent");
+        }
+        m->on = want;
+        any = any || want;
+    }
+    if (!any) {
+        tmr_cancel(&r->moh_tmr);
+    } else if (!tmr_isrunning(&r->moh_tmr)) {
+        r->moh_due_ms = now;
+        tmr_start(&r->moh_tmr, 0, moh_tick, r);
+    }
+}
+
 /* Binds the RTP/RTCP pair of one side on the first free even port from the cursor. */
 static int side_bind(const struct blend__sip_settings *set, const struct sa *addr, struct side *s)
 {
@@ -210,6 +391,7 @@ static int side_bind(const struct blend__sip_settings *set, const struct sa *add
 }
 
 int blend__sip_relay_create(const struct blend__sip_settings *set, const struct sa *addr,
+                            const struct blend_media_prompt *moh,
                             struct blend__sip_counters *counters, struct blend__sip_relay **out)
 {
     BLEND_ASSERT(set && addr && counters && out);
@@ -218,6 +400,13 @@ int blend__sip_relay_create(const struct blend__sip_settings *set, const struct 
         return BLEND_ENOMEM;
     }
     r->counters = counters;
+    r->moh = moh;
+    tmr_init(&r->moh_tmr);
+    r->moh_mb = mbuf_alloc(RTP_HEADER_BYTES + BLEND_MEDIA_FRAME_BYTES);
+    if (!r->moh_mb) {
+        blend_free(r);
+        return BLEND_ENOMEM;
+    }
     int err = 0;
     for (int i = 0; i < 2 && !err; i++) {
         struct side *s = &r->s[i];
@@ -242,10 +431,12 @@ void blend__sip_relay_destroy(struct blend__sip_relay *r)
     if (!r) {
         return;
     }
+    tmr_cancel(&r->moh_tmr);
     for (int i = 0; i < 2; i++) {
         mem_deref(r->s[i].rtp);
         mem_deref(r->s[i].rtcp);
     }
+    mem_deref(r->moh_mb);
     blend_free(r);
 }
 
@@ -272,12 +463,14 @@ void blend__sip_relay_peer(struct blend__sip_relay *r, enum blend__sip_side side
             sa_set_port(&s->rtcp_peer, (uint16_t)(sa_port(raddr) + 1u));
         }
     }
+    moh_update(r);
 }
 
 void blend__sip_relay_hold(struct blend__sip_relay *r, enum blend__sip_side side, bool held)
 {
     BLEND_ASSERT(r && (side == BLEND__SIP_CUSTOMER || side == BLEND__SIP_AGENT));
     r->s[side].held = held;
+    moh_update(r);
 }
 
 void blend__sip_relay_bridge(struct blend__sip_relay *r, bool bridged)
@@ -295,6 +488,7 @@ void blend__sip_relay_bridge(struct blend__sip_relay *r, bool bridged)
         a->held = false;
     }
     r->bridged = bridged;
+    moh_update(r);
 }
 
 void blend__sip_relay_rebridge(struct blend__sip_relay *r)
@@ -306,6 +500,25 @@ void blend__sip_relay_rebridge(struct blend__sip_relay *r)
     blend__sip_relay_bridge(r, true);
     a->ignore_rtp = old_rtp;
     a->ignore_rtcp = old_rtcp;
+}
+
+void blend__sip_relay_record(struct blend__sip_relay *r, struct blend_media_recorder *rec)
+{
+    BLEND_ASSERT(r);
+    r->rec = rec;
+    r->rec_err = 0;
+}
+
+int blend__sip_relay_record_error(const struct blend__sip_relay *r)
+{
+    BLEND_ASSERT(r);
+    return r->rec_err;
+}
+
+uint64_t blend__sip_relay_moh_sent(const struct blend__sip_relay *r, enum blend__sip_side side)
+{
+    BLEND_ASSERT(r && (side == BLEND__SIP_CUSTOMER || side == BLEND__SIP_AGENT));
+    return r->s[side].moh.sent;
 }
 
 void blend__sip_relay_counts(const struct blend__sip_relay *r, uint64_t *to_agent,

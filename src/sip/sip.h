@@ -11,8 +11,9 @@
  * offer to agents, withdraw, hangup); each agent leg is a separate dialog, and the thread relays
  * RTP between Blend's customer-side and agent-side sockets (see docs/sip.md). Features on top:
  * hold/resume mirrored between the legs, blind transfer (REFER from the agent's phone, transfer
- * to a number through the outbound trunk, unbridge and re-offer), click-to-call (originate) and
- * RFC 4028 session timers.
+ * to a number through the outbound trunk, unbridge and re-offer), click-to-call (originate),
+ * RFC 4028 session timers, music on hold (moh_path, played to the held side by the relay) and
+ * call recording (a stereo WAV per call; RECORDING_ENDED when it stops).
  *
  * Invariants: only the telephony thread touches libre state; events are plain data copied by
  * value; a full event ring never drops silently (drops are counted and logged once per burst);
@@ -63,6 +64,17 @@ enum blend_sip_event_kind {
                                         number), sip_code (180/183/200, or the final failure
                                         code >= 300), cause ("ringing", "progress",
                                         "answered", "busy", "declined", "timeout", "failed") */
+    BLEND_SIP_EV_RECORDING_ENDED,    /* call, recording_path, duration_ms, paused_count and
+                                        the first paused spans, rec_error (0 or BLEND_E*): a
+                                        recording started by blend_sip_call_record_start
+                                        ended (stop command, or the call ended: then it comes
+                                        before CALL_ENDED), or could not start (duration 0) */
+};
+
+/* A paused span of a recording, in ms from its start: [start_ms, end_ms). */
+struct blend_sip_span {
+    uint64_t start_ms;
+    uint64_t end_ms;
 };
 
 /* One event, plain data (strings NUL-terminated, "" when not applicable).
@@ -94,6 +106,14 @@ struct blend_sip_event {
     char leg[12];                                    /* CALL_ENDED: who ended the call */
     int sip_code;                           /* AGENT_FAILED, CALL_ENDED: SIP status, 0 = BYE */
     uint64_t rtp_to_agent, rtp_to_customer; /* CALL_ENDED: packets relayed each way */
+    /* RECORDING_ENDED: the file, its length (ms of audio in the WAV), the pauses (paused_count
+     * is the full count; the first BLEND_SIP_REC_SPANS_MAX are listed) and the first error of
+     * the recording (0: none; the file is a valid WAV of what was written in any case). */
+    char recording_path[BLEND_SIP_RECORD_PATH_BYTES_MAX];
+    uint64_t duration_ms;
+    int paused_count;
+    struct blend_sip_span paused[BLEND_SIP_REC_SPANS_MAX];
+    int rec_error;
 };
 
 struct blend_sip_config {
@@ -125,6 +145,11 @@ struct blend_sip_config {
      * seconds; 0 = off (Session-Expires is ignored and never sent). At most
      * BLEND_SIP_SESSION_EXPIRES_S_MAX; Blend's Min-SE is min(this, 90). */
     int session_expires_s;
+    /* Music on hold: a sound file any format libsndfile reads (blend_media_prompt_load), loaded
+     * once by the thread at start (an unreadable or invalid file fails blend_sip_start with the
+     * loader's error). While one side holds, the other gets it in a loop as its own RTP stream
+     * every 20 ms. NULL or "" = that stream carries G.711 silence. */
+    const char *moh_path;
     void (*wakeup)(void *arg); /* called on the telephony thread after each event (queued or not) */
     void *wakeup_arg;
 };
@@ -147,6 +172,8 @@ struct blend_sip_stats {
     uint64_t calls_originated;  /* blend_sip_originate calls accepted by the thread */
     uint64_t transfers;         /* REFERs accepted (202) */
     uint64_t session_expired;   /* calls ended because a session timer ran out */
+    uint64_t rtp_moh;           /* music-on-hold RTP packets sent to held parties */
+    uint64_t recordings;        /* recordings started (file created) */
 };
 
 struct blend_sip;
@@ -219,8 +246,8 @@ BLEND_MUST_USE int blend_sip_call_transfer_number(struct blend_sip *sip, uint64_
                                                   const char *number);
 /* Hangs up the bridged agent leg (BYE; NOTIFY "200 OK" first to a phone that sent REFER) but
  * keeps the customer: the host then offers the call to another agent with
- * blend_sip_call_offer. The customer hears nothing meanwhile (ringback/music comes with the
- * media layer: see the hook in relay.c). No event follows; without a bridged agent it is a
+ * blend_sip_call_offer. The customer hears nothing meanwhile (music on hold plays only during a
+ * hold, not to an unbridged customer yet). No event follows; without a bridged agent it is a
  * no-op. */
 BLEND_MUST_USE int blend_sip_call_unbridge_agent(struct blend_sip *sip, uint64_t call);
 /* Click-to-call: rings agent_id's registered phones (From = caller_id, as the agent's phone
@@ -233,6 +260,27 @@ BLEND_MUST_USE int blend_sip_call_unbridge_agent(struct blend_sip *sip, uint64_t
  * (no trunk_uri), BLEND_ENOMEM, BLEND_EBUSY, BLEND_ECLOSED. */
 BLEND_MUST_USE int blend_sip_originate(struct blend_sip *sip, uint64_t *call_out, int64_t agent_id,
                                        const char *number, const char *caller_id);
+
+/* --- Call recording ---------------------------------------------------------------------- */
+
+/* Starts recording the call into a new stereo 8 kHz WAV at path (customer left, agent right;
+ * created with O_EXCL and mode 0600, never overwritten; the directory must exist). Every G.711
+ * payload the relay forwards is placed on the timeline that starts now (a side that sends
+ * nothing, an unbridged or held side, is silence). One recording per call at a time. Exactly
+ * one RECORDING_ENDED follows each accepted command: at stop, when the call ends (before its
+ * CALL_ENDED), or at once when the file cannot be created (rec_error BLEND_EEXIST,
+ * BLEND_ENOENT, BLEND_EPERM, BLEND_EIO, BLEND_ENOMEM) or the call is already recording
+ * (BLEND_ESTATE). path: shorter than BLEND_SIP_RECORD_PATH_BYTES_MAX. Returns as the other
+ * commands. */
+BLEND_MUST_USE int blend_sip_call_record_start(struct blend_sip *sip, uint64_t call,
+                                               const char *path);
+/* Payment card capture: from now until resume both channels are silent in the file (its length
+ * is kept; the span is reported in RECORDING_ENDED). Ignored (logged) without a recording, when
+ * already paused / not paused, or beyond BLEND_MEDIA_REC_PAUSES_MAX pauses. */
+BLEND_MUST_USE int blend_sip_call_record_pause(struct blend_sip *sip, uint64_t call);
+BLEND_MUST_USE int blend_sip_call_record_resume(struct blend_sip *sip, uint64_t call);
+/* Ends the recording: the file is finalised and RECORDING_ENDED follows. Ignored without one. */
+BLEND_MUST_USE int blend_sip_call_record_stop(struct blend_sip *sip, uint64_t call);
 
 /* Copies the oldest pending event to *out. Returns 1 when an event was copied, 0 when none. */
 int blend_sip_poll(struct blend_sip *sip, struct blend_sip_event *out);

@@ -21,6 +21,7 @@
 #endif
 #include <re.h>
 
+#include "media/media.h"
 #include "sip/sip.h"
 
 #include <stdatomic.h>
@@ -58,6 +59,7 @@ struct blend__sip_counters {
     atomic_uint_fast64_t calls_total, calls_active, calls_refused;
     atomic_uint_fast64_t rtp_to_agent, rtp_to_customer, rtp_dropped, rtp_held;
     atomic_uint_fast64_t calls_originated, transfers, session_expired;
+    atomic_uint_fast64_t rtp_moh, recordings;
     /* Not a counter: the source of call ids, shared by the thread (inbound calls) and the host
      * (blend_sip_originate picks its id synchronously). Starts at 1. */
     atomic_uint_fast64_t next_call_id;
@@ -166,9 +168,11 @@ void blend__sip_pl_copy(const struct pl *pl, char *out, size_t cap);
 struct blend__sip_calls;
 
 /* The calls layer on a live stack: it listens with sipsess (INVITE, ACK, BYE, re-INVITE) before
- * the registrar's listener. media_addr is the IP the RTP sockets bind to and SDP advertises. */
+ * the registrar's listener. media_addr is the IP the RTP sockets bind to and SDP advertises.
+ * moh (borrowed, may be NULL: silence) is the music on hold; it must outlive the layer. */
 BLEND_MUST_USE int blend__sip_calls_create(const struct blend__sip_settings *set, struct sip *stack,
                                            struct blend__sip_reg *reg, const struct sa *media_addr,
+                                           const struct blend_media_prompt *moh,
                                            blend__sip_emit_fn *emit, void *emit_arg,
                                            struct blend__sip_counters *counters,
                                            struct blend__sip_calls **out);
@@ -184,6 +188,11 @@ enum blend__sip_call_cmd {
     BLEND__SIP_CALL_TRANSFER_NUMBER,
     BLEND__SIP_CALL_UNBRIDGE_AGENT,
     BLEND__SIP_CALL_ORIGINATE,
+    BLEND__SIP_CALL_RECORD_START,
+    BLEND__SIP_CALL_RECORD_PAUSE,
+    BLEND__SIP_CALL_RECORD_RESUME,
+    BLEND__SIP_CALL_RECORD_STOP,
+    BLEND__SIP_CALL_CMD_LAST = BLEND__SIP_CALL_RECORD_STOP,
 };
 struct blend__sip_call_cmd_data {
     uint64_t call;
@@ -193,6 +202,7 @@ struct blend__sip_call_cmd_data {
     char text[BLEND_SIP_CAUSE_BYTES_MAX];
     char number[BLEND_SIP_EXTENSION_BYTES_MAX];    /* TRANSFER_NUMBER, ORIGINATE */
     char caller_id[BLEND_SIP_EXTENSION_BYTES_MAX]; /* ORIGINATE */
+    char path[BLEND_SIP_RECORD_PATH_BYTES_MAX];    /* RECORD_START */
 };
 /* Whether s is a non-empty dial string (0-9 + * # . - _ and letters): what may go into the user
  * part of a URI Blend builds. */
@@ -236,10 +246,12 @@ void blend__sip_calls_command(struct blend__sip_calls *cs, enum blend__sip_call_
 struct blend__sip_relay;
 enum blend__sip_side { BLEND__SIP_CUSTOMER = 0, BLEND__SIP_AGENT = 1 };
 
-/* Binds both socket pairs on addr (ports from the configured range). Returns 0, BLEND_ELIMIT
- * (no free port pair within BLEND_SIP_RTP_BIND_TRIES_MAX tries) or BLEND_ENOMEM. */
+/* Binds both socket pairs on addr (ports from the configured range). moh (borrowed, may be
+ * NULL: silence) is what a held party hears. Returns 0, BLEND_ELIMIT (no free port pair within
+ * BLEND_SIP_RTP_BIND_TRIES_MAX tries) or BLEND_ENOMEM. */
 BLEND_MUST_USE int blend__sip_relay_create(const struct blend__sip_settings *set,
                                            const struct sa *addr,
+                                           const struct blend_media_prompt *moh,
                                            struct blend__sip_counters *counters,
                                            struct blend__sip_relay **out);
 void blend__sip_relay_destroy(struct blend__sip_relay *r);
@@ -251,7 +263,9 @@ const struct sa *blend__sip_relay_laddr(const struct blend__sip_relay *r,
 void blend__sip_relay_peer(struct blend__sip_relay *r, enum blend__sip_side side, int codec_pt,
                            int dtmf_pt, bool rtcp_mux, const struct sa *raddr);
 /* Holds (or releases) one side: while held, nothing it sends is relayed to the other side
- * (counted in rtp_held); the media layer's music on hold will be sent to the other side there. */
+ * (counted in rtp_held) and, while bridged, the other side gets music on hold: its own RTP
+ * stream (SSRC, sequence and timestamp of Blend's, continuing across holds) of the prompt's
+ * frames in that side's codec every 20 ms, from a timer that runs only while needed. */
 void blend__sip_relay_hold(struct blend__sip_relay *r, enum blend__sip_side side, bool held);
 /* Starts (bridged) or stops relaying between the two sides. Starting re-arms the agent side's
  * latch (a new agent phone). */
@@ -259,6 +273,13 @@ void blend__sip_relay_bridge(struct blend__sip_relay *r, bool bridged);
 /* A new agent-side peer replaces a live one (transfer): the latch is re-armed, and the old
  * peer's addresses are ignored on that side (it sends until its BYE arrives). */
 void blend__sip_relay_rebridge(struct blend__sip_relay *r);
+/* Records the call into rec (borrowed; NULL stops): each G.711 payload the relay forwards is
+ * pushed with the monotonic clock, customer side left, agent side right. */
+void blend__sip_relay_record(struct blend__sip_relay *r, struct blend_media_recorder *rec);
+/* The first error a push into the recorder returned since relay_record (0: none). */
+int blend__sip_relay_record_error(const struct blend__sip_relay *r);
+/* Music-on-hold packets sent to each side (tests, logs). */
+uint64_t blend__sip_relay_moh_sent(const struct blend__sip_relay *r, enum blend__sip_side side);
 /* Packets relayed towards the agent and towards the customer. */
 void blend__sip_relay_counts(const struct blend__sip_relay *r, uint64_t *to_agent,
                              uint64_t *to_customer);

@@ -8,6 +8,9 @@
  * failed), so a bind error is returned to the caller and the bound ports are known. Stop pushes
  * a STOP command; the thread tears everything down in its own loop, frees libre's memory and
  * exits; then the host joins it.
+ *
+ * Music on hold is loaded by the thread during start-up (a file decode, once, outside any call)
+ * and kept immutable until the thread's teardown; the relays of every call borrow it.
  */
 #include "sip/sip_int.h"
 
@@ -72,6 +75,7 @@ struct blend_sip {
     struct sip_lsnr *lsnr;
     struct blend__sip_reg *reg;
     struct blend__sip_calls *calls;
+    struct blend_media_prompt *moh; /* NULL: held parties get silence */
 };
 
 const char *blend_sip_event_kind_name(enum blend_sip_event_kind kind)
@@ -103,6 +107,8 @@ const char *blend_sip_event_kind_name(enum blend_sip_event_kind kind)
         return "transfer-requested";
     case BLEND_SIP_EV_OUTBOUND_PROGRESS:
         return "outbound-progress";
+    case BLEND_SIP_EV_RECORDING_ENDED:
+        return "recording-ended";
     }
     return "?";
 }
@@ -111,7 +117,7 @@ static void emit(const struct blend_sip_event *ev, void *arg)
 {
     struct blend_sip *sip = arg;
     BLEND_ASSERT(ev && ev->kind >= BLEND_SIP_EV_REGISTERED &&
-                 ev->kind <= BLEND_SIP_EV_OUTBOUND_PROGRESS);
+                 ev->kind <= BLEND_SIP_EV_RECORDING_ENDED);
     bool dropped = false, log_drop = false;
     pthread_mutex_lock(&sip->ev_lock);
     if (sip->ev_count < sip->ev_cap) {
@@ -172,6 +178,8 @@ void blend_sip_stats_get(struct blend_sip *sip, struct blend_sip_stats *out)
     out->calls_originated = atomic_load(&c->calls_originated);
     out->transfers = atomic_load(&c->transfers);
     out->session_expired = atomic_load(&c->session_expired);
+    out->rtp_moh = atomic_load(&c->rtp_moh);
+    out->recordings = atomic_load(&c->recordings);
 }
 
 static bool request_handler(const struct sip_msg *msg, void *arg)
@@ -223,6 +231,8 @@ static void teardown(struct blend_sip *sip)
     pthread_mutex_lock(&sip->mq_lock);
     sip->mq = mem_deref(sip->mq);
     pthread_mutex_unlock(&sip->mq_lock);
+    blend_media_prompt_free(sip->moh);
+    sip->moh = NULL;
 }
 
 static void mqueue_handler(int id, void *data, void *arg)
@@ -245,7 +255,7 @@ static void mqueue_handler(int id, void *data, void *arg)
         re_cancel();
         break;
     default:
-        BLEND_ASSERT(id > CMD_CALL_BASE && id <= CMD_CALL_BASE + BLEND__SIP_CALL_ORIGINATE);
+        BLEND_ASSERT(id > CMD_CALL_BASE && id <= CMD_CALL_BASE + BLEND__SIP_CALL_CMD_LAST);
         blend__sip_calls_command(sip->calls, (enum blend__sip_call_cmd)(id - CMD_CALL_BASE), data);
         break;
     }
@@ -304,10 +314,34 @@ static int fds_max(void)
     return rl.rlim_cur < 1024 ? 1024 : (int)rl.rlim_cur;
 }
 
+/* Loads the music on hold named by the config (the host's string is valid until start
+ * returns). */
+static int moh_load(struct blend_sip *sip)
+{
+    const char *path = sip->cfg.moh_path;
+    sip->cfg.moh_path = NULL;
+    if (!path || path[0] == '\0') {
+        BLEND_LOG_INFO("sip", "no music on hold: held parties get silence");
+        return 0;
+    }
+    int err = blend_media_prompt_load(path, &sip->moh);
+    if (err) {
+        BLEND_LOG_ERROR("sip", "music on hold %s not loaded: %s", path, blend_strerror(err));
+        return err;
+    }
+    BLEND_LOG_INFO("sip", "music on hold %s: %llu ms", path,
+                   (unsigned long long)blend_media_prompt_duration_ms(sip->moh));
+    return 0;
+}
+
 static int thread_setup(struct blend_sip *sip)
 {
     if (fd_setsize(fds_max()) != 0) {
         return BLEND_ENOMEM;
+    }
+    int merr = moh_load(sip);
+    if (merr) {
+        return merr;
     }
     pthread_mutex_lock(&sip->mq_lock);
     int qerr = mqueue_alloc(&sip->mq, mqueue_handler, sip);
@@ -342,7 +376,7 @@ static int thread_setup(struct blend_sip *sip)
         err = BLEND_EIO;
     }
     if (!err) {
-        err = blend__sip_calls_create(&sip->set, sip->stack, sip->reg, &media, emit, sip,
+        err = blend__sip_calls_create(&sip->set, sip->stack, sip->reg, &media, sip->moh, emit, sip,
                                       &sip->counters, &sip->calls);
     }
     if (!err && sip_listen(&sip->lsnr, sip->stack, true, request_handler, sip) != 0) {
@@ -650,4 +684,46 @@ int blend_sip_originate(struct blend_sip *sip, uint64_t *call_out, int64_t agent
         *call_out = id;
     }
     return err;
+}
+
+/* The recording commands: a path (record start) or none. */
+static int record_push(struct blend_sip *sip, enum blend__sip_call_cmd cmd, uint64_t call,
+                       const char *path)
+{
+    if (!sip || call == 0) {
+        return BLEND_EINVAL;
+    }
+    if (cmd == BLEND__SIP_CALL_RECORD_START &&
+        (!path || path[0] == '\0' || strlen(path) >= BLEND_SIP_RECORD_PATH_BYTES_MAX)) {
+        return BLEND_EINVAL;
+    }
+    struct blend__sip_call_cmd_data *d = blend_calloc(1, sizeof(*d));
+    if (!d) {
+        return BLEND_ENOMEM;
+    }
+    d->call = call;
+    if (path) {
+        str_ncpy(d->path, path, sizeof(d->path));
+    }
+    return push(sip, CMD_CALL_BASE + (int)cmd, d);
+}
+
+int blend_sip_call_record_start(struct blend_sip *sip, uint64_t call, const char *path)
+{
+    return record_push(sip, BLEND__SIP_CALL_RECORD_START, call, path);
+}
+
+int blend_sip_call_record_pause(struct blend_sip *sip, uint64_t call)
+{
+    return record_push(sip, BLEND__SIP_CALL_RECORD_PAUSE, call, NULL);
+}
+
+int blend_sip_call_record_resume(struct blend_sip *sip, uint64_t call)
+{
+    return record_push(sip, BLEND__SIP_CALL_RECORD_RESUME, call, NULL);
+}
+
+int blend_sip_call_record_stop(struct blend_sip *sip, uint64_t call)
+{
+    return record_push(sip, BLEND__SIP_CALL_RECORD_STOP, call, NULL);
 }
