@@ -41,6 +41,8 @@ struct blend_app_config {
     int sip_rtp_port_min;
     int sip_rtp_port_max;
     const char *sip_trunk_uri, *sip_trunk_user, *sip_trunk_password;
+    const char *sip_moh_path;  /* music on hold; NULL or "" = silence */
+    const char *data_dir;      /* recordings go to <data_dir>/recordings */
     int sip_session_expires_s;
 };
 

@@ -157,6 +157,8 @@ int blend__h_interaction_create(struct blend_http_req *req, void *arg);
 int blend__h_interaction_routing(struct blend_http_req *req, void *arg);
 int blend__h_interaction_action(struct blend_http_req *req, void *arg);
 int blend__h_interaction_transfer(struct blend_http_req *req, void *arg);
+int blend__h_interaction_recording(struct blend_http_req *req, void *arg);
+int blend__h_recording_audio(struct blend_http_req *req, void *arg);
 int blend__h_agent_wrapup_end(struct blend_http_req *req, void *arg);
 /* Figures of every queue or agent (only_id > 0: that one; -1: none), with their names. */
 json_t *blend__stats_items(struct blend_app *app, const struct blend_resource *res,
@@ -207,6 +209,8 @@ struct blend__phones_config {
     int rtp_port_min, rtp_port_max;
     const char *trunk_uri, *trunk_user, *trunk_password;
     int session_expires_s;
+    const char *moh_path;
+    const char *recordings_dir;
 };
 int blend__phones_create(struct blend_app *app, const struct blend__phones_config *cfg,
                          struct blend_phones **out);
@@ -223,13 +227,19 @@ json_t *blend__phones_json(struct blend_phones *p, int64_t agent_id);
 struct blend_calls;
 struct blend_sip;
 struct blend_sip_event;
-int blend__calls_create(struct blend_app *app, struct blend_sip *sip, struct blend_calls **out);
+int blend__calls_create(struct blend_app *app, struct blend_sip *sip, const char *recordings_dir,
+                        struct blend_calls **out);
 void blend__calls_destroy(struct blend_calls *c);
 /* A call event from the telephony thread (CALL_INCOMING, AGENT_*, CALL_ENDED). */
 void blend__calls_on_sip_event(struct blend_calls *c, const struct blend_sip_event *ev);
 /* Transfers interaction `id`'s phone call to an external number (the agent's part ends when
  * the number answers). BLEND_ENOENT: not a phone call; BLEND_ESTATE: no outbound trunk. */
 int blend__calls_transfer_number(struct blend_calls *c, int64_t id, const char *number);
+/* Recording of interaction `id`'s phone call: action "start", "pause", "resume" or "stop".
+ * BLEND_ENOENT: not a phone call in progress; BLEND_EINVAL: unknown action. */
+int blend__calls_record(struct blend_calls *c, int64_t id, const char *action);
+/* The directory recordings are written to. */
+const char *blend__calls_recordings_dir(const struct blend_calls *c);
 /* A routing effect: offers ring phones, withdrawals cancel them, ends hang up. */
 void blend__calls_on_effect(struct blend_calls *c, const struct blend_acd_effect *f);
 

@@ -120,6 +120,9 @@ int blend_app_create(uv_loop_t *loop, struct blend_store *store,
         rc = register_metrics(app);
     }
     rc = rc ? rc : blend__routing_create(app, &app->routing);
+    char recordings_dir[4200];
+    snprintf(recordings_dir, sizeof recordings_dir, "%s/recordings",
+             cfg->data_dir && cfg->data_dir[0] ? cfg->data_dir : ".");
     if (rc == 0 && cfg->sip_listen && cfg->sip_listen[0]) {
         /* After routing restored its state with every agent's own capacities; then voice is
          * gated on phones from here on. */
@@ -135,7 +138,9 @@ int blend_app_create(uv_loop_t *loop, struct blend_store *store,
                                           .trunk_uri = cfg->sip_trunk_uri,
                                           .trunk_user = cfg->sip_trunk_user,
                                           .trunk_password = cfg->sip_trunk_password,
-                                          .session_expires_s = cfg->sip_session_expires_s};
+                                          .session_expires_s = cfg->sip_session_expires_s,
+                                          .moh_path = cfg->sip_moh_path,
+                                          .recordings_dir = recordings_dir};
         rc = blend__phones_create(app, &pc, &app->phones);
         if (rc == 0) {
             blend__routing_agents_reload(app->routing);

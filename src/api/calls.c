@@ -14,9 +14,12 @@
 #include "base/log.h"
 #include "sip/sip.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 /* Ring timeout handed to the telephony thread as a safety net only: the engine's offer
  * timeout withdraws the offer first. */
@@ -34,6 +37,7 @@ struct call {
     enum call_state state;
     int connected;       /* the engine connected it */
     int external;        /* transferred to an external number: out of routing, still on SIP */
+    int closing;         /* hung up by Blend after routing ended it: CALL_ENDED closes it */
     int64_t agent;       /* connected agent */
     char caller[BLEND_SIP_EXTENSION_BYTES_MAX];
     char dialled[BLEND_SIP_EXTENSION_BYTES_MAX];
@@ -42,6 +46,7 @@ struct call {
 struct blend_calls {
     struct blend_app *app;
     struct blend_sip *sip;
+    char recordings_dir[4200];
     /* Live calls; few enough that a scan is cheaper than an index (one per waiting or
      * connected caller). */
     struct call *calls;
@@ -307,6 +312,101 @@ static void on_refer(struct blend_calls *c, struct call *k, const struct blend_s
     }
 }
 
+/* ---- Recording --------------------------------------------------------------------------- */
+
+const char *blend__calls_recordings_dir(const struct blend_calls *c)
+{
+    return c->recordings_dir;
+}
+
+int blend__calls_record(struct blend_calls *c, int64_t id, const char *action)
+{
+    struct call *k = c ? by_interaction(c, id) : NULL;
+    if (!k || !k->connected) {
+        return BLEND_ENOENT;
+    }
+    if (strcmp(action, "start") == 0) {
+        char path[4300];
+        snprintf(path, sizeof path, "%s/%" PRId64 "-%" PRId64 ".wav", c->recordings_dir, id,
+                 blend__wall_ms());
+        return blend_sip_call_record_start(c->sip, k->call, path);
+    }
+    if (strcmp(action, "pause") == 0) {
+        return blend_sip_call_record_pause(c->sip, k->call);
+    }
+    if (strcmp(action, "resume") == 0) {
+        return blend_sip_call_record_resume(c->sip, k->call);
+    }
+    if (strcmp(action, "stop") == 0) {
+        return blend_sip_call_record_stop(c->sip, k->call);
+    }
+    return BLEND_EINVAL;
+}
+
+/* SHA-256 (hex) and size of a finished recording. */
+static int file_digest(const char *path, char hex[65], int64_t *bytes)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        return BLEND_ENOENT;
+    }
+    crypto_hash_sha256_state st;
+    crypto_hash_sha256_init(&st);
+    unsigned char buf[65536], out[crypto_hash_sha256_BYTES];
+    size_t n;
+    int64_t total = 0;
+    while ((n = fread(buf, 1, sizeof buf, f)) > 0) {
+        crypto_hash_sha256_update(&st, buf, n);
+        total += (int64_t)n;
+    }
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        return BLEND_EIO;
+    }
+    crypto_hash_sha256_final(&st, out);
+    sodium_bin2hex(hex, 65, out, sizeof out);
+    *bytes = total;
+    return 0;
+}
+
+/* A recording was finalised: its file is checksummed and becomes a recordings row. */
+static void on_recording_ended(struct blend_calls *c, int64_t interaction,
+                               const struct blend_sip_event *ev)
+{
+    char hex[65];
+    int64_t bytes = 0;
+    int rc = file_digest(ev->recording_path, hex, &bytes);
+    if (rc) {
+        BLEND_LOG_ERROR("calls", "recording %s of interaction %" PRId64 " unreadable: %s",
+                        ev->recording_path, interaction, blend_strerror(rc));
+        return;
+    }
+    const char *slash = strrchr(ev->recording_path, '/');
+    json_t *spans = json_array();
+    for (int i = 0; i < ev->paused_count && i < BLEND_SIP_REC_SPANS_MAX; i++) {
+        json_array_append_new(spans, json_pack("{s:I, s:I}", "start_ms",
+                                               (json_int_t)ev->paused[i].start_ms, "end_ms",
+                                               (json_int_t)ev->paused[i].end_ms));
+    }
+    json_t *doc = json_pack("{s:I, s:s, s:I, s:I, s:s, s:{s:o, s:i}, s:s}", "interaction",
+                            (json_int_t)interaction, "file",
+                            slash ? slash + 1 : ev->recording_path, "duration_ms",
+                            (json_int_t)ev->duration_ms, "bytes", (json_int_t)bytes, "sha256",
+                            hex, "paused", "spans", spans, "count", ev->paused_count, "state",
+                            ev->rec_error ? "damaged" : "complete");
+    if (!doc) {
+        return;
+    }
+    struct blend_write *w = blend_write_create();
+    if (!w || !blend_write_add(w, BLEND_OP_CREATE, &blend_res_recordings, doc)) {
+        blend_write_destroy(w);
+        return;
+    }
+    snprintf(w->actor, sizeof w->actor, "sip");
+    blend__app_submit_detached(c->app, w);
+}
+
 /* ---- The phones and the customer --------------------------------------------------------- */
 
 void blend__calls_on_sip_event(struct blend_calls *c, const struct blend_sip_event *ev)
@@ -346,6 +446,9 @@ void blend__calls_on_sip_event(struct blend_calls *c, const struct blend_sip_eve
                          "agent_id", (json_int_t)ev->agent_id, "sip_code", ev->sip_code));
         step(c, BLEND_ACD_EV_OFFER_REJECT, k->interaction, ev->agent_id);
         break;
+    case BLEND_SIP_EV_RECORDING_ENDED:
+        on_recording_ended(c, k->interaction, ev);
+        break;
     case BLEND_SIP_EV_CALL_HELD:
     case BLEND_SIP_EV_CALL_RESUMED:
         record(c, ev->kind == BLEND_SIP_EV_CALL_HELD ? "call.held" : "call.resumed",
@@ -380,8 +483,8 @@ void blend__calls_on_sip_event(struct blend_calls *c, const struct blend_sip_eve
             k->state = CALL_GONE; /* abandoned once the interaction exists */
             return;
         }
-        if (k->external) {
-            forget(c, k); /* routing was done with it at the transfer */
+        if (k->external || k->closing) {
+            forget(c, k); /* routing was done with it already */
             return;
         }
         int64_t id = k->interaction;
@@ -431,16 +534,16 @@ void blend__calls_on_effect(struct blend_calls *c, const struct blend_acd_effect
             break; /* the customer talks to the number now; CALL_ENDED will close it */
         }
         (void)blend_sip_call_hangup(c->sip, k->call, "ended");
-        forget(c, k);
+        k->closing = 1; /* a recording's end and CALL_ENDED are still to come */
         break;
     case BLEND_ACD_FX_ABANDONED:
         (void)blend_sip_call_hangup(c->sip, k->call, "ended");
-        forget(c, k);
+        k->closing = 1;
         break;
     case BLEND_ACD_FX_OVERFLOW:
         if (f->overflow == BLEND_OVERFLOW_VOICEMAIL) {
             (void)blend_sip_call_hangup(c->sip, k->call, "voicemail");
-            forget(c, k);
+            k->closing = 1;
         }
         break;
     default:
@@ -448,7 +551,8 @@ void blend__calls_on_effect(struct blend_calls *c, const struct blend_acd_effect
     }
 }
 
-int blend__calls_create(struct blend_app *app, struct blend_sip *sip, struct blend_calls **out)
+int blend__calls_create(struct blend_app *app, struct blend_sip *sip, const char *recordings_dir,
+                        struct blend_calls **out)
 {
     struct blend_calls *c = blend_calloc(1, sizeof *c);
     if (!c) {
@@ -456,6 +560,11 @@ int blend__calls_create(struct blend_app *app, struct blend_sip *sip, struct ble
     }
     c->app = app;
     c->sip = sip;
+    snprintf(c->recordings_dir, sizeof c->recordings_dir, "%s", recordings_dir);
+    if (mkdir(c->recordings_dir, 0750) != 0 && errno != EEXIST) {
+        BLEND_LOG_WARN("calls", "cannot create %s: %s (recordings will fail)", c->recordings_dir,
+                       strerror(errno));
+    }
     *out = c;
     return 0;
 }

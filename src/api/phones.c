@@ -241,6 +241,7 @@ int blend__phones_create(struct blend_app *app, const struct blend__phones_confi
         .trunk_user = cfg->trunk_user,
         .trunk_password = cfg->trunk_password,
         .session_expires_s = cfg->session_expires_s,
+        .moh_path = cfg->moh_path,
         .wakeup = wake_from_sip_thread,
         .wakeup_arg = p,
     };
@@ -254,7 +255,7 @@ int blend__phones_create(struct blend_app *app, const struct blend__phones_confi
                    cfg->listen, blend_sip_local_port(p->sip, 0), blend_sip_local_port(p->sip, 1),
                    p->realm);
     rc = load_accounts(p);
-    rc = rc ? rc : blend__calls_create(app, p->sip, &app->calls);
+    rc = rc ? rc : blend__calls_create(app, p->sip, cfg->recordings_dir, &app->calls);
     if (rc) {
         blend__phones_destroy(p);
         return rc;

@@ -143,6 +143,8 @@ static int start(struct serve *s)
         .sip_trunk_user = s->cfg.sip_trunk_user,
         .sip_trunk_password = s->cfg.sip_trunk_password,
         .sip_session_expires_s = s->cfg.sip_session_expires_s,
+        .sip_moh_path = s->cfg.sip_moh_path,
+        .data_dir = s->cfg.data_dir,
     };
     if (blend_app_create(&s->loop, s->store, &ac, &s->app) != 0) {
         fprintf(stderr, "blend: cannot start the server on %s\n", s->cfg.http_listen);

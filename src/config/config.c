@@ -84,6 +84,8 @@ static const struct blend_config_option options[] = {
             "Digest user name the outbound trunk may ask for; empty: none."),
     OPT_STR("sip", "trunk_password", sip_trunk_password, 1, "",
             "Digest password for the outbound trunk; empty: none."),
+    OPT_STR("sip", "moh_path", sip_moh_path, 1, "",
+            "Sound file played to a party on hold (any format, converted once); empty: silence."),
     OPT_INT("sip", "session_expires_s", sip_session_expires_s, 0, 86400, "1800",
             "RFC 4028 session timer in seconds, 90..86400 (a call not refreshed ends); 0 = off."),
     OPT_STR("store", "url", store_url, 0, "sqlite:var/blend.db",

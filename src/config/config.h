@@ -63,6 +63,7 @@ struct blend_config {
     char sip_trunk_user[BLEND_SIP_TRUNK_CRED_BYTES_MAX];
     char sip_trunk_password[BLEND_SIP_TRUNK_CRED_BYTES_MAX];
     int sip_session_expires_s;                          /* 0 = off */
+    char sip_moh_path[BLEND_PATH_BYTES_MAX];            /* "" = silence on hold */
     char store_url[BLEND_CONFIG_URL_BYTES_MAX];         /* "sqlite:PATH" (see store.h) */
     int store_batch_max;                                /* 1..BLEND_STORE_BATCH_MAX */
     char data_dir[BLEND_PATH_BYTES_MAX];                /* runtime data directory */

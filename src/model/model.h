@@ -87,6 +87,7 @@ extern const struct blend_resource blend_res_entry_points;
 extern const struct blend_resource blend_res_contacts;
 extern const struct blend_resource blend_res_interactions;
 extern const struct blend_resource blend_res_messages;
+extern const struct blend_resource blend_res_recordings;
 
 /* ---- Validation --------------------------------------------------------------------------- */
 

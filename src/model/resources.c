@@ -838,6 +838,41 @@ const struct blend_resource blend_res_messages = {
     .is_versioned = 1,
 };
 
+/* ---- Recordings ------------------------------------------------------------------------------
+ * Written by the server when a call recording is finalised; clients only read them (and the
+ * audio, audited). */
+static const char *const recording_states[] = {"complete", "damaged", NULL};
+
+static const struct blend_field recordings_fields[] = {
+    {.name = "interaction",
+     .column = "interaction_id",
+     .type = BLEND_FT_REF,
+     .flags = BLEND_FF_REQUIRED,
+     .ref = &blend_res_interactions},
+    {.name = "file", .column = "file", .type = BLEND_FT_STRING, .flags = BLEND_FF_REQUIRED,
+     .min = 1, .max = 256},
+    {.name = "duration_ms", .column = "duration_ms", .type = BLEND_FT_INT,
+     .flags = BLEND_FF_REQUIRED, .min = 0, .max = 86400000},
+    {.name = "bytes", .column = "bytes", .type = BLEND_FT_INT, .flags = BLEND_FF_REQUIRED,
+     .min = 0, .max = 4000000000},
+    {.name = "sha256", .column = "sha256", .type = BLEND_FT_STRING, .flags = BLEND_FF_REQUIRED,
+     .min = 64, .max = 64},
+    /* {"spans": [{"start_ms", "end_ms"}]}: paused for payment card capture (silent). */
+    {.name = "paused", .column = "paused", .type = BLEND_FT_JSON, .flags = BLEND_FF_NULLABLE},
+    {.name = "state", .column = "state", .type = BLEND_FT_ENUM, .flags = BLEND_FF_REQUIRED,
+     .values = recording_states},
+};
+
+const struct blend_resource blend_res_recordings = {
+    .name = "recordings",
+    .singular = "recording",
+    .table = "recordings",
+    .key = NULL,
+    .fields = recordings_fields,
+    .fields_count = COUNT(recordings_fields),
+    .is_versioned = 1,
+};
+
 const struct blend_resource *const blend_resources[] = {
     &blend_res_users,
     &blend_res_api_tokens,
@@ -849,5 +884,6 @@ const struct blend_resource *const blend_resources[] = {
     &blend_res_contacts,
     &blend_res_interactions,
     &blend_res_messages,
+    &blend_res_recordings,
     NULL,
 };

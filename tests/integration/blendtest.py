@@ -172,6 +172,8 @@ def _decode_body(ctype, data):
             return data.decode("utf-8", "replace")
     if not data:
         return None
+    if ctype and ctype.lower().startswith(("audio/", "application/octet-stream")):
+        return data  # binary bodies stay bytes
     return data.decode("utf-8", "replace")
 
 

@@ -387,6 +387,7 @@ static void env_names_come_from_the_table(void **state)
         "BLEND_SIP_TRUNK_URI",
         "BLEND_SIP_TRUNK_USER",
         "BLEND_SIP_TRUNK_PASSWORD",
+        "BLEND_SIP_MOH_PATH",
         "BLEND_SIP_SESSION_EXPIRES_S",
         "BLEND_STORE_URL",
         "BLEND_STORE_BATCH_MAX",
@@ -634,6 +635,7 @@ static void defaults_format_as_expected(void **state)
                                "trunk_uri = \"\"\n"
                                "trunk_user = \"\"\n"
                                "trunk_password = \"\"\n"
+                               "moh_path = \"\"\n"
                                "session_expires_s = 1800\n"
                                "\n[store]\n"
                                "url = sqlite:var/blend.db\n"

@@ -882,6 +882,10 @@ static void every_resource_round_trips(void **state)
         "\"contact\":1,\"agent\":\"ann\",\"priority\":5,\"ended_at\":null,"
         "\"disposition\":\"sold\",\"notes\":\"n\"}",
         "{\"interaction\":1,\"direction\":\"inbound\",\"author\":\"Kim\",\"body\":\"hi\"}",
+        "{\"interaction\":1,\"file\":\"1-1795.wav\",\"duration_ms\":2013,\"bytes\":64452,"
+        "\"sha256\":\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\","
+        "\"paused\":{\"spans\":[{\"start_ms\":800,\"end_ms\":1300}],\"count\":1},"
+        "\"state\":\"complete\"}",
     };
     for (size_t r = 0; blend_resources[r]; r++) {
         assert_true(r < sizeof docs / sizeof docs[0]);

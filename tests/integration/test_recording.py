@@ -1,0 +1,100 @@
+"""Recording a phone call through `blend serve`: a SIPp customer (playing A-law audio) is
+connected to Minji's SIPp phone (echoing it); Minji starts the recording through the API, pauses
+it for a card number and resumes, and the customer hangs up. The finalised recording becomes a
+row with its checksum and paused span; a supervisor downloads the stereo WAV (8 kHz, customer
+left, agent right), which matches the checksum, and the download is in the audit log. Agents
+may not download recordings; bad actions are refused."""
+
+import hashlib
+import io
+import time
+import wave
+
+import blendtest as bt
+from blendtest import Sipp, check, wait_for
+
+
+def run():
+    with bt.Server(phones_required=True) as srv:
+        admin = srv.login("admin")
+        sophia = srv.login("sophia")
+        minji_tok = srv.login("minji")
+        minji = srv.agent_of_user(admin, "minji")["id"]
+        port, media = bt.free_port(), bt.free_port()
+        check(bt.register_phone(srv, port, "1001", "sip-demo-1001") == 0, "the phone registers")
+        wait_for("the phone", lambda: srv.get_ok(f"/api/v1/agents/{minji}/state",
+                                                 admin)["phone"]["registered"])
+        st, _, _ = srv.request("POST", f"/api/v1/agents/{minji}/state", minji_tok,
+                               body={"state": "ready"})
+        check(st == 200, "minji ready")
+        phone = Sipp(srv, "agent_answer.xml", ["-p", str(port), "-mp", str(media), "-s", "1001",
+                                               "-key", "codec", "8", "-d", "0", "-rtp_echo"],
+                     "phone")
+        time.sleep(0.2)
+        cust = Sipp(srv, "customer_call.xml", ["-s", "+8225550101", "-key", "caller", "0105550",
+                                               "-mp", str(bt.free_port()), "-d", "3500"],
+                    "customer")
+        conn = wait_for("the call connected", lambda: [
+            e for e in srv.event_log(admin) if e["type"] == "contact.connected"])
+        iid = int(conn[0]["subject"].split("/")[1])
+        path = f"/api/v1/interactions/{iid}/recording"
+
+        st, _, body = srv.request("POST", path, minji_tok, body={"action": "rewind"})
+        bt.check_error(st, body, 422, "validation_failed", "unknown action")
+        st, _, body = srv.request("POST", path, minji_tok, body={"action": "start"})
+        check(st == 202, f"start: {st} {body}")
+        time.sleep(0.8)  # spacing for a recording with audio before, in and after the pause
+        st, _, _ = srv.request("POST", path, minji_tok, body={"action": "pause"})
+        check(st == 202, f"pause: {st}")
+        time.sleep(0.5)
+        st, _, _ = srv.request("POST", path, minji_tok, body={"action": "resume"})
+        check(st == 202, f"resume: {st}")
+        check(cust.wait() == 0, "the customer talks, then hangs up")
+        check(phone.wait() == 0, "the phone is hung up by Blend")
+
+        rec = wait_for("the recording's row", lambda: srv.get_ok(
+            "/api/v1/recordings", sophia)["items"])[0]
+        check(rec["interaction"] == iid and rec["state"] == "complete"
+              and rec["duration_ms"] > 1500 and rec["paused"]["count"] == 1
+              and len(rec["paused"]["spans"]) == 1, f"the recording: {rec}")
+        span = rec["paused"]["spans"][0]
+        check(0 < span["start_ms"] < span["end_ms"] <= rec["duration_ms"], f"paused span {span}")
+
+        st, headers, audio = srv.request("GET", f"/api/v1/recordings/{rec['id']}/audio", sophia)
+        check(st == 200 and headers.get("Content-Type", "").startswith("audio/wav"),
+              f"download: {st} {headers}")
+        check(hashlib.sha256(audio).hexdigest() == rec["sha256"] and len(audio) == rec["bytes"],
+              "the download matches the stored checksum and size")
+        with wave.open(io.BytesIO(audio)) as w:
+            check(w.getnchannels() == 2 and w.getframerate() == 8000 and w.getsampwidth() == 2,
+                  f"stereo 8 kHz 16-bit: {w.getparams()}")
+            frames = w.getnframes()
+            check(abs(frames / 8 - rec["duration_ms"]) <= 40,
+                  f"{frames} frames for {rec['duration_ms']} ms")
+            pcm = w.readframes(frames)
+        # Audio on both channels outside the pause, silence inside it.
+        def level(channel, start_ms, end_ms):
+            total, n = 0, 0
+            for i in range(start_ms * 8, end_ms * 8):
+                off = i * 4 + channel * 2
+                total += abs(int.from_bytes(pcm[off:off + 2], "little", signed=True))
+                n += 1
+            return total / max(n, 1)
+        before = max(0, span["start_ms"] - 300)
+        check(level(0, before, span["start_ms"]) > 0 or level(1, before, span["start_ms"]) > 0,
+              "audio before the pause")
+        check(level(0, span["start_ms"] + 5, span["end_ms"] - 5) == 0
+              and level(1, span["start_ms"] + 5, span["end_ms"] - 5) == 0,
+              "silence while paused")
+
+        st, _, body = srv.request("GET", f"/api/v1/recordings/{rec['id']}/audio", minji_tok)
+        bt.check_error(st, body, 403, "forbidden", "an agent downloading a recording")
+        audit = srv.get_ok("/api/v1/audit?limit=500", admin)["items"]
+        check(any(a.get("resource") == "recordings" and a.get("action") == "read"
+                  and a.get("resource_id") == rec["id"] for a in audit),
+              f"the download is audited: {audit[-3:]}")
+        srv.stop()
+
+
+if __name__ == "__main__":
+    bt.main(run)
