@@ -1309,6 +1309,24 @@ static void call_init(struct call *c, struct blend__sip_calls *cs, uint64_t id)
     atomic_fetch_add(&cs->counters->calls_active, 1);
 }
 
+/* The relay found a key press on one side of the bridged call. */
+static void on_dtmf(void *arg, enum blend__sip_side side, char digit, int duration_ms)
+{
+    struct call *c = arg;
+    BLEND_ASSERT(c && c->relay);
+    struct blend_sip_event ev;
+    ev_init(&ev, BLEND_SIP_EV_DTMF, c, bridged_agent(c));
+    bool cust = side == BLEND__SIP_CUSTOMER;
+    const char *leg = c->bridged ? leg_name(c->bridged) : "agent";
+    str_ncpy(ev.leg, cust ? "customer" : leg, sizeof(ev.leg));
+    ev.digit = digit;
+    ev.dtmf_duration_ms = duration_ms;
+    /* The digit itself is not logged: keys may be a card number (the host masks them). */
+    BLEND_LOG_DEBUG("sip", "call %llu: %s pressed a key (%d ms)", (unsigned long long)c->id, ev.leg,
+                    duration_ms);
+    c->cs->emit(&ev, c->cs->emit_arg);
+}
+
 static int call_setup(struct call *c, const struct sip_msg *msg)
 {
     struct blend__sip_calls *cs = c->cs;
@@ -1317,6 +1335,7 @@ static int call_setup(struct call *c, const struct sip_msg *msg)
     if (err) {
         return err;
     }
+    blend__sip_relay_on_dtmf(c->relay, on_dtmf, c);
     /* The answer names only the codec the customer put first (and telephone-event). */
     if (blend__sip_sdp_make(blend__sip_relay_laddr(c->relay, BLEND__SIP_CUSTOMER), o->codec_pt, -1,
                             o->dtmf_pt, &c->sdp, &c->m) != 0 ||
@@ -1562,6 +1581,9 @@ static void cmd_originate(struct blend__sip_calls *cs, const struct blend__sip_c
         blend__sip_sdp_make(blend__sip_relay_laddr(c->relay, BLEND__SIP_CUSTOMER),
                             BLEND__SIP_PT_PCMU, BLEND__SIP_PT_PCMA, 101, &c->sdp, &c->m) != 0) {
         err = BLEND_ENOMEM;
+    }
+    if (c->relay) {
+        blend__sip_relay_on_dtmf(c->relay, on_dtmf, c);
     }
     if (err) {
         BLEND_LOG_WARN("sip", "call %llu: click-to-call set-up failed: %s",

@@ -22,6 +22,17 @@
  * transcoding, in its sender's codec) is pushed into it with the monotonic clock: the customer
  * side on the left channel, the agent side on the right.
  *
+ * DTMF: while bridged, every RTP packet a side sends is inspected before it is forwarded (even
+ * while that side holds: a key pressed is still a key pressed). A side that negotiated
+ * telephone-event has its RFC 4733 payloads decoded here (event, end bit, duration: four bytes;
+ * libre's telev does not fit: it hides the duration and tells repeated end packets from a new
+ * event by state alone, so a press whose start packets were lost after another press would be
+ * missed). The end of each event is reported once to the relay's DTMF callback, with the end
+ * packet's duration, however often the sender repeats it. A side without
+ * telephone-event but with G.711 gets an in-band detector (blend_media_dtmf) while bridged: its
+ * payloads are fed in its own codec before any transcoding. The packets themselves are still
+ * forwarded unchanged (the telephone-event payload type rewritten when the sides differ).
+ *
  * Invariants: only the telephony thread touches a relay; nothing is relayed unless bridged;
  * datagrams larger than BLEND_SIP_RTP_PACKET_BYTES_MAX are dropped and counted; music goes to a
  * side only while bridged, the other side holds and this side does not.
@@ -64,6 +75,10 @@ struct side {
     bool held; /* this side put the call on hold: what it sends is not relayed */
     struct sa ignore_rtp, ignore_rtcp; /* a replaced peer still sending: dropped */
     struct moh moh;
+    bool te_ended;                 /* RFC 4733: the last event seen has ended ... */
+    uint32_t te_end_ts;            /* ... and this was its RTP timestamp */
+    struct blend_media_dtmf *tone; /* in-band detector: bridged, no telephone-event, G.711 */
+    int tone_pt;                   /* the codec the detector was made for */
 };
 
 struct blend__sip_relay {
@@ -80,6 +95,9 @@ struct blend__sip_relay {
     /* Recording (borrowed recorder, NULL = none) and the first push error. */
     struct blend_media_recorder *rec;
     int rec_err;
+    /* Where digits go (NULL = nowhere). */
+    blend__sip_dtmf_fn *dtmf_fn;
+    void *dtmf_arg;
 };
 
 /* Where the next port search starts: spreads calls over the range (telephony thread only). */
@@ -163,6 +181,104 @@ static void rtp_adapt(const struct side *from, const struct side *to, struct mbu
     }
 }
 
+static void dtmf_report(struct side *from, char digit, int duration_ms)
+{
+    struct blend__sip_relay *r = from->r;
+    BLEND_ASSERT(strchr("0123456789*#ABCD", digit) && digit != '\0');
+    if (r->dtmf_fn) {
+        r->dtmf_fn(r->dtmf_arg, from->id, digit, duration_ms);
+    }
+}
+
+/* RFC 4733 2.5.1.3/2.5.1.4: one event is identified by its RTP timestamp, and its end packet is
+ * sent three times. The end is reported once: a later end packet with the same timestamp is a
+ * repeat unless a packet of a new event came in between (a sender replaying the same event). */
+static void dtmf_event(struct side *from, const struct mbuf *mb, const struct rtp_header *hdr,
+                       size_t payload, size_t end)
+{
+    enum { EVENT_BYTES = 4, END_BIT = 0x80 };
+    if (end - payload < EVENT_BYTES) {
+        return;
+    }
+    const uint8_t *p = &mb->buf[payload];
+    if (!(p[1] & END_BIT)) {
+        from->te_ended = false;
+        return;
+    }
+    if (from->te_ended && hdr->ts == from->te_end_ts) {
+        return; /* a repeated end packet */
+    }
+    from->te_ended = true;
+    from->te_end_ts = hdr->ts;
+    int digit = telev_code2digit(p[0]);
+    if (digit <= 0) {
+        return; /* an event that is no key (flash, tones: codes above 15) */
+    }
+    /* The duration field counts RTP clock units (8 kHz for telephone-event). */
+    uint32_t units = ((uint32_t)p[2] << 8) | p[3];
+    dtmf_report(from, (char)digit, (int)(units / (BLEND_MEDIA_RATE_HZ / 1000)));
+}
+
+/* In-band: the side's G.711 payload through its detector (in its own codec). */
+static void dtmf_tone(struct side *from, const struct mbuf *mb, size_t payload, size_t end)
+{
+    struct blend_media_digits got;
+    if (end <= payload ||
+        blend_media_dtmf_feed(from->tone, &mb->buf[payload], end - payload, &got) != 0) {
+        return; /* larger than any packetisation in use: not fed */
+    }
+    for (size_t i = 0; i < got.count; i++) {
+        dtmf_report(from, got.digits[i], 0);
+    }
+}
+
+static void dtmf_detect(struct side *from, struct mbuf *mb, const struct rtp_header *hdr,
+                        size_t payload, size_t end)
+{
+    if (from->dtmf_pt >= 0 && hdr->pt == from->dtmf_pt) {
+        dtmf_event(from, mb, hdr, payload, end);
+    } else if (from->tone && hdr->pt == from->tone_pt) {
+        dtmf_tone(from, mb, payload, end);
+    }
+}
+
+void blend__sip_relay_dtmf_rx(struct blend__sip_relay *r, enum blend__sip_side side,
+                              struct mbuf *mb)
+{
+    BLEND_ASSERT(r && mb && (side == BLEND__SIP_CUSTOMER || side == BLEND__SIP_AGENT));
+    struct rtp_header hdr;
+    size_t payload = 0, end = 0;
+    if (r->bridged && mbuf_get_left(mb) >= RTP_HEADER_BYTES &&
+        rtp_parse(mb, &hdr, &payload, &end)) {
+        dtmf_detect(&r->s[side], mb, &hdr, payload, end);
+    }
+}
+
+/* Keeps each side's in-band detector in step with bridge, codec and telephone-event: one while
+ * bridged for a G.711 side that negotiated no telephone-event, none otherwise. */
+static void dtmf_update(struct blend__sip_relay *r)
+{
+    for (int i = 0; i < 2; i++) {
+        struct side *s = &r->s[i];
+        bool g711 = s->codec_pt == BLEND__SIP_PT_PCMU || s->codec_pt == BLEND__SIP_PT_PCMA;
+        bool want = r->bridged && s->dtmf_pt < 0 && g711;
+        if (s->tone && (!want || s->tone_pt != s->codec_pt)) {
+            blend_media_dtmf_destroy(s->tone);
+            s->tone = NULL;
+        }
+        if (want && !s->tone) {
+            int err = blend_media_dtmf_create(media_codec(s->codec_pt), &s->tone);
+            if (err) {
+                s->tone = NULL;
+                BLEND_LOG_WARN("sip", "in-band DTMF detection off for a leg: %s",
+                               blend_strerror(err));
+                continue;
+            }
+            s->tone_pt = s->codec_pt;
+        }
+    }
+}
+
 static void forward(struct side *from, bool rtcp, struct mbuf *mb)
 {
     struct blend__sip_relay *r = from->r;
@@ -170,6 +286,9 @@ static void forward(struct side *from, bool rtcp, struct mbuf *mb)
     if (!r->bridged) {
         drop(r);
         return;
+    }
+    if (!rtcp) {
+        blend__sip_relay_dtmf_rx(r, from->id, mb);
     }
     if (from->held) {
         /* Hold: the holding side's media stops here; `to` gets music on hold (moh_tick) and
@@ -435,6 +554,7 @@ void blend__sip_relay_destroy(struct blend__sip_relay *r)
     for (int i = 0; i < 2; i++) {
         mem_deref(r->s[i].rtp);
         mem_deref(r->s[i].rtcp);
+        blend_media_dtmf_destroy(r->s[i].tone);
     }
     mem_deref(r->moh_mb);
     blend_free(r);
@@ -464,6 +584,7 @@ void blend__sip_relay_peer(struct blend__sip_relay *r, enum blend__sip_side side
         }
     }
     moh_update(r);
+    dtmf_update(r);
 }
 
 void blend__sip_relay_hold(struct blend__sip_relay *r, enum blend__sip_side side, bool held)
@@ -486,9 +607,11 @@ void blend__sip_relay_bridge(struct blend__sip_relay *r, bool bridged)
         sa_init(&a->ignore_rtp, AF_UNSPEC);
         sa_init(&a->ignore_rtcp, AF_UNSPEC);
         a->held = false;
+        a->te_ended = false; /* the new phone's events are its own */
     }
     r->bridged = bridged;
     moh_update(r);
+    dtmf_update(r);
 }
 
 void blend__sip_relay_rebridge(struct blend__sip_relay *r)
@@ -507,6 +630,13 @@ void blend__sip_relay_record(struct blend__sip_relay *r, struct blend_media_reco
     BLEND_ASSERT(r);
     r->rec = rec;
     r->rec_err = 0;
+}
+
+void blend__sip_relay_on_dtmf(struct blend__sip_relay *r, blend__sip_dtmf_fn *fn, void *arg)
+{
+    BLEND_ASSERT(r);
+    r->dtmf_fn = fn;
+    r->dtmf_arg = arg;
 }
 
 int blend__sip_relay_record_error(const struct blend__sip_relay *r)

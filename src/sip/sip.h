@@ -12,8 +12,9 @@
  * RTP between Blend's customer-side and agent-side sockets (see docs/sip.md). Features on top:
  * hold/resume mirrored between the legs, blind transfer (REFER from the agent's phone, transfer
  * to a number through the outbound trunk, unbridge and re-offer), click-to-call (originate),
- * RFC 4028 session timers, music on hold (moh_path, played to the held side by the relay) and
- * call recording (a stereo WAV per call; RECORDING_ENDED when it stops).
+ * RFC 4028 session timers, music on hold (moh_path, played to the held side by the relay),
+ * call recording (a stereo WAV per call; RECORDING_ENDED when it stops) and the keys either party
+ * presses while bridged (DTMF: RFC 4733 telephone-events, else detected in-band).
  *
  * Invariants: only the telephony thread touches libre state; events are plain data copied by
  * value; a full event ring never drops silently (drops are counted and logged once per burst);
@@ -69,6 +70,12 @@ enum blend_sip_event_kind {
                                         recording started by blend_sip_call_record_start
                                         ended (stop command, or the call ended: then it comes
                                         before CALL_ENDED), or could not start (duration 0) */
+    BLEND_SIP_EV_DTMF,               /* call, leg ("customer" | "agent", or "transfer": the
+                                        external party of a transfer), agent_id (the bridged
+                                        agent), digit, dtmf_duration_ms: a party pressed a key
+                                        during a bridged call (RFC 4733 telephone-event when
+                                        that leg negotiated it, else detected in-band in its
+                                        G.711 audio); one event per key press */
 };
 
 /* A paused span of a recording, in ms from its start: [start_ms, end_ms). */
@@ -114,6 +121,10 @@ struct blend_sip_event {
     int paused_count;
     struct blend_sip_span paused[BLEND_SIP_REC_SPANS_MAX];
     int rec_error;
+    /* DTMF: the key ('0'-'9', '*', '#', 'A'-'D') and how long it was held, in ms (the RFC 4733
+     * end packet's duration; 0 when detected in-band, which does not measure it). */
+    char digit;
+    int dtmf_duration_ms;
 };
 
 struct blend_sip_config {

@@ -276,6 +276,18 @@ void blend__sip_relay_rebridge(struct blend__sip_relay *r);
 /* Records the call into rec (borrowed; NULL stops): each G.711 payload the relay forwards is
  * pushed with the monotonic clock, customer side left, agent side right. */
 void blend__sip_relay_record(struct blend__sip_relay *r, struct blend_media_recorder *rec);
+/* A key a party pressed (side sent it): digit '0'-'9', '*', '#', 'A'-'D'; duration_ms from
+ * the RFC 4733 end packet, 0 for in-band detection (the detector does not report it). */
+typedef void(blend__sip_dtmf_fn)(void *arg, enum blend__sip_side side, char digit, int duration_ms);
+/* Where the relay reports digits (fn NULL: nowhere). Called on the telephony thread from the
+ * packet handler; fn must not destroy the relay. */
+void blend__sip_relay_on_dtmf(struct blend__sip_relay *r, blend__sip_dtmf_fn *fn, void *arg);
+/* The DTMF inspection of one RTP packet received on side (mb: the whole packet, mb->pos at its
+ * start; not modified): RFC 4733 events when the side negotiated telephone-event, else the
+ * in-band detector for G.711. Only while bridged. The packet handler calls it for every RTP
+ * packet; tests call it to feed payloads without sockets. */
+void blend__sip_relay_dtmf_rx(struct blend__sip_relay *r, enum blend__sip_side side,
+                              struct mbuf *mb);
 /* The first error a push into the recorder returned since relay_record (0: none). */
 int blend__sip_relay_record_error(const struct blend__sip_relay *r);
 /* Music-on-hold packets sent to each side (tests, logs). */

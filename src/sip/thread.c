@@ -109,6 +109,8 @@ const char *blend_sip_event_kind_name(enum blend_sip_event_kind kind)
         return "outbound-progress";
     case BLEND_SIP_EV_RECORDING_ENDED:
         return "recording-ended";
+    case BLEND_SIP_EV_DTMF:
+        return "dtmf";
     }
     return "?";
 }
@@ -116,8 +118,7 @@ const char *blend_sip_event_kind_name(enum blend_sip_event_kind kind)
 static void emit(const struct blend_sip_event *ev, void *arg)
 {
     struct blend_sip *sip = arg;
-    BLEND_ASSERT(ev && ev->kind >= BLEND_SIP_EV_REGISTERED &&
-                 ev->kind <= BLEND_SIP_EV_RECORDING_ENDED);
+    BLEND_ASSERT(ev && ev->kind >= BLEND_SIP_EV_REGISTERED && ev->kind <= BLEND_SIP_EV_DTMF);
     bool dropped = false, log_drop = false;
     pthread_mutex_lock(&sip->ev_lock);
     if (sip->ev_count < sip->ev_cap) {

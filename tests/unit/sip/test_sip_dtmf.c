@@ -1,0 +1,522 @@
+/*
+ * DTMF from calls through Blend against real peers on loopback, the test playing the host. A SIPp
+ * customer on a trunk presses keys while bridged to a SIPp agent phone that echoes the RTP it
+ * gets (-rtp_echo): with RFC 4733 telephone-events (SIPp's dtmf_2833 pcaps: "1", "#", "1"),
+ * each press gives exactly one DTMF event {leg customer, digit, duration from the end packet},
+ * and the echo of the forwarded events comes back from the agent side as the same digits (so
+ * they were relayed, once each); without telephone-event, a pcap written by the test (SIPp's
+ * A-law pcap with its payloads replaced by spandsp-generated DTMF tones) is detected in-band.
+ * Every wait is bounded; nothing asserts on speed.
+ */
+#include "base/alloc.h"
+#include "sip/sip.h"
+
+#include <spandsp.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#define WAIT_MS 15000
+#define REALM "blend"
+#define DIALLED "+8225550101"
+#define CALLER "5551234"
+#define PCAP "/usr/share/sip-tester/g711a.pcap"
+#define PCAP_DTMF_1 "/usr/share/sip-tester/dtmf_2833_1.pcap"
+#define PROCS_MAX 8
+
+struct harness {
+    struct blend_sip *sip;
+    pthread_mutex_t lock;
+    pthread_cond_t cond;
+    unsigned wakeups;
+    struct blend_sip_event log[256];
+    int log_n;
+    char tmpdir[64];
+    pid_t procs[PROCS_MAX]; /* SIPp processes still running (killed at teardown) */
+    int procs_n;
+};
+
+static char scenario_dir[PATH_MAX];
+static struct harness H;
+
+static void wakeup(void *arg)
+{
+    struct harness *h = arg;
+    pthread_mutex_lock(&h->lock);
+    h->wakeups++;
+    pthread_cond_broadcast(&h->cond);
+    pthread_mutex_unlock(&h->lock);
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void drain(struct harness *h)
+{
+    struct blend_sip_event ev;
+    while (blend_sip_poll(h->sip, &ev) == 1) {
+        assert_true(h->log_n < (int)(sizeof(h->log) / sizeof(h->log[0])));
+        h->log[h->log_n++] = ev;
+    }
+}
+
+static int find_event(struct harness *h, int from, enum blend_sip_event_kind kind, int64_t agent)
+{
+    for (int i = from; i < h->log_n; i++) {
+        if (h->log[i].kind == kind && (agent < 0 || h->log[i].agent_id == agent)) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+static int count_events(struct harness *h, enum blend_sip_event_kind kind)
+{
+    int n = 0;
+    for (int i = 0; i < h->log_n; i++) {
+        n += h->log[i].kind == kind;
+    }
+    return n;
+}
+
+/* Waits (bounded) for an event of kind (for agent, when agent >= 0); returns its index. */
+static int wait_event(struct harness *h, enum blend_sip_event_kind kind, int64_t agent)
+{
+    int64_t deadline = mono_ms() + WAIT_MS;
+    for (;;) {
+        pthread_mutex_lock(&h->lock);
+        unsigned seen = h->wakeups;
+        pthread_mutex_unlock(&h->lock);
+        drain(h);
+        int i = find_event(h, 0, kind, agent);
+        if (i >= 0) {
+            return i;
+        }
+        int64_t left = deadline - mono_ms();
+        if (left <= 0) {
+            fprintf(stderr, "no %s event within %d ms; events so far:\n",
+                    blend_sip_event_kind_name(kind), WAIT_MS);
+            for (int k = 0; k < h->log_n; k++) {
+                fprintf(stderr, "  %s call=%llu agent=%lld code=%d cause=%s leg=%s\n",
+                        blend_sip_event_kind_name(h->log[k].kind),
+                        (unsigned long long)h->log[k].call, (long long)h->log[k].agent_id,
+                        h->log[k].sip_code, h->log[k].cause, h->log[k].leg);
+            }
+            return -1;
+        }
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        int64_t ns = ts.tv_nsec + (left < 100 ? left : 100) * 1000000;
+        ts.tv_sec += ns / 1000000000;
+        ts.tv_nsec = ns % 1000000000;
+        pthread_mutex_lock(&h->lock);
+        if (h->wakeups == seen) {
+            pthread_cond_timedwait(&h->cond, &h->lock, &ts);
+        }
+        pthread_mutex_unlock(&h->lock);
+    }
+}
+
+static void harness_start(struct harness *h, struct blend_sip_config *cfg)
+{
+    memset(h, 0, sizeof(*h));
+    pthread_mutex_init(&h->lock, NULL);
+    pthread_cond_init(&h->cond, NULL);
+    strcpy(h->tmpdir, "/tmp/blend-sipdtmf-XXXXXX");
+    assert_non_null(mkdtemp(h->tmpdir));
+    cfg->udp_addr = "127.0.0.1:0";
+    cfg->tcp_addr = "127.0.0.1:0";
+    cfg->realm = REALM;
+    cfg->wakeup = wakeup;
+    cfg->wakeup_arg = h;
+    assert_int_equal(blend_sip_start(cfg, &h->sip), 0);
+}
+
+static void add_account(struct harness *h, const char *ext, const char *password, int64_t agent)
+{
+    char ha1[33];
+    assert_int_equal(blend_sip_ha1(ext, REALM, password, ha1), 0);
+    assert_int_equal(blend_sip_account_set(h->sip, ext, ha1, agent), 0);
+}
+
+static int harness_stop(void **state)
+{
+    (void)state;
+    struct harness *h = &H;
+    for (int i = 0; i < h->procs_n; i++) {
+        if (h->procs[i] > 0) {
+            kill(h->procs[i], SIGKILL);
+            (void)waitpid(h->procs[i], NULL, 0);
+        }
+    }
+    h->procs_n = 0;
+    if (!h->sip) {
+        return 0;
+    }
+    blend_sip_stop(h->sip);
+    h->sip = NULL;
+    char cmd[128];
+    snprintf(cmd, sizeof(cmd), "rm -rf %s", h->tmpdir);
+    /* BLEND_TEST_KEEP=1 keeps the SIPp logs for a look after a failure. */
+    if (!getenv("BLEND_TEST_KEEP")) {
+        assert_int_equal(system(cmd), 0);
+    }
+    pthread_mutex_destroy(&h->lock);
+    pthread_cond_destroy(&h->cond);
+    if (blend_alloc_live() != 0) {
+        fprintf(stderr, "leak: %ld allocations live after stop\n", blend_alloc_live());
+        return -1;
+    }
+    return 0;
+}
+
+static void require_binary(const char *path)
+{
+    if (access(path, X_OK) != 0) {
+        fail_msg("peer binary %s is missing: install it (scripts/deps.sh) to run this test", path);
+    }
+}
+
+/* A free UDP port on 127.0.0.1 (the kernel's pick; SIPp binds it right after). */
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    assert_true(fd >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    socklen_t len = sizeof(a);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+/* Starts SIPp with argv (NULL-terminated, without the program name); stdout and errors go to
+ * files named after tag in the harness directory. */
+static pid_t sipp_spawn(struct harness *h, const char *tag, const char *const *args)
+{
+    require_binary("/usr/bin/sipp");
+    char errfile[160], outfile[160];
+    snprintf(errfile, sizeof(errfile), "%s/%s_errors.log", h->tmpdir, tag);
+    snprintf(outfile, sizeof(outfile), "%s/%s_stdout.log", h->tmpdir, tag);
+    const char *argv[64];
+    int n = 0;
+    argv[n++] = "sipp";
+    for (int i = 0; args[i]; i++) {
+        argv[n++] = args[i];
+    }
+    const char *tail[] = {"-i",       "127.0.0.1",  "-m",          "1",     "-timeout", "30",
+                          "-nostdin", "-trace_err", "-error_file", errfile, NULL};
+    for (int i = 0; tail[i]; i++) {
+        argv[n++] = tail[i];
+    }
+    argv[n] = NULL;
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (chdir(h->tmpdir) != 0) {
+            _exit(126);
+        }
+        int fd = open(outfile, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+        if (fd >= 0) {
+            dup2(fd, 1);
+            dup2(fd, 2);
+        }
+        execv("/usr/bin/sipp", (char *const *)argv);
+        _exit(127);
+    }
+    assert_true(h->procs_n < PROCS_MAX);
+    h->procs[h->procs_n++] = pid;
+    return pid;
+}
+
+static void print_file(const char *dir, const char *tag)
+{
+    char path[256], line[512];
+    snprintf(path, sizeof(path), "%s/%s_errors.log", dir, tag);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        return;
+    }
+    while (fgets(line, sizeof(line), f)) {
+        fprintf(stderr, "  | %s", line);
+    }
+    fclose(f);
+}
+
+/* Waits (bounded: SIPp's own -timeout ends it) for a SIPp process; returns its exit code. */
+static int sipp_wait(struct harness *h, pid_t pid, const char *tag)
+{
+    int status = 0;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    for (int i = 0; i < h->procs_n; i++) {
+        if (h->procs[i] == pid) {
+            h->procs[i] = -1;
+        }
+    }
+    int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (code != 0) {
+        fprintf(stderr, "sipp %s exited %d; its error log:\n", tag, code);
+        print_file(h->tmpdir, tag);
+    }
+    return code;
+}
+
+static void target_of(struct harness *h, char *out, size_t cap)
+{
+    snprintf(out, cap, "127.0.0.1:%d", blend_sip_local_port(h->sip, 0));
+}
+
+/* An agent phone: registers ext from port, then runs the UAS scenario on the same port. */
+struct phone {
+    char port[8], mport[8];
+    pid_t pid;
+    const char *tag;
+};
+
+static void phone_start(struct harness *h, struct phone *p, const char *tag, const char *ext,
+                        const char *password, int64_t agent, const char *scenario,
+                        const char *codec, const char *pause_ms)
+{
+    char target[64], sf[PATH_MAX + 64];
+    p->tag = tag;
+    snprintf(p->port, sizeof(p->port), "%d", free_port());
+    snprintf(p->mport, sizeof(p->mport), "%d", free_port());
+    target_of(h, target, sizeof(target));
+    snprintf(sf, sizeof(sf), "%s/register.xml", scenario_dir);
+    const char *reg[] = {"-sf",   sf,   "-au", ext,    "-ap",     password, "-s",   ext, "-p",
+                         p->port, "-t", "u1",  "-key", "expires", "60",     target, NULL};
+    char regtag[32];
+    snprintf(regtag, sizeof(regtag), "%s_register", tag);
+    assert_int_equal(sipp_wait(h, sipp_spawn(h, regtag, reg), regtag), 0);
+    int64_t seen = -1;
+    for (int i = 0; i < h->log_n; i++) {
+        seen = h->log[i].kind == BLEND_SIP_EV_REGISTERED && h->log[i].agent_id == agent ? i : seen;
+    }
+    if (seen < 0) {
+        assert_true(wait_event(h, BLEND_SIP_EV_REGISTERED, agent) >= 0);
+    }
+    snprintf(sf, sizeof(sf), "%s/%s", scenario_dir, scenario);
+    const char *uas[] = {"-sf", sf,     "-s",    ext,   "-p", p->port,  "-mp",       p->mport, "-t",
+                         "u1",  "-key", "codec", codec, "-d", pause_ms, "-rtp_echo", NULL};
+    p->pid = sipp_spawn(h, tag, uas);
+}
+
+static pid_t customer_start_on(struct harness *h, const char *scenario, const char *pause_ms,
+                               int tcp)
+{
+    char target[64], sf[PATH_MAX + 64], mport[8];
+    target_of(h, target, sizeof(target));
+    snprintf(sf, sizeof(sf), "%s/%s", scenario_dir, scenario);
+    snprintf(mport, sizeof(mport), "%d", free_port());
+    /* Copied into the child by fork before this frame ends. */
+    const char *args[] = {"-sf", sf,    "-s", DIALLED,           "-key", "caller", CALLER,
+                          "-mp", mport, "-t", tcp ? "t1" : "u1", "-d",   pause_ms, target,
+                          NULL};
+    return sipp_spawn(h, "customer", args);
+}
+
+static pid_t customer_start(struct harness *h, const char *scenario, const char *pause_ms)
+{
+    return customer_start_on(h, scenario, pause_ms, 0);
+}
+
+static struct blend_sip_config trunk_config(void)
+{
+    struct blend_sip_config cfg = {.trunk_allow = "10.1.2.3, 127.0.0.0/8"};
+    return cfg;
+}
+
+/* The customer calls; returns the call id after checking CALL_INCOMING's fields. */
+static uint64_t incoming_on(struct harness *h, const char *transport)
+{
+    int i = wait_event(h, BLEND_SIP_EV_CALL_INCOMING, -1);
+    assert_true(i >= 0);
+    const struct blend_sip_event *ev = &h->log[i];
+    assert_true(ev->call != 0);
+    assert_string_equal(ev->dialled, DIALLED);
+    assert_string_equal(ev->caller, CALLER);
+    assert_string_equal(ev->caller_name, "Alice Customer");
+    assert_int_equal(strncmp(ev->source, "127.0.0.1:", 10), 0);
+    assert_string_equal(ev->transport, transport);
+    assert_int_equal(ev->agent_id, 0);
+    assert_string_equal(ev->cause, "pcma");
+    return ev->call;
+}
+
+static uint64_t incoming(struct harness *h)
+{
+    return incoming_on(h, "udp");
+}
+
+/* The DTMF events of one leg, in order, as a string; durations into dur (cap entries). */
+static void digits_of(struct harness *h, uint64_t call, const char *leg, char *out, size_t cap,
+                      int *dur)
+{
+    size_t n = 0;
+    for (int i = 0; i < h->log_n; i++) {
+        const struct blend_sip_event *ev = &h->log[i];
+        if (ev->kind == BLEND_SIP_EV_DTMF && strcmp(ev->leg, leg) == 0) {
+            assert_int_equal(ev->call, call);
+            assert_int_equal(ev->agent_id, 7);
+            assert_true(n + 1 < cap);
+            dur[n] = ev->dtmf_duration_ms;
+            out[n++] = ev->digit;
+        }
+    }
+    out[n] = '\0';
+}
+
+/* Runs a bridged call: the agent phone answers and echoes, the customer runs scenario. Returns
+ * the call id once CALL_ENDED (customer BYE) came. */
+static uint64_t bridged_call(struct harness *h, const char *scenario)
+{
+    add_account(h, "2001", "agentpw1", 7);
+    struct phone a;
+    phone_start(h, &a, "agent", "2001", "agentpw1", 7, "agent_answer.xml", "8", "0");
+    pid_t cust = customer_start(h, scenario, "1000");
+    uint64_t call = incoming(h); /* A-law, as both scenarios offer it first */
+    assert_int_equal(blend_sip_call_ringing(h->sip, call), 0);
+    assert_int_equal(blend_sip_call_offer(h->sip, call, 7, 30), 0);
+    int an = wait_event(h, BLEND_SIP_EV_AGENT_ANSWERED, 7);
+    assert_true(an >= 0);
+    int e = wait_event(h, BLEND_SIP_EV_CALL_ENDED, -1);
+    assert_true(e > an);
+    assert_int_equal(h->log[e].call, call);
+    assert_string_equal(h->log[e].leg, "customer");
+    assert_true(h->log[e].rtp_to_agent > 0);
+    assert_int_equal(sipp_wait(h, cust, "customer"), 0);
+    assert_int_equal(sipp_wait(h, a.pid, a.tag), 0);
+    drain(h);
+    assert_int_equal(count_events(h, BLEND_SIP_EV_CALL_ENDED), 1);
+    /* No DTMF event after CALL_ENDED, none before the answer. */
+    for (int i = 0; i < h->log_n; i++) {
+        if (h->log[i].kind == BLEND_SIP_EV_DTMF) {
+            assert_true(i > an && i < e);
+        }
+    }
+    return call;
+}
+
+static void rfc4733_events_once_each(void **state)
+{
+    (void)state;
+    struct harness *h = &H;
+    struct blend_sip_config cfg = trunk_config();
+    harness_start(h, &cfg);
+    uint64_t call = bridged_call(h, "customer_dtmf.xml");
+    char got[32];
+    int dur[32];
+    digits_of(h, call, "customer", got, sizeof(got), dur);
+    assert_string_equal(got, "1#1");
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(dur[i], 280); /* the pcaps' end packets: 2240 units of 8 kHz */
+    }
+    /* The agent phone echoed what Blend relayed to it: the same presses, once each. */
+    digits_of(h, call, "agent", got, sizeof(got), dur);
+    assert_string_equal(got, "1#1");
+}
+
+/* Writes dir/inband.pcap: the first `packets` packets of SIPp's A-law pcap (30 ms, 240 bytes of
+ * payload each) with their payloads replaced by spandsp's DTMF tones for digits (100 ms on,
+ * 100 ms off), then silence. */
+static void write_inband_pcap(const char *dir, const char *digits, int packets)
+{
+    enum { GLOBAL_HDR = 24, REC_HDR = 16, L2_L4 = 42, RTP_HDR = 12, SAMPLES = 240 };
+    FILE *in = fopen(PCAP, "rb");
+    assert_non_null(in);
+    static uint8_t buf[1 << 20];
+    size_t len = fread(buf, 1, sizeof(buf), in);
+    fclose(in);
+    assert_true(len > GLOBAL_HDR && len < sizeof(buf));
+    dtmf_tx_state_t *tx = dtmf_tx_init(NULL);
+    assert_non_null(tx);
+    dtmf_tx_set_timing(tx, 100, 100);
+    assert_int_equal(dtmf_tx_put(tx, digits, -1), 0);
+    size_t off = GLOBAL_HDR;
+    for (int i = 0; i < packets; i++) {
+        assert_true(off + REC_HDR <= len);
+        uint32_t incl;
+        memcpy(&incl, &buf[off + 8], 4); /* the capture's own byte order (little-endian) */
+        assert_int_equal(incl, L2_L4 + RTP_HDR + SAMPLES);
+        int16_t pcm[SAMPLES] = {0};
+        (void)dtmf_tx(tx, pcm, SAMPLES);
+        uint8_t *payload = &buf[off + REC_HDR + L2_L4 + RTP_HDR];
+        assert_int_equal(buf[off + REC_HDR + L2_L4 + 1] & 0x7f, 8); /* PCMA */
+        for (int k = 0; k < SAMPLES; k++) {
+            payload[k] = linear_to_alaw(pcm[k]);
+        }
+        off += REC_HDR + incl;
+    }
+    dtmf_tx_free(tx);
+    char path[160];
+    snprintf(path, sizeof(path), "%s/inband.pcap", dir);
+    FILE *out = fopen(path, "wb");
+    assert_non_null(out);
+    assert_int_equal(fwrite(buf, 1, off, out), off);
+    assert_int_equal(fclose(out), 0);
+}
+
+static void inband_tones_detected(void **state)
+{
+    (void)state;
+    struct harness *h = &H;
+    struct blend_sip_config cfg = trunk_config();
+    harness_start(h, &cfg);
+    /* 30 packets of 30 ms: three digits of 200 ms, then 300 ms of silence, all played before
+     * the customer's BYE (after 1000 ms). */
+    write_inband_pcap(h->tmpdir, "4#4", 30);
+    uint64_t call = bridged_call(h, "customer_inband.xml");
+    char got[32];
+    int dur[32];
+    digits_of(h, call, "customer", got, sizeof(got), dur);
+    assert_string_equal(got, "4#4");
+    assert_int_equal(dur[0], 0); /* in-band: not measured */
+    /* The agent negotiated telephone-event: its echo of the tones is not searched. */
+    digits_of(h, call, "agent", got, sizeof(got), dur);
+    assert_string_equal(got, "");
+}
+
+int main(void)
+{
+    if (!realpath("tests/sip", scenario_dir)) {
+        fprintf(stderr, "run from the repository root (tests/sip not found)\n");
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    if (getenv("BLEND_TEST_FILTER")) {
+        cmocka_set_test_filter(getenv("BLEND_TEST_FILTER"));
+    }
+    if (access(PCAP, R_OK) != 0 || access(PCAP_DTMF_1, R_OK) != 0) {
+        fprintf(stderr, "%s or %s is missing (package sip-tester)\n", PCAP, PCAP_DTMF_1);
+        return 1;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(rfc4733_events_once_each, harness_stop),
+        cmocka_unit_test_teardown(inband_tones_detected, harness_stop),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
