@@ -157,6 +157,10 @@ int blend__h_interaction_create(struct blend_http_req *req, void *arg);
 int blend__h_interaction_routing(struct blend_http_req *req, void *arg);
 int blend__h_interaction_action(struct blend_http_req *req, void *arg);
 int blend__h_interaction_transfer(struct blend_http_req *req, void *arg);
+/* Fills cv with interaction id's routing view when it is connected and the caller may act on
+ * it (an agent only on their own); otherwise answers 409 / 403 and returns -1. */
+int blend__connected_for(struct blend_app *app, struct blend_http_req *req, int64_t id,
+                         struct blend_acd_contact_view *cv);
 int blend__h_interaction_recording(struct blend_http_req *req, void *arg);
 int blend__h_recording_audio(struct blend_http_req *req, void *arg);
 int blend__h_agent_wrapup_end(struct blend_http_req *req, void *arg);

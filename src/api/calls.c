@@ -38,6 +38,7 @@ struct call {
     int connected;       /* the engine connected it */
     int external;        /* transferred to an external number: out of routing, still on SIP */
     int closing;         /* hung up by Blend after routing ended it: CALL_ENDED closes it */
+    int rec_paused;      /* recording paused for card capture: digits are masked */
     int64_t agent;       /* connected agent */
     char caller[BLEND_SIP_EXTENSION_BYTES_MAX];
     char dialled[BLEND_SIP_EXTENSION_BYTES_MAX];
@@ -332,9 +333,11 @@ int blend__calls_record(struct blend_calls *c, int64_t id, const char *action)
         return blend_sip_call_record_start(c->sip, k->call, path);
     }
     if (strcmp(action, "pause") == 0) {
+        k->rec_paused = 1;
         return blend_sip_call_record_pause(c->sip, k->call);
     }
     if (strcmp(action, "resume") == 0) {
+        k->rec_paused = 0;
         return blend_sip_call_record_resume(c->sip, k->call);
     }
     if (strcmp(action, "stop") == 0) {
@@ -447,8 +450,17 @@ void blend__calls_on_sip_event(struct blend_calls *c, const struct blend_sip_eve
         step(c, BLEND_ACD_EV_OFFER_REJECT, k->interaction, ev->agent_id);
         break;
     case BLEND_SIP_EV_RECORDING_ENDED:
+        k->rec_paused = 0;
         on_recording_ended(c, k->interaction, ev);
         break;
+    case BLEND_SIP_EV_DTMF: {
+        /* Keys pressed while the recording is paused (card capture) are not written down. */
+        char digit[2] = {k->rec_paused ? '*' : ev->digit, '\0'};
+        record(c, "call.dtmf", k->interaction,
+               json_pack("{s:I, s:s, s:s, s:b}", "interaction_id", (json_int_t)k->interaction,
+                         "leg", ev->leg, "digit", digit, "masked", k->rec_paused));
+        break;
+    }
     case BLEND_SIP_EV_CALL_HELD:
     case BLEND_SIP_EV_CALL_RESUMED:
         record(c, ev->kind == BLEND_SIP_EV_CALL_HELD ? "call.held" : "call.resumed",
@@ -518,10 +530,23 @@ void blend__calls_on_effect(struct blend_calls *c, const struct blend_acd_effect
     case BLEND_ACD_FX_WITHDRAWN:
         (void)blend_sip_call_withdraw(c->sip, k->call, f->agent);
         break;
-    case BLEND_ACD_FX_CONNECTED:
+    case BLEND_ACD_FX_CONNECTED: {
         k->connected = 1;
         k->agent = f->agent;
+        json_t *q;
+        if (blend_store_get(c->app->store, &blend_res_queues, f->queue, 0, &q) == 0) {
+            const char *policy = json_string_value(json_object_get(q, "recording"));
+            if (policy && strcmp(policy, "always") == 0) {
+                int rc = blend__calls_record(c, f->contact, "start");
+                if (rc) {
+                    BLEND_LOG_WARN("calls", "interaction %" PRId64 " not recorded: %s",
+                                   f->contact, blend_strerror(rc));
+                }
+            }
+            json_decref(q);
+        }
         break;
+    }
     case BLEND_ACD_FX_ENDED:
         if (f->is_transfer) {
             /* The agent's part ends; the customer stays for the next agent. */

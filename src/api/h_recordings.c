@@ -19,7 +19,6 @@
 int blend__h_interaction_recording(struct blend_http_req *req, void *arg)
 {
     struct blend_app *app = arg;
-    const struct blend_principal *p = blend__principal(req);
     int64_t id = blend__parse_id(blend_http_req_param(req, "id"));
     json_t *body;
     struct blend_http_body_error berr;
@@ -45,17 +44,8 @@ int blend__h_interaction_recording(struct blend_http_req *req, void *arg)
         return BLEND_HTTP_DONE;
     }
     struct blend_acd_contact_view cv;
-    if (blend_acd_contact(blend__routing_acd(app->routing), id, &cv) != 0 ||
-        cv.state != BLEND_CONTACT_CONNECTED) {
+    if (blend__connected_for(app, req, id, &cv) != 0) {
         json_decref(body);
-        blend_http_respond_error(req, 409, "conflict",
-                                 "only a connected call can be recorded", NULL);
-        return BLEND_HTTP_DONE;
-    }
-    if (p->role == BLEND_ROLE_AGENT && cv.agent != p->agent_id) {
-        json_decref(body);
-        blend_http_respond_error(req, 403, "forbidden", "agents control only their own calls",
-                                 NULL);
         return BLEND_HTTP_DONE;
     }
     int rc = blend__calls_record(app->calls, id, action);

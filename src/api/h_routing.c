@@ -561,13 +561,30 @@ int blend__h_stats_agents(struct blend_http_req *req, void *arg)
     return BLEND_HTTP_DONE;
 }
 
+int blend__connected_for(struct blend_app *app, struct blend_http_req *req, int64_t id,
+                         struct blend_acd_contact_view *cv)
+{
+    const struct blend_principal *p = blend__principal(req);
+    if (blend_acd_contact(blend__routing_acd(app->routing), id, cv) != 0 ||
+        cv->state != BLEND_CONTACT_CONNECTED) {
+        blend_http_respond_error(req, 409, "conflict", "the interaction is not connected",
+                                 NULL);
+        return -1;
+    }
+    if (p->role == BLEND_ROLE_AGENT && cv->agent != p->agent_id) {
+        blend_http_respond_error(req, 403, "forbidden",
+                                 "agents act only on their own interactions", NULL);
+        return -1;
+    }
+    return 0;
+}
+
 /* Blind transfer of a connected interaction: {"queue": name} joins that queue as a new stay,
  * {"agent_id": N} is offered to that agent first (then its queue), {"number": "..."} (phone
  * calls only) bridges the customer to an external number through the outbound trunk. */
 int blend__h_interaction_transfer(struct blend_http_req *req, void *arg)
 {
     struct blend_app *app = arg;
-    const struct blend_principal *p = blend__principal(req);
     int64_t id = blend__parse_id(blend_http_req_param(req, "id"));
     json_t *body;
     struct blend_http_body_error berr;
@@ -593,17 +610,8 @@ int blend__h_interaction_transfer(struct blend_http_req *req, void *arg)
         return BLEND_HTTP_DONE;
     }
     struct blend_acd_contact_view cv;
-    if (blend_acd_contact(blend__routing_acd(app->routing), id, &cv) != 0 ||
-        cv.state != BLEND_CONTACT_CONNECTED) {
+    if (blend__connected_for(app, req, id, &cv) != 0) {
         json_decref(body);
-        blend_http_respond_error(req, 409, "conflict",
-                                 "only a connected interaction can be transferred", NULL);
-        return BLEND_HTTP_DONE;
-    }
-    if (p->role == BLEND_ROLE_AGENT && cv.agent != p->agent_id) {
-        json_decref(body);
-        blend_http_respond_error(req, 403, "forbidden", "agents transfer only their own contacts",
-                                 NULL);
         return BLEND_HTTP_DONE;
     }
     if (number) {

@@ -193,6 +193,7 @@ static void on_event(struct blend_phones *p, const struct blend_sip_event *ev)
     case BLEND_SIP_EV_TRANSFER_REQUESTED:
     case BLEND_SIP_EV_OUTBOUND_PROGRESS:
     case BLEND_SIP_EV_RECORDING_ENDED:
+    case BLEND_SIP_EV_DTMF:
         blend__calls_on_sip_event(p->app->calls, ev);
         break;
     }

@@ -123,6 +123,7 @@ static const char *const strategies[] = {
     "round-robin",  "ring-all",     "sticky",         NULL};
 static const char *const sticky_fallbacks[] = {"longest-idle", "most-skilled", "least-occupied",
                                                "fewest-contacts", "round-robin", NULL};
+static const char *const recording_policies[] = {"off", "always", NULL};
 static const char *const overflow_actions[] = {"none", "queue", "voicemail", "callback", NULL};
 static const char *const identity_kinds[] = {"phone", "email", "chat", "sms", "social", NULL};
 static const char *const directions[] = {"inbound", "outbound", NULL};
@@ -555,6 +556,12 @@ static const struct blend_field queues_fields[] = {
      .type = BLEND_FT_ENUM,
      .values = overflow_actions,
      .default_json = "\"none\""},
+    /* Phone calls recorded from connection ("always") or only on request ("off"). */
+    {.name = "recording",
+     .column = "recording",
+     .type = BLEND_FT_ENUM,
+     .values = recording_policies,
+     .default_json = "\"off\""},
     {.name = "overflow_queue",
      .column = "overflow_queue_id",
      .type = BLEND_FT_REF,

@@ -3,7 +3,8 @@ connected to Minji's SIPp phone (echoing it); Minji starts the recording through
 it for a card number and resumes, and the customer hangs up. The finalised recording becomes a
 row with its checksum and paused span; a supervisor downloads the stereo WAV (8 kHz, customer
 left, agent right), which matches the checksum, and the download is in the audit log. Agents
-may not download recordings; bad actions are refused."""
+may not download recordings; bad actions are refused. With the queue's recording policy set to
+"always", the next call is recorded from its connection without anyone asking."""
 
 import hashlib
 import io
@@ -93,6 +94,30 @@ def run():
         check(any(a.get("resource") == "recordings" and a.get("action") == "read"
                   and a.get("resource_id") == rec["id"] for a in audit),
               f"the download is audited: {audit[-3:]}")
+
+        # Policy: billing records every call.
+        billing = [q for q in srv.list_all("/api/v1/queues", admin) if q["name"] == "billing"][0]
+        st, _, body = srv.request("PATCH", f"/api/v1/queues/{billing['id']}", admin,
+                                  body={"recording": "always"},
+                                  headers={"If-Match": f'"{billing["version"]}"'})
+        check(st == 200 and body["recording"] == "always", f"recording policy: {st} {body}")
+        wait_for("minji back to ready", lambda: srv.request(
+            "POST", f"/api/v1/agents/{minji}/wrapup-end", minji_tok)[0] in (200, 409)
+            and srv.get_ok(f"/api/v1/agents/{minji}/state", admin)["state"] == "ready")
+        phone = Sipp(srv, "agent_answer.xml", ["-p", str(port), "-mp", str(media), "-s", "1001",
+                                               "-key", "codec", "8", "-d", "0", "-rtp_echo"],
+                     "phone-2")
+        time.sleep(0.2)
+        cust = Sipp(srv, "customer_call.xml", ["-s", "+8225550101", "-key", "caller", "0105551",
+                                               "-mp", str(bt.free_port()), "-d", "1500"],
+                    "customer-2")
+        check(cust.wait() == 0 and phone.wait() == 0, "the second call goes through")
+        recs = wait_for("the policy's recording", lambda: (lambda r: r if len(r) == 2 else None)(
+            srv.get_ok("/api/v1/recordings", sophia)["items"]))
+        second = recs[1]
+        check(second["interaction"] != iid and second["state"] == "complete"
+              and second["duration_ms"] > 500 and second["paused"]["count"] == 0,
+              f"recorded by policy: {second}")
         srv.stop()
 
 
