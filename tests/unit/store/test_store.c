@@ -872,6 +872,7 @@ static void every_resource_round_trips(void **state)
         "\"overflow_action\":\"queue\",\"overflow_queue\":null,\"calendar\":\"seoul\","
         "\"short_abandon_s\":3,\"acceleration_per_min\":2,\"max_priority\":50,"
         "\"reoffer_delay_s\":10,\"sticky_s\":0,\"sticky_fallback\":\"round-robin\","
+        "\"recording\":\"always\","
         "\"relax\":[{\"after_s\":30,\"skills\":{\"sales\":1},\"add_queue_agents\":null}]}",
         "{\"name\":\"web\",\"channel\":\"chat\",\"address\":\"widget-1\",\"queue\":\"q1\","
         "\"flow\":\"main\",\"calendar\":\"seoul\",\"enabled\":true}",
