@@ -300,7 +300,8 @@ static inline pid_t customer_start_on(struct harness *h, const char *scenario, c
                                int tcp)
 {
     char target[64], sf[PATH_MAX + 64], mport[8];
-    target_of(h, target, sizeof(target));
+    /* TCP usually gets the UDP port, but not when another process holds it. */
+    snprintf(target, sizeof(target), "127.0.0.1:%d", blend_sip_local_port(h->sip, tcp));
     snprintf(sf, sizeof(sf), "%s/%s", scenario_dir, scenario);
     snprintf(mport, sizeof(mport), "%d", free_port());
     /* Copied into the child by fork before this frame ends. */

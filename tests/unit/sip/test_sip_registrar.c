@@ -135,8 +135,9 @@ static void harness_start(struct harness *h, struct blend_sip_config *cfg)
     cfg->wakeup_arg = h;
     assert_int_equal(blend_sip_start(cfg, &h->sip), 0);
     assert_true(blend_sip_local_port(h->sip, 0) > 0);
-    /* One "ip:0" for both transports: TCP got the port UDP got. */
-    assert_int_equal(blend_sip_local_port(h->sip, 1), blend_sip_local_port(h->sip, 0));
+    /* One "ip:0" for both transports: TCP takes the port UDP got when nobody else holds it
+     * (tests run in parallel), else another one. */
+    assert_true(blend_sip_local_port(h->sip, 1) > 0);
 }
 
 static void add_account(struct harness *h, const char *ext, const char *password, int64_t agent)
