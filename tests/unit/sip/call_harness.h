@@ -1,7 +1,8 @@
 /*
- * The harness shared by the SIP layer's call tests (test_sip_calls.c, test_sip_features.c): the
- * telephony thread started on loopback with the test as its host (events collected under a
- * lock, bounded waits), accounts, and SIPp processes as customers, agent phones and trunks.
+ * The harness shared by the SIP layer's call tests (test_sip_calls.c, test_sip_features.c,
+ * test_sip_dtmf.c): the telephony thread started on loopback with the test as its host (events
+ * collected under a lock, bounded waits), accounts, and SIPp processes as customers, agent
+ * phones and trunks.
  * Included by exactly those test files (one translation unit each), after their system and
  * cmocka includes and sip/sip.h.
  */
@@ -116,7 +117,7 @@ static inline void harness_start(struct harness *h, struct blend_sip_config *cfg
     memset(h, 0, sizeof(*h));
     pthread_mutex_init(&h->lock, NULL);
     pthread_cond_init(&h->cond, NULL);
-    strcpy(h->tmpdir, "/tmp/blend-sipcall-XXXXXX");
+    strcpy(h->tmpdir, "/tmp/blend-sip-test-XXXXXX");
     assert_non_null(mkdtemp(h->tmpdir));
     cfg->udp_addr = "127.0.0.1:0";
     cfg->tcp_addr = "127.0.0.1:0";
