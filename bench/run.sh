@@ -8,7 +8,10 @@
 #   3. bench/api_bench.sh BUILD_DIR — HTTP throughput and p99 latency with wrk
 #      (prints api.healthz, api.queues and api.ratio lines);
 #   4. bench/sip_bench.py BUILD_DIR 200 10 — SIP call setups through the routing engine to SIPp
-#      agent phones at 200 calls/s for 10 s, and SIPp to SIPp directly (prints sip.* lines).
+#      agent phones at 200 calls/s for 10 s, and SIPp to SIPp directly (prints sip.* lines);
+#   5. bench/sip_media_bench.py BUILD_DIR — concurrent bridged G.711 calls with RTP relayed
+#      (then recorded) by Blend, in steps up to 1,000 calls, with the server's CPU and a probe's
+#      round trip and jitter, beside SIPp to SIPp directly (prints sip.media.* lines).
 # Usage: bench/run.sh BUILD_DIR [API_SECONDS]
 set -euo pipefail
 
@@ -31,3 +34,5 @@ trap 'rm -rf "$STORE_DIR"' EXIT
 "$HERE/api_bench.sh" "$BUILD_DIR" "${2:-10}"
 
 python3 "$HERE/sip_bench.py" "$BUILD_DIR" 200 10
+
+python3 "$HERE/sip_media_bench.py" "$BUILD_DIR"
