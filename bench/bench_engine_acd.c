@@ -6,7 +6,10 @@
  *      waiting contact it is eligible for (then accepts it, not measured);
  *  (b) contact arrived -> offer decided: half to a busy queue (it waits: the decision is "no
  *      eligible available agent"), half to a queue served by ready agents (it is offered).
- * Prints one line per size, then the ratios between sizes.
+ * Prints one line per size, then the ratios between sizes. Each size also prints the median
+ * rate over BLOCKS consecutive blocks of rounds (the same measured steps, cut in blocks): on a
+ * shared machine a burst of other work slows a few blocks, which moves the overall rate but not
+ * the median.
  */
 #include "base/alloc.h"
 #include "engine/acd/acd.h"
@@ -24,6 +27,7 @@
 #define SKILLS 200
 #define QUEUES 500
 #define ROUNDS 20000
+#define BLOCKS 20
 
 struct eng {
     void *h;
@@ -194,6 +198,9 @@ static struct result run(const char *name, struct eng *e, int agents, int rounds
     double *arrive = blend_calloc((size_t)rounds, sizeof *arrive);
     size_t nf = 0, na = 0;
     double total = 0;
+    double block_total[BLOCKS] = {0};
+    int block_steps[BLOCKS] = {0};
+    int block_len = rounds / BLOCKS > 0 ? rounds / BLOCKS : 1;
     for (int r = 0; r < rounds; r++) {
         /* (a) a busy agent ends its contact and takes the next one. */
         int a = 1 + (int)(rnd() % (uint64_t)agents);
@@ -214,6 +221,10 @@ static struct result run(const char *name, struct eng *e, int agents, int rounds
             }
             freed[nf++] = dt;
             total += dt;
+            if (r / block_len < BLOCKS) {
+                block_total[r / block_len] += dt;
+                block_steps[r / block_len]++;
+            }
             busy[a] = 0;
             int64_t agent = 0, c = offered_contact(&agent);
             if (c) {
@@ -242,6 +253,10 @@ static struct result run(const char *name, struct eng *e, int agents, int rounds
         }
         arrive[na++] = dt;
         total += dt;
+        if (r / block_len < BLOCKS) {
+            block_total[r / block_len] += dt;
+            block_steps[r / block_len]++;
+        }
         int64_t agent = offered(next_contact);
         if (agent) {
             /* Served at once: accept and end it right away (not measured). */
@@ -257,11 +272,20 @@ static struct result run(const char *name, struct eng *e, int agents, int rounds
         }
     }
     double n = (double)(nf + na);
+    double block_rate[BLOCKS];
+    int blocks = 0;
+    for (int b = 0; b < BLOCKS && block_total[b] > 0; b++) {
+        block_rate[blocks++] = (double)block_steps[b] / (block_total[b] / 1e6);
+    }
     struct result res = {n / (total / 1e6), pct(freed, nf, 0.99), pct(arrive, na, 0.99)};
     printf("%s.agents=%d waiting=%d decisions/s=%.0f freed_p50_us=%.2f freed_p99_us=%.2f "
            "arrive_p50_us=%.2f arrive_p99_us=%.2f\n",
            name, agents, agents * 10, n / (total / 1e6), pct(freed, nf, 0.5), pct(freed, nf, 0.99),
            pct(arrive, na, 0.5), pct(arrive, na, 0.99));
+    if (blocks > 0) {
+        printf("%s.agents=%d median_of_%d_blocks decisions/s=%.0f\n", name, agents, blocks,
+               pct(block_rate, (size_t)blocks, 0.5));
+    }
     fflush(stdout);
     blend_free(freed);
     blend_free(arrive);

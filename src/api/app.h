@@ -44,6 +44,10 @@ struct blend_app_config {
     const char *sip_moh_path;  /* music on hold; NULL or "" = silence */
     const char *data_dir;      /* recordings go to <data_dir>/recordings */
     int sip_session_expires_s;
+    int sip_trunk_register, sip_trunk_register_expires_s; /* keep registered at the trunk */
+    const char *sip_trunk_caller_id; /* presented when a call has none; NULL or "" = none */
+    int sip_trunk_pai;               /* also send P-Asserted-Identity */
+    const char *sip_tls_listen, *sip_tls_cert; /* SIP over TLS; NULL or "" = none */
 };
 
 /* Creates the app: restores agent presence from the event log, starts listening. */

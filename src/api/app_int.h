@@ -162,6 +162,13 @@ int blend__h_interaction_transfer(struct blend_http_req *req, void *arg);
 int blend__connected_for(struct blend_app *app, struct blend_http_req *req, int64_t id,
                          struct blend_acd_contact_view *cv);
 int blend__h_interaction_recording(struct blend_http_req *req, void *arg);
+/* A third party on a phone call (h_party.c). */
+int blend__h_party_add(struct blend_http_req *req, void *arg);
+int blend__h_party_get(struct blend_http_req *req, void *arg);
+int blend__h_party_mode(struct blend_http_req *req, void *arg);
+int blend__h_party_drop(struct blend_http_req *req, void *arg);
+int blend__h_party_complete(struct blend_http_req *req, void *arg);
+int blend__h_click_to_call(struct blend_http_req *req, void *arg);
 int blend__h_recording_audio(struct blend_http_req *req, void *arg);
 int blend__h_agent_wrapup_end(struct blend_http_req *req, void *arg);
 /* Figures of every queue or agent (only_id > 0: that one; -1: none), with their names. */
@@ -215,6 +222,10 @@ struct blend__phones_config {
     int session_expires_s;
     const char *moh_path;
     const char *recordings_dir;
+    int trunk_register, trunk_register_expires_s;
+    const char *trunk_caller_id;
+    int trunk_pai;
+    const char *tls_listen, *tls_cert;
 };
 int blend__phones_create(struct blend_app *app, const struct blend__phones_config *cfg,
                          struct blend_phones **out);
@@ -242,6 +253,29 @@ int blend__calls_transfer_number(struct blend_calls *c, int64_t id, const char *
 /* Recording of interaction `id`'s phone call: action "start", "pause", "resume" or "stop".
  * BLEND_ENOENT: not a phone call in progress; BLEND_EINVAL: unknown action. */
 int blend__calls_record(struct blend_calls *c, int64_t id, const char *action);
+/* The call's third party (docs/voice.md §A third party). Modes are enum blend_sip_party_mode
+ * values; parse gives 0 for an unknown name. add: BLEND_ENOENT (not a connected phone call),
+ * BLEND_EEXIST (it has a party already), or the telephony thread's refusal (BLEND_ESTATE: no
+ * outbound trunk for a number). set_mode / drop / complete: BLEND_ENOENT (no party);
+ * complete: BLEND_ESTATE (not answered yet, or a monitor). */
+int blend__calls_party_mode_parse(const char *name);
+int blend__calls_party_is_monitor(int mode);
+int blend__calls_party_add(struct blend_calls *c, int64_t id, int64_t agent, const char *number,
+                           int mode);
+int blend__calls_party_set_mode(struct blend_calls *c, int64_t id, int mode);
+int blend__calls_party_drop(struct blend_calls *c, int64_t id);
+int blend__calls_party_complete(struct blend_calls *c, int64_t id);
+/* {"interaction_id", "mode", "agent_id", "number", "state"} or NULL without a party; the mode
+ * now (0: none). */
+json_t *blend__calls_party_json(struct blend_calls *c, int64_t id);
+int blend__calls_party_current(struct blend_calls *c, int64_t id);
+/* Click-to-call (docs/voice.md §Click-to-call): engages the agent in routing (its refusal is
+ * returned: BLEND_ESTATE logged out or busy on voice), creates the outbound interaction and
+ * dials; answers req itself (202) once the row exists. BLEND_ENOENT: SIP is off. Returns 0 /
+ * BLEND_HTTP_PENDING-style results of blend__app_submit, or a BLEND_E* before anything. */
+int blend__calls_click_to_call(struct blend_calls *c, struct blend_http_req *req, int64_t agent,
+                               const char *agent_name, const char *number,
+                               const char *caller_id, int customer_first);
 /* The directory recordings are written to. */
 const char *blend__calls_recordings_dir(const struct blend_calls *c);
 /* A routing effect: offers ring phones, withdrawals cancel them, ends hang up. */

@@ -140,7 +140,14 @@ int blend_app_create(uv_loop_t *loop, struct blend_store *store,
                                           .trunk_password = cfg->sip_trunk_password,
                                           .session_expires_s = cfg->sip_session_expires_s,
                                           .moh_path = cfg->sip_moh_path,
-                                          .recordings_dir = recordings_dir};
+                                          .recordings_dir = recordings_dir,
+                                          .trunk_register = cfg->sip_trunk_register,
+                                          .trunk_register_expires_s =
+                                              cfg->sip_trunk_register_expires_s,
+                                          .trunk_caller_id = cfg->sip_trunk_caller_id,
+                                          .trunk_pai = cfg->sip_trunk_pai,
+                                          .tls_listen = cfg->sip_tls_listen,
+                                          .tls_cert = cfg->sip_tls_cert};
         rc = blend__phones_create(app, &pc, &app->phones);
         if (rc == 0) {
             blend__routing_agents_reload(app->routing);

@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 /* Ring timeout handed to the telephony thread as a safety net only: the engine's offer
  * timeout withdraws the offer first. */
@@ -39,7 +40,17 @@ struct call {
     int external;        /* transferred to an external number: out of routing, still on SIP */
     int closing;         /* hung up by Blend after routing ended it: CALL_ENDED closes it */
     int rec_paused;      /* recording paused for card capture: digits are masked */
+    int outbound;        /* click-to-call: not routed; the agent is engaged in routing */
+    int customer_first;  /* click-to-call dialling the number before the agent */
+    int answered_legs;   /* click-to-call: legs answered (2 = talking) */
     int64_t agent;       /* connected agent */
+    /* The call's extra party (docs/voice.md §A third party): party_mode 0 = none. */
+    int party_mode;    /* enum blend_sip_party_mode */
+    int party_up;      /* it answered */
+    int party_engaged; /* the routing engine counts the party's agent busy with it */
+    int handover;      /* an attended transfer is being applied to routing */
+    int64_t party_agent;
+    char party_number[BLEND_SIP_EXTENSION_BYTES_MAX];
     char caller[BLEND_SIP_EXTENSION_BYTES_MAX];
     char dialled[BLEND_SIP_EXTENSION_BYTES_MAX];
 };
@@ -313,6 +324,420 @@ static void on_refer(struct blend_calls *c, struct call *k, const struct blend_s
     }
 }
 
+/* ---- A third party: monitoring, consultation, conference ---------------------------------- */
+
+static const char *const party_modes[] = {
+    [BLEND_SIP_PARTY_LISTEN] = "listen",         [BLEND_SIP_PARTY_WHISPER] = "whisper",
+    [BLEND_SIP_PARTY_BARGE] = "barge",           [BLEND_SIP_PARTY_CONSULT] = "consult",
+    [BLEND_SIP_PARTY_CONFERENCE] = "conference",
+};
+
+int blend__calls_party_mode_parse(const char *name)
+{
+    for (int m = BLEND_SIP_PARTY_LISTEN; name && m <= BLEND_SIP_PARTY_CONFERENCE; m++) {
+        if (strcmp(name, party_modes[m]) == 0) {
+            return m;
+        }
+    }
+    return 0;
+}
+
+static const char *party_mode_name(int mode)
+{
+    return mode >= BLEND_SIP_PARTY_LISTEN && mode <= BLEND_SIP_PARTY_CONFERENCE
+               ? party_modes[mode]
+               : "none";
+}
+
+int blend__calls_party_is_monitor(int mode)
+{
+    return mode == BLEND_SIP_PARTY_LISTEN || mode == BLEND_SIP_PARTY_WHISPER ||
+           mode == BLEND_SIP_PARTY_BARGE;
+}
+
+/* The routing engine counts an agent on a call it did not route (the party's phone) as busy
+ * on voice, so it offers them nothing meanwhile. */
+static void party_engage(struct blend_calls *c, struct call *k, int on)
+{
+    if (k->party_agent <= 0 || k->party_engaged == on) {
+        return;
+    }
+    struct blend_acd_event ev = {.type = on ? BLEND_ACD_EV_AGENT_ENGAGE
+                                            : BLEND_ACD_EV_AGENT_RELEASE};
+    ev.u.engage.agent = k->party_agent;
+    ev.u.engage.channel = BLEND_CH_VOICE;
+    int rc = blend__routing_step_detached(c->app->routing, &ev);
+    if (rc == 0) {
+        k->party_engaged = on;
+    } else {
+        /* A supervisor who is not logged in as an agent is not in routing: nothing to do. */
+        BLEND_LOG_DEBUG("calls", "agent %" PRId64 " not %s for interaction %" PRId64 ": %s",
+                        k->party_agent, on ? "engaged" : "released", k->interaction,
+                        blend_strerror(rc));
+    }
+}
+
+static json_t *party_doc(const struct call *k)
+{
+    return json_pack("{s:I, s:s, s:o, s:o, s:s}", "interaction_id", (json_int_t)k->interaction,
+                     "mode", party_mode_name(k->party_mode), "agent_id",
+                     k->party_agent ? json_integer(k->party_agent) : json_null(), "number",
+                     k->party_number[0] ? json_string(k->party_number) : json_null(), "state",
+                     k->party_up ? "connected" : "calling");
+}
+
+json_t *blend__calls_party_json(struct blend_calls *c, int64_t id)
+{
+    struct call *k = c ? by_interaction(c, id) : NULL;
+    return k && k->party_mode ? party_doc(k) : NULL;
+}
+
+int blend__calls_party_current(struct blend_calls *c, int64_t id)
+{
+    struct call *k = c ? by_interaction(c, id) : NULL;
+    return k ? k->party_mode : 0;
+}
+
+int blend__calls_party_add(struct blend_calls *c, int64_t id, int64_t agent, const char *number,
+                           int mode)
+{
+    struct call *k = c ? by_interaction(c, id) : NULL;
+    if (!k || !k->connected || k->external) {
+        return BLEND_ENOENT;
+    }
+    if (k->party_mode) {
+        return BLEND_EEXIST;
+    }
+    int rc = blend_sip_call_party_add(c->sip, k->call, agent, number,
+                                      (enum blend_sip_party_mode)mode, CALLS_RING_SAFETY_S);
+    if (rc) {
+        return rc;
+    }
+    k->party_mode = mode;
+    k->party_up = 0;
+    k->party_agent = agent;
+    snprintf(k->party_number, sizeof k->party_number, "%s", number ? number : "");
+    record(c, "call.party_added", k->interaction, party_doc(k));
+    return 0;
+}
+
+int blend__calls_party_set_mode(struct blend_calls *c, int64_t id, int mode)
+{
+    struct call *k = c ? by_interaction(c, id) : NULL;
+    if (!k || !k->party_mode) {
+        return BLEND_ENOENT;
+    }
+    return blend_sip_call_party_mode(c->sip, k->call, (enum blend_sip_party_mode)mode);
+}
+
+int blend__calls_party_drop(struct blend_calls *c, int64_t id)
+{
+    struct call *k = c ? by_interaction(c, id) : NULL;
+    if (!k || !k->party_mode) {
+        return BLEND_ENOENT;
+    }
+    return blend_sip_call_party_drop(c->sip, k->call);
+}
+
+int blend__calls_party_complete(struct blend_calls *c, int64_t id)
+{
+    struct call *k = c ? by_interaction(c, id) : NULL;
+    if (!k || !k->party_mode) {
+        return BLEND_ENOENT;
+    }
+    if (!k->party_up || blend__calls_party_is_monitor(k->party_mode)) {
+        return BLEND_ESTATE;
+    }
+    return blend_sip_call_party_complete(c->sip, k->call);
+}
+
+/* The party took the agent's place (attended transfer, or the agent left a conference). */
+static void on_party_completed(struct blend_calls *c, struct call *k,
+                               const struct blend_sip_event *ev)
+{
+    json_t *doc = party_doc(k);
+    json_object_set_new(doc, "from_agent_id", json_integer(k->agent));
+    json_object_set_new(doc, "cause", json_string(ev->cause));
+    record(c, "call.party_completed", k->interaction, doc);
+    int64_t to = k->party_agent;
+    if (to > 0 && k->connected) {
+        /* The engine hands the contact to the agent already on the phone with the customer:
+         * their engagement becomes this contact. */
+        struct blend_acd_event t = {.type = BLEND_ACD_EV_CONTACT_TRANSFER};
+        t.u.transfer.contact = k->interaction;
+        t.u.transfer.agent = k->agent;
+        t.u.transfer.to_agent = to;
+        t.u.transfer.connect = 1;
+        k->handover = 1; /* the legs are already swapped: its effects touch no SIP leg */
+        int rc = blend__routing_step_detached(c->app->routing, &t);
+        k->handover = 0;
+        if (rc) {
+            BLEND_LOG_WARN("calls", "handover of interaction %" PRId64 " to agent %" PRId64
+                           " refused by routing: %s", k->interaction, to, blend_strerror(rc));
+        } else {
+            k->party_engaged = 0; /* the engagement became the contact */
+        }
+    } else if (k->connected && !k->external) {
+        /* An external number took over: the agent's part is over (wrap-up). */
+        k->external = 1;
+        step(c, BLEND_ACD_EV_CONTACT_END, k->interaction, k->agent);
+    }
+    if (!k->external) {
+        k->agent = to;
+    }
+    k->party_mode = 0;
+    k->party_up = 0;
+    k->party_agent = 0;
+    k->party_number[0] = '\0';
+}
+
+static void on_party_event(struct blend_calls *c, struct call *k, const struct blend_sip_event *ev)
+{
+    switch (ev->kind) {
+    case BLEND_SIP_EV_PARTY_RINGING:
+        record(c, "call.party_ringing", k->interaction, party_doc(k));
+        break;
+    case BLEND_SIP_EV_PARTY_ANSWERED:
+        k->party_up = 1;
+        party_engage(c, k, 1);
+        record(c, "call.party_answered", k->interaction, party_doc(k));
+        break;
+    case BLEND_SIP_EV_PARTY_MODE:
+        k->party_mode = ev->party_mode;
+        record(c, "call.party_mode", k->interaction, party_doc(k));
+        break;
+    case BLEND_SIP_EV_PARTY_ENDED: {
+        json_t *doc = party_doc(k);
+        json_object_set_new(doc, "cause", json_string(ev->cause));
+        json_object_set_new(doc, "sip_code", json_integer(ev->sip_code));
+        record(c, "call.party_ended", k->interaction, doc);
+        party_engage(c, k, 0);
+        k->party_mode = 0;
+        k->party_up = 0;
+        k->party_agent = 0;
+        k->party_number[0] = '\0';
+        break;
+    }
+    case BLEND_SIP_EV_PARTY_COMPLETED:
+        on_party_completed(c, k, ev);
+        break;
+    default:
+        break;
+    }
+}
+
+/* ---- Click-to-call ------------------------------------------------------------------------ */
+
+/* Writes the state of a click-to-call's row (routing does not own it). */
+static void row_state(struct blend_calls *c, int64_t id, const char *state)
+{
+    json_t *patch = json_pack("{s:s}", "state", state);
+    if (strcmp(state, "ended") == 0) {
+        char ts[40];
+        time_t s = (time_t)(blend__wall_ms() / 1000);
+        struct tm tm;
+        gmtime_r(&s, &tm);
+        strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        json_object_set_new(patch, "ended_at", json_string(ts));
+    }
+    struct blend_write *w = blend_write_create();
+    struct blend_write_op *op = w ? blend_write_add(w, BLEND_OP_UPDATE, &blend_res_interactions,
+                                                    patch)
+                                  : NULL;
+    if (!op) {
+        if (!w) {
+            json_decref(patch);
+        }
+        blend_write_destroy(w);
+        BLEND_LOG_WARN("calls", "interaction %" PRId64 " not marked %s: no memory", id, state);
+        return;
+    }
+    op->id = id;
+    snprintf(w->actor, sizeof w->actor, "sip");
+    blend__app_submit_detached(c->app, w);
+}
+
+static int agent_engage(struct blend_calls *c, int64_t agent, int on)
+{
+    struct blend_acd_event ev = {.type = on ? BLEND_ACD_EV_AGENT_ENGAGE
+                                            : BLEND_ACD_EV_AGENT_RELEASE};
+    ev.u.engage.agent = agent;
+    ev.u.engage.channel = BLEND_CH_VOICE;
+    return blend__routing_step_detached(c->app->routing, &ev);
+}
+
+struct ctc {
+    struct blend_calls *calls;
+    struct blend_http_req *req;
+    int64_t agent;
+    int customer_first;
+    char number[BLEND_SIP_EXTENSION_BYTES_MAX];
+    char caller_id[BLEND_SIP_EXTENSION_BYTES_MAX];
+};
+
+static void ctc_created(struct blend_write *w, void *arg)
+{
+    struct ctc *x = arg;
+    struct blend_calls *c = x->calls;
+    if (w->rc) {
+        blend__respond_write_error(x->req, w, 0);
+        blend_write_destroy(w);
+        (void)agent_engage(c, x->agent, 0);
+        blend_free(x);
+        return;
+    }
+    int64_t id = w->ops[0].id_out;
+    blend_write_destroy(w);
+    uint64_t call = 0;
+    int rc = 0;
+    if (c->count == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 64;
+        struct call *nc = blend_realloc(c->calls, cap * sizeof *nc);
+        if (nc) {
+            c->calls = nc;
+            c->cap = cap;
+        } else {
+            rc = BLEND_ENOMEM;
+        }
+    }
+    rc = rc ? rc
+            : blend_sip_originate(c->sip, &call, x->customer_first ? 0 : x->agent, x->number,
+                                  x->caller_id);
+    if (rc) {
+        (void)agent_engage(c, x->agent, 0);
+        row_state(c, id, "ended");
+        if (rc == BLEND_ESTATE) {
+            blend_http_respond_error(x->req, 409, "conflict", "no outbound trunk is configured",
+                                     NULL);
+        } else {
+            blend__routing_refuse(x->req, rc);
+        }
+        blend_free(x);
+        return;
+    }
+    struct call *k = &c->calls[c->count++];
+    memset(k, 0, sizeof *k);
+    k->call = call;
+    k->interaction = id;
+    k->state = CALL_ROUTED;
+    k->outbound = 1;
+    k->customer_first = x->customer_first;
+    k->agent = x->agent;
+    snprintf(k->caller, sizeof k->caller, "%s", x->caller_id);
+    snprintf(k->dialled, sizeof k->dialled, "%s", x->number);
+    json_t *doc = json_pack("{s:I, s:I, s:s, s:s, s:s}", "interaction_id", (json_int_t)id,
+                            "agent_id", (json_int_t)x->agent, "number", x->number, "order",
+                            x->customer_first ? "customer-first" : "agent-first", "call",
+                            "dialling");
+    record(c, "call.originated", id, json_deep_copy(doc));
+    blend_http_respond_json(x->req, 202, doc);
+    blend_free(x);
+}
+
+int blend__calls_click_to_call(struct blend_calls *c, struct blend_http_req *req, int64_t agent,
+                               const char *agent_name, const char *number,
+                               const char *caller_id, int customer_first)
+{
+    if (!c) {
+        return BLEND_ENOENT;
+    }
+    struct ctc *x = blend_calloc(1, sizeof *x);
+    if (!x) {
+        return BLEND_ENOMEM;
+    }
+    int rc = agent_engage(c, agent, 1);
+    if (rc) {
+        blend_free(x);
+        return rc;
+    }
+    x->calls = c;
+    x->req = req;
+    x->agent = agent;
+    x->customer_first = customer_first;
+    snprintf(x->number, sizeof x->number, "%s", number);
+    snprintf(x->caller_id, sizeof x->caller_id, "%s", caller_id);
+    json_t *doc = json_pack("{s:s, s:s, s:s, s:s}", "channel", "voice", "direction", "outbound",
+                            "agent", agent_name, "state", "new");
+    struct blend_write *w = blend_write_create();
+    if (!w || !blend_write_add(w, BLEND_OP_CREATE, &blend_res_interactions, doc)) {
+        if (!w) {
+            json_decref(doc);
+        }
+        blend_write_destroy(w);
+        (void)agent_engage(c, agent, 0);
+        blend_free(x);
+        return BLEND_ENOMEM;
+    }
+    rc = blend__app_submit(c->app, req, w, ctc_created, x);
+    if (rc == BLEND_HTTP_DONE) {
+        /* Not submitted (answered 503): nothing will call back. */
+        (void)agent_engage(c, agent, 0);
+        blend_free(x);
+    }
+    return rc;
+}
+
+/* The SIP events of a click-to-call: none of them is a routing step; the agent's engagement
+ * ends with the call. */
+static void on_outbound_event(struct blend_calls *c, struct call *k,
+                              const struct blend_sip_event *ev)
+{
+    switch (ev->kind) {
+    case BLEND_SIP_EV_AGENT_RINGING:
+        record(c, "call.ringing", k->interaction,
+               json_pack("{s:I, s:I}", "interaction_id", (json_int_t)k->interaction, "agent_id",
+                         (json_int_t)ev->agent_id));
+        return;
+    case BLEND_SIP_EV_AGENT_ANSWERED:
+        record(c, "call.answered", k->interaction,
+               json_pack("{s:I, s:I}", "interaction_id", (json_int_t)k->interaction, "agent_id",
+                         (json_int_t)ev->agent_id));
+        if (++k->answered_legs == 2) {
+            row_state(c, k->interaction, "connected");
+        }
+        return;
+    case BLEND_SIP_EV_AGENT_FAILED:
+        record(c, "call.agent_failed", k->interaction,
+               json_pack("{s:I, s:I, s:i}", "interaction_id", (json_int_t)k->interaction,
+                         "agent_id", (json_int_t)ev->agent_id, "sip_code", ev->sip_code));
+        if (k->customer_first) {
+            (void)blend_sip_call_hangup(c->sip, k->call, "agent-failed");
+        }
+        return;
+    case BLEND_SIP_EV_OUTBOUND_PROGRESS:
+        record(c, "call.outbound_progress", k->interaction,
+               json_pack("{s:I, s:s, s:i, s:s}", "interaction_id", (json_int_t)k->interaction,
+                         "leg", ev->leg, "sip_code", ev->sip_code, "cause", ev->cause));
+        if (strcmp(ev->leg, "customer") == 0 && ev->sip_code >= 200 && ev->sip_code < 300) {
+            if (++k->answered_legs == 2) {
+                row_state(c, k->interaction, "connected");
+            }
+            if (k->customer_first) {
+                (void)blend_sip_call_offer(c->sip, k->call, k->agent, CALLS_RING_SAFETY_S);
+            }
+        }
+        return;
+    case BLEND_SIP_EV_CALL_ENDED: {
+        record(c, "call.ended", k->interaction,
+               json_pack("{s:I, s:s, s:i, s:s, s:I, s:I}", "interaction_id",
+                         (json_int_t)k->interaction, "leg", ev->leg, "sip_code", ev->sip_code,
+                         "cause", ev->cause, "rtp_to_agent", (json_int_t)ev->rtp_to_agent,
+                         "rtp_to_customer", (json_int_t)ev->rtp_to_customer));
+        int64_t id = k->interaction, agent = k->agent;
+        forget(c, k);
+        row_state(c, id, "ended");
+        int rc = agent_engage(c, agent, 0);
+        if (rc) {
+            BLEND_LOG_WARN("calls", "agent %" PRId64 " not released after call %" PRId64 ": %s",
+                           agent, id, blend_strerror(rc));
+        }
+        return;
+    }
+    default:
+        return; /* holds, keys and the rest are not recorded for click-to-call */
+    }
+}
+
 /* ---- Recording --------------------------------------------------------------------------- */
 
 const char *blend__calls_recordings_dir(const struct blend_calls *c)
@@ -425,6 +850,10 @@ void blend__calls_on_sip_event(struct blend_calls *c, const struct blend_sip_eve
     if (!k) {
         return;
     }
+    if (k->outbound) {
+        on_outbound_event(c, k, ev);
+        return;
+    }
     switch (ev->kind) {
     case BLEND_SIP_EV_AGENT_RINGING:
         record(c, "call.ringing", k->interaction,
@@ -470,6 +899,13 @@ void blend__calls_on_sip_event(struct blend_calls *c, const struct blend_sip_eve
         break;
     case BLEND_SIP_EV_TRANSFER_REQUESTED:
         on_refer(c, k, ev);
+        break;
+    case BLEND_SIP_EV_PARTY_RINGING:
+    case BLEND_SIP_EV_PARTY_ANSWERED:
+    case BLEND_SIP_EV_PARTY_MODE:
+    case BLEND_SIP_EV_PARTY_ENDED:
+    case BLEND_SIP_EV_PARTY_COMPLETED:
+        on_party_event(c, k, ev);
         break;
     case BLEND_SIP_EV_OUTBOUND_PROGRESS:
         record(c, "call.transfer_progress", k->interaction,
@@ -533,6 +969,9 @@ void blend__calls_on_effect(struct blend_calls *c, const struct blend_acd_effect
     case BLEND_ACD_FX_CONNECTED: {
         k->connected = 1;
         k->agent = f->agent;
+        if (k->handover) {
+            break; /* the call's recording goes on through the handover */
+        }
         json_t *q;
         if (blend_store_get(c->app->store, &blend_res_queues, f->queue, 0, &q) == 0) {
             const char *policy = json_string_value(json_object_get(q, "recording"));
@@ -548,6 +987,9 @@ void blend__calls_on_effect(struct blend_calls *c, const struct blend_acd_effect
         break;
     }
     case BLEND_ACD_FX_ENDED:
+        if (f->is_transfer && k->handover) {
+            break; /* the telephony thread released the first agent's phone itself */
+        }
         if (f->is_transfer) {
             /* The agent's part ends; the customer stays for the next agent. */
             (void)blend_sip_call_unbridge_agent(c->sip, k->call);

@@ -194,6 +194,11 @@ static void on_event(struct blend_phones *p, const struct blend_sip_event *ev)
     case BLEND_SIP_EV_OUTBOUND_PROGRESS:
     case BLEND_SIP_EV_RECORDING_ENDED:
     case BLEND_SIP_EV_DTMF:
+    case BLEND_SIP_EV_PARTY_RINGING:
+    case BLEND_SIP_EV_PARTY_ANSWERED:
+    case BLEND_SIP_EV_PARTY_MODE:
+    case BLEND_SIP_EV_PARTY_ENDED:
+    case BLEND_SIP_EV_PARTY_COMPLETED:
         blend__calls_on_sip_event(p->app->calls, ev);
         break;
     }
@@ -243,6 +248,12 @@ int blend__phones_create(struct blend_app *app, const struct blend__phones_confi
         .trunk_password = cfg->trunk_password,
         .session_expires_s = cfg->session_expires_s,
         .moh_path = cfg->moh_path,
+        .trunk_register = cfg->trunk_register,
+        .trunk_register_expires_s = cfg->trunk_register_expires_s,
+        .trunk_caller_id = cfg->trunk_caller_id,
+        .trunk_pai = cfg->trunk_pai,
+        .tls_addr = cfg->tls_listen && cfg->tls_listen[0] ? cfg->tls_listen : NULL,
+        .tls_cert_path = cfg->tls_cert && cfg->tls_cert[0] ? cfg->tls_cert : NULL,
         .wakeup = wake_from_sip_thread,
         .wakeup_arg = p,
     };

@@ -1013,11 +1013,49 @@ struct restore_set {
     size_t contacts_n, contacts_cap;
 };
 
-/* Open interactions (queued, offered, connected) from their rows. */
+/* A click-to-call open at the stop (an outbound phone call outside routing: no queue): its
+ * dialogs died with the process. Its row is ended, with "call.ended" saying why. */
+static void end_dead_click_to_call(struct blend_routing *r, int64_t id)
+{
+    char subject[64];
+    snprintf(subject, sizeof subject, "interactions/%" PRId64, id);
+    blend__app_record_event(r->app, "sip", "call.ended", subject,
+                            json_pack("{s:I, s:s, s:i, s:s, s:i, s:i}", "interaction_id",
+                                      (json_int_t)id, "leg", "blend", "sip_code", 0, "cause",
+                                      "restart", "rtp_to_agent", 0, "rtp_to_customer", 0));
+    char ts[40];
+    time_t now_s = (time_t)(blend__wall_ms() / 1000);
+    struct tm tm;
+    gmtime_r(&now_s, &tm);
+    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    struct blend_write *w = blend_write_create();
+    struct blend_write_op *op =
+        w ? blend_write_add(w, BLEND_OP_UPDATE, &blend_res_interactions,
+                            json_pack("{s:s, s:s}", "state", "ended", "ended_at", ts))
+          : NULL;
+    if (!op) {
+        blend_write_destroy(w);
+        return;
+    }
+    op->id = id;
+    snprintf(w->actor, sizeof w->actor, "sip");
+    blend__app_submit_detached(r->app, w);
+}
+
+static int is_click_to_call(const json_t *row)
+{
+    const char *dir = json_string_value(json_object_get(row, "direction"));
+    const char *ch = json_string_value(json_object_get(row, "channel"));
+    return !json_string_value(json_object_get(row, "queue")) && dir &&
+           strcmp(dir, "outbound") == 0 && ch && strcmp(ch, "voice") == 0;
+}
+
+/* Open interactions (queued, offered, connected) from their rows; click-to-calls ("new" while
+ * dialling, "connected") are ended instead. */
 static int collect_open(struct blend_routing *r, struct restore_set *rs)
 {
-    static const char *const open_states[] = {"queued", "offered", "connected"};
-    for (size_t s = 0; s < 3; s++) {
+    static const char *const open_states[] = {"queued", "offered", "connected", "new"};
+    for (size_t s = 0; s < 4; s++) {
         struct blend_list_query q = {.limit = BLEND_API_PAGE_MAX,
                                      .filter_field = "state",
                                      .filter_value = open_states[s]};
@@ -1032,6 +1070,13 @@ static int collect_open(struct blend_routing *r, struct restore_set *rs)
             json_t *row;
             json_array_foreach(items, i, row)
             {
+                if (is_click_to_call(row)) {
+                    end_dead_click_to_call(r, json_integer_value(json_object_get(row, "id")));
+                    continue;
+                }
+                if (s == 3) {
+                    continue; /* other new rows are not in routing yet */
+                }
                 struct contact_hist h = {0};
                 h.contact = json_integer_value(json_object_get(row, "id"));
                 h.queue = queue_id_by_name(r, json_string_value(json_object_get(row, "queue")));
@@ -1546,12 +1591,12 @@ json_t *blend__routing_agent_json(struct blend_routing *r, int64_t agent_id)
         v.id = agent_id;
         v.presence = BLEND_PRESENCE_LOGGED_OUT;
     }
-    return json_pack("{s:I, s:s, s:o, s:o, s:o, s:o, s:i, s:o}", "agent_id", (json_int_t)v.id,
-                     "state", blend__presence_name(v.presence), "reason",
+    return json_pack("{s:I, s:s, s:o, s:o, s:o, s:o, s:o, s:i, s:o}", "agent_id",
+                     (json_int_t)v.id, "state", blend__presence_name(v.presence), "reason",
                      v.reason[0] ? json_string(v.reason) : json_null(), "since",
                      when_json(r, v.since_ms), "active", channel_counts(v.active), "offered",
-                     channel_counts(v.offered), "handled", (int)v.handled, "phone",
-                     blend__phones_json(r->app->phones, agent_id));
+                     channel_counts(v.offered), "engaged", channel_counts(v.engaged), "handled",
+                     (int)v.handled, "phone", blend__phones_json(r->app->phones, agent_id));
 }
 
 json_t *blend__routing_contact_json(struct blend_routing *r, int64_t contact_id)

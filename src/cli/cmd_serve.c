@@ -145,6 +145,12 @@ static int start(struct serve *s)
         .sip_session_expires_s = s->cfg.sip_session_expires_s,
         .sip_moh_path = s->cfg.sip_moh_path,
         .data_dir = s->cfg.data_dir,
+        .sip_trunk_register = s->cfg.sip_trunk_register,
+        .sip_trunk_register_expires_s = s->cfg.sip_trunk_register_expires_s,
+        .sip_trunk_caller_id = s->cfg.sip_trunk_caller_id,
+        .sip_trunk_pai = s->cfg.sip_trunk_pai,
+        .sip_tls_listen = s->cfg.sip_tls_listen,
+        .sip_tls_cert = s->cfg.sip_tls_cert,
     };
     if (blend_app_create(&s->loop, s->store, &ac, &s->app) != 0) {
         fprintf(stderr, "blend: cannot start the server on %s\n", s->cfg.http_listen);

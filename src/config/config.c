@@ -88,6 +88,18 @@ static const struct blend_config_option options[] = {
             "Sound file played to a party on hold (any format, converted once); empty: silence."),
     OPT_INT("sip", "session_expires_s", sip_session_expires_s, 0, 86400, "1800",
             "RFC 4028 session timer in seconds, 90..86400 (a call not refreshed ends); 0 = off."),
+    OPT_ENUM("sip", "trunk_register", sip_trunk_register, no_yes_names, "no",
+             "yes: keep Blend registered at trunk_uri as trunk_user (needs both)."),
+    OPT_INT("sip", "trunk_register_expires_s", sip_trunk_register_expires_s, 60, 86400, "600",
+            "Registration interval asked of the trunk in seconds, 60..86400."),
+    OPT_STR("sip", "trunk_caller_id", sip_trunk_caller_id, 1, "",
+            "Number presented to the trunk when a call has no caller ID; empty: none."),
+    OPT_ENUM("sip", "trunk_pai", sip_trunk_pai, no_yes_names, "no",
+             "yes: INVITEs to the trunk also carry P-Asserted-Identity."),
+    OPT_STR("sip", "tls_listen", sip_tls_listen, 1, "",
+            "Address of the SIP over TLS endpoint (host:port, e.g. 127.0.0.1:5061); empty: none."),
+    OPT_STR("sip", "tls_cert", sip_tls_cert, 1, "",
+            "PEM file with the SIP TLS certificate chain and its private key."),
     OPT_STR("store", "url", store_url, 0, "sqlite:var/blend.db",
             "The database: sqlite:PATH (the file and its directory are created if missing)."),
     OPT_INT("store", "batch_max", store_batch_max, 1, BLEND_STORE_BATCH_MAX,
@@ -718,6 +730,21 @@ int blend_config_validate(const struct blend_config *c, char *err, size_t errlen
     /* Each call leg takes an even/odd pair (RTP, RTCP): at least one pair must fit. */
     if (c->sip_rtp_port_max - c->sip_rtp_port_min < 1) {
         fail(err, errlen, "sip.rtp_port_max must be above sip.rtp_port_min");
+        return BLEND_EINVAL;
+    }
+    if (c->sip_trunk_register && (c->sip_trunk_uri[0] == '\0' || c->sip_trunk_user[0] == '\0')) {
+        fail(err, errlen, "sip.trunk_register needs sip.trunk_uri and sip.trunk_user");
+        return BLEND_EINVAL;
+    }
+    if ((c->sip_tls_listen[0] == '\0') != (c->sip_tls_cert[0] == '\0')) {
+        fail(err, errlen, "sip.tls_listen and sip.tls_cert must be set together (both or neither)");
+        return BLEND_EINVAL;
+    }
+    char host[BLEND_CONFIG_HOSTPORT_BYTES_MAX];
+    int port = 0;
+    if (c->sip_tls_listen[0] != '\0' &&
+        blend_config_split_hostport(c->sip_tls_listen, host, sizeof host, &port) != 0) {
+        fail(err, errlen, "sip.tls_listen: want host:port or [v6]:port");
         return BLEND_EINVAL;
     }
     return 0;

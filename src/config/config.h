@@ -64,6 +64,12 @@ struct blend_config {
     char sip_trunk_password[BLEND_SIP_TRUNK_CRED_BYTES_MAX];
     int sip_session_expires_s;                          /* 0 = off */
     char sip_moh_path[BLEND_PATH_BYTES_MAX];            /* "" = silence on hold */
+    int sip_trunk_register;                             /* 0 no, 1 yes */
+    int sip_trunk_register_expires_s;                   /* 60..86400 */
+    char sip_trunk_caller_id[BLEND_SIP_EXTENSION_BYTES_MAX]; /* "" = none */
+    int sip_trunk_pai;                                       /* 0 no, 1 yes */
+    char sip_tls_listen[BLEND_CONFIG_HOSTPORT_BYTES_MAX];    /* "" = no SIP over TLS */
+    char sip_tls_cert[BLEND_PATH_BYTES_MAX];                 /* PEM chain + key; "" = none */
     char store_url[BLEND_CONFIG_URL_BYTES_MAX];         /* "sqlite:PATH" (see store.h) */
     int store_batch_max;                                /* 1..BLEND_STORE_BATCH_MAX */
     char data_dir[BLEND_PATH_BYTES_MAX];                /* runtime data directory */

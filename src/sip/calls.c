@@ -17,8 +17,15 @@
  * music on hold (played by the relay to the held side) and call recording (a media recorder per
  * call fed by the relay; RECORDING_ENDED when it stops, before CALL_ENDED when the call ends).
  *
+ * A third party (monitoring, consultation, conference, attended transfer): one extra leg per
+ * call (c->party, an agent_leg marked `party`, forked to an agent's phones or dialled through
+ * the trunk) on the relay's third socket pair; once it answers the relay mixes the three sides
+ * by the party's mode. It ends with PARTY_ENDED (before CALL_ENDED when the call ends), or
+ * takes the agent's place (PARTY_COMPLETED: the relay's party side becomes its agent side).
+ *
  * Invariants: a call lives in cs->calls until CALL_ENDED was emitted for it, and no event names
- * it afterwards; at most one leg is bridged; every libre object of a call (sessions, transaction,
+ * it afterwards; at most one leg is bridged; at most one party leg, never the bridged one, and
+ * only while a leg is bridged; every libre object of a call (sessions, transaction,
  * SDP sessions, sockets, NOTIFY requests, timers) is released when the call is freed; only the
  * telephony thread runs this.
  */
@@ -78,6 +85,11 @@ struct agent_leg {
     uint16_t progress_sent; /* external: the last OUTBOUND_PROGRESS code */
     uint16_t fail_code;
     char fail_cause[16];
+    /* The call's third party (c->party): its mode (enum blend_sip_party_mode) and the number
+     * it dialled ("" for an agent's phones). */
+    bool party;
+    int mode;
+    char dialled[BLEND_SIP_EXTENSION_BYTES_MAX];
 };
 
 struct call {
@@ -102,6 +114,7 @@ struct call {
     bool outbound;                /* click-to-call: the customer leg is Blend's INVITE */
     uint16_t cust_progress;       /* outbound: the last OUTBOUND_PROGRESS code */
     struct agent_leg *transfer;   /* an external leg ringing (transfer to a number) */
+    struct agent_leg *party;      /* the third party's leg, ringing or answered */
     struct fork *referrer;        /* the bridged phone whose REFER awaits the host */
     struct blend__sip_se cust_se; /* negotiated for the customer's dialog (inbound) */
     struct stimer cst;
@@ -131,6 +144,11 @@ static void call_end(struct call *c, const char *leg, int sip_code, const char *
 static void leg_free(struct agent_leg *leg);
 static void transfer_failed(struct agent_leg *leg, uint16_t code, const char *cause);
 static void other_modify(struct call *c, enum blend__sip_side to);
+static void party_end(struct call *c, uint16_t code, const char *cause);
+static void party_progress(struct agent_leg *leg, const struct sip_msg *msg);
+static void party_answered(struct call *c, struct agent_leg *leg, struct fork *f,
+                           const struct sip_msg *msg);
+static bool party_takes_over(struct call *c);
 
 static void ev_init(struct blend_sip_event *ev, enum blend_sip_event_kind kind,
                     const struct call *c, int64_t agent_id)
@@ -219,6 +237,8 @@ static void st_expire_handler(void *arg)
         call_end(c, "customer", 408, "session-expired");
     } else if (c->bridged == t->f->leg) {
         call_end(c, leg_name(t->f->leg), 408, "session-expired");
+    } else if (c->party == t->f->leg) {
+        party_end(c, 408, "failed");
     } else {
         leg_free(t->f->leg);
     }
@@ -282,12 +302,18 @@ static bool has_sdp(const struct sip_msg *msg)
 
 /* The peer of `side` made an offer (decoded into m): hold or resume, mirrored to the other leg.
  * libre stores the remote direction from Blend's point of view (a=sendonly reads RECVONLY). */
-static void hold_check(struct call *c, enum blend__sip_side side, const struct sdp_media *m)
+static bool sdp_holds(const struct sdp_media *m)
 {
     enum sdp_dir peer = sdp_media_rdir(m);
     const struct sa *ra = sdp_media_raddr(m);
     bool null_c = sa_af(ra) == AF_INET && sa_in(ra) == 0 && sa_port(ra) != 0;
-    bool held = peer == SDP_RECVONLY || peer == SDP_INACTIVE || null_c;
+    return peer == SDP_RECVONLY || peer == SDP_INACTIVE || null_c;
+}
+
+static void hold_check(struct call *c, enum blend__sip_side side, const struct sdp_media *m)
+{
+    enum sdp_dir peer = sdp_media_rdir(m);
+    bool held = sdp_holds(m);
     enum sdp_dir mirror = !held ? SDP_SENDRECV : peer == SDP_INACTIVE ? SDP_INACTIVE : SDP_SENDONLY;
     bool cust = side == BLEND__SIP_CUSTOMER;
     bool *was = cust ? &c->cust_held : &c->agent_held;
@@ -460,12 +486,21 @@ static int cust_accept(struct call *c, uint16_t scode, const char *reason, struc
 }
 
 /* A final refusal to a customer not answered yet. */
+static const char *status_phrase(uint16_t code);
+
 static void cust_refuse(struct call *c, uint16_t code, const char *reason)
 {
+    /* libre refuses a reply without a reason phrase: NULL means the standard one. */
+    const char *phrase = reason ? reason : status_phrase(code);
+    int err = 0;
     if (c->st) {
-        (void)sip_treply(&c->st, c->cs->stack, c->msg, code, reason);
+        err = sip_treply(&c->st, c->cs->stack, c->msg, code, phrase);
     } else if (c->sess && !c->answered && !c->outbound) {
-        (void)sipsess_reject(c->sess, code, reason, NULL);
+        err = sipsess_reject(c->sess, code, phrase, NULL);
+    }
+    if (err) {
+        BLEND_LOG_WARN("sip", "call %llu: %u %s not sent: %s", (unsigned long long)c->id, code,
+                       phrase, strerror(err));
     }
 }
 
@@ -512,10 +547,16 @@ static void leg_free(struct agent_leg *leg)
     while (leg->forks.head) {
         fork_free(leg->forks.head->data);
     }
+    if (c->party == leg) {
+        c->party = NULL;
+        blend__sip_relay_party_close(c->relay);
+    }
     if (c->bridged == leg) {
         c->bridged = NULL;
         blend__sip_relay_bridge(c->relay, false);
         agent_unbridged(c);
+        /* No third party without a bridged agent. */
+        party_end(c, 0, "agent-left");
     }
     if (c->transfer == leg) {
         c->transfer = NULL;
@@ -532,6 +573,14 @@ static void leg_failed(struct agent_leg *leg, uint16_t code, const char *cause)
     struct call *c = leg->call;
     if (leg->external) {
         transfer_failed(leg, code, cause);
+        return;
+    }
+    if (leg->party) {
+        BLEND_ASSERT(c->party == leg);
+        party_end(c, code,
+                  code == 486 || code >= 600 ? "busy"
+                  : code == 408              ? "timeout"
+                                             : "failed");
         return;
     }
     ev_init(&ev, BLEND_SIP_EV_AGENT_FAILED, c, leg->agent_id);
@@ -557,7 +606,7 @@ static struct agent_leg *leg_find(const struct call *c, int64_t agent_id)
 {
     for (struct le *le = c->legs.head; le; le = le->next) {
         struct agent_leg *leg = le->data;
-        if (leg->agent_id == agent_id) {
+        if (leg->agent_id == agent_id && !leg->party) {
             return leg;
         }
     }
@@ -568,6 +617,10 @@ static void fork_progr_handler(const struct sip_msg *msg, void *arg)
 {
     struct fork *f = arg;
     struct agent_leg *leg = f->leg;
+    if (leg->party) {
+        party_progress(leg, msg);
+        return;
+    }
     if (leg->external && msg->scode > 100 && msg->scode != leg->progress_sent) {
         leg->progress_sent = msg->scode;
         emit_progress(leg->call, "transfer", msg->scode, msg->scode == 180 ? "ringing" : "progress",
@@ -603,6 +656,11 @@ static int fork_offer_handler(struct mbuf **descp, const struct sip_msg *msg, vo
             blend__sip_relay_peer(leg->call->relay, BLEND__SIP_AGENT, codec_pt, dtmf_pt, false,
                                   sdp_media_raddr(f->m));
             hold_check(leg->call, BLEND__SIP_AGENT, f->m);
+        } else if (leg->winner == f && leg->party) {
+            /* The party's hold only mutes it in the mix: nobody else is re-INVITEd. */
+            blend__sip_relay_peer(leg->call->relay, BLEND__SIP_PARTY, codec_pt, dtmf_pt, false,
+                                  sdp_media_raddr(f->m));
+            blend__sip_relay_hold(leg->call->relay, BLEND__SIP_PARTY, sdp_holds(f->m));
         }
     }
     st_refreshed(&f->st, true);
@@ -645,10 +703,14 @@ static const char *status_phrase(uint16_t code)
         return "Not Found";
     case 408:
         return "Request Timeout";
+    case 415:
+        return "Unsupported Media Type";
     case 480:
         return "Temporarily Unavailable";
     case 486:
         return "Busy Here";
+    case 488:
+        return "Not Acceptable Here";
     case 487:
         return "Request Terminated";
     case 491:
@@ -813,6 +875,7 @@ static void transfer_answered(struct call *c, struct agent_leg *leg, struct fork
     blend__sip_sdp_chosen(f->m, &codec_pt, &dtmf_pt);
     c->bridged = leg;
     if (old) {
+        party_end(c, 0, "agent-left");
         /* The old phone sends until its BYE arrives: the relay ignores it from now on; a hold
          * it had put on the customer is lifted. */
         blend__sip_relay_rebridge(c->relay);
@@ -870,6 +933,10 @@ static void fork_estab_handler(const struct sip_msg *msg, void *arg)
         transfer_answered(c, leg, f, msg);
         return;
     }
+    if (leg->party) {
+        party_answered(c, leg, f, msg);
+        return;
+    }
     if (c->bridged && c->bridged != leg) {
         leg_failed(leg, 487, "call-taken");
         return;
@@ -919,6 +986,11 @@ static void fork_close_handler(int err, const struct sip_msg *msg, void *arg)
     struct fork *f = arg;
     struct agent_leg *leg = f->leg;
     struct call *c = leg->call;
+    if (leg->winner == f && leg->party) {
+        bool bye = err == ECONNRESET;
+        party_end(c, bye ? 0 : err_code(err, msg), bye ? "bye" : "failed");
+        return;
+    }
     if (leg->winner == f) {
         /* The bridged party hung up (or its dialog failed): the call ends, unless a transfer is
          * under way (the referring agent leaves; the customer waits for the host's action). */
@@ -931,7 +1003,10 @@ static void fork_close_handler(int err, const struct sip_msg *msg, void *arg)
             BLEND_LOG_INFO("sip", "call %llu: agent %lld left during the transfer",
                            (unsigned long long)c->id, (long long)leg->agent_id);
             leg_free(leg);
+        } else if (c->bridged == leg && party_takes_over(c)) {
+            leg_free(leg);
         } else if (c->bridged == leg) {
+            party_end(c, 0, "agent-left");
             call_end(c, leg_name(leg), bye ? 0 : err_code(err, msg), bye ? "bye" : "error");
         } else {
             /* Withdrawn after answering, then gone: nothing to report. */
@@ -973,21 +1048,33 @@ static int fork_connect(struct call *c, struct agent_leg *leg, const char *to_ur
     int other_pt =
         c->inv.offer.codec_pt == BLEND__SIP_PT_PCMU ? BLEND__SIP_PT_PCMA : BLEND__SIP_PT_PCMU;
     int err = blend__sip_sdp_make(
-        blend__sip_relay_laddr(c->relay, BLEND__SIP_AGENT), c->inv.offer.codec_pt, other_pt,
-        c->inv.offer.dtmf_pt >= 0 ? c->inv.offer.dtmf_pt : 101, &f->sdp, &f->m);
+        blend__sip_relay_laddr(c->relay, leg->party ? BLEND__SIP_PARTY : BLEND__SIP_AGENT),
+        c->inv.offer.codec_pt, other_pt, c->inv.offer.dtmf_pt >= 0 ? c->inv.offer.dtmf_pt : 101,
+        &f->sdp, &f->m);
     struct mbuf *desc = NULL;
     if (!err) {
-        /* A customer on hold stays on hold for the new leg. */
-        sdp_media_set_ldir(f->m, c->agent_dir);
+        /* A customer on hold stays on hold for the new leg (a party hears the mix). */
+        sdp_media_set_ldir(f->m, leg->party ? SDP_SENDRECV : c->agent_dir);
         err = sdp_encode(&desc, f->sdp, true);
     }
+    /* A supervisor's phone shows "monitor"; a consulted party sees the customer's caller ID. */
+    bool monitor = leg->party && leg->mode != BLEND_SIP_PARTY_CONSULT &&
+                   leg->mode != BLEND_SIP_PARTY_CONFERENCE;
+    const char *display = monitor ? "monitor" : c->inv.caller_name[0] ? c->inv.caller_name : NULL;
     char from_uri[BLEND_SIP_EXTENSION_BYTES_MAX + 80], se_hdrs[96];
     const char *routev[1] = {route};
-    (void)re_snprintf(from_uri, sizeof(from_uri), "sip:%s@%j", c->inv.caller, &cs->media_addr);
+    /* Toward the trunk the presented number follows the trunk's caller-ID rules. */
+    char presented[BLEND_SIP_EXTENSION_BYTES_MAX], pai[BLEND_SIP_EXTENSION_BYTES_MAX + 96];
+    str_ncpy(presented, c->inv.caller, sizeof(presented));
+    pai[0] = '\0';
+    if (trunk_auth) {
+        blend__sip_trunk_caller_id(cs->set, c->inv.caller, presented, sizeof(presented));
+        blend__sip_trunk_pai_hdr(cs->set, presented, &cs->media_addr, pai, sizeof(pai));
+    }
+    (void)re_snprintf(from_uri, sizeof(from_uri), "sip:%s@%j", presented, &cs->media_addr);
     blend__sip_se_uac_hdrs(cs->set, se_hdrs, sizeof(se_hdrs));
     if (!err) {
-        err = sipsess_connect(&f->sess, cs->sock, to_uri,
-                              c->inv.caller_name[0] ? c->inv.caller_name : NULL, from_uri, CUSER,
+        err = sipsess_connect(&f->sess, cs->sock, to_uri, display, from_uri, CUSER,
                               route ? routev : NULL, route ? 1 : 0, CTYPE_SDP, desc,
                               trunk_auth ? trunk_auth_handler : NULL, cs, false, fork_offer_handler,
                               fork_answer_handler, fork_progr_handler, fork_estab_handler, NULL,
@@ -995,8 +1082,8 @@ static int fork_connect(struct call *c, struct agent_leg *leg, const char *to_ur
                               "Max-Forwards: 70\r\n"
                               "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, REFER\r\n"
                               "Supported: timer\r\n"
-                              "%s",
-                              se_hdrs);
+                              "%s%s",
+                              se_hdrs, pai);
     }
     mem_deref(desc);
     if (err) {
@@ -1021,7 +1108,9 @@ static int fork_start(struct call *c, struct agent_leg *leg, const struct blend_
                   sa_set(&caddr, &cu.host, cu.port ? cu.port : 5060) == 0 &&
                   sa_cmp(&caddr, &t->src, SA_ALL);
     (void)re_snprintf(route, sizeof(route), "sip:%J;transport=%s", &t->src,
-                      t->tp == SIP_TRANSP_TCP ? "tcp" : "udp");
+                      t->tp == SIP_TRANSP_TLS   ? "tls"
+                      : t->tp == SIP_TRANSP_TCP ? "tcp"
+                                                : "udp");
     return fork_connect(c, leg, t->contact, direct ? NULL : route, false);
 }
 
@@ -1056,8 +1145,11 @@ static void cust_dial(struct call *c)
     struct blend__sip_calls *cs = c->cs;
     char to_uri[BLEND_SIP_URI_BYTES_MAX + BLEND_SIP_EXTENSION_BYTES_MAX];
     char from_uri[BLEND_SIP_EXTENSION_BYTES_MAX + 80], se_hdrs[96];
+    char presented[BLEND_SIP_EXTENSION_BYTES_MAX], pai[BLEND_SIP_EXTENSION_BYTES_MAX + 96];
     trunk_uri(cs, c->inv.dialled, to_uri, sizeof(to_uri));
-    (void)re_snprintf(from_uri, sizeof(from_uri), "sip:%s@%j", c->inv.caller, &cs->media_addr);
+    blend__sip_trunk_caller_id(cs->set, c->inv.caller, presented, sizeof(presented));
+    blend__sip_trunk_pai_hdr(cs->set, presented, &cs->media_addr, pai, sizeof(pai));
+    (void)re_snprintf(from_uri, sizeof(from_uri), "sip:%s@%j", presented, &cs->media_addr);
     blend__sip_se_uac_hdrs(cs->set, se_hdrs, sizeof(se_hdrs));
     struct mbuf *desc = NULL;
     sdp_media_set_ldir(c->m, c->cust_dir);
@@ -1070,8 +1162,8 @@ static void cust_dial(struct call *c)
                               "Max-Forwards: 70\r\n"
                               "Allow: INVITE, ACK, CANCEL, BYE, OPTIONS\r\n"
                               "Supported: timer\r\n"
-                              "%s",
-                              se_hdrs);
+                              "%s%s",
+                              se_hdrs, pai);
     }
     mem_deref(desc);
     if (err) {
@@ -1130,6 +1222,238 @@ static void cmd_offer(struct call *c, int64_t agent_id, int timeout_s)
     tmr_start(&leg->tmr, (uint64_t)t * 1000, leg_timeout_handler, leg);
     BLEND_LOG_INFO("sip", "call %llu: offered to agent %lld on %u phone(s)",
                    (unsigned long long)c->id, (long long)agent_id, n);
+}
+
+/* --- The third party (monitoring, consultation, conference, attended transfer) ------------ */
+
+static const char *party_mode_name(int mode)
+{
+    static const char *const names[] = {"?", "listen", "whisper", "barge", "consult", "conference"};
+    return mode >= BLEND_SIP_PARTY_LISTEN && mode <= BLEND_SIP_PARTY_CONFERENCE ? names[mode] : "?";
+}
+
+static void party_ev(struct blend_sip_event *ev, enum blend_sip_event_kind kind,
+                     const struct call *c, const struct agent_leg *leg)
+{
+    ev_init(ev, kind, c, leg->agent_id);
+    str_ncpy(ev->dialled, leg->dialled, sizeof(ev->dialled));
+}
+
+/* PARTY_ENDED and the party leg goes (CANCEL / BYE by libre). Nothing without a party, and
+ * nothing while call_free runs (the call's own end already reported it). */
+static void party_end(struct call *c, uint16_t code, const char *cause)
+{
+    struct agent_leg *leg = c->party;
+    if (!leg || c->ending) {
+        return;
+    }
+    struct blend_sip_event ev;
+    party_ev(&ev, BLEND_SIP_EV_PARTY_ENDED, c, leg);
+    ev.sip_code = code;
+    str_ncpy(ev.cause, cause, sizeof(ev.cause));
+    BLEND_LOG_INFO("sip", "call %llu: party %lld%s%s ended: %u %s", (unsigned long long)c->id,
+                   (long long)leg->agent_id, leg->dialled[0] ? " " : "", leg->dialled, code, cause);
+    leg_free(leg);
+    c->cs->emit(&ev, c->cs->emit_arg);
+}
+
+/* A party command that cannot start a leg: PARTY_ENDED at once, nothing changes. */
+static void party_refuse(struct call *c, const struct blend__sip_call_cmd_data *d, uint16_t code)
+{
+    struct blend_sip_event ev;
+    ev_init(&ev, BLEND_SIP_EV_PARTY_ENDED, c, d->agent_id);
+    str_ncpy(ev.dialled, d->number, sizeof(ev.dialled));
+    ev.sip_code = code;
+    str_ncpy(ev.cause, "failed", sizeof(ev.cause));
+    BLEND_LOG_INFO("sip", "call %llu: party %lld%s%s refused: %u", (unsigned long long)c->id,
+                   (long long)d->agent_id, d->number[0] ? " " : "", d->number, code);
+    c->cs->emit(&ev, c->cs->emit_arg);
+}
+
+static void party_progress(struct agent_leg *leg, const struct sip_msg *msg)
+{
+    if (msg->scode <= 100 || leg->ringing) {
+        return;
+    }
+    leg->ringing = true;
+    struct blend_sip_event ev;
+    party_ev(&ev, BLEND_SIP_EV_PARTY_RINGING, leg->call, leg);
+    leg->call->cs->emit(&ev, leg->call->cs->emit_arg);
+}
+
+/* The party's first 200: its other forks go, its media joins the mix in its mode. */
+static void party_answered(struct call *c, struct agent_leg *leg, struct fork *f,
+                           const struct sip_msg *msg)
+{
+    BLEND_ASSERT(c->party == leg && c->bridged);
+    leg->winner = f;
+    tmr_cancel(&leg->tmr);
+    for (struct le *le = leg->forks.head; le;) {
+        struct fork *other = le->data;
+        le = le->next;
+        if (other != f) {
+            fork_free(other);
+        }
+    }
+    int codec_pt, dtmf_pt;
+    blend__sip_sdp_chosen(f->m, &codec_pt, &dtmf_pt);
+    blend__sip_relay_peer(c->relay, BLEND__SIP_PARTY, codec_pt, dtmf_pt, false,
+                          sdp_media_raddr(f->m));
+    struct blend__sip_se se;
+    blend__sip_se_uac(c->cs->set, msg, &se);
+    st_start(&f->st, c, f, f->sess, f->sdp, &se);
+    blend__sip_relay_party_mode(c->relay, leg->mode);
+    struct blend_sip_event ev;
+    party_ev(&ev, BLEND_SIP_EV_PARTY_ANSWERED, c, leg);
+    str_ncpy(ev.contact, f->contact, sizeof(ev.contact));
+    str_ncpy(ev.cause, codec_pt == BLEND__SIP_PT_PCMA ? "pcma" : "pcmu", sizeof(ev.cause));
+    ev.party_mode = leg->mode;
+    BLEND_LOG_INFO("sip", "call %llu: party %lld answered on %s (%s), %s",
+                   (unsigned long long)c->id, (long long)leg->agent_id, f->contact, ev.cause,
+                   party_mode_name(leg->mode));
+    c->cs->emit(&ev, c->cs->emit_arg);
+}
+
+/* The answered party becomes the bridged side; the caller lets the old agent leg go. */
+static void party_promote(struct call *c, const char *cause)
+{
+    struct agent_leg *p = c->party;
+    BLEND_ASSERT(p && p->winner && c->bridged && c->bridged != p);
+    c->party = NULL;
+    p->party = false;
+    blend__sip_relay_party_promote(c->relay);
+    blend__sip_relay_hold(c->relay, BLEND__SIP_AGENT, false);
+    c->bridged = p;
+    /* A hold the old agent had put on the customer is lifted; a customer who holds stays held
+     * for the new side. */
+    agent_unbridged(c);
+    if (c->agent_dir != SDP_SENDRECV) {
+        other_modify(c, BLEND__SIP_AGENT);
+    }
+    struct blend_sip_event ev;
+    party_ev(&ev, BLEND_SIP_EV_PARTY_COMPLETED, c, p);
+    str_ncpy(ev.cause, cause, sizeof(ev.cause));
+    BLEND_LOG_INFO("sip", "call %llu: party %lld%s%s takes the agent's place%s%s",
+                   (unsigned long long)c->id, (long long)p->agent_id, p->dialled[0] ? " " : "",
+                   p->dialled, cause[0] ? ": " : "", cause);
+    c->cs->emit(&ev, c->cs->emit_arg);
+}
+
+/* The bridged agent hung up: an answered CONSULT / CONFERENCE party takes its place (true);
+ * otherwise the caller ends the party and the call as usual. */
+static bool party_takes_over(struct call *c)
+{
+    struct agent_leg *p = c->party;
+    if (!p || !p->winner ||
+        (p->mode != BLEND_SIP_PARTY_CONSULT && p->mode != BLEND_SIP_PARTY_CONFERENCE)) {
+        return false;
+    }
+    party_promote(c, "agent-left");
+    return true;
+}
+
+/* The party's INVITEs: every phone of the agent, or the number through the trunk. Returns 0 or
+ * the SIP code of the failure. */
+static uint16_t party_dial(struct call *c, struct agent_leg *leg)
+{
+    if (leg->dialled[0]) {
+        char to_uri[BLEND_SIP_URI_BYTES_MAX + BLEND_SIP_EXTENSION_BYTES_MAX];
+        trunk_uri(c->cs, leg->dialled, to_uri, sizeof(to_uri));
+        return fork_connect(c, leg, to_uri, NULL, true) == 0 ? 0 : 503;
+    }
+    struct blend__sip_target targets[BLEND_SIP_BINDINGS_PER_ACCOUNT_MAX];
+    uint32_t n = blend__sip_reg_agent_targets(c->cs->reg, leg->agent_id, targets,
+                                              BLEND_SIP_BINDINGS_PER_ACCOUNT_MAX);
+    if (n == 0) {
+        return 480;
+    }
+    for (uint32_t i = 0; i < n; i++) {
+        (void)fork_start(c, leg, &targets[i]);
+    }
+    return list_isempty(&leg->forks) ? 503 : 0;
+}
+
+static void cmd_party_add(struct call *c, const struct blend__sip_call_cmd_data *d)
+{
+    if (!c->bridged || !c->bridged->winner || (c->outbound && !c->answered)) {
+        party_refuse(c, d, 409);
+        return;
+    }
+    if (c->party) {
+        party_refuse(c, d, 491);
+        return;
+    }
+    struct agent_leg *leg = blend_calloc(1, sizeof(*leg));
+    if (!leg) {
+        party_refuse(c, d, 503);
+        return;
+    }
+    leg->call = c;
+    leg->agent_id = d->agent_id;
+    leg->party = true;
+    leg->mode = d->party_mode;
+    str_ncpy(leg->dialled, d->number, sizeof(leg->dialled));
+    tmr_init(&leg->tmr);
+    list_append(&c->legs, &leg->le, leg);
+    c->legs_count++;
+    c->party = leg;
+    atomic_fetch_add(&c->cs->counters->parties, 1);
+    if (c->legs_count > BLEND_SIP_CALL_AGENT_LEGS_MAX) {
+        party_end(c, 503, "failed");
+        return;
+    }
+    int err = blend__sip_relay_party_open(c->relay);
+    if (err) {
+        BLEND_LOG_WARN("sip", "call %llu: no RTP port pair for a party: %s",
+                       (unsigned long long)c->id, blend_strerror(err));
+        party_end(c, 503, "failed");
+        return;
+    }
+    uint16_t code = party_dial(c, leg);
+    if (code) {
+        party_end(c, code, "failed");
+        return;
+    }
+    int t = d->timeout_s > 0 ? d->timeout_s : BLEND_SIP_OFFER_TIMEOUT_S_DEFAULT;
+    tmr_start(&leg->tmr, (uint64_t)t * 1000, leg_timeout_handler, leg);
+    BLEND_LOG_INFO("sip", "call %llu: party %lld%s%s dialled (%s)", (unsigned long long)c->id,
+                   (long long)leg->agent_id, leg->dialled[0] ? " " : "", leg->dialled,
+                   party_mode_name(leg->mode));
+}
+
+static void cmd_party_mode(struct call *c, int mode)
+{
+    struct agent_leg *leg = c->party;
+    if (!leg) {
+        BLEND_LOG_INFO("sip", "call %llu: party mode %s ignored: no party",
+                       (unsigned long long)c->id, party_mode_name(mode));
+        return;
+    }
+    leg->mode = mode;
+    if (leg->winner) {
+        blend__sip_relay_party_mode(c->relay, mode);
+    }
+    struct blend_sip_event ev;
+    party_ev(&ev, BLEND_SIP_EV_PARTY_MODE, c, leg);
+    ev.party_mode = mode;
+    BLEND_LOG_INFO("sip", "call %llu: party mode %s", (unsigned long long)c->id,
+                   party_mode_name(mode));
+    c->cs->emit(&ev, c->cs->emit_arg);
+}
+
+static void cmd_party_complete(struct call *c)
+{
+    struct agent_leg *old = c->bridged;
+    if (!c->party || !c->party->winner || !old) {
+        BLEND_LOG_INFO("sip", "call %llu: party complete ignored: no answered party",
+                       (unsigned long long)c->id);
+        return;
+    }
+    party_promote(c, "");
+    /* A phone whose REFER was pending hears the end of it first. */
+    if (!refer_finish(c, 200, true)) {
+        leg_free(old);
+    }
 }
 
 /* --- Calls --------------------------------------------------------------------------------- */
@@ -1244,7 +1568,8 @@ static void rec_stop(struct call *c)
 
 static void call_end(struct call *c, const char *leg, int sip_code, const char *cause)
 {
-    /* The recording's event names the call: it goes before CALL_ENDED. */
+    /* The party's and the recording's events name the call: they go before CALL_ENDED. */
+    party_end(c, 0, "call-ended");
     rec_stop(c);
     struct blend_sip_event ev;
     ev_init(&ev, BLEND_SIP_EV_CALL_ENDED, c, c->bridged ? c->bridged->agent_id : 0);
@@ -1363,7 +1688,11 @@ static void emit_incoming(struct call *c)
     str_ncpy(ev.caller, c->inv.caller, sizeof(ev.caller));
     str_ncpy(ev.caller_name, c->inv.caller_name, sizeof(ev.caller_name));
     (void)re_snprintf(ev.source, sizeof(ev.source), "%J", &c->src);
-    str_ncpy(ev.transport, c->tp == SIP_TRANSP_TCP ? "tcp" : "udp", sizeof(ev.transport));
+    str_ncpy(ev.transport,
+             c->tp == SIP_TRANSP_TLS   ? "tls"
+             : c->tp == SIP_TRANSP_TCP ? "tcp"
+                                       : "udp",
+             sizeof(ev.transport));
     str_ncpy(ev.cause, c->inv.offer.codec_pt == BLEND__SIP_PT_PCMA ? "pcma" : "pcmu",
              sizeof(ev.cause));
     BLEND_LOG_INFO("sip", "call %llu: INVITE from %s (%s) to %s, caller %s, %s",
@@ -1543,6 +1872,7 @@ static void cmd_unbridge(struct call *c)
     c->bridged = NULL;
     blend__sip_relay_bridge(c->relay, false);
     agent_unbridged(c);
+    party_end(c, 0, "agent-left");
     /* From here until the next bridge the customer hears nothing (music on hold plays only
      * during a hold; playing music to an unbridged customer would start here, in the relay). */
     if (!refer_finish(c, 200, true)) {
@@ -1593,6 +1923,11 @@ static void cmd_originate(struct blend__sip_calls *cs, const struct blend__sip_c
     }
     BLEND_LOG_INFO("sip", "call %llu: click-to-call agent %lld -> %s as %s",
                    (unsigned long long)c->id, (long long)d->agent_id, d->number, d->caller_id);
+    if (d->agent_id == 0) {
+        /* Customer first: the host offers an agent once the number answers. */
+        cust_dial(c);
+        return;
+    }
     cmd_offer(c, d->agent_id, 0);
 }
 
@@ -1665,6 +2000,20 @@ void blend__sip_calls_command(struct blend__sip_calls *cs, enum blend__sip_call_
         return;
     case BLEND__SIP_CALL_RECORD_STOP:
         rec_stop(c);
+        return;
+    case BLEND__SIP_CALL_PARTY_ADD:
+        cmd_party_add(c, d);
+        return;
+    case BLEND__SIP_CALL_PARTY_MODE:
+        cmd_party_mode(c, d->party_mode);
+        return;
+    case BLEND__SIP_CALL_PARTY_DROP:
+        if (c->party) {
+            party_end(c, 0, "dropped");
+        }
+        return;
+    case BLEND__SIP_CALL_PARTY_COMPLETE:
+        cmd_party_complete(c);
         return;
     case BLEND__SIP_CALL_ORIGINATE:
         break;

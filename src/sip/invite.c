@@ -5,8 +5,9 @@
  * name G.711 µ-law or A-law (telephone-event is taken along when offered). SDP is parsed and
  * negotiated by libre's sdp module; this file only reads the outcome.
  *
- * Invariants: a refusal always fills the reply (401, 403, 400, 488); an admitted INVITE yields
- * plain data (struct blend__sip_invite) and nothing is kept from the message.
+ * Invariants: a refusal always fills the reply (400, 401, 403, 404, 406, 415, 416, 420, 488); an
+ * admitted INVITE yields plain data (struct blend__sip_invite) and nothing is kept from the
+ * message.
  */
 #include "sip/sip_int.h"
 
@@ -261,6 +262,39 @@ static void caller_get(const struct sip_msg *msg, bool from_trunk, struct blend_
     blend__sip_pl_copy(&msg->from.dname, inv->caller_name, sizeof(inv->caller_name));
 }
 
+/* One Accept value (libre splits the list): whether it admits application/sdp. */
+static bool accept_hdr_handler(const struct sip_hdr *hdr, const struct sip_msg *msg, void *arg)
+{
+    struct pl type, sub;
+    (void)msg;
+    (void)arg;
+    if (re_regex(hdr->val.p, hdr->val.l, "[ \t]*[^ \t/]+[ \t]*/[ \t]*[^ \t;]+", NULL, &type, NULL,
+                 NULL, &sub) != 0) {
+        return false;
+    }
+    return (pl_strcmp(&type, "*") == 0 && pl_strcmp(&sub, "*") == 0) ||
+           (pl_strcasecmp(&type, "application") == 0 &&
+            (pl_strcmp(&sub, "*") == 0 || pl_strcasecmp(&sub, "sdp") == 0));
+}
+
+/* The body Blend can use: SDP (else 415 with Accept), and an answer the caller accepts (an
+ * Accept header without application/sdp: 406). No body at all is 488 (below). */
+static bool content_ok(const struct sip_msg *msg, struct blend__sip_reply *reply)
+{
+    if (mbuf_get_left(msg->mb) > 0 && !msg_ctype_cmp(&msg->ctyp, "application", "sdp")) {
+        reply_set(reply, 415, "Unsupported Media Type");
+        reply->hdrs_len =
+            (size_t)re_snprintf(reply->hdrs, sizeof(reply->hdrs), "Accept: application/sdp\r\n");
+        return false;
+    }
+    if (sip_msg_hdr(msg, SIP_HDR_ACCEPT) &&
+        !sip_msg_hdr_apply(msg, true, SIP_HDR_ACCEPT, accept_hdr_handler, NULL)) {
+        reply_set(reply, 406, "Not Acceptable");
+        return false;
+    }
+    return true;
+}
+
 /* The display name may come quoted; the quotes are not part of the name. */
 static void unquote(char *s)
 {
@@ -285,6 +319,11 @@ bool blend__sip_invite_check(struct blend__sip_reg *reg, const struct blend__sip
     if (blend__sip_reg_locked(reg, msg, now_ms, reply)) {
         return false;
     }
+    /* Malformed requests are refused before anything else (RFC 3261 8.2, RFC 4475). Session
+     * timers are the one extension a caller may require. */
+    if (!blend__sip_request_ok(msg, "timer", reply)) {
+        return false;
+    }
     inv.from_trunk = blend__sip_acl_match(trunks, &msg->src);
     if (!inv.from_trunk) {
         bool has_creds = sip_msg_hdr(msg, SIP_HDR_AUTHORIZATION) != NULL;
@@ -304,6 +343,9 @@ bool blend__sip_invite_check(struct blend__sip_reg *reg, const struct blend__sip
     blend__sip_pl_copy(&msg->uri.user, inv.dialled, sizeof(inv.dialled));
     caller_get(msg, inv.from_trunk, &inv);
     unquote(inv.caller_name);
+    if (!content_ok(msg, reply)) {
+        return false;
+    }
     if (msg_ctype_cmp(&msg->ctyp, "application", "sdp") == false) {
         /* No offer in the INVITE (offer in the 200, answer in the ACK) is not supported. */
         reply_set(reply, 488, "Not Acceptable Here");

@@ -89,7 +89,7 @@ static void options_schedule(struct binding *b);
 
 static const char *tp_name(enum sip_transp tp)
 {
-    return tp == SIP_TRANSP_TCP ? "tcp" : "udp";
+    return tp == SIP_TRANSP_TLS ? "tls" : tp == SIP_TRANSP_TCP ? "tcp" : "udp";
 }
 
 static bool source_ip_cmp(struct le *le, void *arg)
@@ -586,6 +586,110 @@ static bool parse_u32(const struct pl *pl, uint32_t *out)
     return true;
 }
 
+struct require_scan {
+    const char *supported;
+    struct blend__sip_reply *reply;
+    uint32_t unsupported;
+};
+
+/* One Require value (libre splits the comma-separated list): an option tag Blend does not
+ * support is listed in Unsupported (RFC 3261 8.2.2.3), as many as fit. */
+static bool require_hdr_handler(const struct sip_hdr *hdr, const struct sip_msg *msg, void *arg)
+{
+    struct require_scan *rs = arg;
+    (void)msg;
+    if (rs->supported && pl_strcasecmp(&hdr->val, rs->supported) == 0) {
+        return false;
+    }
+    struct blend__sip_reply *r = rs->reply;
+    size_t room = sizeof(r->hdrs) - r->hdrs_len;
+    /* "Unsupported: " + tag + "\r\n", and the Content-Length line the sender appends. */
+    if (hdr->val.l < BLEND_SIP_EXTENSION_BYTES_MAX && room > hdr->val.l + 64) {
+        char tag[BLEND_SIP_EXTENSION_BYTES_MAX];
+        blend__sip_pl_copy(&hdr->val, tag, sizeof(tag));
+        reply_addf(r, "Unsupported: %s\r\n", tag);
+    }
+    rs->unsupported++;
+    return false;
+}
+
+/* Whether every double quote of a header value is closed (a backslash escapes the next
+ * character): libre decodes `"Mr. J. User <sip:...>` (RFC 4475 quotbal) as an address. */
+static bool quotes_balanced(const struct pl *v)
+{
+    bool open = false;
+    for (size_t i = 0; i < v->l; i++) {
+        if (open && v->p[i] == '\\') {
+            i++;
+        } else if (v->p[i] == '"') {
+            open = !open;
+        }
+    }
+    return !open;
+}
+
+/* The checks every request gets before its method's rules (RFC 3261 8.2 and RFC 4475): the
+ * mandatory header fields once each, quotes closed in To and From, the CSeq method equal to the
+ * request's, a numeric Content-Length no larger than the datagram, a sip: Request-URI without
+ * headers, no Require option tag but `supported` (NULL: none). Returns true, or false with the
+ * answer in reply (400, 416 or 420). */
+bool blend__sip_request_ok(const struct sip_msg *msg, const char *supported,
+                           struct blend__sip_reply *reply)
+{
+    static const enum sip_hdrid required[] = {SIP_HDR_VIA, SIP_HDR_FROM, SIP_HDR_TO,
+                                              SIP_HDR_CALL_ID, SIP_HDR_CSEQ};
+    static const enum sip_hdrid single[] = {SIP_HDR_FROM,         SIP_HDR_TO,
+                                            SIP_HDR_CALL_ID,      SIP_HDR_CSEQ,
+                                            SIP_HDR_MAX_FORWARDS, SIP_HDR_CONTENT_LENGTH,
+                                            SIP_HDR_CONTENT_TYPE, SIP_HDR_EXPIRES};
+    BLEND_ASSERT(msg && msg->req && reply);
+    for (size_t i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+        if (!sip_msg_hdr(msg, required[i])) {
+            reply_set(reply, 400, "Missing Header Field");
+            return false;
+        }
+    }
+    for (size_t i = 0; i < sizeof(single) / sizeof(single[0]); i++) {
+        if (sip_msg_hdr_count(msg, single[i]) > 1) {
+            reply_set(reply, 400, "Header Field Repeated");
+            return false;
+        }
+    }
+    if (!quotes_balanced(&msg->to.val) || !quotes_balanced(&msg->from.val)) {
+        reply_set(reply, 400, "Unterminated Quoted String");
+        return false;
+    }
+    if (pl_cmp(&msg->cseq.met, &msg->met) != 0) {
+        reply_set(reply, 400, "CSeq Method Mismatch");
+        return false;
+    }
+    uint32_t clen = 0;
+    if (pl_isset(&msg->clen) && !parse_u32(&msg->clen, &clen)) {
+        reply_set(reply, 400, "Bad Content-Length");
+        return false;
+    }
+    /* Over TCP libre framed the body by Content-Length; a datagram must hold all of it. */
+    if (pl_isset(&msg->clen) && mbuf_get_left(msg->mb) < clen) {
+        reply_set(reply, 400, "Content-Length Too Large");
+        return false;
+    }
+    if (pl_strcasecmp(&msg->uri.scheme, "sip") != 0) {
+        reply_set(reply, 416, "Unsupported URI Scheme");
+        return false;
+    }
+    if (pl_isset(&msg->uri.headers)) {
+        reply_set(reply, 400, "Headers In Request-URI");
+        return false;
+    }
+    struct require_scan rs = {.supported = supported, .reply = reply, .unsupported = 0};
+    (void)sip_msg_hdr_apply(msg, true, SIP_HDR_REQUIRE, require_hdr_handler, &rs);
+    if (rs.unsupported > 0) {
+        reply_set(reply, 420, "Bad Extension");
+        return false;
+    }
+    return true;
+}
+
 static bool contact_hdr_handler(const struct sip_hdr *hdr, const struct sip_msg *msg, void *arg)
 {
     struct contacts *c = arg;
@@ -600,8 +704,10 @@ static bool contact_hdr_handler(const struct sip_hdr *hdr, const struct sip_msg 
         c->too_many = true;
         return true;
     }
+    /* A URI with headers (?Route=...) would carry them into the Request-URI of the requests
+     * Blend sends to the binding, which RFC 3261 19.1.5 forbids: refused, not stored. */
     if (sip_addr_decode(&addr, &hdr->val) != 0 || pl_strcasecmp(&addr.uri.scheme, "sip") != 0 ||
-        addr.auri.l >= BLEND_SIP_URI_BYTES_MAX) {
+        addr.auri.l >= BLEND_SIP_URI_BYTES_MAX || pl_isset(&addr.uri.headers)) {
         c->invalid = true;
         return true;
     }
@@ -884,6 +990,12 @@ void blend__sip_reg_handle(struct blend__sip_reg *reg, const struct sip_msg *msg
         return;
     }
     if (blend__sip_reg_locked(reg, msg, now_ms, reply)) {
+        return;
+    }
+    bool known = pl_strcmp(&msg->met, "REGISTER") == 0 || pl_strcmp(&msg->met, "OPTIONS") == 0 ||
+                 pl_strcmp(&msg->met, "CANCEL") == 0;
+    /* An unknown method is 501 whatever else is wrong with it (RFC 4475 mismatch02). */
+    if (known && !blend__sip_request_ok(msg, NULL, reply)) {
         return;
     }
     if (pl_strcmp(&msg->met, "REGISTER") == 0) {

@@ -33,6 +33,21 @@
  * payloads are fed in its own codec before any transcoding. The packets themselves are still
  * forwarded unchanged (the telephone-event payload type rewritten when the sides differ).
  *
+ * A third party (calls.c: monitoring, consultation, conference) gets a third socket pair, bound
+ * when it is dialled. Once it answered and a mode is set, the relay mixes: every G.711 packet
+ * of the three sides is decoded to 16-bit linear into that side's slot (its last frame; a slot
+ * is used by the next tick and then emptied, so no more than one frame per source is ever
+ * kept), and a 20 ms timer (deadline on the monotonic clock, like the music) sends each side
+ * the saturating sum of the sources its mode lets it hear (mix.c), encoded in that side's
+ * codec, as Blend's own RTP stream for that side (random SSRC, sequence + 1, timestamp + 160,
+ * marker on the first packet). Music on hold becomes a source of the mix (consultation, or a
+ * side that holds). While mixing, RTCP and telephone-event packets are not relayed (the
+ * receivers' streams are Blend's own), DTMF of the customer and the agent is still detected,
+ * a party's keys are not. The recording then gets, per tick, the customer's frame on the left
+ * and the agent's frame plus the party's when the customer hears the party (barge,
+ * conference) on the right. Without a party none of this runs: packets are relayed as above,
+ * without decoding (rtp_mixed stays 0).
+ *
  * Invariants: only the telephony thread touches a relay; nothing is relayed unless bridged;
  * datagrams larger than BLEND_SIP_RTP_PACKET_BYTES_MAX are dropped and counted; music goes to a
  * side only while bridged, the other side holds and this side does not.
@@ -49,7 +64,14 @@
 
 #include <string.h>
 
-enum { RTP_HEADER_BYTES = 12 };
+enum { RTP_HEADER_BYTES = 12, SIDES = 3 };
+
+/* An RTP stream of Blend's own towards one side (the mix). */
+struct stream {
+    uint32_t ssrc, ts;
+    uint16_t seq;
+    bool marker;
+};
 
 /* The music-on-hold stream Blend sends to one side. */
 struct moh {
@@ -79,13 +101,28 @@ struct side {
     uint32_t te_end_ts;            /* ... and this was its RTP timestamp */
     struct blend_media_dtmf *tone; /* in-band detector: bridged, no telephone-event, G.711 */
     int tone_pt;                   /* the codec the detector was made for */
+    /* Mixing: this side's last decoded frame (full until the next tick uses it) and the
+     * stream Blend sends it. */
+    int16_t slot[BLEND_MEDIA_FRAME_SAMPLES];
+    bool slot_full;
+    struct stream mix;
 };
 
 struct blend__sip_relay {
-    struct side s[2];
+    struct side s[SIDES]; /* customer, agent, party (sockets only while a party is dialled) */
     bool bridged;
-    uint64_t to[2]; /* RTP packets sent to each side */
+    uint64_t to[SIDES]; /* RTP packets sent to each side */
     struct blend__sip_counters *counters;
+    const struct blend__sip_settings *set; /* borrowed: binds the party side later */
+    struct sa addr;
+    /* Mixing: the party's mode (0: no party in the mix), whether the mix runs, its 20 ms tick
+     * and deadline, the music's next frame, and the recording stream's timestamp. */
+    int party_mode;
+    bool mixing;
+    struct tmr mix_tmr;
+    uint64_t mix_due_ms;
+    size_t mix_moh_frame;
+    uint32_t rec_ts;
     /* Music on hold: the prompt (borrowed, NULL = silence), the 20 ms tick, its next deadline
      * on the monotonic clock, and the one packet buffer. */
     const struct blend_media_prompt *moh;
@@ -323,8 +360,13 @@ static void forward(struct side *from, bool rtcp, struct mbuf *mb)
 
 static bool may_latch(const struct side *s)
 {
+    if (s->id == BLEND__SIP_PARTY) {
+        return s->r->party_mode != 0;
+    }
     return s->id == BLEND__SIP_CUSTOMER || s->r->bridged;
 }
+
+static void mix_in(struct side *from, struct mbuf *mb);
 
 static void rtp_recv(const struct sa *src, struct mbuf *mb, void *arg)
 {
@@ -348,7 +390,13 @@ static void rtp_recv(const struct sa *src, struct mbuf *mb, void *arg)
             s->rtcp_latched = true;
         }
     }
-    forward(s, rtcp, mb);
+    if (s->r->mixing && !rtcp) {
+        mix_in(s, mb);
+    } else if (s->r->mixing || s->id == BLEND__SIP_PARTY) {
+        drop(s->r); /* RTCP while mixing, or a party not in the mix */
+    } else {
+        forward(s, rtcp, mb);
+    }
 }
 
 static void rtcp_recv(const struct sa *src, struct mbuf *mb, void *arg)
@@ -366,6 +414,10 @@ static void rtcp_recv(const struct sa *src, struct mbuf *mb, void *arg)
     if (may_latch(s) && !s->rtcp_latched) {
         s->rtcp_peer = *src;
         s->rtcp_latched = true;
+    }
+    if (s->r->mixing || s->id == BLEND__SIP_PARTY) {
+        drop(s->r);
+        return;
     }
     forward(s, true, mb);
 }
@@ -451,7 +503,8 @@ static void moh_update(struct blend__sip_relay *r)
         struct side *s = &r->s[i];
         struct moh *m = &s->moh;
         bool codec_ok = s->codec_pt == BLEND__SIP_PT_PCMU || s->codec_pt == BLEND__SIP_PT_PCMA;
-        bool want = r->bridged && r->s[1 - i].held && !s->held && codec_ok;
+        /* While mixing, the music is a source of the mix instead. */
+        bool want = r->bridged && !r->mixing && r->s[1 - i].held && !s->held && codec_ok;
         if (want && !m->on) {
             if (!m->started) {
                 m->ssrc = rand_u32();
@@ -476,6 +529,219 @@ static void moh_update(struct blend__sip_relay *r)
         r->moh_due_ms = now;
         tmr_start(&r->moh_tmr, 0, moh_tick, r);
     }
+}
+
+/* --- Mixing (a third party) ----------------------------------------------------------------- */
+
+static bool is_g711(int pt)
+{
+    return pt == BLEND__SIP_PT_PCMU || pt == BLEND__SIP_PT_PCMA;
+}
+
+/* One packet of a side while mixing: DTMF inspection (customer and agent only), then its audio
+ * into the side's slot (a later packet before the tick replaces it: one frame at most). */
+static void mix_in(struct side *from, struct mbuf *mb)
+{
+    struct blend__sip_relay *r = from->r;
+    struct rtp_header hdr;
+    size_t payload = 0, end = 0;
+    if (!rtp_parse(mb, &hdr, &payload, &end)) {
+        drop(r);
+        return;
+    }
+    if (from->id != BLEND__SIP_PARTY) {
+        dtmf_detect(from, mb, &hdr, payload, end);
+    } else {
+        atomic_fetch_add(&r->counters->rtp_from_party, 1);
+    }
+    if (from->held) {
+        atomic_fetch_add(&r->counters->rtp_held, 1);
+        return;
+    }
+    if (hdr.pt != from->codec_pt || !is_g711(from->codec_pt) || end <= payload) {
+        return; /* telephone-event, comfort noise: not audio for the mix */
+    }
+    size_t n = end - payload;
+    n = n < BLEND_MEDIA_FRAME_SAMPLES ? n : BLEND_MEDIA_FRAME_SAMPLES;
+    blend_media_decode(media_codec(from->codec_pt), &mb->buf[payload], n, from->slot);
+    memset(&from->slot[n], 0, (BLEND_MEDIA_FRAME_SAMPLES - n) * sizeof(from->slot[0]));
+    from->slot_full = true;
+}
+
+/* Sends one mixed frame (linear) to side s as Blend's stream for it. */
+static void mix_send(struct side *s, const int16_t pcm[BLEND_MEDIA_FRAME_SAMPLES])
+{
+    struct blend__sip_relay *r = s->r;
+    struct stream *st = &s->mix;
+    struct rtp_header hdr = {.ver = 2,
+                             .m = st->marker,
+                             .pt = (uint8_t)s->codec_pt,
+                             .seq = st->seq,
+                             .ts = st->ts,
+                             .ssrc = st->ssrc};
+    st->seq++;
+    st->ts += BLEND_MEDIA_FRAME_SAMPLES;
+    struct mbuf *mb = r->moh_mb;
+    mb->pos = 0;
+    mb->end = 0;
+    int err = rtp_hdr_encode(mb, &hdr);
+    BLEND_ASSERT(err == 0 && mb->pos == RTP_HEADER_BYTES);
+    blend_media_encode(media_codec(s->codec_pt), pcm, BLEND_MEDIA_FRAME_SAMPLES,
+                       &mb->buf[RTP_HEADER_BYTES]);
+    mb->end = RTP_HEADER_BYTES + BLEND_MEDIA_FRAME_BYTES;
+    mb->pos = 0;
+    if (!sa_isset(&s->rtp_peer, SA_ALL) || udp_send(s->rtp, &s->rtp_peer, mb) != 0) {
+        drop(r);
+        return;
+    }
+    st->marker = false;
+    r->to[s->id]++;
+    atomic_fetch_add(&r->counters->rtp_mixed, 1);
+    atomic_uint_fast64_t *c = s->id == BLEND__SIP_CUSTOMER ? &r->counters->rtp_to_customer
+                              : s->id == BLEND__SIP_AGENT  ? &r->counters->rtp_to_agent
+                                                           : &r->counters->rtp_to_party;
+    atomic_fetch_add(c, 1);
+}
+
+/* The recording while mixing: the customer's frame left; the agent's, plus the party's when the
+ * customer hears the party, right. Both on one stream clock of 160 per tick. */
+static void mix_record(struct blend__sip_relay *r, const int16_t *const frames[],
+                       const bool held[SIDES])
+{
+    uint8_t g711[BLEND_MEDIA_FRAME_BYTES];
+    int16_t pcm[BLEND_MEDIA_FRAME_SAMPLES];
+    bool three_way =
+        r->party_mode == BLEND_SIP_PARTY_BARGE || r->party_mode == BLEND_SIP_PARTY_CONFERENCE;
+    uint32_t masks[2] = {
+        1u << BLEND__SIP_CUSTOMER,
+        (1u << BLEND__SIP_AGENT) | (three_way ? 1u << BLEND__SIP_PARTY : 0u),
+    };
+    uint64_t now = blend__sip_now_ms();
+    for (int ch = 0; ch < 2; ch++) {
+        bool any = false;
+        for (int src = 0; src < SIDES; src++) {
+            if (held[src]) {
+                masks[ch] &= ~(1u << src);
+            }
+            any = any || ((masks[ch] & (1u << src)) && frames[src]);
+        }
+        if (!any) {
+            continue; /* nothing said: the recorder fills silence */
+        }
+        blend__sip_mix(masks[ch], frames, pcm);
+        blend_media_encode(BLEND_MEDIA_PCMU, pcm, BLEND_MEDIA_FRAME_SAMPLES, g711);
+        struct blend_media_packet p = {
+            .side = ch == 0 ? BLEND_MEDIA_CUSTOMER : BLEND_MEDIA_AGENT,
+            .codec = BLEND_MEDIA_PCMU,
+            .rtp_ts = r->rec_ts,
+            .arrival_ms = now,
+            .payload = g711,
+            .payload_bytes = sizeof(g711),
+        };
+        int err = blend_media_recorder_push(r->rec, &p);
+        if (err && !r->rec_err) {
+            r->rec_err = err;
+            BLEND_LOG_WARN("sip", "recording: mixed frame not recorded: %s", blend_strerror(err));
+        }
+    }
+}
+
+/* One 20 ms step of the mix: every side gets what its mode lets it hear; the slots empty. */
+static void mix_step(struct blend__sip_relay *r)
+{
+    bool held[SIDES];
+    const int16_t *frames[BLEND__SIP_MIX_SOURCES] = {NULL, NULL, NULL, NULL};
+    uint32_t masks[SIDES];
+    uint32_t any = 0;
+    for (int i = 0; i < SIDES; i++) {
+        held[i] = r->s[i].held;
+        frames[i] = r->s[i].slot_full ? r->s[i].slot : NULL;
+    }
+    for (int i = 0; i < SIDES; i++) {
+        masks[i] = blend__sip_mix_hears(r->party_mode, (enum blend__sip_side)i, held);
+        any |= masks[i];
+    }
+    int16_t music[BLEND_MEDIA_FRAME_SAMPLES], pcm[BLEND_MEDIA_FRAME_SAMPLES];
+    if ((any & (1u << BLEND__SIP_MIX_MOH)) && r->moh) {
+        uint8_t g711[BLEND_MEDIA_FRAME_BYTES];
+        size_t count = blend_media_prompt_frames(r->moh);
+        int err =
+            blend_media_prompt_frame(r->moh, r->mix_moh_frame % count, BLEND_MEDIA_PCMU, g711);
+        BLEND_ASSERT(err == 0);
+        r->mix_moh_frame = (r->mix_moh_frame + 1) % count;
+        blend_media_decode(BLEND_MEDIA_PCMU, g711, BLEND_MEDIA_FRAME_SAMPLES, music);
+        frames[BLEND__SIP_MIX_MOH] = music;
+    }
+    for (int i = 0; i < SIDES; i++) {
+        struct side *s = &r->s[i];
+        if (!s->rtp || !is_g711(s->codec_pt)) {
+            continue;
+        }
+        blend__sip_mix(masks[i], frames, pcm);
+        mix_send(s, pcm);
+        if ((masks[i] & (1u << BLEND__SIP_PARTY)) && frames[BLEND__SIP_PARTY] &&
+            i != BLEND__SIP_PARTY) {
+            atomic_fetch_add(i == BLEND__SIP_CUSTOMER ? &r->counters->mix_party_to_customer
+                                                      : &r->counters->mix_party_to_agent,
+                             1);
+        }
+    }
+    if (r->rec) {
+        mix_record(r, frames, held);
+    }
+    r->rec_ts += BLEND_MEDIA_FRAME_SAMPLES;
+    for (int i = 0; i < SIDES; i++) {
+        r->s[i].slot_full = false;
+    }
+}
+
+static void mix_tick(void *arg)
+{
+    struct blend__sip_relay *r = arg;
+    uint64_t now = blend__sip_now_ms();
+    for (int n = 0; r->mix_due_ms <= now && n < BLEND_SIP_MOH_CATCHUP_FRAMES_MAX; n++) {
+        mix_step(r);
+        r->mix_due_ms += BLEND_MEDIA_FRAME_MS;
+    }
+    if (r->mix_due_ms <= now) {
+        /* A stall: the missed frames are skipped (their time counts in the timestamps). */
+        uint64_t missed = (now - r->mix_due_ms) / BLEND_MEDIA_FRAME_MS + 1;
+        for (int i = 0; i < SIDES; i++) {
+            r->s[i].mix.ts += (uint32_t)(missed * BLEND_MEDIA_FRAME_SAMPLES);
+        }
+        r->rec_ts += (uint32_t)(missed * BLEND_MEDIA_FRAME_SAMPLES);
+        r->mix_due_ms += missed * BLEND_MEDIA_FRAME_MS;
+    }
+    tmr_start(&r->mix_tmr, r->mix_due_ms - now, mix_tick, r);
+}
+
+/* Starts or stops mixing after a change of bridge, party socket or mode. */
+static void mix_update(struct blend__sip_relay *r)
+{
+    bool want = r->bridged && r->party_mode != 0 && r->s[BLEND__SIP_PARTY].rtp != NULL;
+    if (want && !r->mixing) {
+        for (int i = 0; i < SIDES; i++) {
+            struct side *s = &r->s[i];
+            s->slot_full = false;
+            s->mix.ssrc = rand_u32();
+            s->mix.seq = rand_u16();
+            s->mix.ts = rand_u32();
+            s->mix.marker = true;
+        }
+        r->rec_ts = rand_u32();
+        r->mix_moh_frame = 0;
+        r->mix_due_ms = blend__sip_now_ms();
+        tmr_start(&r->mix_tmr, 0, mix_tick, r);
+        BLEND_LOG_DEBUG("sip", "mixing starts (mode %d)", r->party_mode);
+    } else if (!want && r->mixing) {
+        tmr_cancel(&r->mix_tmr);
+        for (int i = 0; i < SIDES; i++) {
+            r->s[i].slot_full = false;
+        }
+        BLEND_LOG_DEBUG("sip", "mixing stops");
+    }
+    r->mixing = want;
+    moh_update(r);
 }
 
 /* Binds the RTP/RTCP pair of one side on the first free even port from the cursor. */
@@ -520,20 +786,26 @@ int blend__sip_relay_create(const struct blend__sip_settings *set, const struct 
     }
     r->counters = counters;
     r->moh = moh;
+    r->set = set;
+    r->addr = *addr;
     tmr_init(&r->moh_tmr);
+    tmr_init(&r->mix_tmr);
     r->moh_mb = mbuf_alloc(RTP_HEADER_BYTES + BLEND_MEDIA_FRAME_BYTES);
     if (!r->moh_mb) {
         blend_free(r);
         return BLEND_ENOMEM;
     }
     int err = 0;
-    for (int i = 0; i < 2 && !err; i++) {
+    for (int i = 0; i < SIDES; i++) {
         struct side *s = &r->s[i];
         s->r = r;
         s->id = (enum blend__sip_side)i;
         s->codec_pt = -1;
         s->dtmf_pt = -1;
-        err = side_bind(set, addr, s);
+        /* The party side binds only when a party is dialled. */
+        if (!err && i != BLEND__SIP_PARTY) {
+            err = side_bind(set, addr, s);
+        }
     }
     if (err) {
         BLEND_LOG_WARN("sip", "no RTP port pair free in %u..%u", set->rtp_port_min,
@@ -551,7 +823,8 @@ void blend__sip_relay_destroy(struct blend__sip_relay *r)
         return;
     }
     tmr_cancel(&r->moh_tmr);
-    for (int i = 0; i < 2; i++) {
+    tmr_cancel(&r->mix_tmr);
+    for (int i = 0; i < SIDES; i++) {
         mem_deref(r->s[i].rtp);
         mem_deref(r->s[i].rtcp);
         blend_media_dtmf_destroy(r->s[i].tone);
@@ -562,14 +835,14 @@ void blend__sip_relay_destroy(struct blend__sip_relay *r)
 
 const struct sa *blend__sip_relay_laddr(const struct blend__sip_relay *r, enum blend__sip_side side)
 {
-    BLEND_ASSERT(r && (side == BLEND__SIP_CUSTOMER || side == BLEND__SIP_AGENT));
+    BLEND_ASSERT(r && side <= BLEND__SIP_PARTY);
     return &r->s[side].laddr;
 }
 
 void blend__sip_relay_peer(struct blend__sip_relay *r, enum blend__sip_side side, int codec_pt,
                            int dtmf_pt, bool rtcp_mux, const struct sa *raddr)
 {
-    BLEND_ASSERT(r && raddr && (side == BLEND__SIP_CUSTOMER || side == BLEND__SIP_AGENT));
+    BLEND_ASSERT(r && raddr && side <= BLEND__SIP_PARTY);
     struct side *s = &r->s[side];
     s->codec_pt = codec_pt;
     s->dtmf_pt = dtmf_pt;
@@ -589,7 +862,7 @@ void blend__sip_relay_peer(struct blend__sip_relay *r, enum blend__sip_side side
 
 void blend__sip_relay_hold(struct blend__sip_relay *r, enum blend__sip_side side, bool held)
 {
-    BLEND_ASSERT(r && (side == BLEND__SIP_CUSTOMER || side == BLEND__SIP_AGENT));
+    BLEND_ASSERT(r && side <= BLEND__SIP_PARTY);
     r->s[side].held = held;
     moh_update(r);
 }
@@ -610,6 +883,68 @@ void blend__sip_relay_bridge(struct blend__sip_relay *r, bool bridged)
         a->te_ended = false; /* the new phone's events are its own */
     }
     r->bridged = bridged;
+    mix_update(r);
+    dtmf_update(r);
+}
+
+/* A side without sockets, peer or codec (the party side before and after a party). */
+static void side_clear(struct side *s)
+{
+    s->rtp = mem_deref(s->rtp);
+    s->rtcp = mem_deref(s->rtcp);
+    blend_media_dtmf_destroy(s->tone);
+    struct blend__sip_relay *r = s->r;
+    enum blend__sip_side id = s->id;
+    memset(s, 0, sizeof(*s));
+    s->r = r;
+    s->id = id;
+    s->codec_pt = -1;
+    s->dtmf_pt = -1;
+}
+
+int blend__sip_relay_party_open(struct blend__sip_relay *r)
+{
+    BLEND_ASSERT(r);
+    struct side *p = &r->s[BLEND__SIP_PARTY];
+    side_clear(p);
+    r->party_mode = 0;
+    return side_bind(r->set, &r->addr, p);
+}
+
+void blend__sip_relay_party_close(struct blend__sip_relay *r)
+{
+    BLEND_ASSERT(r);
+    r->party_mode = 0;
+    side_clear(&r->s[BLEND__SIP_PARTY]);
+    mix_update(r);
+}
+
+void blend__sip_relay_party_mode(struct blend__sip_relay *r, int mode)
+{
+    BLEND_ASSERT(r && mode >= 0 && mode <= BLEND_SIP_PARTY_CONFERENCE);
+    BLEND_ASSERT(mode == 0 || r->s[BLEND__SIP_PARTY].rtp);
+    r->party_mode = mode;
+    mix_update(r);
+}
+
+void blend__sip_relay_party_promote(struct blend__sip_relay *r)
+{
+    BLEND_ASSERT(r && r->s[BLEND__SIP_PARTY].rtp);
+    r->party_mode = 0;
+    mix_update(r);
+    struct side *a = &r->s[BLEND__SIP_AGENT], *p = &r->s[BLEND__SIP_PARTY];
+    side_clear(a);
+    /* The party's sockets, peer and codec become the agent side's; libre's handlers now get
+     * the agent side as their argument. */
+    *a = *p;
+    a->id = BLEND__SIP_AGENT;
+    a->tone = NULL;
+    a->slot_full = false;
+    udp_handler_set(a->rtp, rtp_recv, a);
+    udp_handler_set(a->rtcp, rtcp_recv, a);
+    p->rtp = NULL;
+    p->rtcp = NULL;
+    side_clear(p);
     moh_update(r);
     dtmf_update(r);
 }

@@ -76,6 +76,40 @@ enum blend_sip_event_kind {
                                         during a bridged call (RFC 4733 telephone-event when
                                         that leg negotiated it, else detected in-band in its
                                         G.711 audio); one event per key press */
+    /* The call's extra party (blend_sip_call_party_add; docs/sip.md "A third party"). agent_id
+     * is the party's agent (0 for a number), dialled the number dialled ("" for an agent). */
+    BLEND_SIP_EV_PARTY_RINGING,   /* call, agent_id, dialled: the first 180/183 of the party */
+    BLEND_SIP_EV_PARTY_ANSWERED,  /* call, agent_id, dialled, contact (the phone that
+                                     answered), cause ("pcmu" / "pcma": the party's codec),
+                                     party_mode (the mode now applied) */
+    BLEND_SIP_EV_PARTY_MODE,      /* call, agent_id, party_mode: a mode was applied
+                                     (blend_sip_call_party_mode) */
+    BLEND_SIP_EV_PARTY_ENDED,     /* call, agent_id, dialled, sip_code, cause: "bye" (the party
+                                     hung up, 0), "dropped" (blend_sip_call_party_drop, 0),
+                                     "busy" (486, 6xx), "timeout" (408: no answer in time),
+                                     "failed" (other codes; 491 a party already there, 409 no
+                                     bridged agent, 480 no registered phone, 503 local
+                                     failure), "call-ended" (0: the call ends, CALL_ENDED
+                                     follows), "agent-left" (0: the bridged agent went while
+                                     a LISTEN / WHISPER / BARGE party was there, or while the
+                                     party still rang) */
+    BLEND_SIP_EV_PARTY_COMPLETED, /* call, agent_id (the new agent side: the party's agent, 0
+                                     for a number), dialled, cause ("" after
+                                     blend_sip_call_party_complete, "agent-left" when the agent
+                                     hung up during a CONSULT / CONFERENCE): the party took the
+                                     agent's place; later events name it as the agent */
+};
+
+/* How the extra party of a call is mixed in (who hears whom). */
+enum blend_sip_party_mode {
+    BLEND_SIP_PARTY_LISTEN = 1, /* party hears customer + agent; nobody hears the party */
+    BLEND_SIP_PARTY_WHISPER,    /* party hears both; the agent hears the customer + party;
+                                   the customer hears only the agent */
+    BLEND_SIP_PARTY_BARGE,      /* all three hear the other two (three-way) */
+    BLEND_SIP_PARTY_CONSULT,    /* agent <-> party talk; the customer is on hold and hears
+                                   music on hold (moh_path, else silence); the customer
+                                   hears neither */
+    BLEND_SIP_PARTY_CONFERENCE, /* same mixing as BARGE (a conference of three) */
 };
 
 /* A paused span of a recording, in ms from its start: [start_ms, end_ms). */
@@ -125,6 +159,8 @@ struct blend_sip_event {
      * end packet's duration; 0 when detected in-band, which does not measure it). */
     char digit;
     int dtmf_duration_ms;
+    /* PARTY_MODE, PARTY_ANSWERED: the enum blend_sip_party_mode applied (0 otherwise). */
+    int party_mode;
 };
 
 struct blend_sip_config {
@@ -161,6 +197,26 @@ struct blend_sip_config {
      * loader's error). While one side holds, the other gets it in a loop as its own RTP stream
      * every 20 ms. NULL or "" = that stream carries G.711 silence. */
     const char *moh_path;
+    /* Outbound registration at the trunk (docs/sip.md, "Trunk registration, caller ID and
+     * TLS"): when on, the thread keeps Blend registered at trunk_uri as sip:<trunk_user>@<trunk
+     * host[:port]> (digest answered with trunk_user / trunk_password), Contact
+     * sip:<trunk_user>@<the address Blend sends from>, refreshed by libre at 90% of the granted
+     * interval and retried after a failure with libre's back-off (30..60 s, doubling up to 30
+     * min). State in blend_sip_stats (trunk_*). Needs trunk_uri and trunk_user: otherwise
+     * blend_sip_start answers BLEND_EINVAL. */
+    int trunk_register;           /* 0 off, 1 on */
+    int trunk_register_expires_s; /* Expires asked for; 0 = 600; else 60..BLEND_SIP_EXPIRES_S_MAX */
+    /* Caller ID presented on INVITEs to the trunk when the call has none (an empty or
+     * "anonymous" caller): a dial string; NULL or "" = none (the caller as it is). */
+    const char *trunk_caller_id;
+    int trunk_pai; /* 1: INVITEs to the trunk also carry P-Asserted-Identity (the same number) */
+    /* SIP over TLS (RFC 3261 transport "tls", TCP with TLS): "127.0.0.1:5061" (port 0 = any
+     * free port); NULL or "" = none. It comes on top of UDP / TCP (one of those is still
+     * required). tls_cert_path: one PEM file holding the certificate chain and its private key
+     * (required with tls_addr; unreadable: BLEND_EINVAL). libre 1.1.0 verifies no peer
+     * certificate, in either direction: TLS gives privacy, not authentication of the peer. */
+    const char *tls_addr;
+    const char *tls_cert_path;
     void (*wakeup)(void *arg); /* called on the telephony thread after each event (queued or not) */
     void *wakeup_arg;
 };
@@ -185,6 +241,21 @@ struct blend_sip_stats {
     uint64_t session_expired;   /* calls ended because a session timer ran out */
     uint64_t rtp_moh;           /* music-on-hold RTP packets sent to held parties */
     uint64_t recordings;        /* recordings started (file created) */
+    /* Outbound trunk registration (trunk_register); all 0 when it is off. */
+    uint64_t trunk_registered;        /* 1 while the trunk holds a registration of Blend, else 0 */
+    uint64_t trunk_registers_ok;      /* REGISTERs the trunk answered 2xx (refreshes included) */
+    uint64_t trunk_register_failures; /* REGISTERs that failed: final answer >= 300 (after the
+                                       * digest retry), no answer, or could not be sent */
+    uint64_t trunk_register_code;     /* the last outcome: its status code, 408 for no answer, 503
+                                       * for a send error; 0 before the first */
+    /* Third parties (mixing). rtp_mixed counts every packet the mixer sent (to any leg); it
+     * stays 0 on calls without a party, whose media is relayed without decoding. */
+    uint64_t parties;               /* party legs dialled (blend_sip_call_party_add accepted) */
+    uint64_t rtp_mixed;             /* mixed RTP packets sent, all legs */
+    uint64_t rtp_to_party;          /* mixed RTP packets sent to party legs */
+    uint64_t rtp_from_party;        /* RTP packets received from answered party legs */
+    uint64_t mix_party_to_customer; /* packets to a customer that carried party audio */
+    uint64_t mix_party_to_agent;    /* packets to an agent that carried party audio */
 };
 
 struct blend_sip;
@@ -196,8 +267,9 @@ BLEND_MUST_USE int blend_sip_start(const struct blend_sip_config *cfg, struct bl
 /* Stops the thread, frees everything (libre's memory included). NULL is accepted. Must not run
  * concurrently with other calls on the same handle. */
 void blend_sip_stop(struct blend_sip *sip);
-/* The bound port of the UDP (tcp = 0) or TCP (tcp = 1) transport, or 0 when it has none. */
-int blend_sip_local_port(const struct blend_sip *sip, int tcp);
+/* The bound port of the UDP (which = 0), TCP (which = 1) or TLS (which = 2) transport, or 0 when
+ * it has none. */
+int blend_sip_local_port(const struct blend_sip *sip, int which);
 
 /* Adds or replaces an account. ha1_hex is 32 hex digits, MD5(ext ":" realm ":" password)
  * (see blend_sip_ha1). Replacing keeps the bindings. Applied asynchronously, in order with the
@@ -267,10 +339,41 @@ BLEND_MUST_USE int blend_sip_call_unbridge_agent(struct blend_sip *sip, uint64_t
  * Events: AGENT_RINGING / AGENT_ANSWERED / AGENT_FAILED (then CALL_ENDED("agent", code,
  * cause)) for the agent leg, OUTBOUND_PROGRESS(leg "customer") for the number's leg (a failure
  * code then CALL_ENDED("customer", code, cause)), CALL_ENDED at the end ("customer" | "agent" |
- * "blend"). number and caller_id: dial-string characters. Returns 0, BLEND_EINVAL, BLEND_ESTATE
- * (no trunk_uri), BLEND_ENOMEM, BLEND_EBUSY, BLEND_ECLOSED. */
+ * "blend"). agent_id 0 = customer first: the number is dialled at once (OUTBOUND_PROGRESS);
+ * once it answered (200) the host rings the agent with blend_sip_call_offer, whose answer
+ * bridges the two (the customer hears silence meanwhile); an agent leg failing
+ * (AGENT_FAILED) leaves the customer to the host (offer again or hang up). number and caller_id: dial-string characters. Returns 0, BLEND_EINVAL,
+ * BLEND_ESTATE (no trunk_uri), BLEND_ENOMEM, BLEND_EBUSY, BLEND_ECLOSED. */
 BLEND_MUST_USE int blend_sip_originate(struct blend_sip *sip, uint64_t *call_out, int64_t agent_id,
                                        const char *number, const char *caller_id);
+
+/* --- A third party: monitoring, consultation, conference, attended transfer -------------- */
+
+/* Rings the registered phones of agent_id (number NULL) or dials number via the outbound trunk
+ * (agent_id 0) as the call's extra party, in `mode`. Only on a call with a bridged agent;
+ * a second party while one exists -> PARTY_ENDED 491 at once. From = the customer's caller ID
+ * for CONSULT/CONFERENCE, "monitor" display for LISTEN/WHISPER/BARGE. timeout_s 0 =
+ * BLEND_SIP_OFFER_TIMEOUT_S_DEFAULT (then PARTY_ENDED 408 "timeout"). Events: PARTY_RINGING,
+ * PARTY_ANSWERED (media mixed from then on), PARTY_ENDED. Returns as the other commands:
+ * BLEND_EINVAL for a bad mode, timeout_s outside 0..BLEND_SIP_OFFER_TIMEOUT_S_MAX, both or
+ * neither of agent_id > 0 and number, a number that is no dial string; BLEND_ESTATE for a
+ * number without trunk_uri. */
+BLEND_MUST_USE int blend_sip_call_party_add(struct blend_sip *sip, uint64_t call, int64_t agent_id,
+                                            const char *number, enum blend_sip_party_mode mode,
+                                            int timeout_s);
+/* Switches the mode live (e.g. listen -> whisper -> barge; consult -> conference). PARTY_MODE
+ * follows; ignored (logged) on a call without a party. */
+BLEND_MUST_USE int blend_sip_call_party_mode(struct blend_sip *sip, uint64_t call,
+                                             enum blend_sip_party_mode mode);
+/* Hangs up the party leg (BYE / CANCEL); the customer and agent stay bridged (a consult's
+ * hold on the customer ends: the customer hears the agent again). PARTY_ENDED follows. */
+BLEND_MUST_USE int blend_sip_call_party_drop(struct blend_sip *sip, uint64_t call);
+/* Attended transfer: the party takes the agent's place: customer <-> party bridged as the
+ * call's new "agent" side (codec/transcoding as for an agent; recording continues with the
+ * party on the agent channel), the old agent leg gets BYE. Only when the party has answered
+ * (else ignored, logged). PARTY_COMPLETED follows (then the call's bridged agent is the
+ * party's agent_id, 0 for a number; later CALL_ENDED leg "agent" refers to that leg). */
+BLEND_MUST_USE int blend_sip_call_party_complete(struct blend_sip *sip, uint64_t call);
 
 /* --- Call recording ---------------------------------------------------------------------- */
 

@@ -50,6 +50,11 @@ struct blend__sip_settings {
     char trunk_user[BLEND_SIP_TRUNK_CRED_BYTES_MAX], trunk_password[BLEND_SIP_TRUNK_CRED_BYTES_MAX];
     uint32_t session_expires_s; /* 0 = session timers off */
     uint32_t min_se_s;          /* min(session_expires_s, BLEND_SIP_MIN_SE_S) */
+    /* Outbound registration and caller ID at the trunk (trunk.c). */
+    bool trunk_register;
+    uint32_t trunk_register_expires_s;
+    char trunk_caller_id[BLEND_SIP_EXTENSION_BYTES_MAX]; /* "" = none */
+    bool trunk_pai;
 };
 
 /* Counters written by the telephony thread, read by any thread. */
@@ -60,6 +65,8 @@ struct blend__sip_counters {
     atomic_uint_fast64_t rtp_to_agent, rtp_to_customer, rtp_dropped, rtp_held;
     atomic_uint_fast64_t calls_originated, transfers, session_expired;
     atomic_uint_fast64_t rtp_moh, recordings;
+    atomic_uint_fast64_t parties, rtp_mixed, rtp_to_party, rtp_from_party;
+    atomic_uint_fast64_t mix_party_to_customer, mix_party_to_agent;
     /* Not a counter: the source of call ids, shared by the thread (inbound calls) and the host
      * (blend_sip_originate picks its id synchronously). Starts at 1. */
     atomic_uint_fast64_t next_call_id;
@@ -96,6 +103,12 @@ void blend__sip_reg_handle(struct blend__sip_reg *reg, const struct sip_msg *msg
 /* Bindings of an extension (tests). */
 int blend__sip_reg_bindings_count(const struct blend__sip_reg *reg, const char *extension);
 
+/* The checks every request passes before its method's handler (RFC 3261 §8.2, RFC 4475): the
+ * mandatory headers present and single, quotes balanced, CSeq naming the request's method, a
+ * sane Content-Length, a sip: Request-URI without headers, Require tags among `supported`
+ * (comma-separated, NULL = none). false with reply set (400, 416, 420) when one fails. */
+bool blend__sip_request_ok(const struct sip_msg *msg, const char *supported,
+                           struct blend__sip_reply *reply);
 /* Checks the source lock-out: a locked source gets 403 in reply and true. */
 bool blend__sip_reg_locked(struct blend__sip_reg *reg, const struct sip_msg *msg, uint64_t now_ms,
                            struct blend__sip_reply *reply);
@@ -192,7 +205,11 @@ enum blend__sip_call_cmd {
     BLEND__SIP_CALL_RECORD_PAUSE,
     BLEND__SIP_CALL_RECORD_RESUME,
     BLEND__SIP_CALL_RECORD_STOP,
-    BLEND__SIP_CALL_CMD_LAST = BLEND__SIP_CALL_RECORD_STOP,
+    BLEND__SIP_CALL_PARTY_ADD,
+    BLEND__SIP_CALL_PARTY_MODE,
+    BLEND__SIP_CALL_PARTY_DROP,
+    BLEND__SIP_CALL_PARTY_COMPLETE,
+    BLEND__SIP_CALL_CMD_LAST = BLEND__SIP_CALL_PARTY_COMPLETE,
 };
 struct blend__sip_call_cmd_data {
     uint64_t call;
@@ -203,6 +220,7 @@ struct blend__sip_call_cmd_data {
     char number[BLEND_SIP_EXTENSION_BYTES_MAX];    /* TRANSFER_NUMBER, ORIGINATE */
     char caller_id[BLEND_SIP_EXTENSION_BYTES_MAX]; /* ORIGINATE */
     char path[BLEND_SIP_RECORD_PATH_BYTES_MAX];    /* RECORD_START */
+    int party_mode;                                /* PARTY_ADD, PARTY_MODE */
 };
 /* Whether s is a non-empty dial string (0-9 + * # . - _ and letters): what may go into the user
  * part of a URI Blend builds. */
@@ -244,7 +262,7 @@ void blend__sip_calls_command(struct blend__sip_calls *cs, enum blend__sip_call_
 
 /* The relay of one call: a customer-side and an agent-side RTP/RTCP socket pair. */
 struct blend__sip_relay;
-enum blend__sip_side { BLEND__SIP_CUSTOMER = 0, BLEND__SIP_AGENT = 1 };
+enum blend__sip_side { BLEND__SIP_CUSTOMER = 0, BLEND__SIP_AGENT = 1, BLEND__SIP_PARTY = 2 };
 
 /* Binds both socket pairs on addr (ports from the configured range). moh (borrowed, may be
  * NULL: silence) is what a held party hears. Returns 0, BLEND_ELIMIT (no free port pair within
@@ -273,6 +291,21 @@ void blend__sip_relay_bridge(struct blend__sip_relay *r, bool bridged);
 /* A new agent-side peer replaces a live one (transfer): the latch is re-armed, and the old
  * peer's addresses are ignored on that side (it sends until its BYE arrives). */
 void blend__sip_relay_rebridge(struct blend__sip_relay *r);
+/* The third party's socket pair (party.c's leg sends its SDP with it): binds it like the other
+ * two (BLEND_ELIMIT, BLEND_ENOMEM). Until blend__sip_relay_party_mode names a mode, nothing
+ * of that side is used (a ringing party). */
+BLEND_MUST_USE int blend__sip_relay_party_open(struct blend__sip_relay *r);
+/* Unbinds the party side and stops mixing: the two-party relay path takes over again. */
+void blend__sip_relay_party_close(struct blend__sip_relay *r);
+/* Mixes the party in with mode (enum blend_sip_party_mode, 0: not yet, the relay stays
+ * two-party). While a mode is set and the call is bridged, every G.711 packet of the three
+ * sides is decoded into that side's slot (the last frame, kept for one tick at most) and a
+ * 20 ms timer sends each side the saturating sum of what the mode lets it hear, as Blend's own
+ * RTP stream (blend__sip_mix_hears). */
+void blend__sip_relay_party_mode(struct blend__sip_relay *r, int mode);
+/* Attended transfer: the party side becomes the agent side (its sockets, peer and codec); the
+ * old agent side's sockets are closed. Mixing stops; the relay is two-party again. */
+void blend__sip_relay_party_promote(struct blend__sip_relay *r);
 /* Records the call into rec (borrowed; NULL stops): each G.711 payload the relay forwards is
  * pushed with the monotonic clock, customer side left, agent side right. */
 void blend__sip_relay_record(struct blend__sip_relay *r, struct blend_media_recorder *rec);
@@ -296,10 +329,59 @@ uint64_t blend__sip_relay_moh_sent(const struct blend__sip_relay *r, enum blend_
 void blend__sip_relay_counts(const struct blend__sip_relay *r, uint64_t *to_agent,
                              uint64_t *to_customer);
 
+/* --- The mixer's pure rules (mix.c) ------------------------------------------------------ */
+
+/* Sources of a mix: the three sides (enum blend__sip_side) and music on hold. */
+enum { BLEND__SIP_MIX_MOH = 3, BLEND__SIP_MIX_SOURCES = 4 };
+/* Which sources listener hears in mode, as a bit mask (1u << source), given which sides hold
+ * (held[side], indexed by enum blend__sip_side): a holding side is nobody's source; a listener
+ * that would hear the customer or the agent while that one holds hears music instead (never
+ * while it holds itself); in CONSULT the customer hears only music. */
+uint32_t blend__sip_mix_hears(int mode, enum blend__sip_side listener, const bool held[3]);
+/* out = the saturating (int16) sum of frames[s] for every s in mask whose frame is not NULL;
+ * silence when there is none. */
+void blend__sip_mix(uint32_t mask, const int16_t *const frames[BLEND__SIP_MIX_SOURCES],
+                    int16_t out[BLEND_MEDIA_FRAME_SAMPLES]);
+
 /* The monotonic clock in milliseconds (libre's tmr_jiffies follows the wall clock). */
 uint64_t blend__sip_now_ms(void);
 /* Parses 32 hex digits. Returns 0 or BLEND_EINVAL. */
 BLEND_MUST_USE int blend__sip_hex_md5(const char *hex, uint8_t out[MD5_SIZE]);
+
+/* --- The outbound trunk: registration and caller ID (trunk.c) ------------------------------ */
+
+/* The registration's state, written by the telephony thread, read by any thread (stats). */
+struct blend__sip_trunk_status {
+    atomic_uint_fast64_t registered, registers_ok, failures, last_code;
+};
+struct blend__sip_trunk;
+
+/* Validates the trunk registration, caller ID and PAI options of cfg into set (after
+ * blend__sip_settings_resolve filled the rest: it needs trunk_hostport and trunk_user).
+ * Returns 0 or BLEND_EINVAL. */
+BLEND_MUST_USE int blend__sip_trunk_settings_resolve(const struct blend_sip_config *cfg,
+                                                     struct blend__sip_settings *set);
+/* Starts the registration when set->trunk_register is on (else *out = NULL and 0). set, stack
+ * and status are borrowed and must outlive it. Returns 0, BLEND_EINVAL (trunk_uri libre cannot
+ * use) or BLEND_ENOMEM; a registration that fails later is retried, never fatal. */
+BLEND_MUST_USE int blend__sip_trunk_create(const struct blend__sip_settings *set, struct sip *stack,
+                                           struct blend__sip_trunk_status *status,
+                                           struct blend__sip_trunk **out);
+/* Ends the registration (an un-REGISTER, Expires 0, is sent when registered) before the stack
+ * is closed. NULL is accepted. */
+void blend__sip_trunk_destroy(struct blend__sip_trunk *trunk);
+/* Copies the status into the trunk_* fields of out. */
+void blend__sip_trunk_stats(struct blend__sip_trunk_status *status, struct blend_sip_stats *out);
+/* The number presented on an INVITE to the trunk: caller, unless it is empty, not a dial
+ * string or "anonymous" (any case): then set->trunk_caller_id when configured, else caller as
+ * it is ("" stays ""). Writes a NUL-terminated string of at most cap bytes. */
+void blend__sip_trunk_caller_id(const struct blend__sip_settings *set, const char *caller,
+                                char *out, size_t cap);
+/* The P-Asserted-Identity line ("P-Asserted-Identity: <sip:NUMBER@HOST>\r\n") for an INVITE
+ * to the trunk presenting number from host (Blend's address, IP only) when set->trunk_pai is on
+ * and number is a dial string; "" otherwise. Always NUL-terminated; cut lines are dropped. */
+void blend__sip_trunk_pai_hdr(const struct blend__sip_settings *set, const char *number,
+                              const struct sa *host, char *buf, size_t cap);
 
 /* --- Digest nonces and brute-force tracking (auth.c) ----------------------------------------- */
 struct blend__sip_auth;

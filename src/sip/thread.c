@@ -47,6 +47,7 @@ struct blend_sip {
     struct blend__sip_settings set;
     char udp_addr[BLEND_SIP_ADDR_BYTES_MAX];
     char tcp_addr[BLEND_SIP_ADDR_BYTES_MAX];
+    char tls_addr[BLEND_SIP_ADDR_BYTES_MAX];
     pthread_t thread;
 
     /* Start-up handshake. */
@@ -54,7 +55,7 @@ struct blend_sip {
     pthread_cond_t start_cond;
     bool started;
     int start_err;
-    int udp_port, tcp_port;
+    int udp_port, tcp_port, tls_port;
 
     /* Event ring (host reads, thread writes). */
     pthread_mutex_t ev_lock;
@@ -63,6 +64,7 @@ struct blend_sip {
     bool ev_drop_logged;
 
     struct blend__sip_counters counters;
+    struct blend__sip_trunk_status trunk_status;
 
     /* The command queue: created by the thread, freed by it when its loop ends; mq_lock makes
      * every push see either the live queue or NULL (then the push is refused). */
@@ -76,6 +78,8 @@ struct blend_sip {
     struct blend__sip_reg *reg;
     struct blend__sip_calls *calls;
     struct blend_media_prompt *moh; /* NULL: held parties get silence */
+    struct tls *tls;                /* the TLS transport's context; NULL without tls_addr */
+    struct blend__sip_trunk *trunk; /* the outbound registration; NULL when off */
 };
 
 const char *blend_sip_event_kind_name(enum blend_sip_event_kind kind)
@@ -111,6 +115,16 @@ const char *blend_sip_event_kind_name(enum blend_sip_event_kind kind)
         return "recording-ended";
     case BLEND_SIP_EV_DTMF:
         return "dtmf";
+    case BLEND_SIP_EV_PARTY_RINGING:
+        return "party-ringing";
+    case BLEND_SIP_EV_PARTY_ANSWERED:
+        return "party-answered";
+    case BLEND_SIP_EV_PARTY_MODE:
+        return "party-mode";
+    case BLEND_SIP_EV_PARTY_ENDED:
+        return "party-ended";
+    case BLEND_SIP_EV_PARTY_COMPLETED:
+        return "party-completed";
     }
     return "?";
 }
@@ -118,7 +132,8 @@ const char *blend_sip_event_kind_name(enum blend_sip_event_kind kind)
 static void emit(const struct blend_sip_event *ev, void *arg)
 {
     struct blend_sip *sip = arg;
-    BLEND_ASSERT(ev && ev->kind >= BLEND_SIP_EV_REGISTERED && ev->kind <= BLEND_SIP_EV_DTMF);
+    BLEND_ASSERT(ev && ev->kind >= BLEND_SIP_EV_REGISTERED &&
+                 ev->kind <= BLEND_SIP_EV_PARTY_COMPLETED);
     bool dropped = false, log_drop = false;
     pthread_mutex_lock(&sip->ev_lock);
     if (sip->ev_count < sip->ev_cap) {
@@ -181,6 +196,13 @@ void blend_sip_stats_get(struct blend_sip *sip, struct blend_sip_stats *out)
     out->session_expired = atomic_load(&c->session_expired);
     out->rtp_moh = atomic_load(&c->rtp_moh);
     out->recordings = atomic_load(&c->recordings);
+    out->parties = atomic_load(&c->parties);
+    out->rtp_mixed = atomic_load(&c->rtp_mixed);
+    out->rtp_to_party = atomic_load(&c->rtp_to_party);
+    out->rtp_from_party = atomic_load(&c->rtp_from_party);
+    out->mix_party_to_customer = atomic_load(&c->mix_party_to_customer);
+    out->mix_party_to_agent = atomic_load(&c->mix_party_to_agent);
+    blend__sip_trunk_stats(&sip->trunk_status, out);
 }
 
 static bool request_handler(const struct sip_msg *msg, void *arg)
@@ -218,7 +240,11 @@ static bool gate_handler(const struct sip_msg *msg, void *arg)
 
 static void teardown(struct blend_sip *sip)
 {
-    /* Calls first: their sessions and sockets hang on the stack and the registrar. */
+    /* The trunk registration first: its un-REGISTER goes out while the transports are up (the
+     * stack's close below ends that transaction; no callback of ours runs after this). */
+    blend__sip_trunk_destroy(sip->trunk);
+    sip->trunk = NULL;
+    /* Calls next: their sessions and sockets hang on the stack and the registrar. */
     blend__sip_calls_destroy(sip->calls);
     sip->calls = NULL;
     blend__sip_reg_destroy(sip->reg);
@@ -229,6 +255,7 @@ static void teardown(struct blend_sip *sip)
         sip_close(sip->stack, true);
         sip->stack = mem_deref(sip->stack);
     }
+    sip->tls = mem_deref(sip->tls);
     pthread_mutex_lock(&sip->mq_lock);
     sip->mq = mem_deref(sip->mq);
     pthread_mutex_unlock(&sip->mq_lock);
@@ -264,7 +291,8 @@ static void mqueue_handler(int id, void *data, void *arg)
 }
 
 /* Binds one transport. same_port, when not 0, is tried first for a port-0 address (TCP on the
- * port UDP got), falling back to any free port. */
+ * port UDP got), falling back to any free port. The TLS transport takes sip->tls (libre reads
+ * the extra argument for SIP_TRANSP_TLS only). */
 static int transport_add(struct blend_sip *sip, enum sip_transp tp, const char *text, int same_port,
                          int *port)
 {
@@ -282,14 +310,14 @@ static int transport_add(struct blend_sip *sip, enum sip_transp tp, const char *
     if (same_port > 0 && sa_port(&laddr) == 0) {
         struct sa same = laddr;
         sa_set_port(&same, (uint16_t)same_port);
-        err = sip_transp_add(sip->stack, tp, &same);
+        err = sip_transp_add(sip->stack, tp, &same, sip->tls);
         if (err) {
             BLEND_LOG_WARN("sip", "%s port %d is taken: binding any free port", sip_transp_name(tp),
                            same_port);
         }
     }
     if (err) {
-        err = sip_transp_add(sip->stack, tp, &laddr);
+        err = sip_transp_add(sip->stack, tp, &laddr, sip->tls);
     }
     if (err) {
         BLEND_LOG_ERROR("sip", "cannot listen on %s %s: %s", sip_transp_name(tp), text,
@@ -335,6 +363,28 @@ static int moh_load(struct blend_sip *sip)
     return 0;
 }
 
+/* The TLS transport: a context with the certificate chain and key of tls_cert_path (the host's
+ * string is valid until start returns), listening on tls_addr. */
+static int tls_setup(struct blend_sip *sip)
+{
+    const char *cert = sip->cfg.tls_cert_path;
+    sip->cfg.tls_cert_path = NULL;
+    if (!sip->cfg.tls_addr) {
+        return 0;
+    }
+    if (!cert || cert[0] == '\0') {
+        BLEND_LOG_ERROR("sip", "tls_addr %s needs tls_cert_path", sip->cfg.tls_addr);
+        return BLEND_EINVAL;
+    }
+    int err = tls_alloc(&sip->tls, TLS_METHOD_SSLV23, cert, NULL);
+    if (err) {
+        BLEND_LOG_ERROR("sip", "TLS certificate and key %s not loaded: %s", cert,
+                        err == ENOMEM ? "out of memory" : "unreadable or not PEM");
+        return err == ENOMEM ? BLEND_ENOMEM : BLEND_EINVAL;
+    }
+    return transport_add(sip, SIP_TRANSP_TLS, sip->cfg.tls_addr, 0, &sip->tls_port);
+}
+
 static int thread_setup(struct blend_sip *sip)
 {
     if (fd_setsize(fds_max()) != 0) {
@@ -364,6 +414,9 @@ static int thread_setup(struct blend_sip *sip)
                             &sip->tcp_port);
     }
     if (!err) {
+        err = tls_setup(sip);
+    }
+    if (!err) {
         err = blend__sip_reg_create(&sip->set, sip->stack, emit, sip, &sip->counters, &sip->reg);
     }
     if (!err && sip_listen(&sip->gate, sip->stack, true, gate_handler, sip) != 0) {
@@ -382,6 +435,9 @@ static int thread_setup(struct blend_sip *sip)
     }
     if (!err && sip_listen(&sip->lsnr, sip->stack, true, request_handler, sip) != 0) {
         err = BLEND_ENOMEM;
+    }
+    if (!err) {
+        err = blend__sip_trunk_create(&sip->set, sip->stack, &sip->trunk_status, &sip->trunk);
     }
     return err;
 }
@@ -472,13 +528,22 @@ int blend_sip_start(const struct blend_sip_config *cfg, struct blend_sip **out)
     /* Kept in the settings; the config's pointers are not kept after start. */
     sip->cfg.trunk_allow = sip->cfg.trunk_uri = NULL;
     sip->cfg.trunk_user = sip->cfg.trunk_password = NULL;
+    sip->cfg.trunk_caller_id = NULL;
     atomic_store(&sip->counters.next_call_id, 1);
     int err = blend__sip_settings_resolve(cfg, &sip->set);
+    if (!err) {
+        err = blend__sip_trunk_settings_resolve(cfg, &sip->set);
+    }
     if (!err) {
         err = copy_addr(cfg->udp_addr, sip->udp_addr, sizeof(sip->udp_addr), &sip->cfg.udp_addr);
     }
     if (!err) {
         err = copy_addr(cfg->tcp_addr, sip->tcp_addr, sizeof(sip->tcp_addr), &sip->cfg.tcp_addr);
+    }
+    if (!err) {
+        /* "" means no TLS, as NULL does. */
+        const char *tls = cfg->tls_addr && cfg->tls_addr[0] ? cfg->tls_addr : NULL;
+        err = copy_addr(tls, sip->tls_addr, sizeof(sip->tls_addr), &sip->cfg.tls_addr);
     }
     if (err) {
         destroy(sip);
@@ -531,10 +596,10 @@ void blend_sip_stop(struct blend_sip *sip)
     destroy(sip);
 }
 
-int blend_sip_local_port(const struct blend_sip *sip, int tcp)
+int blend_sip_local_port(const struct blend_sip *sip, int which)
 {
-    BLEND_ASSERT(sip);
-    return tcp ? sip->tcp_port : sip->udp_port;
+    BLEND_ASSERT(sip && which >= 0 && which <= 2);
+    return which == 2 ? sip->tls_port : which == 1 ? sip->tcp_port : sip->udp_port;
 }
 
 static int account_cmd(const char *extension, struct cmd_account **out)
@@ -663,7 +728,7 @@ int blend_sip_call_unbridge_agent(struct blend_sip *sip, uint64_t call)
 int blend_sip_originate(struct blend_sip *sip, uint64_t *call_out, int64_t agent_id,
                         const char *number, const char *caller_id)
 {
-    if (!sip || !call_out || agent_id <= 0 || !blend__sip_dial_string_ok(number) ||
+    if (!sip || !call_out || agent_id < 0 || !blend__sip_dial_string_ok(number) ||
         !blend__sip_dial_string_ok(caller_id)) {
         return BLEND_EINVAL;
     }
@@ -727,4 +792,65 @@ int blend_sip_call_record_resume(struct blend_sip *sip, uint64_t call)
 int blend_sip_call_record_stop(struct blend_sip *sip, uint64_t call)
 {
     return record_push(sip, BLEND__SIP_CALL_RECORD_STOP, call, NULL);
+}
+
+static bool party_mode_ok(enum blend_sip_party_mode mode)
+{
+    return mode >= BLEND_SIP_PARTY_LISTEN && mode <= BLEND_SIP_PARTY_CONFERENCE;
+}
+
+/* The party commands: an agent or a number (PARTY_ADD), a mode (PARTY_ADD, PARTY_MODE). */
+static int party_push(struct blend_sip *sip, enum blend__sip_call_cmd cmd, uint64_t call,
+                      int64_t agent_id, const char *number, int mode, int timeout_s)
+{
+    if (!sip || call == 0) {
+        return BLEND_EINVAL;
+    }
+    struct blend__sip_call_cmd_data *d = blend_calloc(1, sizeof(*d));
+    if (!d) {
+        return BLEND_ENOMEM;
+    }
+    d->call = call;
+    d->agent_id = agent_id;
+    d->party_mode = mode;
+    d->timeout_s = timeout_s;
+    if (number) {
+        str_ncpy(d->number, number, sizeof(d->number));
+    }
+    return push(sip, CMD_CALL_BASE + (int)cmd, d);
+}
+
+int blend_sip_call_party_add(struct blend_sip *sip, uint64_t call, int64_t agent_id,
+                             const char *number, enum blend_sip_party_mode mode, int timeout_s)
+{
+    if (!sip || !party_mode_ok(mode) || timeout_s < 0 ||
+        timeout_s > BLEND_SIP_OFFER_TIMEOUT_S_MAX) {
+        return BLEND_EINVAL;
+    }
+    /* Exactly one of the two: an agent's phones, or a number through the trunk. */
+    if (number ? agent_id != 0 || !blend__sip_dial_string_ok(number) : agent_id <= 0) {
+        return BLEND_EINVAL;
+    }
+    if (number && sip->set.trunk_hostport[0] == '\0') {
+        return BLEND_ESTATE;
+    }
+    return party_push(sip, BLEND__SIP_CALL_PARTY_ADD, call, agent_id, number, (int)mode, timeout_s);
+}
+
+int blend_sip_call_party_mode(struct blend_sip *sip, uint64_t call, enum blend_sip_party_mode mode)
+{
+    if (!party_mode_ok(mode)) {
+        return BLEND_EINVAL;
+    }
+    return party_push(sip, BLEND__SIP_CALL_PARTY_MODE, call, 0, NULL, (int)mode, 0);
+}
+
+int blend_sip_call_party_drop(struct blend_sip *sip, uint64_t call)
+{
+    return call_push(sip, BLEND__SIP_CALL_PARTY_DROP, call, 0, 0, 0, NULL);
+}
+
+int blend_sip_call_party_complete(struct blend_sip *sip, uint64_t call)
+{
+    return call_push(sip, BLEND__SIP_CALL_PARTY_COMPLETE, call, 0, 0, 0, NULL);
 }

@@ -105,11 +105,20 @@ try {
     await agentPage.locator("#me-panel").waitFor({ state: "visible" });
   });
 
+  await step("a QA analyst (no agent) sees no state panel", async () => {
+    const qaPage = await (await browser.newContext()).newPage();
+    await login(qaPage, "quinn", "qa-demo-pass");
+    await qaPage.getByText("(connected)").waitFor({ timeout: 10000 });
+    const mePanel = await qaPage.locator("#me-panel").isVisible();
+    await qaPage.close();
+    if (mePanel) throw new Error("a user without an agent must not see the state panel");
+  });
+
   await step("the supervisor logs in and follows the stream", async () => {
     await login(superPage, "sophia", "super-demo-pass");
     await superPage.getByText("(connected)").waitFor({ timeout: 10000 });
-    const mePanel = await superPage.locator("#me-panel").isVisible();
-    if (mePanel) throw new Error("a supervisor without an agent must not see the state panel");
+    /* Sophia has an agent of her own (extension 1007: the phone she monitors calls from). */
+    await superPage.locator("#me-panel").waitFor({ state: "visible", timeout: 10000 });
   });
 
   await step("the agent goes ready and the supervisor sees it live", async () => {

@@ -43,8 +43,9 @@ struct ref_agent {
     enum blend_acd_presence presence;
     char reason[BLEND_ACD_REASON_BYTES];
     int64_t since_ms;
-    uint8_t active[BLEND_CH_COUNT];
+    uint8_t active[BLEND_CH_COUNT];  /* connected contacts + engagements */
     uint8_t offered[BLEND_CH_COUNT];
+    uint8_t engaged[BLEND_CH_COUNT]; /* §Engaged agents */
     int32_t handled;
     int64_t free_since_ms[BLEND_CH_COUNT];
     int has_pending_not_ready; /* asked for not-ready during wrap-up */
@@ -1422,14 +1423,41 @@ static int on_transfer(struct blend_acdref *r, const struct blend_acd_transfer *
     struct ref_queue *q2 = t->to_queue ? queue_find(r, t->to_queue) : NULL;
     struct ref_agent *to = t->to_agent ? agent_find(r, t->to_agent) : NULL;
     if (!c || !a || (t->to_queue != 0) == (t->to_agent != 0) || (t->to_queue && !q2) ||
-        (t->to_agent && (!to || to == a)) || (q2 && !(q2->cfg.channels & (1u << c->channel)))) {
+        (t->to_agent && (!to || to == a)) || (t->connect && !to) ||
+        (q2 && !(q2->cfg.channels & (1u << c->channel)))) {
         return BLEND_EINVAL;
     }
     if (c->state != BLEND_CONTACT_CONNECTED || c->agent != a->cfg.id ||
-        (to && to->presence == BLEND_PRESENCE_LOGGED_OUT)) {
+        (to && to->presence == BLEND_PRESENCE_LOGGED_OUT) ||
+        (t->connect && to->engaged[c->channel] == 0)) {
         return BLEND_ESTATE;
     }
     agent_part_end(r, c, t);
+    if (t->connect) {
+        /* §Engaged agents: the target's engagement becomes the contact, connected now in a new
+         * stay of its queue (queued, then connected with no wait). */
+        to->engaged[c->channel]--;
+        c->agent = to->cfg.id;
+        c->connected_ms = r->now_ms;
+        c->is_callback = 0;
+        c->enqueued_ms = r->now_ms;
+        c->joined_ms = r->now_ms;
+        c->step = 0;
+        c->sticky_agent = 0;
+        c->holds_count = 0;
+        c->position_min = 0;
+        c->ewt_min_ms = 0;
+        c->is_rung = 0;
+        c->is_direct = 0;
+        c->has_overflow_pending = 0;
+        emit_contact(r, BLEND_ACD_FX_QUEUED, c, 0);
+        to->no_answer = 0;
+        struct blend_acd_effect *e = emit_contact(r, BLEND_ACD_FX_CONNECTED, c, to->cfg.id);
+        e->is_callback = 0;
+        e->wait_ms = 0;
+        remember_customer(r, c->customer, to->cfg.id);
+        return 0;
+    }
     if (q2) {
         c->queue = q2->cfg.id;
         c->q = q2;
@@ -1458,6 +1486,40 @@ static int on_transfer(struct blend_acdref *r, const struct blend_acd_transfer *
         timer_set(r, BLEND_ACD_TIMER_OFFER, c->id, c->offer_due_ms);
     } else {
         trigger(r, c);
+    }
+    return 0;
+}
+
+/* §Engaged agents: a unit of capacity held by a call the engine did not route; it counts as a
+ * connected contact for every rule (active), and engaged tells them apart. */
+static int on_engage(struct blend_acdref *r, const struct blend_acd_event *ev)
+{
+    struct ref_agent *a = agent_find(r, ev->u.engage.agent);
+    enum blend_channel ch = ev->u.engage.channel;
+    if (!a || (unsigned)ch >= BLEND_CH_COUNT) {
+        return BLEND_EINVAL;
+    }
+    if (ev->type == BLEND_ACD_EV_AGENT_RELEASE) {
+        if (a->engaged[ch] == 0) {
+            return BLEND_ESTATE;
+        }
+        a->engaged[ch]--;
+        a->active[ch]--;
+        a->free_since_ms[ch] = r->now_ms;
+        a->is_freed = 1;
+        return 0;
+    }
+    if (a->presence == BLEND_PRESENCE_LOGGED_OUT || a->active[ch] >= a->cfg.capacity[ch]) {
+        return BLEND_ESTATE;
+    }
+    a->engaged[ch]++;
+    a->active[ch]++;
+    for (int k = 0; k < BLEND_CH_COUNT; k++) {
+        if (a->offered[k] > 0 &&
+            (a->active[k] + a->offered[k] > a->cfg.capacity[k] ||
+             (a->cfg.voice_exclusive && k != BLEND_CH_VOICE && voice_busy(a)))) {
+            withdraw_channel_offers(r, a, (enum blend_channel)k);
+        }
     }
     return 0;
 }
@@ -1868,6 +1930,9 @@ static int apply(struct blend_acdref *r, const struct blend_acd_event *ev)
         return on_contact_restore(r, &ev->u.contact_restore);
     case BLEND_ACD_EV_CONTACT_TRANSFER:
         return on_transfer(r, &ev->u.transfer);
+    case BLEND_ACD_EV_AGENT_ENGAGE:
+    case BLEND_ACD_EV_AGENT_RELEASE:
+        return on_engage(r, ev);
     }
     return BLEND_EINVAL;
 }
@@ -1914,6 +1979,7 @@ static void check_agent(const struct blend_acdref *r, const struct ref_agent *a)
         active[c->channel] += c->state == BLEND_CONTACT_CONNECTED && c->agent == a->cfg.id;
     }
     for (int k = 0; k < BLEND_CH_COUNT; k++) {
+        active[k] += a->engaged[k]; /* engagements hold capacity as contacts do */
         /* 2. active + offered <= capacity; offers only to ready agents; voice blocks. */
         BLEND_ASSERT(active[k] == a->active[k] && offered[k] == a->offered[k]);
         BLEND_ASSERT(a->active[k] + a->offered[k] <= a->cfg.capacity[k]);
@@ -1990,7 +2056,10 @@ int blend_acdref_agent(const struct blend_acdref *r, int64_t id, struct blend_ac
     out->presence = a->presence;
     memcpy(out->reason, a->reason, sizeof out->reason);
     out->since_ms = a->since_ms;
-    memcpy(out->active, a->active, sizeof out->active);
+    for (int k = 0; k < BLEND_CH_COUNT; k++) {
+        out->active[k] = (uint8_t)(a->active[k] - a->engaged[k]);
+    }
+    memcpy(out->engaged, a->engaged, sizeof out->engaged);
     memcpy(out->offered, a->offered, sizeof out->offered);
     out->handled = a->handled;
     return 0;

@@ -2,7 +2,8 @@
  * Cross-check of the fast engine (blend_acd_*) against the reference model (blend_acdref_*):
  * random small worlds (<= 12 agents, <= 5 queues, <= 40 contacts alive, every strategy,
  * relaxation, overflow, ring-all, callbacks, sticky customers, multi-channel capacities,
- * transfers to queues and to agents) are
+ * transfers to queues and to agents, engagements of agents by calls the engine does not route
+ * and attended transfers onto them) are
  * driven by the same external events; each engine's harness keeps its own timer table and fires
  * its due timers before each external event (acd-common rules). After every step both engines'
  * invariants are checked; between two external events the observable effects (normalized,
@@ -504,6 +505,12 @@ static void gen_transfer(struct blend_acd_event *ev, const struct world *w, stru
         x->to_queue = rnd_in(1, w->queues_count + (chance(3) ? 1 : 0));
     } else if (r < 97) {
         x->to_agent = chance(3) ? w->agents_count + 1 : pick_agent(w, t, BLEND_PRESENCE_READY, 0);
+        /* An attended transfer onto an agent engaged in a consultation (refused when the
+         * target holds no engagement on the channel). */
+        if (chance(30)) {
+            x->to_agent = chance(50) ? rnd_in(1, w->agents_count) : x->to_agent;
+            x->connect = 1;
+        }
     } else if (r < 99) {
         x->to_queue = rnd_in(1, w->queues_count);
         x->to_agent = rnd_in(1, w->agents_count);
@@ -662,12 +669,28 @@ static void gen_reconfig_event(struct blend_acd_event *ev, struct world *w, stru
 }
 
 /* Weighted choice of the next external event. */
+/* An agent engaged by a call the engine does not route, or released (now and then a wrong
+ * agent or channel, or a release without an engagement: refused). */
+static void gen_engage(struct blend_acd_event *ev, const struct world *w)
+{
+    ev->type = chance(50) ? BLEND_ACD_EV_AGENT_ENGAGE : BLEND_ACD_EV_AGENT_RELEASE;
+    ev->u.engage.agent = rnd_in(1, w->agents_count + (chance(3) ? 1 : 0));
+    ev->u.engage.channel = chance(60) ? BLEND_CH_VOICE : (enum blend_channel)rnd_in(0, 4);
+    if (chance(2)) {
+        ev->u.engage.channel = (enum blend_channel)BLEND_CH_COUNT;
+    }
+}
+
 static void gen_event(struct blend_acd_event *ev, struct world *w, struct tracker *t,
                       int64_t now_ms)
 {
     memset(ev, 0, sizeof *ev);
     if (chance(7)) {
         gen_reconfig_event(ev, w, t, now_ms);
+        return;
+    }
+    if (chance(5)) {
+        gen_engage(ev, w);
         return;
     }
     int r = (int)rnd_in(0, 99);
@@ -767,9 +790,16 @@ static void print_event(FILE *f, size_t i, const struct blend_acd_event *ev)
         break;
     }
     case BLEND_ACD_EV_CONTACT_TRANSFER:
-        fprintf(f, "TRANSFER contact=%lld agent=%lld to_queue=%lld to_agent=%lld",
+        fprintf(f, "TRANSFER contact=%lld agent=%lld to_queue=%lld to_agent=%lld connect=%d",
                 (long long)ev->u.transfer.contact, (long long)ev->u.transfer.agent,
-                (long long)ev->u.transfer.to_queue, (long long)ev->u.transfer.to_agent);
+                (long long)ev->u.transfer.to_queue, (long long)ev->u.transfer.to_agent,
+                ev->u.transfer.connect);
+        break;
+    case BLEND_ACD_EV_AGENT_ENGAGE:
+    case BLEND_ACD_EV_AGENT_RELEASE:
+        fprintf(f, "%s agent=%lld ch=%d",
+                ev->type == BLEND_ACD_EV_AGENT_ENGAGE ? "ENGAGE" : "RELEASE",
+                (long long)ev->u.engage.agent, ev->u.engage.channel);
         break;
     case BLEND_ACD_EV_CONTACT_ARRIVE:
         fprintf(f, "ARRIVE contact=%lld queue=%lld ch=%d prio=%d customer=%lld",
@@ -853,6 +883,7 @@ static void on_abort(int sig)
 
 struct totals {
     uint64_t external, steps, mismatches, transfers, direct_offers;
+    uint64_t engaged, handovers; /* engagements and attended transfers accepted (coverage) */
 };
 
 static int views_equal(void *fast, struct blend_acdref *ref, const struct world *w,
@@ -864,7 +895,8 @@ static int views_equal(void *fast, struct blend_acdref *ref, const struct world 
         memset(&y, 0, sizeof y);
         int rx = blend_acd_agent(fast, i + 1, &x), ry = blend_acdref_agent(ref, i + 1, &y);
         if (rx != ry || x.presence != y.presence || memcmp(x.active, y.active, sizeof x.active) ||
-            memcmp(x.offered, y.offered, sizeof x.offered) || x.handled != y.handled ||
+            memcmp(x.offered, y.offered, sizeof x.offered) ||
+            memcmp(x.engaged, y.engaged, sizeof x.engaged) || x.handled != y.handled ||
             (x.presence == BLEND_PRESENCE_NOT_READY && strcmp(x.reason, y.reason) != 0)) {
             snprintf(why, whylen,
                      "agent %d view: fast rc=%d presence=%d handled=%d, ref rc=%d "
@@ -1047,6 +1079,12 @@ static int run_seed(uint64_t seed, size_t events, struct totals *tot)
         if (ev->type == BLEND_ACD_EV_AGENT_SET && rc != 0) {
             w = w_before; /* a refused reconfiguration leaves the agent as it was */
         }
+        if (rc == 0 && ev->type == BLEND_ACD_EV_AGENT_ENGAGE) {
+            tot->engaged++;
+        }
+        if (rc == 0 && ev->type == BLEND_ACD_EV_CONTACT_TRANSFER && ev->u.transfer.connect) {
+            tot->handovers++;
+        }
         tot->external++;
     }
     if (failed) {
@@ -1097,15 +1135,18 @@ static void test_fast_matches_reference(void **state)
     signal(SIGABRT, SIG_DFL);
     fprintf(stderr,
             "property: %llu external events, %llu events per engine (timers included), "
-            "%zu seeds mismatched; %llu transfers, %llu direct offers\n",
+            "%zu seeds mismatched; %llu transfers, %llu direct offers, %llu engagements, "
+            "%llu attended transfers\n",
             (unsigned long long)tot.external, (unsigned long long)tot.steps / 2, failed_seeds,
-            (unsigned long long)tot.transfers, (unsigned long long)tot.direct_offers);
+            (unsigned long long)tot.transfers, (unsigned long long)tot.direct_offers,
+            (unsigned long long)tot.engaged, (unsigned long long)tot.handovers);
     if (!only && seeds >= SEEDS_DEFAULT && events >= EVENTS_DEFAULT &&
         (failed_seeds == 0 || getenv("BLEND_PROP_ALL"))) {
         /* >= 10^6 events reach each engine (external events and the timers it armed). */
         assert_true(tot.steps / 2 >= 1000000);
         /* Transfers of both kinds, and direct offers, are exercised. */
         assert_true(tot.transfers >= 1000 && tot.direct_offers >= 100);
+        assert_true(tot.engaged >= 1000 && tot.handovers >= 20);
     }
     assert_int_equal(failed_seeds, 0);
     assert_int_equal(blend_alloc_live(), 0);

@@ -56,9 +56,7 @@ struct blend_acd_effect *blend__acd_fx(struct blend_acd *acd, enum blend_acd_eff
     struct blend_acd_effects *fx = acd->fx;
     BLEND_ASSERT(fx->count < fx->cap);
     struct blend_acd_effect *e = &fx->items[fx->count++];
-    memset(e, 0, sizeof *e);
-    e->type = t;
-    e->at_ms = acd->now_ms;
+    *e = (struct blend_acd_effect){.type = t, .at_ms = acd->now_ms};
     return e;
 }
 
@@ -71,7 +69,7 @@ struct blend_acd_effect *blend__acd_fx_contact(struct blend_acd *acd,
     e->contact = c->id;
     e->queue = acd->queues[c->queue].cfg.id;
     e->channel = (enum blend_channel)c->ch;
-    e->agent = ai ? acd->agents[ai].cfg.id : 0;
+    e->agent = ai ? acd->agents[ai].id : 0;
     return e;
 }
 
@@ -156,6 +154,8 @@ static int alloc_tables(struct blend_acd *acd)
                                       l->agents_max * ACD_EXTRA_OFFERS_PER_AGENT);
     size_t noff = l->contacts_max + acd->offers_extra_max + 1;
     acd->agents = blend_calloc(na, sizeof *acd->agents);
+    acd->hist = blend_calloc(na * BLEND_ACD_HISTORY_MAX, sizeof *acd->hist);
+    acd->elig = blend_calloc(na * ACD_ELIG_MAX, sizeof *acd->elig);
     acd->agent_free = blend_calloc(na, sizeof *acd->agent_free);
     acd->queues = blend_calloc(nq, sizeof *acd->queues);
     acd->queue_free = blend_calloc(nq, sizeof *acd->queue_free);
@@ -176,6 +176,7 @@ static int alloc_tables(struct blend_acd *acd)
     acd->dirty_contacts = blend_calloc(nc, sizeof *acd->dirty_contacts);
     acd->dirty_agents = blend_calloc(na, sizeof *acd->dirty_agents);
     acd->qmask = blend_calloc(nq * BLEND_CH_COUNT, sizeof *acd->qmask);
+    acd->qb = blend_calloc(nq * BLEND_CH_COUNT, sizeof *acd->qb);
     acd->qtouched = blend_calloc(nq * BLEND_CH_COUNT, sizeof *acd->qtouched);
     acd->qbound = blend_calloc(nq * BLEND_CH_COUNT, sizeof *acd->qbound);
     acd->qbits = blend_calloc(nq * BLEND_CH_COUNT, sizeof *acd->qbits);
@@ -183,11 +184,11 @@ static int alloc_tables(struct blend_acd *acd)
     acd->pick = blend_calloc(na, sizeof *acd->pick);
     acd->reindex_list = blend_calloc(na, sizeof *acd->reindex_list);
     acd->reindex_pending = blend_calloc(na, sizeof *acd->reindex_pending);
-    if (!acd->agents || !acd->agent_free || !acd->queues || !acd->queue_free || !acd->adders ||
+    if (!acd->agents || !acd->hist || !acd->elig || !acd->agent_free || !acd->queues || !acd->queue_free || !acd->adders ||
         !acd->slots || !acd->members || !acd->mnodes || !acd->contacts || !acd->cnodes ||
         !acd->contact_free || !acd->groups || !acd->offers || !acd->custs || !acd->cust_free ||
         !acd->heap || !acd->agent_stamp || !acd->agent_dirty_stamp || !acd->dirty_contacts ||
-        !acd->dirty_agents || !acd->qmask || !acd->qtouched || !acd->qbound || !acd->qbits ||
+        !acd->dirty_agents || !acd->qmask || !acd->qb || !acd->qtouched || !acd->qbound || !acd->qbits ||
         !acd->qcand || !acd->pick || !acd->reindex_list || !acd->reindex_pending) {
         return BLEND_ENOMEM;
     }
@@ -269,16 +270,17 @@ void blend_acd_destroy(struct blend_acd *acd)
     blend__acd_map_deinit(&acd->queue_map);
     blend__acd_map_deinit(&acd->contact_map);
     blend__acd_map_deinit(&acd->cust_map);
-    void *tables[] = {acd->agents,         acd->agent_free,     acd->queues,
-                      acd->queue_free,     acd->adders,         acd->slots,
-                      acd->members,        acd->mnodes,         acd->contacts,
-                      acd->cnodes,         acd->contact_free,   acd->groups,
-                      acd->offers,         acd->custs,          acd->cust_free,
-                      acd->heap,           acd->agent_stamp,    acd->agent_dirty_stamp,
-                      acd->dirty_contacts, acd->dirty_agents,   acd->qmask,
-                      acd->qtouched,       acd->qbound,         acd->pick,
-                      acd->reindex_list,   acd->reindex_pending, acd->qbits,
-                      acd->qcand};
+    void *tables[] = {acd->agents,         acd->hist,           acd->elig,
+                      acd->agent_free,     acd->queues,         acd->queue_free,
+                      acd->adders,         acd->slots,          acd->members,
+                      acd->mnodes,         acd->contacts,       acd->cnodes,
+                      acd->contact_free,   acd->groups,         acd->offers,
+                      acd->custs,          acd->cust_free,      acd->heap,
+                      acd->agent_stamp,    acd->agent_dirty_stamp, acd->dirty_contacts,
+                      acd->dirty_agents,   acd->qmask,          acd->qtouched,
+                      acd->qbound,         acd->pick,           acd->reindex_list,
+                      acd->reindex_pending, acd->qbits,         acd->qcand,
+                      acd->qb};
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
         blend_free(tables[i]);
     }
@@ -327,7 +329,7 @@ void blend__acd_offer_make(struct blend_acd *acd, uint32_t ci, uint32_t ai)
     if (!blend__acd_is_ring(acd, c)) {
         /* The round-robin pointer moves with every single-agent offer of the queue, whoever
          * decided it; ring-all offers do not move it (they matter after a reconfiguration). */
-        q->last_robin_id = a->cfg.id;
+        q->last_robin_id = a->id;
     }
     struct blend_acd_effect *e = blend__acd_fx_contact(acd, BLEND_ACD_FX_OFFER, ci, ai);
     e->is_callback = c->is_callback;
@@ -841,6 +843,15 @@ static int ev_queue_remove(struct blend_acd *acd, int64_t id)
     return 0;
 }
 
+/* Stores an agent's configuration with the copies its hot fields keep (acd_int.h). */
+static void agent_configure(struct acd_agent *a, const struct blend_acd_agent_config *cfg)
+{
+    a->cfg = *cfg;
+    a->id = cfg->id;
+    memcpy(a->capacity, cfg->capacity, sizeof a->capacity);
+    a->is_voice_exclusive = cfg->voice_exclusive != 0;
+}
+
 static int ev_agent_set(struct blend_acd *acd, const struct blend_acd_agent_config *cfg)
 {
     if (!agent_cfg_ok(cfg)) {
@@ -854,6 +865,11 @@ static int ev_agent_set(struct blend_acd *acd, const struct blend_acd_agent_conf
         }
         ai = acd->agent_free[--acd->agent_free_count];
         memset(&acd->agents[ai], 0, sizeof acd->agents[ai]);
+        /* Clearing the agent's history ring maps its pages now, at configuration, rather than
+         * at one of the agent's contact ends (a page fault inside a routing decision). */
+        for (size_t k = 0; k < BLEND_ACD_HISTORY_MAX; k++) {
+            memset(blend__acd_hist_at(acd, ai, k), 0, sizeof *acd->hist);
+        }
     } else {
         for (int c = 0; c < BLEND_CH_COUNT; c++) {
             if (cfg->capacity[c] < acd->agents[ai].active[c]) {
@@ -863,11 +879,11 @@ static int ev_agent_set(struct blend_acd *acd, const struct blend_acd_agent_conf
     }
     struct acd_agent *a = &acd->agents[ai];
     struct blend_acd_agent_config old = a->cfg;
-    a->cfg = *cfg;
+    agent_configure(a, cfg);
     a->is_used = 1;
     int rc = blend__acd_members_rebuild_agent(acd, ai);
     if (rc != 0) {
-        a->cfg = old;
+        agent_configure(a, &old);
         if (is_new) {
             a->is_used = 0;
             acd->agent_free[acd->agent_free_count++] = ai;
@@ -1162,6 +1178,13 @@ static void agent_part_end(struct blend_acd *acd, uint32_t ci, const struct blen
     uint32_t ai = c->agent;
     struct acd_agent *a = &acd->agents[ai];
     struct acd_queue *q = &acd->queues[c->queue];
+    /* The agent is likely served next (best_contact reads its eligibility list): start loading
+     * the list's first lines while the end is recorded. */
+    const struct acd_elig *elig = &acd->elig[(size_t)ai * ACD_ELIG_MAX];
+    size_t elig_count = a->elig_count <= ACD_ELIG_MAX ? a->elig_count : 0;
+    for (size_t i = 0; i < elig_count; i += 64 / sizeof *elig) {
+        __builtin_prefetch(&elig[i]);
+    }
     int64_t handle = acd->now_ms - c->connect_ms + q->cfg.wrapup_ms;
     BLEND_ASSERT(a->active[c->ch] > 0);
     a->active[c->ch]--;
@@ -1207,6 +1230,8 @@ static int ev_end(struct blend_acd *acd, const struct blend_acd_event *ev)
     return 0;
 }
 
+static void connect_to_engaged(struct blend_acd *acd, uint32_t ci, uint32_t ti);
+
 /* docs/routing.md §Transfers: the agent's part ends as at CONTACT_END, then the contact starts a
  * new stay (new first join, step 0, own priority kept, no sticky binding, no longer a callback)
  * in the target queue, or in its current queue reserved for the target agent. */
@@ -1218,16 +1243,24 @@ static int ev_transfer(struct blend_acd *acd, const struct blend_acd_event *ev)
     uint32_t qi = id_ok(t->to_queue) ? blend__acd_map_get(&acd->queue_map, t->to_queue) : 0;
     uint32_t ti = id_ok(t->to_agent) ? blend__acd_map_get(&acd->agent_map, t->to_agent) : 0;
     if (!ci || !ai || (t->to_queue != 0) == (t->to_agent != 0) || (t->to_queue != 0 && !qi) ||
-        (t->to_agent != 0 && (!ti || ti == ai)) ||
+        (t->to_agent != 0 && (!ti || ti == ai)) || (t->connect && !ti) ||
         (qi && !(acd->queues[qi].cfg.channels & (1u << acd->contacts[ci].ch)))) {
         return BLEND_EINVAL;
     }
     struct acd_contact *c = &acd->contacts[ci];
     if (c->state != BLEND_CONTACT_CONNECTED || c->agent != ai ||
-        (ti && acd->agents[ti].presence == BLEND_PRESENCE_LOGGED_OUT)) {
+        (ti && acd->agents[ti].presence == BLEND_PRESENCE_LOGGED_OUT) ||
+        (t->connect && acd->agents[ti].engaged[c->ch] == 0)) {
         return BLEND_ESTATE;
     }
     agent_part_end(acd, ci, t); /* not counted in `ended`: the contact goes on (invariant 5) */
+    if (t->connect) {
+        acd->queues[c->queue].contacts--;
+        c->is_callback = 0;
+        c->enqueued_ms = acd->now_ms;
+        connect_to_engaged(acd, ci, ti);
+        return 0;
+    }
     BLEND_ASSERT(c->armed == 0 && c->offers == 0 && c->group == 0 && !c->sticky_agent);
     acd->queues[c->queue].contacts--;
     c->state = BLEND_CONTACT_WAITING;
@@ -1248,6 +1281,79 @@ static int ev_transfer(struct blend_acd *acd, const struct blend_acd_event *ev)
         blend__acd_offer_make(acd, ci, ti);
     }
     return 0;
+}
+
+/* docs/routing.md §Engaged agents: a unit of capacity held by a call the engine did not route,
+ * counted in `active` like a connected contact (so availability, voice exclusivity, logout and
+ * capacity changes treat it as one) and in `engaged` to tell them apart. */
+static int ev_engage(struct blend_acd *acd, const struct blend_acd_event *ev)
+{
+    const struct blend_acd_engage *g = &ev->u.engage;
+    uint32_t ai = id_ok(g->agent) ? blend__acd_map_get(&acd->agent_map, g->agent) : 0;
+    if (!ai || (unsigned)g->channel >= BLEND_CH_COUNT) {
+        return BLEND_EINVAL;
+    }
+    struct acd_agent *a = &acd->agents[ai];
+    int ch = (int)g->channel;
+    if (ev->type == BLEND_ACD_EV_AGENT_RELEASE) {
+        if (a->engaged[ch] == 0) {
+            return BLEND_ESTATE;
+        }
+        BLEND_ASSERT(a->active[ch] >= a->engaged[ch]);
+        a->engaged[ch]--;
+        a->active[ch]--;
+        if (a->presence == BLEND_PRESENCE_READY) {
+            a->free_since[ch] = acd->now_ms;
+        }
+        blend__acd_dirty_agent(acd, ai);
+        blend__acd_agent_reindex(acd, ai);
+        return 0;
+    }
+    if (a->presence == BLEND_PRESENCE_LOGGED_OUT || a->active[ch] >= a->cfg.capacity[ch]) {
+        return BLEND_ESTATE;
+    }
+    a->engaged[ch]++;
+    a->active[ch]++;
+    /* Offers that no longer fit go, as when a reconfiguration lowers the capacity. */
+    int voice_load = a->active[BLEND_CH_VOICE] + a->offered[BLEND_CH_VOICE] > 0;
+    for (int c = 0; c < BLEND_CH_COUNT; c++) {
+        if (a->offered[c] > 0 && (a->active[c] + a->offered[c] > a->cfg.capacity[c] ||
+                                  (a->cfg.voice_exclusive && c != BLEND_CH_VOICE && voice_load))) {
+            withdraw_agent_offers(acd, ai, c);
+        }
+    }
+    blend__acd_agent_reindex(acd, ai);
+    return 0;
+}
+
+/* CONTACT_TRANSFER with connect: after the transferring agent's part ended, the target's
+ * engagement on the channel becomes the contact, connected at once in a new stay of its
+ * current queue. */
+static void connect_to_engaged(struct blend_acd *acd, uint32_t ci, uint32_t ti)
+{
+    struct acd_contact *c = &acd->contacts[ci];
+    struct acd_agent *a = &acd->agents[ti];
+    BLEND_ASSERT(a->engaged[c->ch] > 0);
+    a->engaged[c->ch]--; /* the unit stays held, now by the contact (active unchanged) */
+    c->qjoin_ms = acd->now_ms;
+    c->step = 0;
+    c->position_min = 0;
+    c->ewt_min_ms = 0;
+    acd->queues[c->queue].contacts++;
+    blend__acd_fx_contact(acd, BLEND_ACD_FX_QUEUED, ci, 0);
+    c->state = BLEND_CONTACT_CONNECTED;
+    c->agent = ti;
+    c->connect_ms = acd->now_ms;
+    c->declined_count = 0;
+    c->is_overflow_due = 0;
+    c->is_direct = 0;
+    c->is_rung = 0;
+    a->no_answer = 0;
+    blend__acd_agent_reindex(acd, ti);
+    struct blend_acd_effect *e = blend__acd_fx_contact(acd, BLEND_ACD_FX_CONNECTED, ci, ti);
+    e->is_callback = 0;
+    e->wait_ms = 0;
+    sticky_remember(acd, c->customer, a->cfg.id);
 }
 
 static int ev_abandon(struct blend_acd *acd, const struct blend_acd_event *ev)
@@ -1607,6 +1713,9 @@ static int dispatch(struct blend_acd *acd, const struct blend_acd_event *ev)
         return ev_contact_restore(acd, ev);
     case BLEND_ACD_EV_CONTACT_TRANSFER:
         return ev_transfer(acd, ev);
+    case BLEND_ACD_EV_AGENT_ENGAGE:
+    case BLEND_ACD_EV_AGENT_RELEASE:
+        return ev_engage(acd, ev);
     }
     return BLEND_EINVAL;
 }

@@ -132,6 +132,27 @@ enum blend_acd_event_type {
     BLEND_ACD_EV_CONTACT_RESTORE, /* a contact back waiting (its true age) or connected */
     /* A connected contact handed on by its agent (docs/routing.md §Transfers): */
     BLEND_ACD_EV_CONTACT_TRANSFER, /* contact, agent, to_queue or to_agent */
+    /* Calls the engine did not route (docs/routing.md §Engaged agents): */
+    BLEND_ACD_EV_AGENT_ENGAGE,  /* engage: agent, channel */
+    BLEND_ACD_EV_AGENT_RELEASE, /* engage: agent, channel */
+};
+
+/*
+ * AGENT_ENGAGE: the agent takes part in something the engine does not route — a click-to-call,
+ * a consultation or conference, monitoring — which holds one unit of their capacity on the
+ * channel exactly as a connected contact does (availability, voice exclusivity, logout and
+ * capacity changes refused while it lasts), whatever their presence, which does not change.
+ * The agent must be logged in (else BLEND_ESTATE) with active + engaged < capacity on the
+ * channel (else BLEND_ESTATE); offers the agent holds that no longer fit (over capacity, or
+ * another channel's beside a voice engagement of a voice-exclusive agent) are withdrawn
+ * (`unavailable`). AGENT_RELEASE gives the unit back (BLEND_ESTATE when none is held): no
+ * wrap-up, no handled count; a ready agent is idle from now on that channel (longest-idle)
+ * and decisions follow. Unknown agent, bad channel: BLEND_EINVAL. Engagements are not restored
+ * after a restart (the calls are gone).
+ */
+struct blend_acd_engage {
+    int64_t agent;
+    enum blend_channel channel;
 };
 
 /*
@@ -154,6 +175,11 @@ struct blend_acd_transfer {
     int64_t agent;    /* the agent connected to it */
     int64_t to_queue; /* 0, or the queue it joins */
     int64_t to_agent; /* 0, or the agent it is offered to */
+    /* With to_agent: the target already talks to the customer (a consultation: the target
+     * holds an engagement on the contact's channel, else BLEND_ESTATE): instead of an offer the
+     * engagement becomes the contact, connected at once (QUEUED then CONNECTED, wait 0, in the
+     * contact's current queue; attended transfer). */
+    int connect;
 };
 
 /*
@@ -221,6 +247,7 @@ struct blend_acd_event {
         struct blend_acd_agent_restore agent_restore;     /* AGENT_RESTORE */
         struct blend_acd_contact_restore contact_restore; /* CONTACT_RESTORE */
         struct blend_acd_transfer transfer;               /* CONTACT_TRANSFER */
+        struct blend_acd_engage engage;                   /* AGENT_ENGAGE, AGENT_RELEASE */
     } u;
 };
 
@@ -329,6 +356,7 @@ struct blend_acd_agent_view {
     int64_t since_ms;
     uint8_t active[BLEND_CH_COUNT];  /* connected contacts per channel */
     uint8_t offered[BLEND_CH_COUNT]; /* outstanding offers per channel */
+    uint8_t engaged[BLEND_CH_COUNT]; /* engagements per channel (AGENT_ENGAGE) */
     int32_t handled;                 /* contacts ended since login */
 };
 int blend_acd_agent(const struct blend_acd *acd, int64_t id, struct blend_acd_agent_view *out);

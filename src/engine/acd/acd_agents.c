@@ -36,13 +36,13 @@ int blend__acd_agent_meets(const struct acd_agent *a, const struct blend_acd_ski
 
 int blend__acd_agent_available(const struct acd_agent *a, int ch)
 {
-    if (a->presence != BLEND_PRESENCE_READY || a->cfg.capacity[ch] == 0) {
+    if (a->presence != BLEND_PRESENCE_READY || a->capacity[ch] == 0) {
         return 0;
     }
-    if (a->active[ch] + a->offered[ch] >= a->cfg.capacity[ch]) {
+    if (a->active[ch] + a->offered[ch] >= a->capacity[ch]) {
         return 0;
     }
-    if (a->cfg.voice_exclusive) {
+    if (a->is_voice_exclusive) {
         /* docs/routing.md §Agents: a voice contact offered or connected blocks every other
          * channel, and an outstanding offer on another channel blocks voice (connected contacts
          * on other channels do not), so a voice offer and another channel's offer are never
@@ -67,12 +67,12 @@ unsigned blend__acd_agent_avail_mask(const struct acd_agent *a)
         return 0;
     }
     _Static_assert(BLEND_CH_COUNT == 5, "one term per channel below");
-    const uint8_t *act = a->active, *off = a->offered, *cap = a->cfg.capacity;
+    const uint8_t *act = a->active, *off = a->offered, *cap = a->capacity;
     unsigned mask =
         (unsigned)(act[0] + off[0] < cap[0]) | (unsigned)(act[1] + off[1] < cap[1]) << 1 |
         (unsigned)(act[2] + off[2] < cap[2]) << 2 | (unsigned)(act[3] + off[3] < cap[3]) << 3 |
         (unsigned)(act[4] + off[4] < cap[4]) << 4;
-    if (a->cfg.voice_exclusive) {
+    if (a->is_voice_exclusive) {
         /* As blend__acd_agent_available: voice load blocks the other channels, an offer on
          * another channel blocks voice. */
         if (act[BLEND_CH_VOICE] + off[BLEND_CH_VOICE] > 0) {
@@ -91,7 +91,7 @@ void blend__acd_agent_key(const struct blend_acd *acd, uint32_t ai, const struct
     const struct acd_agent *a = &acd->agents[ai];
     out->k1 = 0;
     out->k2 = a->free_since[ch];
-    out->k3 = a->cfg.id;
+    out->k3 = a->id;
     switch (s->kind) {
     case ACD_KEY_IDLE:
         break;
@@ -231,6 +231,34 @@ void blend__acd_members_drop_agent(struct blend_acd *acd, uint32_t ai)
         m = next;
     }
     a->members = 0;
+    a->elig_count = 0;
+}
+
+void blend__acd_elig_build(struct blend_acd *acd, uint32_t ai)
+{
+    /* The distinct (queue, channel)s of the memberships, steps' bits merged, marked in the
+     * qmask scratch (all zero between decisions) and cleared again. */
+    struct acd_agent *a = &acd->agents[ai];
+    struct acd_elig *list = &acd->elig[(size_t)ai * ACD_ELIG_MAX];
+    size_t n = 0;
+    for (uint32_t m = a->members; m; m = acd->members[m].next) {
+        const struct acd_member *mb = &acd->members[m];
+        uint32_t k = mb->queue * BLEND_CH_COUNT + mb->ch;
+        if (!acd->qmask[k]) {
+            if (n < ACD_ELIG_MAX) {
+                list[n] = (struct acd_elig){.qch = k, .ch = mb->ch};
+            }
+            n++;
+        }
+        acd->qmask[k] |= mb->steps_mask;
+    }
+    for (size_t i = 0; i < n && i < ACD_ELIG_MAX; i++) {
+        list[i].bits = acd->qmask[list[i].qch];
+    }
+    for (uint32_t m = a->members; m; m = acd->members[m].next) {
+        acd->qmask[acd->members[m].queue * BLEND_CH_COUNT + acd->members[m].ch] = 0;
+    }
+    a->elig_count = (uint16_t)(n <= ACD_ELIG_MAX ? n : ACD_ELIG_MAX + 1);
 }
 
 static size_t agent_members_count(const struct blend_acd *acd, uint32_t ai)
@@ -268,6 +296,7 @@ int blend__acd_members_rebuild_agent(struct blend_acd *acd, uint32_t ai)
             }
         }
     }
+    blend__acd_elig_build(acd, ai);
     blend__acd_agent_reindex(acd, ai);
     return 0;
 }
@@ -330,6 +359,7 @@ void blend__acd_queue_slots_drop(struct blend_acd *acd, uint32_t qi)
     for (size_t i = 1; i <= acd->lim.agents_max; i++) {
         struct acd_agent *a = &acd->agents[i];
         uint32_t *link = &a->members;
+        int is_changed = 0;
         while (*link) {
             uint32_t m = *link;
             if (acd->slots[acd->members[m].slot].queue == qi) {
@@ -337,9 +367,13 @@ void blend__acd_queue_slots_drop(struct blend_acd *acd, uint32_t qi)
                 acd->members[m].next = 0;
                 /* member_free pushes m on the free list through .next. */
                 member_free(acd, m);
+                is_changed = 1;
             } else {
                 link = &acd->members[m].next;
             }
+        }
+        if (is_changed) {
+            blend__acd_elig_build(acd, (uint32_t)i);
         }
     }
     struct acd_queue *q = &acd->queues[qi];
@@ -430,6 +464,7 @@ int blend__acd_queue_slots_build(struct blend_acd *acd, uint32_t qi,
                 }
             }
         }
+        blend__acd_elig_build(acd, (uint32_t)i);
         blend__acd_agent_reindex(acd, (uint32_t)i);
     }
     return 0;
@@ -439,6 +474,7 @@ void blend__acd_adders_rebuild(struct blend_acd *acd)
 {
     size_t adders_max = acd->lim.queues_max * BLEND_ACD_RELAX_STEPS_MAX;
     acd->adder_free = 0;
+    acd->adders_count = 0;
     for (size_t i = adders_max; i >= 1; i--) {
         acd->adders[i].next = acd->adder_free;
         acd->adder_free = (uint32_t)i;
@@ -467,11 +503,31 @@ void blend__acd_adders_rebuild(struct blend_acd *acd)
             acd->adders[ad].from_step = (uint8_t)(k + 1);
             acd->adders[ad].next = acd->queues[q2].adders;
             acd->queues[q2].adders = ad;
+            acd->adders_count++;
         }
     }
 }
 
 /* ---- Least-occupied history ----------------------------------------------------------------- */
+
+struct acd_hist *blend__acd_hist_at(const struct blend_acd *acd, uint32_t ai, size_t k)
+{
+    BLEND_ASSERT(k < BLEND_ACD_HISTORY_MAX && ai <= acd->lim.agents_max);
+    return &acd->hist[k * (acd->lim.agents_max + 1) + ai];
+}
+
+/* Drops the oldest history entry of agent ai and refreshes the cached expiry. */
+static void hist_pop(struct blend_acd *acd, uint32_t ai)
+{
+    struct acd_agent *a = &acd->agents[ai];
+    BLEND_ASSERT(a->hist_count > 0);
+    a->occupied_ms -= blend__acd_hist_at(acd, ai, a->hist_head)->handle_ms;
+    a->hist_head = (uint16_t)((a->hist_head + 1) % BLEND_ACD_HISTORY_MAX);
+    a->hist_count--;
+    a->hist_expiry_ms =
+        a->hist_count ? blend__acd_hist_at(acd, ai, a->hist_head)->end_ms + ACD_OCCUPIED_WINDOW_MS
+                      : 0;
+}
 
 void blend__acd_hist_push(struct blend_acd *acd, uint32_t ai, int64_t end_ms, int64_t handle_ms)
 {
@@ -480,17 +536,17 @@ void blend__acd_hist_push(struct blend_acd *acd, uint32_t ai, int64_t end_ms, in
      * the oldest entry changes the key. */
     int is_key_changed = a->hist_count == 0 || a->hist_count == BLEND_ACD_HISTORY_MAX;
     if (a->hist_count == BLEND_ACD_HISTORY_MAX) {
-        /* The ring is full: the oldest entry leaves early (documented limit). */
-        a->occupied_ms -= a->hist[a->hist_head].handle_ms;
-        a->hist_head = (uint16_t)((a->hist_head + 1) % BLEND_ACD_HISTORY_MAX);
-        a->hist_count--;
+        hist_pop(acd, ai); /* the ring is full: the oldest entry leaves early (documented limit) */
     }
-    size_t tail = (a->hist_head + a->hist_count) % BLEND_ACD_HISTORY_MAX;
-    a->hist[tail].end_ms = end_ms;
-    a->hist[tail].handle_ms = handle_ms;
+    struct acd_hist *h =
+        blend__acd_hist_at(acd, ai, (a->hist_head + a->hist_count) % BLEND_ACD_HISTORY_MAX);
+    h->end_ms = end_ms;
+    h->handle_ms = handle_ms;
     a->hist_count++;
     a->occupied_ms += handle_ms;
     if (is_key_changed) {
+        a->hist_expiry_ms = blend__acd_hist_at(acd, ai, a->hist_head)->end_ms +
+                            ACD_OCCUPIED_WINDOW_MS; /* the oldest entry changed */
         blend__acd_heap_update(acd, ai);
     }
 }
@@ -504,9 +560,7 @@ void blend__acd_occupied_expire(struct blend_acd *acd, int64_t now_ms)
         }
         struct acd_agent *a = &acd->agents[ai];
         while (a->hist_count > 0 && blend__acd_agent_expiry(a) <= now_ms) {
-            a->occupied_ms -= a->hist[a->hist_head].handle_ms;
-            a->hist_head = (uint16_t)((a->hist_head + 1) % BLEND_ACD_HISTORY_MAX);
-            a->hist_count--;
+            hist_pop(acd, ai);
         }
         BLEND_ASSERT(a->occupied_ms >= 0);
         blend__acd_heap_update(acd, ai);

@@ -20,13 +20,8 @@ int blend__acd_map_init(struct acd_map *m, size_t max)
     while (n < 2 * max) {
         n *= 2;
     }
-    m->keys = blend_calloc(n, sizeof *m->keys);
-    m->vals = blend_calloc(n, sizeof *m->vals);
-    if (!m->keys || !m->vals) {
-        blend_free(m->keys);
-        blend_free(m->vals);
-        m->keys = NULL;
-        m->vals = NULL;
+    m->e = blend_calloc(n, sizeof *m->e);
+    if (!m->e) {
         return BLEND_ENOMEM;
     }
     m->mask = n - 1;
@@ -35,8 +30,8 @@ int blend__acd_map_init(struct acd_map *m, size_t max)
 
 void blend__acd_map_deinit(struct acd_map *m)
 {
-    blend_free(m->keys);
-    blend_free(m->vals);
+    blend_free(m->e);
+    m->e = NULL;
 }
 
 static size_t map_home(const struct acd_map *m, int64_t key)
@@ -49,10 +44,10 @@ uint32_t blend__acd_map_get(const struct acd_map *m, int64_t key)
 {
     BLEND_ASSERT(key != 0);
     for (size_t i = map_home(m, key);; i = (i + 1) & m->mask) {
-        if (m->keys[i] == key) {
-            return m->vals[i];
+        if (m->e[i].key == key) {
+            return m->e[i].val;
         }
-        if (m->keys[i] == 0) {
+        if (m->e[i].key == 0) {
             return 0;
         }
     }
@@ -62,9 +57,9 @@ void blend__acd_map_put(struct acd_map *m, int64_t key, uint32_t val)
 {
     BLEND_ASSERT(key != 0 && val != 0);
     for (size_t i = map_home(m, key);; i = (i + 1) & m->mask) {
-        if (m->keys[i] == key || m->keys[i] == 0) {
-            m->keys[i] = key;
-            m->vals[i] = val;
+        if (m->e[i].key == key || m->e[i].key == 0) {
+            m->e[i].key = key;
+            m->e[i].val = val;
             return;
         }
     }
@@ -73,28 +68,27 @@ void blend__acd_map_put(struct acd_map *m, int64_t key, uint32_t val)
 void blend__acd_map_del(struct acd_map *m, int64_t key)
 {
     size_t i = map_home(m, key);
-    while (m->keys[i] != key) {
-        BLEND_ASSERT(m->keys[i] != 0);
+    while (m->e[i].key != key) {
+        BLEND_ASSERT(m->e[i].key != 0);
         i = (i + 1) & m->mask;
     }
     /* Backward shift: move later entries of the probe run into the hole when their home allows. */
     size_t j = i;
     for (;;) {
-        m->keys[i] = 0;
+        m->e[i].key = 0;
         for (;;) {
             j = (j + 1) & m->mask;
-            if (m->keys[j] == 0) {
+            if (m->e[j].key == 0) {
                 return;
             }
-            size_t home = map_home(m, m->keys[j]);
+            size_t home = map_home(m, m->e[j].key);
             /* Entry j may fill hole i when home is not cyclically in (i, j]. */
             int in_range = (i <= j) ? (home > i && home <= j) : (home > i || home <= j);
             if (!in_range) {
                 break;
             }
         }
-        m->keys[i] = m->keys[j];
-        m->vals[i] = m->vals[j];
+        m->e[i] = m->e[j];
         i = j;
     }
 }
@@ -196,6 +190,25 @@ uint32_t blend__acd_treap_first(const struct acd_tnode *pool, uint32_t root)
     return t;
 }
 
+uint32_t blend__acd_treap_pop_first(struct acd_tnode *pool, uint32_t *root)
+{
+    BLEND_ASSERT(*root != 0);
+    /* The first node has no left child: it is replaced by its right subtree (merge(0, right)),
+     * and the next node is the first of that subtree, or else its parent on the spine. */
+    uint32_t *link = root;
+    uint32_t parent = 0;
+    while (pool[*link].left) {
+        parent = *link;
+        link = &pool[*link].left;
+    }
+    uint32_t idx = *link;
+    uint32_t right = pool[idx].right;
+    *link = right;
+    pool[idx].left = 0;
+    pool[idx].right = 0;
+    return right ? blend__acd_treap_first(pool, right) : parent;
+}
+
 uint32_t blend__acd_treap_after(const struct acd_tnode *pool, uint32_t root, int64_t k1,
                                 int64_t k2, int64_t k3)
 {
@@ -250,7 +263,7 @@ size_t blend__acd_treap_check(const struct acd_tnode *pool, uint32_t root)
 int64_t blend__acd_agent_expiry(const struct acd_agent *a)
 {
     BLEND_ASSERT(a->hist_count > 0);
-    return a->hist[a->hist_head].end_ms + ACD_OCCUPIED_WINDOW_MS;
+    return a->hist_expiry_ms;
 }
 
 static int heap_less(const struct blend_acd *acd, uint32_t x, uint32_t y)

@@ -26,7 +26,11 @@
  * (queue, channel) has at most ACD_QCH_INLINE groups, the queue keeps a copy of their heads
  * inline (gsum) and a bound on their effective priority (struct acd_qbound): an agent who frees
  * up computes one bound per (queue, channel) it is eligible for, searches the best one first,
- * and reads the heads of another only when its bound can still beat the contact found.
+ * and reads the heads of another only when its bound can still beat the contact found. The
+ * bounds are copied into a dense array (struct acd_qchb), and each agent keeps the distinct
+ * (queue, channel)s of its memberships in a short contiguous list (struct acd_elig), so that
+ * this pass reads a few lines rather than one list node and one queue per (queue, channel).
+ * Both copies are rebuilt wherever their sources change and asserted by blend_acd_check().
  */
 #ifndef BLEND_ENGINE_ACD_ACD_INT_H
 #define BLEND_ENGINE_ACD_ACD_INT_H
@@ -54,6 +58,9 @@
 #define ACD_EXACT_POOL_MAX (1u << 20)
 /* Groups of one (queue, channel) whose indexes a queue keeps inline (beyond it, the list). */
 #define ACD_QCH_INLINE 4
+/* Distinct (queue, channel)s kept in an agent's eligibility list (struct acd_elig); an agent
+ * with more is served by walking its memberships instead. */
+#define ACD_ELIG_MAX 64
 /* Deepest treap walk kept on an explicit stack (expected depth is ~2 log2 n). */
 #define ACD_TREAP_DEPTH_MAX 128
 
@@ -92,34 +99,54 @@ struct acd_member {
     uint32_t next; /* next membership of the agent, or next free */
 };
 
+/* One entry of an agent's eligibility list: a (queue, channel) the agent's memberships make it
+ * eligible for, with the union of the steps' bits (what best_contact would gather from the
+ * memberships, in a few contiguous lines instead of a list). Kept for every agent whose
+ * memberships change (blend__acd_elig_build); queues added by relaxation steps are not in it. */
+struct acd_elig {
+    uint32_t qch; /* queue index x BLEND_CH_COUNT + channel */
+    uint16_t bits;
+    uint8_t ch;
+};
+
 struct acd_hist {
     int64_t end_ms;
     int64_t handle_ms;
 };
 
+/* The fields read by availability, strategy keys and decisions come first (one cache line);
+ * the least-occupied history is kept outside (blend_acd.hist) so that an agent is a few lines,
+ * not a page: a decision touches several random agents. */
 struct acd_agent {
-    int is_used;
-    struct blend_acd_agent_config cfg;
     enum blend_acd_presence presence;
-    char reason[BLEND_ACD_REASON_BYTES];
-    int64_t since_ms;
-    uint8_t active[BLEND_CH_COUNT];
+    uint8_t active[BLEND_CH_COUNT]; /* connected contacts + engagements: what holds capacity */
     uint8_t offered[BLEND_CH_COUNT];
-    int64_t free_since[BLEND_CH_COUNT];
+    uint8_t engaged[BLEND_CH_COUNT]; /* AGENT_ENGAGE units, counted in active too */
+    uint8_t capacity[BLEND_CH_COUNT]; /* copies of cfg's (agent_configure keeps them equal) */
+    uint8_t is_voice_exclusive;
+    uint16_t elig_count;      /* entries of the eligibility list; > ACD_ELIG_MAX: not kept */
+    uint32_t members;         /* membership list */
+    uint32_t members_in_tree; /* memberships of the list currently in their treap */
+    uint32_t offers;          /* offer list (doubly linked through offers) */
+    uint32_t sticky;          /* contacts bound to this agent (doubly linked through contacts) */
     int32_t handled;
     int32_t no_answer;
-    int has_pending_nr; /* asked for not-ready during wrap-up */
-    char pending_reason[BLEND_ACD_REASON_BYTES];
-    int64_t wrap_due_ms;
-    /* Least-occupied history: ring of contacts ended in the last hour. */
-    struct acd_hist hist[BLEND_ACD_HISTORY_MAX];
-    uint16_t hist_head, hist_count;
+    int64_t id; /* cfg.id */
     int64_t occupied_ms;
+    int64_t free_since[BLEND_CH_COUNT];
+    /* Least-occupied history: ring of contacts ended in the last hour, in blend_acd.hist
+     * (blend__acd_hist_at); hist_expiry_ms is when its oldest entry leaves the window (the
+     * expiry heap's key, kept here so that the heap reads no history). */
+    int64_t hist_expiry_ms;
+    uint16_t hist_head, hist_count;
     uint32_t heap_pos; /* position in the expiry heap + 1, 0 = absent */
-    uint32_t members;  /* membership list */
-    uint32_t members_in_tree; /* memberships of the list currently in their treap */
-    uint32_t offers;   /* offer list (doubly linked through offers) */
-    uint32_t sticky;   /* contacts bound to this agent (doubly linked through contacts) */
+    int64_t since_ms;
+    int64_t wrap_due_ms;
+    int is_used;
+    int has_pending_nr; /* asked for not-ready during wrap-up */
+    struct blend_acd_agent_config cfg;
+    char reason[BLEND_ACD_REASON_BYTES];
+    char pending_reason[BLEND_ACD_REASON_BYTES];
 };
 
 /* A group's head as an agent's decision reads it (a copy kept in the group's queue). */
@@ -139,6 +166,17 @@ struct acd_gsum {
 struct acd_qbound {
     int64_t enqueued_top;
     int32_t level_top;
+};
+
+/* What best_contact reads first for one (queue, channel), in a dense array indexed like qmask
+ * (queue index x BLEND_CH_COUNT + channel) so that bounding ~40 queues reads a few lines: a copy
+ * of the queue's bound (acd_route.c qb_refresh keeps it equal to the queue's fields). */
+struct acd_qchb {
+    int64_t enqueued_top; /* bound[ch].enqueued_top */
+    int64_t enqueued_min; /* enqueued_min[ch] */
+    int32_t base_top;     /* priority + bound[ch].level_top; INT32_MIN: no head */
+    int32_t acceleration_per_min, max_priority;
+    uint8_t is_many; /* gcount[ch] > ACD_QCH_INLINE: no bound (always searched) */
 };
 
 /* The fields an agent's decision reads come first: the header and the bounds of the first
@@ -190,39 +228,41 @@ struct acd_decline {
     int64_t until_ms;
 };
 
+/* The fields read by decisions, offers and group changes come first (one cache line); the
+ * clocks of the stay and the decline list follow. */
 struct acd_contact {
-    int is_used;
     int64_t id;
-    uint32_t queue;
-    uint8_t ch;
-    enum blend_acd_contact_state state;
-    int32_t own_priority;
-    int64_t customer;
     int64_t enqueued_ms; /* first join */
-    int64_t qjoin_ms;    /* joined the current queue: relaxation, max wait and sticky count
-                            from here */
-    int step;
-    int is_callback;
-    int is_overflow_due; /* max wait reached while offered */
-    int is_rung;         /* offered to several agents by ring-all (kept through a
-                            reconfiguration of the queue until its offers are gone) */
+    uint32_t queue;
     uint32_t group;
     uint32_t offers; /* outstanding offers (through acd_offer.next_c) */
-    uint32_t offers_count;
-    int64_t offer_due_ms;
-    uint32_t agent; /* connected agent */
-    int64_t connect_ms;
-    struct acd_decline declined[BLEND_ACD_DECLINED_MAX];
-    uint8_t declined_count;
+    uint32_t agent;  /* connected agent */
+    int32_t own_priority;
     uint32_t sticky_agent; /* bound during the window */
+    uint32_t dirty_stamp;
+    uint32_t offers_count;
+    uint8_t is_used;
+    uint8_t ch;
+    uint8_t state; /* enum blend_acd_contact_state */
+    uint8_t step;
+    uint8_t is_callback;
+    uint8_t is_direct;       /* OFFERED to the one agent a transfer named (docs/routing.md
+                                §Transfers): nobody else is offered it meanwhile */
+    uint8_t is_rung;         /* offered to several agents by ring-all (kept through a
+                                reconfiguration of the queue until its offers are gone) */
+    uint8_t is_overflow_due; /* max wait reached while offered */
+    uint8_t armed;           /* bit (1 << timer kind) per timer armed for this contact */
+    uint8_t declined_count;
+    int64_t qjoin_ms; /* joined the current queue: relaxation, max wait and sticky count
+                         from here */
+    int64_t customer;
+    int64_t offer_due_ms;
+    int64_t connect_ms;
     int64_t sticky_until_ms;
     uint32_t sticky_next, sticky_prev;
     int32_t position_min; /* 0 = none computed yet */
     int64_t ewt_min_ms;
-    uint32_t dirty_stamp;
-    uint8_t armed; /* bit (1 << timer kind) per timer armed for this contact */
-    uint8_t is_direct; /* OFFERED to the one agent a transfer named (docs/routing.md
-                          §Transfers): nobody else is offered it meanwhile */
+    struct acd_decline declined[BLEND_ACD_DECLINED_MAX];
 };
 
 struct acd_offer {
@@ -237,10 +277,14 @@ struct acd_cust {
     uint32_t lru_prev, lru_next;
 };
 
-/* Open-addressing id -> index map (linear probing, backward-shift deletion, no tombstones). */
+/* Open-addressing id -> index map (linear probing, backward-shift deletion, no tombstones).
+ * Key and value share an entry so that a lookup reads one cache line, not two. */
+struct acd_map_entry {
+    int64_t key; /* 0 = empty */
+    uint32_t val;
+};
 struct acd_map {
-    int64_t *keys; /* 0 = empty */
-    uint32_t *vals;
+    struct acd_map_entry *e;
     size_t mask;
 };
 
@@ -249,6 +293,11 @@ struct blend_acd {
     int64_t now_ms;
 
     struct acd_agent *agents;
+    /* Least-occupied histories, position-major: entry k of agent ai's ring is
+     * hist[k x (agents_max + 1) + ai] (blend__acd_hist_at), so that agents with rings of similar
+     * length write to the same few pages, not one page per agent. */
+    struct acd_hist *hist;
+    struct acd_elig *elig; /* ACD_ELIG_MAX per agent index (struct acd_agent) */
     struct acd_map agent_map;
     uint32_t *agent_free; /* stack of free agent indexes */
     size_t agent_free_count;
@@ -259,6 +308,7 @@ struct blend_acd {
     size_t queue_free_count;
     struct acd_adder *adders;
     uint32_t adder_free;
+    size_t adders_count; /* in use: while 0 no queue adds another's agents */
 
     struct acd_slot *slots;
     uint32_t slot_free_hint;
@@ -303,6 +353,7 @@ struct blend_acd {
     uint32_t *agent_dirty_stamp;
     uint32_t dirty_gen;
     uint16_t *qmask;           /* per (queue, channel): eligible steps bit set */
+    struct acd_qchb *qb;       /* per (queue, channel): bounds (struct acd_qchb) */
     uint32_t *qtouched;
     int32_t *qbound; /* per qtouched entry: the bound on its heads' priority */
     uint16_t *qbits; /* per qtouched entry: the eligible steps */
@@ -332,6 +383,9 @@ int blend__acd_tkey_cmp(const struct acd_tnode *a, const struct acd_tnode *b);
 void blend__acd_treap_insert(struct acd_tnode *pool, uint32_t *root, uint32_t idx);
 void blend__acd_treap_remove(struct acd_tnode *pool, uint32_t *root, uint32_t idx);
 uint32_t blend__acd_treap_first(const struct acd_tnode *pool, uint32_t root);
+/* Removes the first node of a non-empty treap (the tree blend__acd_treap_remove would leave)
+ * and returns the new first node, or 0 when the treap is now empty. */
+uint32_t blend__acd_treap_pop_first(struct acd_tnode *pool, uint32_t *root);
 /* Smallest node whose key is strictly greater than (k1, k2, k3). */
 uint32_t blend__acd_treap_after(const struct acd_tnode *pool, uint32_t root, int64_t k1,
                                 int64_t k2, int64_t k3);
@@ -344,6 +398,8 @@ uint32_t blend__acd_heap_top(const struct blend_acd *acd);
 int64_t blend__acd_agent_expiry(const struct acd_agent *a);
 
 /* ---- acd_agents.c: availability and the available-agent index ---- */
+/* Entry k (0 .. BLEND_ACD_HISTORY_MAX - 1) of agent ai's history ring. */
+struct acd_hist *blend__acd_hist_at(const struct blend_acd *acd, uint32_t ai, size_t k);
 int blend__acd_agent_meets(const struct acd_agent *a, const struct blend_acd_skill_req *req,
                            int count);
 int blend__acd_agent_available(const struct acd_agent *a, int ch);
@@ -358,6 +414,8 @@ void blend__acd_agent_key(const struct blend_acd *acd, uint32_t ai, const struct
                           int ch, struct acd_tnode *out);
 int blend__acd_members_rebuild_agent(struct blend_acd *acd, uint32_t ai);
 void blend__acd_members_drop_agent(struct blend_acd *acd, uint32_t ai);
+/* Rebuilds agent ai's eligibility list from its memberships. */
+void blend__acd_elig_build(struct blend_acd *acd, uint32_t ai);
 int blend__acd_queue_slots_build(struct blend_acd *acd, uint32_t qi,
                                  const struct blend_acd_queue_config *cfg);
 void blend__acd_queue_slots_drop(struct blend_acd *acd, uint32_t qi);

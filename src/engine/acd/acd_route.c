@@ -150,6 +150,8 @@ int blend__acd_is_ring(const struct blend_acd *acd, const struct acd_contact *c)
 
 /* ---- Groups of waiting contacts ------------------------------------------------------------- */
 
+static void qb_refresh(struct blend_acd *acd, uint32_t qi, int ch);
+
 static uint32_t group_get(struct blend_acd *acd, const struct acd_contact *c)
 {
     struct acd_queue *q = &acd->queues[c->queue];
@@ -176,6 +178,8 @@ static uint32_t group_get(struct blend_acd *acd, const struct acd_contact *c)
     if (n <= ACD_QCH_INLINE) {
         gr->pos = (uint8_t)(n - 1);
         blend__acd_gsum_sync(acd, g);
+    } else {
+        qb_refresh(acd, c->queue, c->ch); /* more heads than kept inline: no bound */
     }
     return g;
 }
@@ -204,11 +208,27 @@ static void gsum_bounds(struct acd_queue *q, int ch)
     q->enqueued_min[ch] = enq_min;
 }
 
+/* Copies the bound of (queue qi, channel ch) into the dense array best_contact reads. */
+static void qb_refresh(struct blend_acd *acd, uint32_t qi, int ch)
+{
+    const struct acd_queue *q = &acd->queues[qi];
+    struct acd_qchb *b = &acd->qb[(size_t)qi * BLEND_CH_COUNT + (size_t)ch];
+    b->enqueued_top = q->bound[ch].enqueued_top;
+    b->enqueued_min = q->enqueued_min[ch];
+    b->base_top = q->gcount[ch] == 0 || q->bound[ch].level_top == INT32_MIN
+                      ? INT32_MIN
+                      : q->priority + q->bound[ch].level_top;
+    b->acceleration_per_min = q->acceleration_per_min;
+    b->max_priority = q->max_priority;
+    b->is_many = q->gcount[ch] > ACD_QCH_INLINE;
+}
+
 void blend__acd_gsum_rebound(struct blend_acd *acd, uint32_t qi)
 {
     struct acd_queue *q = &acd->queues[qi];
     for (int ch = 0; ch < BLEND_CH_COUNT; ch++) {
         gsum_bounds(q, ch);
+        qb_refresh(acd, qi, ch);
     }
 }
 
@@ -228,6 +248,7 @@ void blend__acd_gsum_sync(struct blend_acd *acd, uint32_t g)
     s->step = gr->step;
     s->has_declined = gr->declined > 0;
     gsum_bounds(q, gr->ch);
+    qb_refresh(acd, gr->queue, gr->ch);
 }
 
 /* Group g left its queue's list for channel ch: keeps gsum exact while gcount fits. */
@@ -239,6 +260,7 @@ static void gsum_remove(struct blend_acd *acd, struct acd_queue *q, int ch, uint
         q->gsum[ch][pos] = q->gsum[ch][n];
         acd->groups[q->gsum[ch][pos].group].pos = pos;
         gsum_bounds(q, ch);
+        qb_refresh(acd, acd->groups[g].queue, ch);
     } else if (n == ACD_QCH_INLINE) {
         /* Back within the inline size: rebuild from the list (the array was not kept). */
         uint8_t i = 0;
@@ -306,11 +328,14 @@ void blend__acd_wait_leave(struct blend_acd *acd, uint32_t ci)
         return;
     }
     struct acd_group *gr = &acd->groups[c->group];
-    blend__acd_treap_remove(acd->cnodes, &gr->root, ci);
     if (gr->head == ci) {
-        gr->head = blend__acd_treap_first(acd->cnodes, gr->root);
+        /* The common case (the group's best contact is offered): one walk down the left
+         * spine removes it and finds the next. */
+        gr->head = blend__acd_treap_pop_first(acd->cnodes, &gr->root);
         gr->head_enqueued_ms = gr->head ? acd->cnodes[gr->head].k1 : 0;
         gr->head_id = gr->head ? acd->cnodes[gr->head].k2 : 0;
+    } else {
+        blend__acd_treap_remove(acd->cnodes, &gr->root, ci);
     }
     gr->declined -= c->declined_count > 0;
     gr->count--;
@@ -564,15 +589,25 @@ static void try_offer_contact(struct blend_acd *acd, uint32_t ci)
 /* ---- Choosing a contact for an agent ------------------------------------------------------- */
 
 /* Bound on the effective priority of every waiting head of (q, ch): see best_contact. */
-static int32_t qch_bound(const struct blend_acd *acd, const struct acd_queue *q, int ch)
+static int32_t qch_bound(const struct blend_acd *acd, uint32_t k)
 {
-    if (q->gcount[ch] > ACD_QCH_INLINE) {
+    const struct acd_qchb *b = &acd->qb[k];
+    if (b->is_many) {
         return INT32_MAX; /* more heads than kept inline: always searched */
     }
-    if (q->gcount[ch] == 0 || q->bound[ch].level_top == INT32_MIN) {
+    if (b->base_top == INT32_MIN) {
         return INT32_MIN; /* no waiting contact */
     }
-    return priority_of(acd, q, q->bound[ch].level_top, q->bound[ch].enqueued_top);
+    /* priority_of() over the copies. */
+    int64_t p = b->base_top;
+    if (b->acceleration_per_min != 0) {
+        p += (int64_t)((uint64_t)(acd->now_ms - b->enqueued_top) *
+                       (uint64_t)b->acceleration_per_min / 60000u);
+    }
+    if (b->max_priority > 0 && p > b->max_priority) {
+        p = b->max_priority;
+    }
+    return (int32_t)p;
 }
 
 static void qmask_add(struct blend_acd *acd, uint32_t qi, int ch, uint16_t bits)
@@ -670,6 +705,13 @@ static void search_qch(struct blend_acd *acd, size_t i, uint32_t ai, struct cpic
         } else {
             consider_contact(best, gs->head, priority_of(acd, q, gs->level, gs->head_enqueued_ms),
                              gs->head_enqueued_ms, gs->head_id);
+            if (best->ci == gs->head) {
+                /* Likely the contact offered next: start loading what the offer reads (its
+                 * fields, its node, its group) while the other queues are bounded. */
+                __builtin_prefetch(&acd->contacts[gs->head]);
+                __builtin_prefetch(&acd->cnodes[gs->head]);
+                __builtin_prefetch(&acd->groups[gs->group]);
+            }
         }
     }
 }
@@ -684,10 +726,8 @@ static void best_contact_try(struct blend_acd *acd, uint32_t i, uint32_t ai, str
         return;
     }
     if (best->ci && b != INT32_MAX) {
-        uint32_t k = acd->qtouched[i];
-        const struct acd_queue *q = &acd->queues[k / BLEND_CH_COUNT];
-        int ch = (int)(k % BLEND_CH_COUNT);
-        if (b < best->prio || (b == best->prio && q->enqueued_min[ch] > best->enqueued_ms)) {
+        const struct acd_qchb *qb = &acd->qb[acd->qtouched[i]];
+        if (b < best->prio || (b == best->prio && qb->enqueued_min > best->enqueued_ms)) {
             return;
         }
     }
@@ -695,13 +735,29 @@ static void best_contact_try(struct blend_acd *acd, uint32_t i, uint32_t ai, str
     search_qch(acd, i, ai, best);
 }
 
-static uint32_t best_contact(struct blend_acd *acd, uint32_t ai)
+/* The (queue, channel)s agent ai may take a contact from, on the channels of `avail`, with the
+ * eligible steps of each, into qtouched / qbits: from the agent's eligibility list, which holds
+ * them already merged and distinct (valid while no queue adds another's agents). */
+static void touch_elig(struct blend_acd *acd, uint32_t ai, unsigned avail)
 {
-    const struct acd_agent *a = &acd->agents[ai];
-    /* From the agent's state, not mb->in_tree: the agent's re-keying may be pending. */
-    unsigned avail = blend__acd_agent_avail_mask(a);
+    const struct acd_elig *list = &acd->elig[(size_t)ai * ACD_ELIG_MAX];
+    size_t n = 0;
+    for (size_t i = 0, count = acd->agents[ai].elig_count; i < count; i++) {
+        if (avail & (1u << list[i].ch)) {
+            acd->qtouched[n] = list[i].qch;
+            acd->qbits[n] = list[i].bits;
+            n++;
+        }
+    }
+    acd->qtouched_count = n;
+}
+
+/* As touch_elig, from the memberships and the queues added by relaxation steps (merged through
+ * the qmask scratch, left all zero). */
+static void touch_members(struct blend_acd *acd, uint32_t ai, unsigned avail)
+{
     acd->qtouched_count = 0;
-    for (uint32_t m = a->members; m; m = acd->members[m].next) {
+    for (uint32_t m = acd->agents[ai].members; m; m = acd->members[m].next) {
         const struct acd_member *mb = &acd->members[m];
         if (!(avail & (1u << mb->ch))) {
             continue; /* not available on that channel */
@@ -715,6 +771,23 @@ static uint32_t best_contact(struct blend_acd *acd, uint32_t ai)
             }
         }
     }
+    for (size_t i = 0; i < acd->qtouched_count; i++) {
+        uint32_t k = acd->qtouched[i];
+        acd->qbits[i] = acd->qmask[k];
+        acd->qmask[k] = 0;
+    }
+}
+
+static uint32_t best_contact(struct blend_acd *acd, uint32_t ai)
+{
+    const struct acd_agent *a = &acd->agents[ai];
+    /* From the agent's state, not mb->in_tree: the agent's re-keying may be pending. */
+    unsigned avail = blend__acd_agent_avail_mask(a);
+    if (acd->adders_count == 0 && a->elig_count <= ACD_ELIG_MAX) {
+        touch_elig(acd, ai, avail);
+    } else {
+        touch_members(acd, ai, avail);
+    }
     /* First pass: a bound on each (queue, channel)'s best head: the highest effective
      * priority among its heads (acd_int.h struct acd_qbound); the (queue, channel) with the
      * best bound is searched first. Second pass: the others are searched only when their
@@ -727,9 +800,7 @@ static uint32_t best_contact(struct blend_acd *acd, uint32_t ai)
     int32_t top = INT32_MIN;
     for (size_t i = 0; i < acd->qtouched_count; i++) {
         uint32_t k = acd->qtouched[i];
-        acd->qbits[i] = acd->qmask[k];
-        acd->qmask[k] = 0;
-        int32_t b = qch_bound(acd, &acd->queues[k / BLEND_CH_COUNT], (int)(k % BLEND_CH_COUNT));
+        int32_t b = qch_bound(acd, k);
         acd->qbound[i] = b;
         if (b == INT32_MIN) {
             continue;

@@ -25,7 +25,10 @@ int blend_acd_agent(const struct blend_acd *acd, int64_t id, struct blend_acd_ag
     out->presence = a->presence;
     memcpy(out->reason, a->reason, sizeof out->reason);
     out->since_ms = a->since_ms;
-    memcpy(out->active, a->active, sizeof out->active);
+    for (int ch = 0; ch < BLEND_CH_COUNT; ch++) {
+        out->active[ch] = (uint8_t)(a->active[ch] - a->engaged[ch]);
+    }
+    memcpy(out->engaged, a->engaged, sizeof out->engaged);
     memcpy(out->offered, a->offered, sizeof out->offered);
     out->handled = a->handled;
     return 0;
@@ -146,10 +149,53 @@ int blend_acd_queue_staff(const struct blend_acd *acd, int64_t queue_id,
 
 /* ---- Check ---------------------------------------------------------------------------------- */
 
+/* The eligibility list holds exactly the distinct (queue, channel)s of the memberships, each
+ * with the union of their steps' bits (or is marked not kept when they are too many). */
+static void check_elig(const struct blend_acd *acd, uint32_t ai)
+{
+    const struct acd_agent *a = &acd->agents[ai];
+    const struct acd_elig *list = &acd->elig[(size_t)ai * ACD_ELIG_MAX];
+    size_t distinct = 0;
+    for (uint32_t m = a->members; m; m = acd->members[m].next) {
+        const struct acd_member *mb = &acd->members[m];
+        uint32_t k = mb->queue * BLEND_CH_COUNT + mb->ch;
+        int is_first = 1;
+        for (uint32_t x = a->members; x != m; x = acd->members[x].next) {
+            const struct acd_member *mx = &acd->members[x];
+            is_first = is_first && mx->queue * BLEND_CH_COUNT + mx->ch != k;
+        }
+        if (!is_first) {
+            continue; /* counted at its first membership */
+        }
+        distinct++;
+        uint16_t bits = mb->steps_mask;
+        for (uint32_t x = acd->members[m].next; x; x = acd->members[x].next) {
+            const struct acd_member *mx = &acd->members[x];
+            if (mx->queue * BLEND_CH_COUNT + mx->ch == k) {
+                bits |= mx->steps_mask;
+            }
+        }
+        if (a->elig_count <= ACD_ELIG_MAX) {
+            size_t found = 0;
+            for (size_t i = 0; i < a->elig_count; i++) {
+                if (list[i].qch == k) {
+                    BLEND_ASSERT(list[i].ch == mb->ch && list[i].bits == bits);
+                    found++;
+                }
+            }
+            BLEND_ASSERT(found == 1);
+        }
+    }
+    BLEND_ASSERT(a->elig_count == (distinct <= ACD_ELIG_MAX ? distinct : ACD_ELIG_MAX + 1));
+}
+
 static void check_agent(const struct blend_acd *acd, uint32_t ai)
 {
     const struct acd_agent *a = &acd->agents[ai];
     BLEND_ASSERT(blend__acd_map_get(&acd->agent_map, a->cfg.id) == ai);
+    /* The hot copies of the configuration (acd_int.h struct acd_agent). */
+    BLEND_ASSERT(a->id == a->cfg.id && a->is_voice_exclusive == (a->cfg.voice_exclusive != 0) &&
+                 memcmp(a->capacity, a->cfg.capacity, sizeof a->capacity) == 0);
     uint8_t offered[BLEND_CH_COUNT] = {0};
     int voice_load = a->active[BLEND_CH_VOICE] + a->offered[BLEND_CH_VOICE] > 0;
     for (uint32_t o = a->offers; o; o = acd->offers[o].next_a) {
@@ -167,8 +213,9 @@ static void check_agent(const struct blend_acd *acd, uint32_t ai)
     }
     for (int c = 0; c < BLEND_CH_COUNT; c++) {
         BLEND_ASSERT(offered[c] == a->offered[c]);
-        /* Invariant 2: active + offered <= capacity. */
+        /* Invariant 2: active + offered <= capacity (active counts engagements too). */
         BLEND_ASSERT(a->active[c] + a->offered[c] <= a->cfg.capacity[c]);
+        BLEND_ASSERT(a->engaged[c] <= a->active[c]);
     }
     if (a->offers) {
         BLEND_ASSERT(a->presence == BLEND_PRESENCE_READY); /* no offer to an agent not ready */
@@ -197,14 +244,19 @@ static void check_agent(const struct blend_acd *acd, uint32_t ai)
         }
     }
     BLEND_ASSERT(in_tree == a->members_in_tree);
+    check_elig(acd, ai);
     for (int c = 0; c < BLEND_CH_COUNT; c++) {
         BLEND_ASSERT(((blend__acd_agent_avail_mask(a) >> c) & 1u) ==
                      (unsigned)blend__acd_agent_available(a, c));
     }
     int64_t occ = 0;
     for (int i = 0; i < a->hist_count; i++) {
-        const struct acd_hist *h = &a->hist[(a->hist_head + i) % BLEND_ACD_HISTORY_MAX];
+        const struct acd_hist *h =
+            blend__acd_hist_at(acd, ai, (a->hist_head + i) % BLEND_ACD_HISTORY_MAX);
         BLEND_ASSERT(acd->now_ms - h->end_ms < ACD_OCCUPIED_WINDOW_MS);
+        if (i == 0) {
+            BLEND_ASSERT(a->hist_expiry_ms == h->end_ms + ACD_OCCUPIED_WINDOW_MS);
+        }
         occ += h->handle_ms;
     }
     BLEND_ASSERT(occ == a->occupied_ms);
@@ -323,6 +375,17 @@ static void check_indexes(const struct blend_acd *acd)
                              blend__acd_group_priority(acd, q, q->bound[c].level_top,
                                                        q->bound[c].enqueued_top) == top);
                 BLEND_ASSERT(q->enqueued_min[c] == enq_min);
+                const struct acd_qchb *qb = &acd->qb[(size_t)qi * BLEND_CH_COUNT + (size_t)c];
+                BLEND_ASSERT(!qb->is_many && qb->enqueued_min == enq_min &&
+                             qb->enqueued_top == q->bound[c].enqueued_top &&
+                             qb->base_top == q->priority + q->bound[c].level_top &&
+                             qb->acceleration_per_min == q->acceleration_per_min &&
+                             qb->max_priority == q->max_priority);
+            }
+            if (q->is_used) {
+                const struct acd_qchb *qb = &acd->qb[(size_t)qi * BLEND_CH_COUNT + (size_t)c];
+                BLEND_ASSERT(qb->is_many == (q->gcount[c] > ACD_QCH_INLINE));
+                BLEND_ASSERT(q->gcount[c] > 0 || qb->base_top == INT32_MIN);
             }
             for (uint32_t g = acd->queues[qi].groups[c]; g; g = acd->groups[g].next) {
                 size_t cnt = blend__acd_treap_check(acd->cnodes, acd->groups[g].root);

@@ -346,14 +346,14 @@ static void messages_truncate_and_may_be_dropped(void **state)
 
 struct fake_env {
     const char *const *pairs; /* name, value, name, value, ..., NULL */
-    char asked[32][BLEND_CONFIG_ENV_NAME_BYTES_MAX];
+    char asked[48][BLEND_CONFIG_ENV_NAME_BYTES_MAX];
     int asked_count;
 };
 
 static const char *fake_get(const char *name, void *arg)
 {
     struct fake_env *env = arg;
-    if (env->asked_count < 32) {
+    if (env->asked_count < 48) {
         snprintf(env->asked[env->asked_count++], BLEND_CONFIG_ENV_NAME_BYTES_MAX, "%s", name);
     }
     for (int i = 0; env->pairs[i]; i += 2) {
@@ -389,6 +389,12 @@ static void env_names_come_from_the_table(void **state)
         "BLEND_SIP_TRUNK_PASSWORD",
         "BLEND_SIP_MOH_PATH",
         "BLEND_SIP_SESSION_EXPIRES_S",
+        "BLEND_SIP_TRUNK_REGISTER",
+        "BLEND_SIP_TRUNK_REGISTER_EXPIRES_S",
+        "BLEND_SIP_TRUNK_CALLER_ID",
+        "BLEND_SIP_TRUNK_PAI",
+        "BLEND_SIP_TLS_LISTEN",
+        "BLEND_SIP_TLS_CERT",
         "BLEND_STORE_URL",
         "BLEND_STORE_BATCH_MAX",
         "BLEND_DATA_DIR",
@@ -637,6 +643,12 @@ static void defaults_format_as_expected(void **state)
                                "trunk_password = \"\"\n"
                                "moh_path = \"\"\n"
                                "session_expires_s = 1800\n"
+                               "trunk_register = no\n"
+                               "trunk_register_expires_s = 600\n"
+                               "trunk_caller_id = \"\"\n"
+                               "trunk_pai = no\n"
+                               "tls_listen = \"\"\n"
+                               "tls_cert = \"\"\n"
                                "\n[store]\n"
                                "url = sqlite:var/blend.db\n"
                                "batch_max = 512\n"

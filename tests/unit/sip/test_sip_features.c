@@ -332,6 +332,43 @@ static void click_to_call(void **state)
     assert_int_equal(st.calls_active, 0);
 }
 
+/* Customer first (agent_id 0): the number is dialled at once; once it answered, the host
+ * offers the agent, whose answer bridges the two. */
+static void click_to_call_customer_first(void **state)
+{
+    (void)state;
+    struct harness *h = &H;
+    struct trunk t;
+    trunk_reserve(&t);
+    struct blend_sip_config cfg = trunk_config();
+    cfg.trunk_uri = t.uri;
+    harness_start(h, &cfg);
+    trunk_start(h, &t, "trunk_answer.xml");
+    add_account(h, "2001", "agentpw1", 7);
+    struct phone a;
+    phone_start(h, &a, "agent", "2001", "agentpw1", 7, "agent_answer.xml", "0", "0");
+    uint64_t call = 0;
+    assert_int_equal(blend_sip_originate(h->sip, &call, -1, NUMBER, CALLER), BLEND_EINVAL);
+    assert_int_equal(blend_sip_originate(h->sip, &call, 0, NUMBER, CALLER), 0);
+    int p2 = wait_nth(h, BLEND_SIP_EV_OUTBOUND_PROGRESS, 1);
+    assert_true(p2 >= 0);
+    assert_string_equal(h->log[p2].leg, "customer");
+    assert_int_equal(h->log[p2].sip_code, 200);
+    assert_int_equal(count_events(h, BLEND_SIP_EV_AGENT_RINGING), 0);
+    assert_int_equal(blend_sip_call_offer(h->sip, call, 7, 0), 0);
+    int an = wait_event(h, BLEND_SIP_EV_AGENT_ANSWERED, 7);
+    assert_true(an > p2);
+    assert_int_equal(h->log[an].call, call);
+    struct blend_sip_stats before = {0};
+    wait_rtp_both_ways(h, &before);
+    assert_int_equal(blend_sip_call_hangup(h->sip, call, NULL), 0);
+    int e = wait_event(h, BLEND_SIP_EV_CALL_ENDED, -1);
+    assert_true(e > an);
+    assert_true(h->log[e].rtp_to_agent > 0 && h->log[e].rtp_to_customer > 0);
+    assert_int_equal(sipp_wait(h, t.pid, "trunk"), 0);
+    assert_int_equal(sipp_wait(h, a.pid, a.tag), 0);
+}
+
 static void click_to_call_agent_busy(void **state)
 {
     (void)state;
@@ -622,6 +659,7 @@ int main(void)
         cmocka_unit_test_teardown(transfer_to_busy_number_keeps_agent, harness_stop),
         cmocka_unit_test_teardown(unbridge_then_second_agent, harness_stop),
         cmocka_unit_test_teardown(click_to_call, harness_stop),
+        cmocka_unit_test_teardown(click_to_call_customer_first, harness_stop),
         cmocka_unit_test_teardown(click_to_call_agent_busy, harness_stop),
         cmocka_unit_test_teardown(session_refreshed_by_blend, harness_stop),
         cmocka_unit_test_teardown(session_expires, harness_stop),
