@@ -342,8 +342,10 @@ void blend_media_recorder_destroy(struct blend_media_recorder *r)
         return;
     }
     if (!r->closed) {
-        /* The caller gave no end time: the file ends with the audio placed so far. */
-        (void)blend_media_recorder_close(r, r->start_ms);
+        /* The caller gave no end time: the file ends with the audio placed so far (an error
+         * closing it was counted by the recorder already). */
+        int rc = blend_media_recorder_close(r, r->start_ms);
+        (void)rc;
     }
     blend_free(r);
 }

@@ -21,6 +21,7 @@
 #include "base/alloc.h"
 #include "base/assert.h"
 
+#include <stdio.h>
 #include <string.h>
 
 /* §Position and EWT: AHT is the mean of the last 20 handle times of the queue. */
@@ -1156,8 +1157,7 @@ static int on_not_ready(struct blend_acdref *r, struct ref_agent *a, const char 
         return BLEND_ESTATE;
     case BLEND_PRESENCE_WRAP_UP:
         a->has_pending_not_ready = 1;
-        memset(a->pending_reason, 0, sizeof a->pending_reason);
-        strncpy(a->pending_reason, reason, sizeof a->pending_reason - 1);
+        snprintf(a->pending_reason, sizeof a->pending_reason, "%s", reason);
         return 0;
     case BLEND_PRESENCE_NOT_READY:
         if (strncmp(a->reason, reason, sizeof a->reason) == 0) {
