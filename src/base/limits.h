@@ -272,6 +272,10 @@
 /* Music-on-hold frames one late timer tick may send to catch up (100 ms); a longer stall of the
  * loop skips the missed frames instead of bursting them at the phone. */
 #define BLEND_SIP_MOH_CATCHUP_FRAMES_MAX 5
+/* Comfort (relay.c): a bridged side that sent no RTP for this many checks this far apart is
+ * silent, and the other side gets G.711 silence until it speaks again. */
+#define BLEND_SIP_COMFORT_CHECK_MS 200
+#define BLEND_SIP_COMFORT_CHECKS 2
 
 /* --- SIP registrar defaults (a config field left 0 takes these) ------------------------- */
 #define BLEND_SIP_NONCE_TTL_S_DEFAULT 300

@@ -517,6 +517,7 @@ static int cust_answer(struct call *c)
     mem_deref(desc);
     if (!err) {
         c->answered = true;
+        blend__sip_relay_answered(c->relay);
         st_start(&c->cst, c, NULL, c->sess, c->sdp, &c->cust_se);
     }
     return err;
@@ -1134,6 +1135,7 @@ static void cust_out_estab_handler(const struct sip_msg *msg, void *arg)
 {
     struct call *c = arg;
     c->answered = true;
+    blend__sip_relay_answered(c->relay);
     struct blend__sip_se se;
     blend__sip_se_uac(c->cs->set, msg, &se);
     st_start(&c->cst, c, NULL, c->sess, c->sdp, &se);

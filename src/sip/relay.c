@@ -75,7 +75,8 @@ struct stream {
 
 /* The music-on-hold stream Blend sends to one side. */
 struct moh {
-    bool on;      /* this side gets music now */
+    bool on;      /* this side gets Blend's stream now */
+    bool silence; /* ... of G.711 silence (comfort while the other side is silent), not music */
     bool started; /* ssrc/seq/ts are set (the stream continues across holds) */
     bool marker;  /* the next packet starts a hold */
     uint32_t ssrc, ts;
@@ -97,6 +98,12 @@ struct side {
     bool held; /* this side put the call on hold: what it sends is not relayed */
     struct sa ignore_rtp, ignore_rtcp; /* a replaced peer still sending: dropped */
     struct moh moh;
+    /* Comfort: packets received from this side (counted by rtp_recv), the count the watchdog
+     * saw last and how many checks in a row it stayed put; fill: the other side is silent and
+     * this side gets silence frames meanwhile. */
+    uint64_t rx, rx_seen;
+    int rx_still;
+    bool fill;
     bool te_ended;                 /* RFC 4733: the last event seen has ended ... */
     uint32_t te_end_ts;            /* ... and this was its RTP timestamp */
     struct blend_media_dtmf *tone; /* in-band detector: bridged, no telephone-event, G.711 */
@@ -126,6 +133,8 @@ struct blend__sip_relay {
     /* Music on hold: the prompt (borrowed, NULL = silence), the 20 ms tick, its next deadline
      * on the monotonic clock, and the one packet buffer. */
     const struct blend_media_prompt *moh;
+    bool answered;       /* the customer's leg is answered (music while it waits unbridged) */
+    struct tmr watch_tmr; /* comfort watchdog, while bridged */
     struct tmr moh_tmr;
     uint64_t moh_due_ms;
     struct mbuf *moh_mb;
@@ -368,6 +377,8 @@ static bool may_latch(const struct side *s)
 
 static void mix_in(struct side *from, struct mbuf *mb);
 
+static void moh_update(struct blend__sip_relay *r);
+
 static void rtp_recv(const struct sa *src, struct mbuf *mb, void *arg)
 {
     struct side *s = arg;
@@ -380,6 +391,14 @@ static void rtp_recv(const struct sa *src, struct mbuf *mb, void *arg)
     if (sa_isset(&s->ignore_rtp, SA_ALL) && sa_cmp(src, &s->ignore_rtp, SA_ALL)) {
         drop(s->r);
         return;
+    }
+    if (!rtcp) {
+        s->rx++;
+        if (s->id != BLEND__SIP_PARTY && s->r->s[1 - s->id].fill) {
+            /* This side speaks again: the other side's comfort stream stops. */
+            s->r->s[1 - s->id].fill = false;
+            moh_update(s->r);
+        }
     }
     if (may_latch(s)) {
         if (!rtcp && !s->rtp_latched) {
@@ -448,7 +467,7 @@ static void moh_send(struct side *s)
     int err = rtp_hdr_encode(mb, &hdr);
     BLEND_ASSERT(err == 0 && mb->pos == RTP_HEADER_BYTES);
     uint8_t *payload = &mb->buf[RTP_HEADER_BYTES];
-    if (r->moh) {
+    if (r->moh && !m->silence) {
         size_t frames = blend_media_prompt_frames(r->moh);
         err = blend_media_prompt_frame(r->moh, m->frame % frames, codec, payload);
         BLEND_ASSERT(err == 0);
@@ -464,7 +483,7 @@ static void moh_send(struct side *s)
     }
     m->marker = false;
     m->sent++;
-    atomic_fetch_add(&r->counters->rtp_moh, 1);
+    atomic_fetch_add(m->silence ? &r->counters->rtp_comfort : &r->counters->rtp_moh, 1);
 }
 
 static void moh_tick(void *arg)
@@ -493,6 +512,48 @@ static void moh_tick(void *arg)
     tmr_start(&r->moh_tmr, r->moh_due_ms - now, moh_tick, r);
 }
 
+/* Comfort watchdog (every BLEND_SIP_COMFORT_CHECK_MS while bridged): a side that sent RTP and
+ * then none over BLEND_SIP_COMFORT_CHECKS checks in a row went silent (muted with silence
+ * suppression, a phone that stopped sending): the other side gets G.711 silence meanwhile, so
+ * that its phone does not take the call for dead (RTP timeouts) and its jitter buffer keeps a
+ * clock. A side that never sent RTP (receive-only) is left alone. */
+static void watch_tick(void *arg)
+{
+    struct blend__sip_relay *r = arg;
+    bool changed = false;
+    for (int i = 0; i < 2; i++) {
+        struct side *s = &r->s[i], *other = &r->s[1 - i];
+        if (s->rx != s->rx_seen) {
+            s->rx_seen = s->rx;
+            s->rx_still = 0;
+        } else if (s->rx > 0 && s->rx_still < BLEND_SIP_COMFORT_CHECKS &&
+                   ++s->rx_still == BLEND_SIP_COMFORT_CHECKS && !s->held && !other->fill) {
+            other->fill = true;
+            changed = true;
+        }
+    }
+    if (changed) {
+        moh_update(r);
+    }
+    tmr_start(&r->watch_tmr, BLEND_SIP_COMFORT_CHECK_MS, watch_tick, r);
+}
+
+static void watch_update(struct blend__sip_relay *r)
+{
+    if (r->bridged && !r->mixing) {
+        if (!tmr_isrunning(&r->watch_tmr)) {
+            for (int i = 0; i < 2; i++) {
+                r->s[i].rx_seen = r->s[i].rx;
+                r->s[i].rx_still = 0;
+            }
+            tmr_start(&r->watch_tmr, BLEND_SIP_COMFORT_CHECK_MS, watch_tick, r);
+        }
+        return;
+    }
+    tmr_cancel(&r->watch_tmr);
+    r->s[0].fill = r->s[1].fill = false;
+}
+
 /* Starts or stops each side's music after a change of hold, bridge or codec, and the timer with
  * them. */
 static void moh_update(struct blend__sip_relay *r)
@@ -503,8 +564,19 @@ static void moh_update(struct blend__sip_relay *r)
         struct side *s = &r->s[i];
         struct moh *m = &s->moh;
         bool codec_ok = s->codec_pt == BLEND__SIP_PT_PCMU || s->codec_pt == BLEND__SIP_PT_PCMA;
-        /* While mixing, the music is a source of the mix instead. */
-        bool want = r->bridged && !r->mixing && r->s[1 - i].held && !s->held && codec_ok;
+        /* While mixing, the music is a source of the mix instead. Music: the other side holds,
+         * or (customer) answered and waiting for an agent; silence: the other side is silent
+         * (comfort). */
+        bool music = (r->bridged && !r->mixing && r->s[1 - i].held && !s->held && codec_ok) ||
+                     (i == BLEND__SIP_CUSTOMER && r->answered && !r->bridged && !s->held &&
+                      codec_ok);
+        bool comfort = !music && r->bridged && !r->mixing && !s->held && !r->s[1 - i].held &&
+                       s->fill && codec_ok;
+        bool want = music || comfort;
+        if (want && m->on && m->silence != comfort) {
+            m->marker = true; /* the stream changes from music to silence or back */
+        }
+        m->silence = comfort;
         if (want && !m->on) {
             if (!m->started) {
                 m->ssrc = rand_u32();
@@ -741,6 +813,7 @@ static void mix_update(struct blend__sip_relay *r)
         BLEND_LOG_DEBUG("sip", "mixing stops");
     }
     r->mixing = want;
+    watch_update(r);
     moh_update(r);
 }
 
@@ -824,6 +897,7 @@ void blend__sip_relay_destroy(struct blend__sip_relay *r)
     }
     tmr_cancel(&r->moh_tmr);
     tmr_cancel(&r->mix_tmr);
+    tmr_cancel(&r->watch_tmr);
     for (int i = 0; i < SIDES; i++) {
         mem_deref(r->s[i].rtp);
         mem_deref(r->s[i].rtcp);
@@ -885,6 +959,13 @@ void blend__sip_relay_bridge(struct blend__sip_relay *r, bool bridged)
     r->bridged = bridged;
     mix_update(r);
     dtmf_update(r);
+}
+
+void blend__sip_relay_answered(struct blend__sip_relay *r)
+{
+    BLEND_ASSERT(r);
+    r->answered = true;
+    moh_update(r);
 }
 
 /* A side without sockets, peer or codec (the party side before and after a party). */

@@ -239,7 +239,9 @@ struct blend_sip_stats {
     uint64_t calls_originated;  /* blend_sip_originate calls accepted by the thread */
     uint64_t transfers;         /* REFERs accepted (202) */
     uint64_t session_expired;   /* calls ended because a session timer ran out */
-    uint64_t rtp_moh;           /* music-on-hold RTP packets sent to held parties */
+    uint64_t rtp_moh;           /* music-on-hold RTP packets sent to held parties, and to
+                                 * answered customers waiting for an agent (a transfer, a
+                                 * customer-first click-to-call) */
     uint64_t recordings;        /* recordings started (file created) */
     /* Outbound trunk registration (trunk_register); all 0 when it is off. */
     uint64_t trunk_registered;        /* 1 while the trunk holds a registration of Blend, else 0 */
@@ -256,6 +258,9 @@ struct blend_sip_stats {
     uint64_t rtp_from_party;        /* RTP packets received from answered party legs */
     uint64_t mix_party_to_customer; /* packets to a customer that carried party audio */
     uint64_t mix_party_to_agent;    /* packets to an agent that carried party audio */
+    /* Comfort: G.711 silence packets sent to a bridged side while the other side sent no RTP
+     * (BLEND_SIP_COMFORT_CHECK_MS x BLEND_SIP_COMFORT_CHECKS), until it speaks again. */
+    uint64_t rtp_comfort;
 };
 
 struct blend_sip;
@@ -329,9 +334,8 @@ BLEND_MUST_USE int blend_sip_call_transfer_number(struct blend_sip *sip, uint64_
                                                   const char *number);
 /* Hangs up the bridged agent leg (BYE; NOTIFY "200 OK" first to a phone that sent REFER) but
  * keeps the customer: the host then offers the call to another agent with
- * blend_sip_call_offer. The customer hears nothing meanwhile (music on hold plays only during a
- * hold, not to an unbridged customer yet). No event follows; without a bridged agent it is a
- * no-op. */
+ * blend_sip_call_offer. The customer hears music on hold meanwhile (moh_path, else G.711
+ * silence). No event follows; without a bridged agent it is a no-op. */
 BLEND_MUST_USE int blend_sip_call_unbridge_agent(struct blend_sip *sip, uint64_t call);
 /* Click-to-call: rings agent_id's registered phones (From = caller_id, as the agent's phone
  * shows it); when the agent answers, INVITEs sip:<number>@trunk with From = caller_id and

@@ -64,7 +64,7 @@ struct blend__sip_counters {
     atomic_uint_fast64_t calls_total, calls_active, calls_refused;
     atomic_uint_fast64_t rtp_to_agent, rtp_to_customer, rtp_dropped, rtp_held;
     atomic_uint_fast64_t calls_originated, transfers, session_expired;
-    atomic_uint_fast64_t rtp_moh, recordings;
+    atomic_uint_fast64_t rtp_moh, recordings, rtp_comfort;
     atomic_uint_fast64_t parties, rtp_mixed, rtp_to_party, rtp_from_party;
     atomic_uint_fast64_t mix_party_to_customer, mix_party_to_agent;
     /* Not a counter: the source of call ids, shared by the thread (inbound calls) and the host
@@ -288,6 +288,9 @@ void blend__sip_relay_hold(struct blend__sip_relay *r, enum blend__sip_side side
 /* Starts (bridged) or stops relaying between the two sides. Starting re-arms the agent side's
  * latch (a new agent phone). */
 void blend__sip_relay_bridge(struct blend__sip_relay *r, bool bridged);
+/* The customer's leg is answered: while no agent is bridged (a transfer on its way, a
+ * customer-first click-to-call), the customer gets music on hold. */
+void blend__sip_relay_answered(struct blend__sip_relay *r);
 /* A new agent-side peer replaces a live one (transfer): the latch is re-armed, and the old
  * peer's addresses are ignored on that side (it sends until its BYE arrives). */
 void blend__sip_relay_rebridge(struct blend__sip_relay *r);

@@ -202,6 +202,7 @@ void blend_sip_stats_get(struct blend_sip *sip, struct blend_sip_stats *out)
     out->rtp_from_party = atomic_load(&c->rtp_from_party);
     out->mix_party_to_customer = atomic_load(&c->mix_party_to_customer);
     out->mix_party_to_agent = atomic_load(&c->mix_party_to_agent);
+    out->rtp_comfort = atomic_load(&c->rtp_comfort);
     blend__sip_trunk_stats(&sip->trunk_status, out);
 }
 

@@ -63,7 +63,10 @@ def run():
                 e for e in srv.event_log(admin) if e["type"] == "call.ended"])[0]["data"]
             check(ended["leg"] == "customer" and ended["rtp_to_agent"] > 0
                   and ended["rtp_to_customer"] > 0, f"audio both ways through Blend: {ended}")
-            types = [e["type"] for e in srv.event_log(admin)]
+            # Routing's contact.ended is written right after call.ended: wait for it too.
+            types = wait_for("contact.ended", lambda: (lambda ts: ts if "contact.ended" in ts
+                                                       else None)(
+                [e["type"] for e in srv.event_log(admin)]))
             for want in ("call.arrived", "call.ringing", "call.answered", "contact.connected",
                          "contact.ended"):
                 check(want in types, f"the log lacks {want}")

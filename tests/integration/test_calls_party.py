@@ -98,6 +98,7 @@ def run():
         check(sophia.wait() == 0, "sophia's phone answered and got BYE")
         check(cust.wait() == 0, "the customer talked to minji to the end")
         check(minji.wait() == 0, "minji's phone got BYE")
+        wait_type(srv, admin, iid, "contact.ended")  # the log follows the phones shortly
         types = types_of(srv, admin, iid)
         for want in ("call.party_added", "call.party_ringing", "call.party_answered",
                      "call.party_mode", "call.party_ended", "call.ended", "contact.ended"):

@@ -105,6 +105,10 @@ static void rfc4733_events_once_each(void **state)
     /* The agent phone echoed what Blend relayed to it: the same presses, once each. */
     digits_of(h, call, "agent", got, sizeof(got), dur);
     assert_string_equal(got, "1#1");
+    /* Between presses the customer is silent for 700 ms: the agent got comfort silence. */
+    struct blend_sip_stats st;
+    blend_sip_stats_get(h->sip, &st);
+    assert_true(st.rtp_comfort > 0);
 }
 
 /* Writes dir/inband.pcap: the first `packets` packets of SIPp's A-law pcap (30 ms, 240 bytes of

@@ -83,6 +83,20 @@ static void wait_rtp_both_ways(struct harness *h, const struct blend_sip_stats *
     assert_true(st.rtp_to_agent > before->rtp_to_agent);
 }
 
+/* Waits until the counter at byte offset `field` of the stats exceeds `above`; returns it. */
+static uint64_t wait_stat_above(struct harness *h, size_t field, uint64_t above)
+{
+    struct blend_sip_stats st;
+    uint64_t v;
+    int64_t deadline = mono_ms() + WAIT_MS;
+    do {
+        blend_sip_stats_get(h->sip, &st);
+        memcpy(&v, (const char *)&st + field, sizeof v);
+    } while (v <= above && mono_ms() < deadline && usleep(10000) == 0);
+    assert_true(v > above);
+    return v;
+}
+
 /* Waits for the index-th event (0-based) of kind. */
 static int wait_nth(struct harness *h, enum blend_sip_event_kind kind, int nth)
 {
@@ -269,15 +283,22 @@ static void unbridge_then_second_agent(void **state)
     pid_t cust;
     uint64_t call =
         bridged_call(h, &a, "agent_answer.xml", "0", "customer_wait_bye.xml", "0", &cust);
+    struct blend_sip_stats st0;
+    blend_sip_stats_get(h->sip, &st0);
     assert_int_equal(blend_sip_call_unbridge_agent(h->sip, call), 0);
-    /* Agent A's phone got BYE; the customer stays. */
+    /* Agent A's phone got BYE; the customer stays, and hears music while it waits. */
     assert_int_equal(sipp_wait(h, a.pid, a.tag), 0);
+    wait_stat_above(h, offsetof(struct blend_sip_stats, rtp_moh), st0.rtp_moh);
     phone_start(h, &b, "agent_b", "2002", "agentpw2", 8, "agent_answer.xml", "8", "0");
     assert_int_equal(blend_sip_call_offer(h->sip, call, 8, 30), 0);
     assert_true(wait_event(h, BLEND_SIP_EV_AGENT_ANSWERED, 8) >= 0);
     struct blend_sip_stats before;
     blend_sip_stats_get(h->sip, &before);
+    /* Bridged again (the event follows the bridge): the music has stopped. */
     wait_rtp_both_ways(h, &before);
+    struct blend_sip_stats after;
+    blend_sip_stats_get(h->sip, &after);
+    assert_int_equal(after.rtp_moh, before.rtp_moh);
     assert_int_equal(blend_sip_call_hangup(h->sip, call, NULL), 0);
     int e = wait_event(h, BLEND_SIP_EV_CALL_ENDED, -1);
     assert_true(e >= 0);
