@@ -235,6 +235,9 @@ void blend__phones_on_committed(struct blend_phones *p, const json_t *event);
 /* 0 when the agent may not take voice now (an extension without a registered phone while
  * sip.voice_requires_phone is on); 1 otherwise (also with no phones adapter). */
 int blend__phones_voice_allowed(struct blend_phones *p, int64_t agent_id);
+/* The telephony thread's counters (BLEND_ENOENT when SIP is off). */
+struct blend_sip_stats;
+int blend__phones_sip_stats(struct blend_phones *p, struct blend_sip_stats *out);
 /* {"extension","registered",...} or JSON null when the agent has no extension. */
 json_t *blend__phones_json(struct blend_phones *p, int64_t agent_id);
 

@@ -8,6 +8,7 @@
 #include "base/buf.h"
 #include "base/log.h"
 #include "provision/provision.h"
+#include "sip/sip.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -67,6 +68,61 @@ static int render_store_histogram(struct blend_buf *out, const struct blend_stor
     return rc;
 }
 
+/* The telephony thread's counters, when SIP is on. */
+static int render_sip(struct blend_buf *out, struct blend_app *app)
+{
+    struct blend_sip_stats st;
+    if (blend__phones_sip_stats(app->phones, &st) != 0) {
+        return 0;
+    }
+    static const char *const help =
+        "# HELP blend_sip_calls_active Calls the telephony thread holds now.\n"
+        "# TYPE blend_sip_calls_active gauge\n"
+        "# HELP blend_sip_calls_total Calls by origin: inbound INVITEs accepted, click-to-calls.\n"
+        "# TYPE blend_sip_calls_total counter\n"
+        "# HELP blend_sip_calls_refused_total INVITEs refused (403, 488, 503).\n"
+        "# TYPE blend_sip_calls_refused_total counter\n"
+        "# HELP blend_sip_rtp_packets_total RTP packets by kind: relayed each way, music on hold, "
+        "comfort silence, mixed (third parties), not relayed (dropped, held).\n"
+        "# TYPE blend_sip_rtp_packets_total counter\n"
+        "# HELP blend_sip_registers_total REGISTERs answered 200.\n"
+        "# TYPE blend_sip_registers_total counter\n"
+        "# HELP blend_sip_auth_failures_total Digest failures (wrong password, unknown user).\n"
+        "# TYPE blend_sip_auth_failures_total counter\n"
+        "# HELP blend_sip_events_dropped_total Telephony events lost to a full ring.\n"
+        "# TYPE blend_sip_events_dropped_total counter\n"
+        "# HELP blend_sip_recordings_total Call recordings started.\n"
+        "# TYPE blend_sip_recordings_total counter\n"
+        "# HELP blend_sip_parties_total Third parties dialled (monitoring, consultation).\n"
+        "# TYPE blend_sip_parties_total counter\n"
+        "# HELP blend_sip_trunk_registered 1 while the outbound trunk holds Blend's registration.\n"
+        "# TYPE blend_sip_trunk_registered gauge\n";
+    return blend_buf_printf(
+        out,
+        "%s"
+        "blend_sip_calls_active %" PRIu64 "\n"
+        "blend_sip_calls_total{origin=\"inbound\"} %" PRIu64 "\n"
+        "blend_sip_calls_total{origin=\"click-to-call\"} %" PRIu64 "\n"
+        "blend_sip_calls_refused_total %" PRIu64 "\n"
+        "blend_sip_rtp_packets_total{kind=\"to_agent\"} %" PRIu64 "\n"
+        "blend_sip_rtp_packets_total{kind=\"to_customer\"} %" PRIu64 "\n"
+        "blend_sip_rtp_packets_total{kind=\"moh\"} %" PRIu64 "\n"
+        "blend_sip_rtp_packets_total{kind=\"comfort\"} %" PRIu64 "\n"
+        "blend_sip_rtp_packets_total{kind=\"mixed\"} %" PRIu64 "\n"
+        "blend_sip_rtp_packets_total{kind=\"dropped\"} %" PRIu64 "\n"
+        "blend_sip_rtp_packets_total{kind=\"held\"} %" PRIu64 "\n"
+        "blend_sip_registers_total %" PRIu64 "\n"
+        "blend_sip_auth_failures_total %" PRIu64 "\n"
+        "blend_sip_events_dropped_total %" PRIu64 "\n"
+        "blend_sip_recordings_total %" PRIu64 "\n"
+        "blend_sip_parties_total %" PRIu64 "\n"
+        "blend_sip_trunk_registered %" PRIu64 "\n",
+        help, st.calls_active, st.calls_total - st.calls_originated, st.calls_originated,
+        st.calls_refused, st.rtp_to_agent, st.rtp_to_customer, st.rtp_moh, st.rtp_comfort,
+        st.rtp_mixed, st.rtp_dropped, st.rtp_held, st.registers_ok, st.auth_failures,
+        st.events_dropped, st.recordings, st.parties, st.trunk_registered);
+}
+
 int blend__h_metrics(struct blend_http_req *req, void *arg)
 {
     struct blend_app *app = arg;
@@ -122,6 +178,7 @@ int blend__h_metrics(struct blend_http_req *req, void *arg)
     blend_buf_init(&out, 4 * 1024 * 1024);
     int rc = blend_metrics_render(app->metrics, &out);
     rc = rc ? rc : render_store_histogram(&out, &st);
+    rc = rc ? rc : render_sip(&out, app);
     if (rc) {
         blend_buf_deinit(&out);
         return rc;

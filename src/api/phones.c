@@ -337,6 +337,15 @@ int blend__phones_voice_allowed(struct blend_phones *p, int64_t agent_id)
     return ph->bindings > 0;
 }
 
+int blend__phones_sip_stats(struct blend_phones *p, struct blend_sip_stats *out)
+{
+    if (!p || !p->sip) {
+        return BLEND_ENOENT;
+    }
+    blend_sip_stats_get(p->sip, out);
+    return 0;
+}
+
 json_t *blend__phones_json(struct blend_phones *p, int64_t agent_id)
 {
     struct phone *ph = p ? find(p, agent_id, 0) : NULL;

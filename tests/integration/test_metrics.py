@@ -72,6 +72,15 @@ def run():
         rss = value(samples, "process_resident_memory_bytes")
         check(rss > 1024 * 1024, f"process_resident_memory_bytes = {rss}")
 
+        # The telephony thread's counters (SIP is on in the test server).
+        check(types.get("blend_sip_calls_active") == "gauge" and
+              types.get("blend_sip_rtp_packets_total") == "counter",
+              f"blend_sip_* families: {[t for t in types if t.startswith('blend_sip')]}")
+        kinds = {l.get("kind") for l, _ in find(samples, "blend_sip_rtp_packets_total")}
+        check(kinds == {"to_agent", "to_customer", "moh", "comfort", "mixed", "dropped", "held"},
+              f"blend_sip_rtp_packets_total kinds: {kinds}")
+        check(value(samples, "blend_sip_calls_active") == 0, "no call yet")
+
         # Requests are counted per route and status.
         for _ in range(3):
             srv.request("GET", "/healthz")
