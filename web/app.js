@@ -2,7 +2,9 @@
 // change one's own state. It talks only to the documented API: /api/v1/... with the session
 // cookie set at login, and the /api/v1/events WebSocket, resuming from the last seen sequence.
 const $ = (sel) => document.querySelector(sel);
-const state = { me: null, agents: new Map(), lastSeq: null, ws: null, retryMs: 500, work: new Map() };
+const state = {
+  me: null, agents: new Map(), lastSeq: null, ws: null, retryMs: 500, work: new Map(), calls: new Map(),
+};
 
 async function api(method, path, body) {
   const res = await fetch(path, {
@@ -136,6 +138,64 @@ async function act(id, action) {
   }
 }
 
+// Phone calls in progress, from the call.* events (supervisors and admins see them all): who
+// is on them and the third party (a monitor) if any.
+function applyCall(ev) {
+  const d = ev.data;
+  const id = d.interaction_id;
+  if (!id) return;
+  const call = state.calls.get(id);
+  if (ev.type === "call.answered" && d.agent_id) {
+    state.calls.set(id, { id, agent_id: d.agent_id, party: call?.party || null });
+  } else if (!call) {
+    return;
+  } else if (ev.type === "call.ended") {
+    state.calls.delete(id);
+  } else if (["call.party_added", "call.party_ringing", "call.party_answered", "call.party_mode"].includes(ev.type)) {
+    call.party = { mode: d.mode, state: d.state, agent_id: d.agent_id, number: d.number };
+  } else if (ev.type === "call.party_ended") {
+    call.party = null;
+  } else if (ev.type === "call.party_completed") {
+    call.party = null;
+    if (d.agent_id) call.agent_id = d.agent_id;
+  }
+}
+
+async function monitor(id, mode) {
+  $("#calls-error").textContent = "";
+  const call = state.calls.get(id);
+  try {
+    if (mode === "drop") await api("DELETE", `/api/v1/interactions/${id}/party`);
+    else if (call?.party) await api("PATCH", `/api/v1/interactions/${id}/party`, { mode });
+    else await api("POST", `/api/v1/interactions/${id}/party`, { mode });
+  } catch (err) {
+    $("#calls-error").textContent = err.message;
+  }
+}
+
+function renderCalls() {
+  const body = $("#calls tbody");
+  body.replaceChildren();
+  for (const c of [...state.calls.values()].sort((x, y) => x.id - y.id)) {
+    const tr = document.createElement("tr");
+    tr.dataset.interaction = c.id;
+    cell(tr, `#${c.id}`);
+    const a = state.agents.get(c.agent_id);
+    cell(tr, a ? a.display_name || a.name : String(c.agent_id));
+    cell(tr, c.party ? `${c.party.mode} (${c.party.state})` : "–", c.party ? `party-${c.party.mode}` : "");
+    const td = cell(tr, "");
+    for (const [label, mode] of [["Listen", "listen"], ["Whisper", "whisper"], ["Barge", "barge"], ["Drop", "drop"]]) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.textContent = label;
+      b.disabled = mode === "drop" ? !c.party : c.party?.mode === mode;
+      b.addEventListener("click", () => monitor(c.id, mode));
+      td.append(b, " ");
+    }
+    body.appendChild(tr);
+  }
+}
+
 function renderLive(queues) {
   const body = $("#live tbody");
   body.replaceChildren();
@@ -183,6 +243,9 @@ function connect() {
         applyPhone(ev);
       } else if (ev.type.startsWith("contact.")) {
         applyContact(ev);
+      } else if (ev.type.startsWith("call.")) {
+        applyCall(ev);
+        renderCalls();
       }
       logEvent(ev);
     } else if (msg.type === "stats" && msg.queues) {
@@ -207,6 +270,7 @@ async function enter() {
   $("#logout").hidden = false;
   $("#me-panel").hidden = !state.me.agent_id;
   $("#live-panel").hidden = state.me.role === "agent";
+  $("#calls-panel").hidden = !["admin", "supervisor"].includes(state.me.role);
   if (state.me.role !== "agent") {
     api("GET", "/api/v1/stats/queues").then((s) => renderLive(s.items)).catch(() => {});
   }

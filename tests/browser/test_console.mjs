@@ -190,6 +190,49 @@ try {
     await row.locator("td.hours-open", { hasText: "open" }).waitFor({ timeout: 20000 });
   });
 
+  await step("the supervisor listens to a live call from her phone, barges in and drops out", async () => {
+    // SIPp plays Minji's phone and Sophia's (each registered, then answering with RTP echo)
+    // and the customer dialling the billing line.
+    const register = (port, ext) => {
+      const r = spawnSync("sipp", ["-sf", join(src, "tests", "sip", "register.xml"), "-m", "1",
+        "-t", "u1", "-i", "127.0.0.1", "-p", String(port), "-s", ext, "-au", ext,
+        "-ap", `sip-demo-${ext}`, "-key", "expires", "3600", "-d", "0", "-timeout", "10",
+        "-timeout_error", "-nostdin", `127.0.0.1:${sipPort}`], { cwd: dir, timeout: 20000 });
+      if (r.status !== 0) throw new Error(`SIPp registration of ${ext} failed (exit ${r.status})`);
+    };
+    const answer = async (port, ext) => spawn("sipp", ["-sf", join(src, "tests", "sip", "agent_answer.xml"),
+      "-m", "1", "-t", "u1", "-i", "127.0.0.1", "-p", String(port), "-mp", String(await freePort()),
+      "-s", ext, "-key", "codec", "8", "-d", "0", "-rtp_echo", "-timeout", "40", "-nostdin",
+      "127.0.0.1:9"], { cwd: dir, stdio: "ignore" });
+    const exited = (p) => new Promise((resolve) => p.on("exit", (code) => resolve(code)));
+    const minjiPort = await freePort();
+    const sophiaPort = await freePort();
+    register(minjiPort, "1001");
+    register(sophiaPort, "1007");
+    const minji = await answer(minjiPort, "1001");
+    const sophia = await answer(sophiaPort, "1007");
+    const minjiDone = exited(minji);
+    const sophiaDone = exited(sophia);
+    await new Promise((r) => setTimeout(r, 300));
+    const customer = spawn("sipp", ["-sf", join(src, "tests", "sip", "customer_call.xml"), "-m", "1",
+      "-t", "u1", "-i", "127.0.0.1", "-s", "+8225550101", "-key", "caller", "5551234", "-mp",
+      String(await freePort()), "-d", "8000", "-timeout", "40", "-nostdin", `127.0.0.1:${sipPort}`],
+      { cwd: dir, stdio: "ignore" });
+    const customerDone = exited(customer);
+    const row = superPage.locator("#calls tbody tr", { hasText: "Kim Minji" });
+    await row.waitFor({ timeout: 15000 });
+    await row.getByRole("button", { name: "Listen" }).click();
+    await row.locator("td.party-listen", { hasText: "listen (connected)" }).waitFor({ timeout: 10000 });
+    await row.getByRole("button", { name: "Barge" }).click();
+    await row.locator("td.party-barge", { hasText: "barge (connected)" }).waitFor({ timeout: 10000 });
+    await row.getByRole("button", { name: "Drop" }).click();
+    await row.locator("td", { hasText: "–" }).first().waitFor({ timeout: 10000 });
+    if ((await sophiaDone) !== 0) throw new Error("Sophia's phone did not answer and get BYE");
+    if ((await customerDone) !== 0) throw new Error("the customer's call did not run to its end");
+    if ((await minjiDone) !== 0) throw new Error("Minji's phone did not answer and get BYE");
+    await row.waitFor({ state: "detached", timeout: 10000 });
+  });
+
   await step("the page ran without script errors", async () => {
     if (consoleErrors.length) throw new Error(consoleErrors.join("; "));
   });
