@@ -12,7 +12,7 @@ import sys
 ALLOWED = {
     "base": {"base"},
     "config": {"config", "base"},
-    "model": {"model", "tz", "base"},
+    "model": {"model", "engine", "tz", "base"},
     "engine": {"engine", "base"},
     "store": {"store", "model", "base"},
     "provision": {"provision", "store", "model", "base"},

@@ -23,6 +23,7 @@ static void usage(FILE *out)
                  "  routes                                     list HTTP routes and roles\n"
                  "  sim replay [--check] SCENARIO.jsonl        replay a routing scenario\n"
                  "  erlang --calls N --interval-s S ...        Erlang C/A staffing (--help)\n"
+                 "  flow check|run FILE [--digits ...]         validate or walk an IVR flow\n"
                  "  version                                    print the version\n\n"
                  "Every option of the configuration file can also be set by environment\n"
                  "variable BLEND_<SECTION>_<KEY>, e.g. BLEND_HTTP_LISTEN=127.0.0.1:9090.\n");
@@ -119,6 +120,7 @@ int blend_cli_main(int argc, char **argv)
         {"version", blend_cmd_version}, {"--version", blend_cmd_version},
         {"sim", blend_cmd_sim},
         {"erlang", blend_cmd_erlang},
+        {"flow", blend_cmd_flow},
     };
     for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++) {
         if (strcmp(cmd, cmds[i].name) == 0) {

@@ -19,6 +19,7 @@ int blend_cmd_routes(int argc, char **argv);
 int blend_cmd_version(int argc, char **argv);
 int blend_cmd_sim(int argc, char **argv);
 int blend_cmd_erlang(int argc, char **argv);
+int blend_cmd_flow(int argc, char **argv);
 
 /*
  * Loads the configuration: defaults, then the file named by --config (or ./blend.conf when it
