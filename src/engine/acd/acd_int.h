@@ -121,7 +121,6 @@ struct acd_agent {
     enum blend_acd_presence presence;
     uint8_t active[BLEND_CH_COUNT]; /* connected contacts + engagements: what holds capacity */
     uint8_t offered[BLEND_CH_COUNT];
-    uint8_t engaged[BLEND_CH_COUNT]; /* AGENT_ENGAGE units, counted in active too */
     uint8_t capacity[BLEND_CH_COUNT]; /* copies of cfg's (agent_configure keeps them equal) */
     uint8_t is_voice_exclusive;
     uint16_t elig_count;      /* entries of the eligibility list; > ACD_ELIG_MAX: not kept */
@@ -147,6 +146,9 @@ struct acd_agent {
     struct blend_acd_agent_config cfg;
     char reason[BLEND_ACD_REASON_BYTES];
     char pending_reason[BLEND_ACD_REASON_BYTES];
+    /* AGENT_ENGAGE units per channel, counted in active too (cold: read only by engage,
+     * release, an attended transfer and the views, so kept off the hot line). */
+    uint8_t engaged[BLEND_CH_COUNT];
 };
 
 /* A group's head as an agent's decision reads it (a copy kept in the group's queue). */
