@@ -85,9 +85,12 @@ static inline struct blend_principal *blend__principal(struct blend_http_req *re
     return blend_http_req_ctx(req);
 }
 
+#define BLEND__ISO_BYTES 40
 /* Time, read here only (adapters stamp events; the engine never reads a clock). */
 int64_t blend__now_ms(const struct blend_app *app);  /* monotonic */
 int64_t blend__wall_ms(void);                         /* Unix epoch */
+/* Now as "YYYY-MM-DDTHH:MM:SSZ" (UTC), the form of stored timestamps such as ended_at. */
+void blend__wall_iso(char out[BLEND__ISO_BYTES]);
 
 /* Authenticates a token (bearer or cookie text): fills *p. BLEND_EAUTH when unknown/expired. */
 int blend__auth_token(struct blend_app *app, const char *token, struct blend_principal *p);

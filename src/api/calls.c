@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 
 /* Ring timeout handed to the telephony thread as a safety net only: the engine's offer
  * timeout withdraws the offer first. */
@@ -533,11 +532,8 @@ static void row_state(struct blend_calls *c, int64_t id, const char *state)
 {
     json_t *patch = json_pack("{s:s}", "state", state);
     if (strcmp(state, "ended") == 0) {
-        char ts[40];
-        time_t s = (time_t)(blend__wall_ms() / 1000);
-        struct tm tm;
-        gmtime_r(&s, &tm);
-        strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        char ts[BLEND__ISO_BYTES];
+        blend__wall_iso(ts);
         json_object_set_new(patch, "ended_at", json_string(ts));
     }
     struct blend_write *w = blend_write_create();

@@ -272,11 +272,8 @@ static int arrive(struct blend_app *app, struct blend_http_req *req,
     plan_closed(app, qdoc, a);
     json_decref(qdoc);
     if (a->closed && a->queue_id == 0) {
-        char ts[40];
-        time_t now_s = (time_t)(blend__wall_ms() / 1000);
-        struct tm tm;
-        gmtime_r(&now_s, &tm);
-        strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        char ts[BLEND__ISO_BYTES];
+        blend__wall_iso(ts);
         json_object_set_new(doc, "state", json_string("ended"));
         json_object_set_new(doc, "ended_at", json_string(ts));
     } else if (a->closed) {

@@ -395,12 +395,8 @@ static int add_interaction_update(struct blend_routing *r, struct blend_write *w
         }
     }
     if (strcmp(st, "ended") == 0 || f->type == BLEND_ACD_FX_ENDED) {
-        char ts[40];
-        int64_t ms = blend__wall_ms();
-        time_t s = (time_t)(ms / 1000);
-        struct tm tm;
-        gmtime_r(&s, &tm);
-        strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        char ts[BLEND__ISO_BYTES];
+        blend__wall_iso(ts);
         json_object_set_new(patch, "ended_at", json_string(ts));
     }
     struct blend_write_op *op = blend_write_add(w, BLEND_OP_UPDATE, &blend_res_interactions, patch);
@@ -1023,11 +1019,8 @@ static void end_dead_click_to_call(struct blend_routing *r, int64_t id)
                             json_pack("{s:I, s:s, s:i, s:s, s:i, s:i}", "interaction_id",
                                       (json_int_t)id, "leg", "blend", "sip_code", 0, "cause",
                                       "restart", "rtp_to_agent", 0, "rtp_to_customer", 0));
-    char ts[40];
-    time_t now_s = (time_t)(blend__wall_ms() / 1000);
-    struct tm tm;
-    gmtime_r(&now_s, &tm);
-    strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    char ts[BLEND__ISO_BYTES];
+    blend__wall_iso(ts);
     struct blend_write *w = blend_write_create();
     struct blend_write_op *op =
         w ? blend_write_add(w, BLEND_OP_UPDATE, &blend_res_interactions,

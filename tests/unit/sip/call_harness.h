@@ -1,6 +1,7 @@
 /*
  * The harness shared by the SIP layer's call tests (test_sip_calls.c, test_sip_features.c,
- * test_sip_dtmf.c): the telephony thread started on loopback with the test as its host (events
+ * test_sip_dtmf.c, test_sip_media.c, test_sip_party.c, test_sip_trunk.c, test_sip_tls.c): the
+ * telephony thread started on loopback with the test as its host (events
  * collected under a lock, bounded waits), accounts, and SIPp processes as customers, agent
  * phones and trunks.
  * Included by exactly those test files (one translation unit each), after their system and
