@@ -198,6 +198,8 @@ static void on_event(struct blend_phones *p, const struct blend_sip_event *ev)
     case BLEND_SIP_EV_PARTY_ANSWERED:
     case BLEND_SIP_EV_PARTY_MODE:
     case BLEND_SIP_EV_PARTY_ENDED:
+    case BLEND_SIP_EV_PLAY_DONE:
+    case BLEND_SIP_EV_AGENT_LEFT:
     case BLEND_SIP_EV_PARTY_COMPLETED:
         blend__calls_on_sip_event(p->app->calls, ev);
         break;

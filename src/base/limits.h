@@ -262,6 +262,8 @@
 /* Blend's Min-SE: RFC 4028's floor. A configured session_expires_s below it (tests) lowers
  * Min-SE to that value; a peer asking for less gets 422 with Min-SE. */
 #define BLEND_SIP_MIN_SE_S 90
+/* Prompts one play command plays in sequence ("you are number" "three" "in line" ...). */
+#define BLEND_SIP_PLAY_PROMPTS_MAX 16
 /* Longest trunk digest user name / password, NUL included. */
 #define BLEND_SIP_TRUNK_CRED_BYTES_MAX 128
 /* Longest recording path a command carries and RECORDING_ENDED reports, NUL included (longer

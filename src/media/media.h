@@ -1,7 +1,8 @@
 /*
  * Media processing for calls: prompts and music on hold (any sound file converted once to 8 kHz
- * mono and stored as ready-to-send G.711 frames), a stereo WAV recorder for one call (customer
- * left, agent right, pause/resume for card capture), in-band DTMF detection on G.711 frames, and
+ * mono and stored as ready-to-send G.711 frames, reference counted), a stereo WAV recorder for one
+ * call (customer left, agent right, pause/resume for card capture) or a mono one for voicemail
+ * (the customer alone), in-band DTMF detection on G.711 frames, and
  * G.711 silence for a leg with nothing to send.
  *
  * The library is plain computation plus file I/O: no threads, sockets or clocks. Time is passed
@@ -87,8 +88,8 @@ struct blend_media_prompt;
 /*
  * Loads a sound file of any format, rate, channel count and sample format that libsndfile reads,
  * converts it once to 8 kHz mono (channels averaged, speexdsp resampler) and encodes it to both
- * µ-law and A-law 20 ms frames; the last frame is padded with silence. On success *out is owned by
- * the caller (blend_media_prompt_free).
+ * µ-law and A-law 20 ms frames; the last frame is padded with silence. On success *out holds one
+ * reference, owned by the caller (blend_media_prompt_free releases it).
  * Errors: BLEND_ENOENT no such file; BLEND_EPERM not readable (permissions); BLEND_EIO another
  * open or read error, or not a regular file; BLEND_EPARSE not a sound file sndfile recognises,
  * malformed, or a rate/channel count outside the limits; BLEND_EINVAL no audio at all (empty);
@@ -99,6 +100,11 @@ BLEND_MUST_USE int blend_media_prompt_load(const char *path, struct blend_media_
  * BLEND_MEDIA_PROMPT_MEMORY_BYTES_MAX bytes (else BLEND_ELIMIT). Same errors but no file ones. */
 BLEND_MUST_USE int blend_media_prompt_load_memory(const void *data, size_t len,
                                                   struct blend_media_prompt **out);
+/* References: a loaded prompt is immutable and shared between threads (the host's prompt cache,
+ * the telephony thread playing it). blend_media_prompt_ref adds a reference (atomically) and
+ * returns the prompt; blend_media_prompt_free releases one and frees the prompt with the last.
+ * NULL is accepted by both. */
+struct blend_media_prompt *blend_media_prompt_ref(struct blend_media_prompt *prompt);
 void blend_media_prompt_free(struct blend_media_prompt *prompt);
 
 /* Number of 20 ms frames (at least 1). Music on hold loops with `index % frames`. */
@@ -157,7 +163,7 @@ struct blend_media_span {
 };
 
 struct blend_media_rec_summary {
-    uint64_t frames;      /* stereo sample frames in the file */
+    uint64_t frames;      /* sample frames in the file (one sample per channel each) */
     uint64_t duration_ms; /* frames / 8 */
     size_t pauses_count;
     struct blend_media_span pauses[BLEND_MEDIA_REC_PAUSES_MAX];
@@ -175,6 +181,13 @@ struct blend_media_rec_summary {
  */
 BLEND_MUST_USE int blend_media_recorder_open(const char *path, uint64_t start_ms,
                                              struct blend_media_recorder **out);
+/*
+ * Voicemail: the same as blend_media_recorder_open, but the WAV is mono (8 kHz 16-bit) and
+ * holds the customer side alone; packets of the agent side are ignored (0, not counted). Every
+ * other call (push, pause, resume, close, summary) works as for a stereo recorder.
+ */
+BLEND_MUST_USE int blend_media_recorder_open_mono(const char *path, uint64_t start_ms,
+                                                  struct blend_media_recorder **out);
 /*
  * Places one packet on its side's channel: at its arrival time for the first packet of a side,
  * then by RTP timestamp (so arrival jitter does not cut the audio). Duplicates and packets whose

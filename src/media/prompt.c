@@ -5,7 +5,12 @@
  * to both G.711 laws in 20 ms frames. Playing a prompt is then a copy of 160 ready bytes, so a
  * thousand callers on hold cost no DSP at all.
  *
- * Invariants: a loaded prompt is immutable (safe to share between threads), has at least one
+ * A prompt is reference counted (C11 atomics) so the host's cache and the telephony thread
+ * playing it can share it without copying: blend_media_prompt_ref adds one, blend_media_prompt_free
+ * drops one and the last frees it. The count is the only mutable field.
+ *
+ * Invariants: a loaded prompt is immutable apart from its count (safe to share between threads),
+ * its count is at least 1 while anyone holds it, it has at least one
  * frame and at most BLEND_MEDIA_PROMPT_MS_MAX of audio; its last frame is padded with silence.
  * The output length is exactly round(input frames * 8000 / input rate): the resampler's delay is
  * skipped at the start and flushed with zeros at the end. Input is never trusted: rates, channel
@@ -19,10 +24,12 @@
 #include "base/log.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <fcntl.h>
 #include <math.h>
 #include <sndfile.h>
 #include <speex/speex_resampler.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -33,6 +40,7 @@ enum { IN_BLOCK_FRAMES = 4096 };
 #define OUT_SAMPLES_MAX ((int64_t)BLEND_MEDIA_PROMPT_MS_MAX * BLEND_MEDIA_RATE_HZ / 1000)
 
 struct blend_media_prompt {
+    atomic_size_t refs; /* holders; the last blend_media_prompt_free frees */
     size_t frames;
     uint64_t samples; /* audio samples at 8 kHz, before padding */
     uint8_t *law[2];  /* indexed by enum blend_media_codec; frames * 160 bytes each */
@@ -189,6 +197,7 @@ static int build(const struct convert *c, size_t samples, struct blend_media_pro
     for (size_t i = 0; i < samples; i++) {
         pcm[i] = to_s16(i < c->out.len ? c->out.s[i] : 0.0f);
     }
+    atomic_init(&p->refs, 1);
     p->frames = frames;
     p->samples = samples;
     p->law[BLEND_MEDIA_PCMU] = (uint8_t *)(p + 1);
@@ -276,10 +285,16 @@ static int errno_to_blend(int e)
     }
 }
 
+/* libsndfile keeps the error of a failed open in a process-wide variable (sf_error(NULL)): a
+ * failing load on one thread turned good loads on another into errors. Loads are rare (music on
+ * hold at start, prompts once each), so they take turns. */
+static pthread_mutex_t sf_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static int load_fd(int fd, const char *path, struct blend_media_prompt **out);
+
 int blend_media_prompt_load(const char *path, struct blend_media_prompt **out)
 {
     BLEND_ASSERT(path != NULL && out != NULL);
-    struct convert c = {0};
     /* O_NONBLOCK: opening a FIFO must not hang the caller; it is then refused as not regular. */
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) {
@@ -291,16 +306,26 @@ int blend_media_prompt_load(const char *path, struct blend_media_prompt **out)
         err = BLEND_EIO;
         goto done;
     }
+    err = load_fd(fd, path, out);
+done:
+    close(fd);
+    return err;
+}
+
+static int load_fd(int fd, const char *path, struct blend_media_prompt **out)
+{
+    struct convert c = {0};
+    pthread_mutex_lock(&sf_lock);
+    int err;
     c.sf = sf_open_fd(fd, SFM_READ, &c.info, SF_FALSE);
     if (c.sf == NULL) {
         err = open_error();
         BLEND_LOG_WARN("media", "prompt %s: %s", path, sf_strerror(NULL));
-        goto done;
+    } else {
+        err = convert_run(&c, out);
     }
-    err = convert_run(&c, out);
-done:
     convert_free(&c);
-    close(fd);
+    pthread_mutex_unlock(&sf_lock);
     return err;
 }
 
@@ -361,15 +386,35 @@ int blend_media_prompt_load_memory(const void *data, size_t len, struct blend_me
                         .write = mem_write,
                         .tell = mem_tell};
     struct convert c = {0};
+    pthread_mutex_lock(&sf_lock);
     c.sf = sf_open_virtual(&io, SFM_READ, &c.info, &m);
     int err = c.sf == NULL ? open_error() : convert_run(&c, out);
     convert_free(&c);
+    pthread_mutex_unlock(&sf_lock);
     return err;
+}
+
+struct blend_media_prompt *blend_media_prompt_ref(struct blend_media_prompt *prompt)
+{
+    if (prompt != NULL) {
+        /* A new holder comes from an existing one: no ordering is needed to add. */
+        size_t was = atomic_fetch_add_explicit(&prompt->refs, 1, memory_order_relaxed);
+        BLEND_ASSERT(was > 0 && was < SIZE_MAX);
+    }
+    return prompt;
 }
 
 void blend_media_prompt_free(struct blend_media_prompt *prompt)
 {
-    blend_free(prompt);
+    if (prompt == NULL) {
+        return;
+    }
+    /* Release/acquire: every holder's reads happen before the last one frees. */
+    size_t was = atomic_fetch_sub_explicit(&prompt->refs, 1, memory_order_acq_rel);
+    BLEND_ASSERT(was > 0);
+    if (was == 1) {
+        blend_free(prompt);
+    }
 }
 
 size_t blend_media_prompt_frames(const struct blend_media_prompt *prompt)

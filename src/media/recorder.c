@@ -1,6 +1,9 @@
 /*
  * The recorder of one call: a stereo 8 kHz 16-bit PCM WAV (libsndfile), customer on the left,
- * agent on the right, both on one timeline whose zero is the recording's start.
+ * agent on the right, both on one timeline whose zero is the recording's start; or, for
+ * voicemail (blend_media_recorder_open_mono), a mono WAV of the customer side alone, where the
+ * agent side's packets are ignored. Everything below holds for both: the ring and the file
+ * have `channels` interleaved samples per frame, and a side's sample sits at index side.
  *
  * Placement. The first packet of a side is placed at its arrival time; later ones by their RTP
  * timestamp relative to that anchor, so arrival jitter neither cuts nor stretches the audio. A
@@ -57,9 +60,10 @@ struct side {
 struct blend_media_recorder {
     SNDFILE *sf;
     int fd;
+    int channels; /* 2: customer left, agent right; 1: the customer alone (voicemail) */
     uint64_t start_ms;
     int64_t flushed; /* samples already handed to the file */
-    int16_t *ring;   /* WINDOW_SAMPLES stereo frames, interleaved L R */
+    int16_t *ring;   /* WINDOW_SAMPLES frames of `channels` interleaved samples */
     struct side side[2];
     bool paused, closed;
     struct blend_media_rec_summary sum;
@@ -82,12 +86,12 @@ static int errno_to_blend(int e)
     }
 }
 
-int blend_media_recorder_open(const char *path, uint64_t start_ms,
-                              struct blend_media_recorder **out)
+static int recorder_open(const char *path, uint64_t start_ms, int channels,
+                         struct blend_media_recorder **out)
 {
-    BLEND_ASSERT(path != NULL && out != NULL);
+    BLEND_ASSERT(path != NULL && out != NULL && (channels == 1 || channels == 2));
     struct blend_media_recorder *r = blend_calloc(1, sizeof *r);
-    int16_t *ring = blend_calloc((size_t)WINDOW_SAMPLES * 2, sizeof *ring);
+    int16_t *ring = blend_calloc((size_t)WINDOW_SAMPLES * (size_t)channels, sizeof *ring);
     if (r == NULL || ring == NULL) {
         blend_free(r);
         blend_free(ring);
@@ -102,7 +106,7 @@ int blend_media_recorder_open(const char *path, uint64_t start_ms,
         return err;
     }
     SF_INFO info = {.samplerate = BLEND_MEDIA_RATE_HZ,
-                    .channels = 2,
+                    .channels = channels,
                     .format = SF_FORMAT_WAV | SF_FORMAT_PCM_16};
     SNDFILE *sf = sf_open_fd(fd, SFM_WRITE, &info, SF_FALSE);
     if (sf == NULL) {
@@ -116,12 +120,25 @@ int blend_media_recorder_open(const char *path, uint64_t start_ms,
     r->sf = sf;
     r->fd = fd;
     r->ring = ring;
+    r->channels = channels;
     r->start_ms = start_ms;
     *out = r;
     return 0;
 }
 
-/* Zeroes the samples of [pos, pos + n) that fall in a paused span (frames at p, interleaved). */
+int blend_media_recorder_open(const char *path, uint64_t start_ms,
+                              struct blend_media_recorder **out)
+{
+    return recorder_open(path, start_ms, 2, out);
+}
+
+int blend_media_recorder_open_mono(const char *path, uint64_t start_ms,
+                                   struct blend_media_recorder **out)
+{
+    return recorder_open(path, start_ms, 1, out);
+}
+
+/* Zeroes the frames of [pos, pos + n) that fall in a paused span (frames at p, interleaved). */
 static void mask_paused(const struct blend_media_recorder *r, int64_t pos, int64_t n, int16_t *p)
 {
     for (size_t i = 0; i < r->sum.pauses_count; i++) {
@@ -131,7 +148,8 @@ static void mask_paused(const struct blend_media_recorder *r, int64_t pos, int64
         int64_t lo = a > pos ? a : pos;
         int64_t hi = b < pos + n ? b : pos + n;
         if (lo < hi) {
-            memset(p + (lo - pos) * 2, 0, (size_t)(hi - lo) * 2 * sizeof *p);
+            memset(p + (lo - pos) * r->channels, 0,
+                   (size_t)(hi - lo) * (size_t)r->channels * sizeof *p);
         }
     }
 }
@@ -145,10 +163,10 @@ static void flush_to(struct blend_media_recorder *r, int64_t upto)
         if (n > WINDOW_SAMPLES - idx) {
             n = WINDOW_SAMPLES - idx;
         }
-        int16_t *p = r->ring + idx * 2;
+        int16_t *p = r->ring + idx * r->channels;
         mask_paused(r, r->flushed, n, p);
         sf_count_t w = sf_writef_short(r->sf, p, n);
-        memset(p, 0, (size_t)n * 2 * sizeof *p);
+        memset(p, 0, (size_t)n * (size_t)r->channels * sizeof *p);
         if (w > 0) {
             r->sum.frames += (uint64_t)w;
         }
@@ -217,8 +235,8 @@ int blend_media_recorder_push(struct blend_media_recorder *r, const struct blend
         r->sum.dropped_paused[pk->side]++;
         return 0;
     }
-    if (pk->payload_bytes == 0) {
-        return 0;
+    if (pk->payload_bytes == 0 || (int)pk->side >= r->channels) {
+        return 0; /* nothing, or the agent side of a mono (customer-only) recording */
     }
     int64_t pos;
     if (!place(r, pk, (int64_t)(pk->arrival_ms - r->start_ms) * SAMPLES_PER_MS, &pos)) {
@@ -243,7 +261,7 @@ int blend_media_recorder_push(struct blend_media_recorder *r, const struct blend
     blend_media_decode(pk->codec, pk->payload + skip, (size_t)(n - skip), pcm);
     for (int64_t i = 0; i < n - skip; i++) {
         int64_t idx = (pos + skip + i) % WINDOW_SAMPLES;
-        r->ring[idx * 2 + pk->side] = pcm[i];
+        r->ring[idx * r->channels + (int64_t)pk->side] = pcm[i];
     }
     s->hwm = pos + n;
     r->sum.packets[pk->side]++;

@@ -23,11 +23,21 @@
  * by the party's mode. It ends with PARTY_ENDED (before CALL_ENDED when the call ends), or
  * takes the agent's place (PARTY_COMPLETED: the relay's party side becomes its agent side).
  *
+ * The caller before an agent (IVR): the host may answer the customer itself
+ * (blend_sip_call_answer), play prompts to it (the relay sends them; PLAY_DONE reports the end:
+ * "done", "stopped", "replaced", "failed"), choose music or silence between plays, record a
+ * voicemail (a mono recorder of the customer alone) and keep the customer when the bridged agent
+ * hangs up (AGENT_LEFT instead of CALL_ENDED, for a post-call survey). Such a call is "ivr": from
+ * then on what the unbridged customer hears between plays follows the host's music setting. An
+ * agent (or a transfer's number) answering ends a play with "stopped" before it is bridged. A
+ * play under way when the call ends gets no PLAY_DONE (CALL_ENDED ends it).
+ *
  * Invariants: a call lives in cs->calls until CALL_ENDED was emitted for it, and no event names
- * it afterwards; at most one leg is bridged; at most one party leg, never the bridged one, and
- * only while a leg is bridged; every libre object of a call (sessions, transaction,
- * SDP sessions, sockets, NOTIFY requests, timers) is released when the call is freed; only the
- * telephony thread runs this.
+ * it afterwards; a play runs only while the customer is answered and no leg is bridged
+ * (c->playing mirrors the relay's play); at most one leg is bridged; at most one party leg, never
+ * the bridged one, and only while a leg is bridged; every libre object of a call (sessions,
+ * transaction, SDP sessions, sockets, NOTIFY requests, timers) is released when the call is freed;
+ * only the telephony thread runs this.
  */
 #include "sip/sip_int.h"
 
@@ -124,6 +134,12 @@ struct call {
     /* Recording: the recorder (owned; the relay borrows it) and its file. */
     struct blend_media_recorder *rec;
     char rec_path[BLEND_SIP_RECORD_PATH_BYTES_MAX];
+    /* The caller before an agent: the host drives what the unbridged customer hears (ivr), its
+     * music setting, whether the customer stays when the agent hangs up, and the play under way
+     * (the relay holds its prompts) with its tag. */
+    bool ivr, moh_on, keep_customer;
+    bool playing;
+    uint32_t play_tag;
 };
 
 struct blend__sip_calls {
@@ -199,6 +215,45 @@ static void emit_progress(struct call *c, const char *leg, uint16_t code, const 
     str_ncpy(ev.cause, cause, sizeof(ev.cause));
     BLEND_LOG_INFO("sip", "call %llu: %s leg %u %s", (unsigned long long)c->id, leg, code, cause);
     c->cs->emit(&ev, c->cs->emit_arg);
+}
+
+/* --- Plays to the customer (IVR) ---------------------------------------------------------- */
+
+static void emit_play_done(struct call *c, uint32_t tag, const char *cause)
+{
+    struct blend_sip_event ev;
+    ev_init(&ev, BLEND_SIP_EV_PLAY_DONE, c, bridged_agent(c));
+    ev.play_tag = tag;
+    str_ncpy(ev.cause, cause, sizeof(ev.cause));
+    BLEND_LOG_DEBUG("sip", "call %llu: play %u %s", (unsigned long long)c->id, tag, cause);
+    c->cs->emit(&ev, c->cs->emit_arg);
+}
+
+/* Ends the play under way (its prompts released) with PLAY_DONE(cause); nothing without one. */
+static void play_end(struct call *c, const char *cause)
+{
+    if (!c->playing) {
+        return;
+    }
+    c->playing = false;
+    blend__sip_relay_play_stop(c->relay);
+    emit_play_done(c, c->play_tag, cause);
+}
+
+/* The relay sent the play's last frame (and released its prompts). */
+static void on_play_done(void *arg)
+{
+    struct call *c = arg;
+    BLEND_ASSERT(c && c->playing && !blend__sip_relay_playing(c->relay));
+    c->playing = false;
+    emit_play_done(c, c->play_tag, "done");
+}
+
+/* The host drives the unbridged customer from now on: music or silence by its setting. */
+static void ivr_take(struct call *c)
+{
+    c->ivr = true;
+    blend__sip_relay_waiting_music(c->relay, c->moh_on);
 }
 
 /* --- Session timers (RFC 4028) ---------------------------------------------------------- */
@@ -872,6 +927,8 @@ static void transfer_answered(struct call *c, struct agent_leg *leg, struct fork
     c->transfer = NULL;
     tmr_cancel(&leg->tmr);
     leg->winner = f;
+    /* The number takes the customer: a play to it ends first. */
+    play_end(c, "stopped");
     int codec_pt, dtmf_pt;
     blend__sip_sdp_chosen(f->m, &codec_pt, &dtmf_pt);
     c->bridged = leg;
@@ -953,6 +1010,8 @@ static void fork_estab_handler(const struct sip_msg *msg, void *arg)
     }
     int codec_pt, dtmf_pt;
     blend__sip_sdp_chosen(f->m, &codec_pt, &dtmf_pt);
+    /* The agent takes the customer: a play to it ends first (before AGENT_ANSWERED). */
+    play_end(c, "stopped");
     c->bridged = leg;
     blend__sip_relay_bridge(c->relay, true);
     blend__sip_relay_peer(c->relay, BLEND__SIP_AGENT, codec_pt, dtmf_pt, false,
@@ -982,6 +1041,21 @@ static void fork_estab_handler(const struct sip_msg *msg, void *arg)
     }
 }
 
+/* keep_customer: the bridged leg hung up, the customer stays answered and unbridged, and the
+ * host hears AGENT_LEFT (a party still there ends first, as when an agent leaves). */
+static void agent_left(struct call *c, struct agent_leg *leg)
+{
+    int64_t agent_id = leg->agent_id;
+    BLEND_LOG_INFO("sip", "call %llu: %s %lld left; the customer stays", (unsigned long long)c->id,
+                   leg_name(leg), (long long)agent_id);
+    party_end(c, 0, "agent-left");
+    leg_free(leg);
+    ivr_take(c);
+    struct blend_sip_event ev;
+    ev_init(&ev, BLEND_SIP_EV_AGENT_LEFT, c, agent_id);
+    c->cs->emit(&ev, c->cs->emit_arg);
+}
+
 static void fork_close_handler(int err, const struct sip_msg *msg, void *arg)
 {
     struct fork *f = arg;
@@ -1006,6 +1080,8 @@ static void fork_close_handler(int err, const struct sip_msg *msg, void *arg)
             leg_free(leg);
         } else if (c->bridged == leg && party_takes_over(c)) {
             leg_free(leg);
+        } else if (c->bridged == leg && c->keep_customer && c->answered) {
+            agent_left(c, leg);
         } else if (c->bridged == leg) {
             party_end(c, 0, "agent-left");
             call_end(c, leg_name(leg), bye ? 0 : err_code(err, msg), bye ? "bye" : "error");
@@ -1482,7 +1558,7 @@ static void call_free(struct call *c)
     mem_deref(c->sdp);
     /* A recording still open here (the thread stops) is closed without an event. */
     if (c->relay) {
-        blend__sip_relay_record(c->relay, NULL);
+        blend__sip_relay_record(c->relay, NULL, false);
     }
     blend_media_recorder_destroy(c->rec);
     blend__sip_relay_destroy(c->relay);
@@ -1514,7 +1590,8 @@ static void emit_recording_ended(struct call *c, const char *path,
     c->cs->emit(&ev, c->cs->emit_arg);
 }
 
-static void rec_start(struct call *c, const char *path)
+/* A stereo call recording, or (customer_alone) a mono voicemail of the customer. */
+static void rec_start(struct call *c, const char *path, bool customer_alone)
 {
     if (c->rec) {
         BLEND_LOG_WARN("sip", "call %llu: already recording to %s: %s refused",
@@ -1522,15 +1599,18 @@ static void rec_start(struct call *c, const char *path)
         emit_recording_ended(c, path, NULL, BLEND_ESTATE);
         return;
     }
-    int err = blend_media_recorder_open(path, blend__sip_now_ms(), &c->rec);
+    uint64_t now = blend__sip_now_ms();
+    int err = customer_alone ? blend_media_recorder_open_mono(path, now, &c->rec)
+                             : blend_media_recorder_open(path, now, &c->rec);
     if (err) {
         emit_recording_ended(c, path, NULL, err);
         return;
     }
     atomic_fetch_add(&c->cs->counters->recordings, 1);
     str_ncpy(c->rec_path, path, sizeof(c->rec_path));
-    blend__sip_relay_record(c->relay, c->rec);
-    BLEND_LOG_INFO("sip", "call %llu: recording to %s", (unsigned long long)c->id, path);
+    blend__sip_relay_record(c->relay, c->rec, customer_alone);
+    BLEND_LOG_INFO("sip", "call %llu: %s to %s", (unsigned long long)c->id,
+                   customer_alone ? "voicemail" : "recording", path);
 }
 
 /* Pause (pause = true) or resume: refused ones are logged, the recording goes on. */
@@ -1556,7 +1636,7 @@ static void rec_stop(struct call *c)
     if (!c->rec) {
         return;
     }
-    blend__sip_relay_record(c->relay, NULL);
+    blend__sip_relay_record(c->relay, NULL, false);
     int err = blend_media_recorder_close(c->rec, blend__sip_now_ms());
     int push_err = blend__sip_relay_record_error(c->relay);
     /* Large (64 pauses): kept off the stack of libre's loop. */
@@ -1636,7 +1716,8 @@ static void call_init(struct call *c, struct blend__sip_calls *cs, uint64_t id)
     atomic_fetch_add(&cs->counters->calls_active, 1);
 }
 
-/* The relay found a key press on one side of the bridged call. */
+/* The relay found a key press on one side (of the bridged call, or of the answered customer
+ * without an agent: agent_id 0 then). */
 static void on_dtmf(void *arg, enum blend__sip_side side, char digit, int duration_ms)
 {
     struct call *c = arg;
@@ -1663,6 +1744,7 @@ static int call_setup(struct call *c, const struct sip_msg *msg)
         return err;
     }
     blend__sip_relay_on_dtmf(c->relay, on_dtmf, c);
+    blend__sip_relay_on_play_done(c->relay, on_play_done, c);
     /* The answer names only the codec the customer put first (and telephone-event). */
     if (blend__sip_sdp_make(blend__sip_relay_laddr(c->relay, BLEND__SIP_CUSTOMER), o->codec_pt, -1,
                             o->dtmf_pt, &c->sdp, &c->m) != 0 ||
@@ -1916,6 +1998,7 @@ static void cmd_originate(struct blend__sip_calls *cs, const struct blend__sip_c
     }
     if (c->relay) {
         blend__sip_relay_on_dtmf(c->relay, on_dtmf, c);
+        blend__sip_relay_on_play_done(c->relay, on_play_done, c);
     }
     if (err) {
         BLEND_LOG_WARN("sip", "call %llu: click-to-call set-up failed: %s",
@@ -1933,8 +2016,63 @@ static void cmd_originate(struct blend__sip_calls *cs, const struct blend__sip_c
     cmd_offer(c, d->agent_id, 0);
 }
 
+/* --- The caller before an agent: commands ------------------------------------------------- */
+
+static void cmd_answer(struct call *c)
+{
+    if (c->answered || c->outbound) {
+        /* Answered already, or Blend's own INVITE to the customer (answered when it answers). */
+        BLEND_LOG_INFO("sip", "call %llu: answer ignored: %s", (unsigned long long)c->id,
+                       c->answered ? "already answered" : "click-to-call leg");
+        return;
+    }
+    /* Silence (or the host's music) from the first tick after the 200 OK. */
+    ivr_take(c);
+    int err = cust_answer(c);
+    if (err) {
+        BLEND_LOG_ERROR("sip", "call %llu: answering the customer failed: %s",
+                        (unsigned long long)c->id, strerror(err));
+        call_end(c, "blend", 500, "answer-failed");
+        return;
+    }
+    BLEND_LOG_INFO("sip", "call %llu: customer answered by Blend", (unsigned long long)c->id);
+}
+
+/* The play's references are the command's: passed to the relay, or released here. */
+static void cmd_play(struct call *c, struct blend__sip_call_cmd_data *d)
+{
+    BLEND_ASSERT(d->prompts_count > 0 && d->prompts_count <= BLEND_SIP_PLAY_PROMPTS_MAX);
+    if (!c->answered || c->bridged) {
+        for (size_t i = 0; i < d->prompts_count; i++) {
+            blend_media_prompt_free(d->prompts[i]);
+        }
+        d->prompts_count = 0;
+        BLEND_LOG_INFO("sip", "call %llu: play %u refused: %s", (unsigned long long)c->id, d->tag,
+                       c->answered ? "an agent is bridged" : "not answered");
+        emit_play_done(c, d->tag, "failed");
+        return;
+    }
+    play_end(c, "replaced");
+    ivr_take(c);
+    blend__sip_relay_play(c->relay, d->prompts, d->prompts_count);
+    d->prompts_count = 0;
+    c->playing = true;
+    c->play_tag = d->tag;
+}
+
+static void cmd_moh(struct call *c, bool on)
+{
+    if (!c->answered) {
+        BLEND_LOG_INFO("sip", "call %llu: music %s ignored: not answered",
+                       (unsigned long long)c->id, on ? "on" : "off");
+        return;
+    }
+    c->moh_on = on;
+    ivr_take(c);
+}
+
 void blend__sip_calls_command(struct blend__sip_calls *cs, enum blend__sip_call_cmd cmd,
-                              const struct blend__sip_call_cmd_data *d)
+                              struct blend__sip_call_cmd_data *d)
 {
     BLEND_ASSERT(cs && d);
     if (cmd == BLEND__SIP_CALL_ORIGINATE) {
@@ -1945,6 +2083,10 @@ void blend__sip_calls_command(struct blend__sip_calls *cs, enum blend__sip_call_
     if (!c) {
         BLEND_LOG_DEBUG("sip", "command %d for call %llu ignored: no such call", (int)cmd,
                         (unsigned long long)d->call);
+        for (size_t i = 0; i < d->prompts_count; i++) {
+            blend_media_prompt_free(d->prompts[i]); /* a PLAY's references */
+        }
+        d->prompts_count = 0;
         return;
     }
     struct agent_leg *leg;
@@ -1994,7 +2136,25 @@ void blend__sip_calls_command(struct blend__sip_calls *cs, enum blend__sip_call_
         cmd_unbridge(c);
         return;
     case BLEND__SIP_CALL_RECORD_START:
-        rec_start(c, d->path);
+        rec_start(c, d->path, false);
+        return;
+    case BLEND__SIP_CALL_VOICEMAIL_START:
+        rec_start(c, d->path, true);
+        return;
+    case BLEND__SIP_CALL_ANSWER:
+        cmd_answer(c);
+        return;
+    case BLEND__SIP_CALL_PLAY:
+        cmd_play(c, d);
+        return;
+    case BLEND__SIP_CALL_PLAY_STOP:
+        play_end(c, "stopped");
+        return;
+    case BLEND__SIP_CALL_MOH:
+        cmd_moh(c, d->code != 0);
+        return;
+    case BLEND__SIP_CALL_KEEP_CUSTOMER:
+        c->keep_customer = d->code != 0;
         return;
     case BLEND__SIP_CALL_RECORD_PAUSE:
     case BLEND__SIP_CALL_RECORD_RESUME:

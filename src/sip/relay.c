@@ -48,9 +48,22 @@
  * conference) on the right. Without a party none of this runs: packets are relayed as above,
  * without decoding (rtp_mixed stays 0).
  *
+ * The caller before an agent (IVR): once the customer's leg is answered and while no agent is
+ * bridged, the customer gets Blend's stream on the same machinery as music on hold (one timer,
+ * one stream, one buffer): the frames of a play (a sequence of prompts whose references the
+ * relay holds until the play ends), else music (the waiting music is on) or G.711 silence. A
+ * play's frames are never skipped: after a stall of the loop the timestamp jumps and the prompt
+ * goes on where it was, so exactly its frames are sent (rtp_prompt); after its last frame the
+ * relay releases the prompts and reports the end to its play callback. While answered and
+ * unbridged, the customer's packets are still inspected for keys (RFC 4733 or in-band) and, for
+ * a customer-only recording (voicemail), pushed into the recorder; nothing is relayed. Bridged
+ * calls take none of these paths.
+ *
  * Invariants: only the telephony thread touches a relay; nothing is relayed unless bridged;
  * datagrams larger than BLEND_SIP_RTP_PACKET_BYTES_MAX are dropped and counted; music goes to a
- * side only while bridged, the other side holds and this side does not.
+ * side only while bridged, the other side holds and this side does not (or to the answered,
+ * unbridged customer); a play runs only while answered and unbridged, and holds one reference
+ * of each of its prompts exactly until it ends (done, stopped, replaced, or the relay freed).
  */
 #include "sip/sip_int.h"
 
@@ -73,12 +86,20 @@ struct stream {
     bool marker;
 };
 
+/* What Blend's own stream to a side carries (each has its counter). */
+enum moh_src {
+    SRC_MUSIC = 0, /* music on hold (silence without moh_path): rtp_moh */
+    SRC_COMFORT,   /* G.711 silence while the other bridged side is silent: rtp_comfort */
+    SRC_PROMPT,    /* the frames of a play (customer, answered, unbridged): rtp_prompt */
+    SRC_SILENCE,   /* G.711 silence to the answered, unbridged customer: rtp_silence */
+};
+
 /* The music-on-hold stream Blend sends to one side. */
 struct moh {
-    bool on;      /* this side gets Blend's stream now */
-    bool silence; /* ... of G.711 silence (comfort while the other side is silent), not music */
-    bool started; /* ssrc/seq/ts are set (the stream continues across holds) */
-    bool marker;  /* the next packet starts a hold */
+    bool on;          /* this side gets Blend's stream now */
+    enum moh_src src; /* ... carrying this */
+    bool started;     /* ssrc/seq/ts are set (the stream continues across holds) */
+    bool marker;      /* the next packet starts a hold */
     uint32_t ssrc, ts;
     uint16_t seq;
     size_t frame;     /* next prompt frame */
@@ -133,10 +154,11 @@ struct blend__sip_relay {
     /* Music on hold: the prompt (borrowed, NULL = silence), the 20 ms tick, its next deadline
      * on the monotonic clock, and the one packet buffer. */
     const struct blend_media_prompt *moh;
-    bool answered;       /* the customer's leg is answered (music while it waits unbridged) */
+    bool answered;        /* the customer's leg is answered (music while it waits unbridged) */
     struct tmr watch_tmr; /* comfort watchdog, while bridged */
     struct tmr moh_tmr;
     uint64_t moh_due_ms;
+    bool in_moh_tick; /* moh_tick runs: it re-arms the timer itself */
     struct mbuf *moh_mb;
     /* Recording (borrowed recorder, NULL = none) and the first push error. */
     struct blend_media_recorder *rec;
@@ -144,6 +166,14 @@ struct blend__sip_relay {
     /* Where digits go (NULL = nowhere). */
     blend__sip_dtmf_fn *dtmf_fn;
     void *dtmf_arg;
+    /* The answered, unbridged customer: music (wait_music) or silence when no play runs; the
+     * play (owned references, the next prompt and frame); where its end is reported. */
+    bool wait_music;
+    bool rec_customer_alone; /* the recorder takes the customer's audio bridged or not */
+    struct blend_media_prompt *play[BLEND_SIP_PLAY_PROMPTS_MAX];
+    size_t play_count, play_index, play_frame;
+    blend__sip_play_done_fn *play_fn;
+    void *play_arg;
 };
 
 /* Where the next port search starts: spreads calls over the range (telephony thread only). */
@@ -288,26 +318,33 @@ static void dtmf_detect(struct side *from, struct mbuf *mb, const struct rtp_hea
     }
 }
 
+/* Whether the keys of a side are looked for: while bridged, and the answered customer's always. */
+static bool keys_wanted(const struct blend__sip_relay *r, int side)
+{
+    return r->bridged || (side == BLEND__SIP_CUSTOMER && r->answered);
+}
+
 void blend__sip_relay_dtmf_rx(struct blend__sip_relay *r, enum blend__sip_side side,
                               struct mbuf *mb)
 {
     BLEND_ASSERT(r && mb && (side == BLEND__SIP_CUSTOMER || side == BLEND__SIP_AGENT));
     struct rtp_header hdr;
     size_t payload = 0, end = 0;
-    if (r->bridged && mbuf_get_left(mb) >= RTP_HEADER_BYTES &&
+    if (keys_wanted(r, side) && mbuf_get_left(mb) >= RTP_HEADER_BYTES &&
         rtp_parse(mb, &hdr, &payload, &end)) {
         dtmf_detect(&r->s[side], mb, &hdr, payload, end);
     }
 }
 
 /* Keeps each side's in-band detector in step with bridge, codec and telephone-event: one while
- * bridged for a G.711 side that negotiated no telephone-event, none otherwise. */
+ * keys are looked for (keys_wanted) on a G.711 side that negotiated no telephone-event, none
+ * otherwise. */
 static void dtmf_update(struct blend__sip_relay *r)
 {
     for (int i = 0; i < 2; i++) {
         struct side *s = &r->s[i];
         bool g711 = s->codec_pt == BLEND__SIP_PT_PCMU || s->codec_pt == BLEND__SIP_PT_PCMA;
-        bool want = r->bridged && s->dtmf_pt < 0 && g711;
+        bool want = keys_wanted(r, i) && s->dtmf_pt < 0 && g711;
         if (s->tone && (!want || s->tone_pt != s->codec_pt)) {
             blend_media_dtmf_destroy(s->tone);
             s->tone = NULL;
@@ -325,12 +362,29 @@ static void dtmf_update(struct blend__sip_relay *r)
     }
 }
 
+/* Not bridged: nothing is relayed; the answered customer's RTP is still looked at for keys and,
+ * for a customer-only recording (voicemail), recorded. */
+static void unbridged_rx(struct side *from, bool rtcp, struct mbuf *mb)
+{
+    struct blend__sip_relay *r = from->r;
+    drop(r);
+    if (rtcp || from->id != BLEND__SIP_CUSTOMER || !r->answered) {
+        return;
+    }
+    blend__sip_relay_dtmf_rx(r, from->id, mb);
+    struct rtp_header hdr;
+    size_t payload = 0, end = 0;
+    if (r->rec && r->rec_customer_alone && !from->held && rtp_parse(mb, &hdr, &payload, &end)) {
+        record(from, &hdr, mb, payload, end);
+    }
+}
+
 static void forward(struct side *from, bool rtcp, struct mbuf *mb)
 {
     struct blend__sip_relay *r = from->r;
     struct side *to = &r->s[1 - from->id];
     if (!r->bridged) {
-        drop(r);
+        unbridged_rx(from, rtcp, mb);
         return;
     }
     if (!rtcp) {
@@ -441,7 +495,28 @@ static void rtcp_recv(const struct sa *src, struct mbuf *mb, void *arg)
     forward(s, true, mb);
 }
 
-/* --- Music on hold ------------------------------------------------------------------------ */
+/* --- Music on hold, and the play to the customer without an agent ------------------------- */
+
+/* Releases the play's references (none left afterwards). */
+static void play_release(struct blend__sip_relay *r)
+{
+    for (size_t i = 0; i < r->play_count; i++) {
+        blend_media_prompt_free(r->play[i]);
+        r->play[i] = NULL;
+    }
+    r->play_count = r->play_index = r->play_frame = 0;
+}
+
+/* The last frame of the play went out: the prompts go, the stream turns to music or silence,
+ * and the end is reported (the callback must not destroy the relay). */
+static void play_done(struct blend__sip_relay *r)
+{
+    play_release(r);
+    moh_update(r);
+    if (r->play_fn) {
+        r->play_fn(r->play_arg);
+    }
+}
 
 /* Sends the next music-on-hold packet to side s (skipped while its address is unknown: the
  * stream's clock still advances). */
@@ -467,7 +542,17 @@ static void moh_send(struct side *s)
     int err = rtp_hdr_encode(mb, &hdr);
     BLEND_ASSERT(err == 0 && mb->pos == RTP_HEADER_BYTES);
     uint8_t *payload = &mb->buf[RTP_HEADER_BYTES];
-    if (r->moh && !m->silence) {
+    bool play_over = false;
+    if (m->src == SRC_PROMPT) {
+        BLEND_ASSERT(r->play_index < r->play_count);
+        const struct blend_media_prompt *p = r->play[r->play_index];
+        err = blend_media_prompt_frame(p, r->play_frame, codec, payload);
+        BLEND_ASSERT(err == 0);
+        if (++r->play_frame == blend_media_prompt_frames(p)) {
+            r->play_frame = 0;
+            play_over = ++r->play_index == r->play_count;
+        }
+    } else if (r->moh && m->src == SRC_MUSIC) {
         size_t frames = blend_media_prompt_frames(r->moh);
         err = blend_media_prompt_frame(r->moh, m->frame % frames, codec, payload);
         BLEND_ASSERT(err == 0);
@@ -479,17 +564,26 @@ static void moh_send(struct side *s)
     mb->pos = 0;
     if (!sa_isset(&s->rtp_peer, SA_ALL) || udp_send(s->rtp, &s->rtp_peer, mb) != 0) {
         drop(r);
-        return;
+    } else {
+        m->marker = false;
+        m->sent++;
+        atomic_uint_fast64_t *c = m->src == SRC_PROMPT    ? &r->counters->rtp_prompt
+                                  : m->src == SRC_COMFORT ? &r->counters->rtp_comfort
+                                  : m->src == SRC_SILENCE ? &r->counters->rtp_silence
+                                                          : &r->counters->rtp_moh;
+        atomic_fetch_add(c, 1);
     }
-    m->marker = false;
-    m->sent++;
-    atomic_fetch_add(m->silence ? &r->counters->rtp_comfort : &r->counters->rtp_moh, 1);
+    if (play_over) {
+        play_done(r);
+    }
 }
 
 static void moh_tick(void *arg)
 {
     struct blend__sip_relay *r = arg;
     uint64_t now = blend__sip_now_ms();
+    /* A play ending here changes the streams (moh_update) but leaves the timer to this tick. */
+    r->in_moh_tick = true;
     for (int n = 0; r->moh_due_ms <= now && n < BLEND_SIP_MOH_CATCHUP_FRAMES_MAX; n++) {
         for (int i = 0; i < 2; i++) {
             if (r->s[i].moh.on) {
@@ -509,7 +603,10 @@ static void moh_tick(void *arg)
         }
         r->moh_due_ms += missed * BLEND_MEDIA_FRAME_MS;
     }
-    tmr_start(&r->moh_tmr, r->moh_due_ms - now, moh_tick, r);
+    r->in_moh_tick = false;
+    if (r->s[BLEND__SIP_CUSTOMER].moh.on || r->s[BLEND__SIP_AGENT].moh.on) {
+        tmr_start(&r->moh_tmr, r->moh_due_ms - now, moh_tick, r);
+    }
 }
 
 /* Comfort watchdog (every BLEND_SIP_COMFORT_CHECK_MS while bridged): a side that sent RTP and
@@ -554,8 +651,36 @@ static void watch_update(struct blend__sip_relay *r)
     r->s[0].fill = r->s[1].fill = false;
 }
 
-/* Starts or stops each side's music after a change of hold, bridge or codec, and the timer with
- * them. */
+/* What side i's stream carries now; false when it gets none. While mixing, the music is a source
+ * of the mix instead. Bridged: music while the other side holds, comfort silence while the other
+ * side is silent. The answered customer without an agent: the play, else music or silence. */
+static bool moh_want(const struct blend__sip_relay *r, int i, enum moh_src *src)
+{
+    const struct side *s = &r->s[i];
+    bool codec_ok = s->codec_pt == BLEND__SIP_PT_PCMU || s->codec_pt == BLEND__SIP_PT_PCMA;
+    if (!codec_ok || s->held) {
+        return false;
+    }
+    if (!r->bridged) {
+        if (i != BLEND__SIP_CUSTOMER || !r->answered) {
+            return false;
+        }
+        *src = r->play_count > 0 ? SRC_PROMPT : r->wait_music ? SRC_MUSIC : SRC_SILENCE;
+        return true;
+    }
+    if (r->mixing) {
+        return false;
+    }
+    if (r->s[1 - i].held) {
+        *src = SRC_MUSIC;
+        return true;
+    }
+    *src = SRC_COMFORT;
+    return s->fill;
+}
+
+/* Starts or stops each side's stream after a change of hold, bridge, codec, play or waiting
+ * music, and the timer with them. */
 static void moh_update(struct blend__sip_relay *r)
 {
     bool any = false;
@@ -563,20 +688,14 @@ static void moh_update(struct blend__sip_relay *r)
     for (int i = 0; i < 2; i++) {
         struct side *s = &r->s[i];
         struct moh *m = &s->moh;
-        bool codec_ok = s->codec_pt == BLEND__SIP_PT_PCMU || s->codec_pt == BLEND__SIP_PT_PCMA;
-        /* While mixing, the music is a source of the mix instead. Music: the other side holds,
-         * or (customer) answered and waiting for an agent; silence: the other side is silent
-         * (comfort). */
-        bool music = (r->bridged && !r->mixing && r->s[1 - i].held && !s->held && codec_ok) ||
-                     (i == BLEND__SIP_CUSTOMER && r->answered && !r->bridged && !s->held &&
-                      codec_ok);
-        bool comfort = !music && r->bridged && !r->mixing && !s->held && !r->s[1 - i].held &&
-                       s->fill && codec_ok;
-        bool want = music || comfort;
-        if (want && m->on && m->silence != comfort) {
-            m->marker = true; /* the stream changes from music to silence or back */
+        enum moh_src src = SRC_MUSIC;
+        bool want = moh_want(r, i, &src);
+        if (want && m->on && m->src != src) {
+            m->marker = true; /* the stream changes what it carries */
         }
-        m->silence = comfort;
+        if (want) {
+            m->src = src;
+        }
         if (want && !m->on) {
             if (!m->started) {
                 m->ssrc = rand_u32();
@@ -594,6 +713,9 @@ static void moh_update(struct blend__sip_relay *r)
         }
         m->on = want;
         any = any || want;
+    }
+    if (r->in_moh_tick) {
+        return; /* moh_tick re-arms (or not) when it ends */
     }
     if (!any) {
         tmr_cancel(&r->moh_tmr);
@@ -859,6 +981,7 @@ int blend__sip_relay_create(const struct blend__sip_settings *set, const struct 
     }
     r->counters = counters;
     r->moh = moh;
+    r->wait_music = true;
     r->set = set;
     r->addr = *addr;
     tmr_init(&r->moh_tmr);
@@ -898,6 +1021,7 @@ void blend__sip_relay_destroy(struct blend__sip_relay *r)
     tmr_cancel(&r->moh_tmr);
     tmr_cancel(&r->mix_tmr);
     tmr_cancel(&r->watch_tmr);
+    play_release(r);
     for (int i = 0; i < SIDES; i++) {
         mem_deref(r->s[i].rtp);
         mem_deref(r->s[i].rtcp);
@@ -943,7 +1067,8 @@ void blend__sip_relay_hold(struct blend__sip_relay *r, enum blend__sip_side side
 
 void blend__sip_relay_bridge(struct blend__sip_relay *r, bool bridged)
 {
-    BLEND_ASSERT(r);
+    /* The calls layer ends a play (and reports it) before it bridges. */
+    BLEND_ASSERT(r && (!bridged || r->play_count == 0));
     if (bridged && !r->bridged) {
         /* A new agent phone: its first packet is latched again. */
         struct side *a = &r->s[BLEND__SIP_AGENT];
@@ -966,6 +1091,53 @@ void blend__sip_relay_answered(struct blend__sip_relay *r)
     BLEND_ASSERT(r);
     r->answered = true;
     moh_update(r);
+    dtmf_update(r);
+}
+
+void blend__sip_relay_waiting_music(struct blend__sip_relay *r, bool on)
+{
+    BLEND_ASSERT(r);
+    r->wait_music = on;
+    moh_update(r);
+}
+
+void blend__sip_relay_play(struct blend__sip_relay *r, struct blend_media_prompt *const *prompts,
+                           size_t count)
+{
+    BLEND_ASSERT(r && prompts && count > 0 && count <= BLEND_SIP_PLAY_PROMPTS_MAX);
+    BLEND_ASSERT(r->answered && !r->bridged);
+    play_release(r);
+    for (size_t i = 0; i < count; i++) {
+        BLEND_ASSERT(prompts[i]);
+        r->play[i] = prompts[i];
+    }
+    r->play_count = count;
+    /* A new play is a new talkspurt on the same stream. */
+    r->s[BLEND__SIP_CUSTOMER].moh.marker = true;
+    moh_update(r);
+}
+
+void blend__sip_relay_play_stop(struct blend__sip_relay *r)
+{
+    BLEND_ASSERT(r);
+    if (r->play_count > 0) {
+        play_release(r);
+        moh_update(r);
+    }
+}
+
+bool blend__sip_relay_playing(const struct blend__sip_relay *r)
+{
+    BLEND_ASSERT(r);
+    return r->play_count > 0;
+}
+
+void blend__sip_relay_on_play_done(struct blend__sip_relay *r, blend__sip_play_done_fn *fn,
+                                   void *arg)
+{
+    BLEND_ASSERT(r);
+    r->play_fn = fn;
+    r->play_arg = arg;
 }
 
 /* A side without sockets, peer or codec (the party side before and after a party). */
@@ -1041,10 +1213,12 @@ void blend__sip_relay_rebridge(struct blend__sip_relay *r)
     a->ignore_rtcp = old_rtcp;
 }
 
-void blend__sip_relay_record(struct blend__sip_relay *r, struct blend_media_recorder *rec)
+void blend__sip_relay_record(struct blend__sip_relay *r, struct blend_media_recorder *rec,
+                             bool customer_alone)
 {
     BLEND_ASSERT(r);
     r->rec = rec;
+    r->rec_customer_alone = rec && customer_alone;
     r->rec_err = 0;
 }
 

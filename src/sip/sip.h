@@ -72,8 +72,9 @@ enum blend_sip_event_kind {
                                         before CALL_ENDED), or could not start (duration 0) */
     BLEND_SIP_EV_DTMF,               /* call, leg ("customer" | "agent", or "transfer": the
                                         external party of a transfer), agent_id (the bridged
-                                        agent), digit, dtmf_duration_ms: a party pressed a key
-                                        during a bridged call (RFC 4733 telephone-event when
+                                        agent, 0 without), digit, dtmf_duration_ms: a party
+                                        pressed a key during a bridged call, or the answered
+                                        customer without an agent (RFC 4733 telephone-event when
                                         that leg negotiated it, else detected in-band in its
                                         G.711 audio); one event per key press */
     /* The call's extra party (blend_sip_call_party_add; docs/sip.md "A third party"). agent_id
@@ -98,6 +99,19 @@ enum blend_sip_event_kind {
                                      blend_sip_call_party_complete, "agent-left" when the agent
                                      hung up during a CONSULT / CONFERENCE): the party took the
                                      agent's place; later events name it as the agent */
+    /* Talking to the customer without an agent (IVR; docs/sip.md "The caller before an
+     * agent"). */
+    BLEND_SIP_EV_PLAY_DONE,  /* call, play_tag, agent_id (the bridged agent, else 0), cause:
+                                "done" (the whole sequence played), "stopped"
+                                (blend_sip_call_play_stop, or an agent / a transfer's number
+                                took the customer: before its AGENT_ANSWERED /
+                                OUTBOUND_PROGRESS 200), "replaced" (a newer play took its
+                                place), "failed" (not answered, or a bridged agent). A play
+                                still running when the call ends gets none (CALL_ENDED) */
+    BLEND_SIP_EV_AGENT_LEFT, /* call, agent_id: with blend_sip_call_keep_customer on, the
+                                bridged agent's phone hung up; the customer stays answered and
+                                unbridged (it hears silence, or music with blend_sip_call_moh).
+                                A party still there ended first (PARTY_ENDED "agent-left") */
 };
 
 /* How the extra party of a call is mixed in (who hears whom). */
@@ -161,6 +175,8 @@ struct blend_sip_event {
     int dtmf_duration_ms;
     /* PARTY_MODE, PARTY_ANSWERED: the enum blend_sip_party_mode applied (0 otherwise). */
     int party_mode;
+    /* PLAY_DONE: the tag given to blend_sip_call_play. */
+    uint32_t play_tag;
 };
 
 struct blend_sip_config {
@@ -261,6 +277,11 @@ struct blend_sip_stats {
     /* Comfort: G.711 silence packets sent to a bridged side while the other side sent no RTP
      * (BLEND_SIP_COMFORT_CHECK_MS x BLEND_SIP_COMFORT_CHECKS), until it speaks again. */
     uint64_t rtp_comfort;
+    /* The caller before an agent (blend_sip_call_answer): RTP packets sent to the answered,
+     * unbridged customer carrying a play's frames (exactly one per 20 ms frame of the prompts
+     * played), and carrying G.711 silence (no play, music off). Music there counts in rtp_moh. */
+    uint64_t rtp_prompt;
+    uint64_t rtp_silence;
 };
 
 struct blend_sip;
@@ -399,6 +420,53 @@ BLEND_MUST_USE int blend_sip_call_record_pause(struct blend_sip *sip, uint64_t c
 BLEND_MUST_USE int blend_sip_call_record_resume(struct blend_sip *sip, uint64_t call);
 /* Ends the recording: the file is finalised and RECORDING_ENDED follows. Ignored without one. */
 BLEND_MUST_USE int blend_sip_call_record_stop(struct blend_sip *sip, uint64_t call);
+
+/* --- The caller before an agent: IVR prompts, keys, voicemail, post-call survey ------------ */
+
+struct blend_media_prompt;
+
+/* Answers the customer (200 OK with Blend's customer-side SDP) before any agent. From then on
+ * the customer hears what blend_sip_call_play and blend_sip_call_moh give it (G.711 silence
+ * otherwise), its keys come as DTMF events (leg "customer", agent_id 0) whether bridged or not,
+ * and a voicemail recording captures its audio. Offering agents later works as for a waiting
+ * call (the answered customer is bridged when one answers), and so does
+ * blend_sip_call_transfer_number. The 200 may follow a 180 (blend_sip_call_ringing). Ignored
+ * when already answered, and on a click-to-call's customer leg (Blend's own INVITE); a 200
+ * that cannot be sent ends the call (CALL_ENDED "blend" 500 "answer-failed"). */
+BLEND_MUST_USE int blend_sip_call_answer(struct blend_sip *sip, uint64_t call);
+/* Plays `count` prompts (1..BLEND_SIP_PLAY_PROMPTS_MAX) one after the other to the answered,
+ * unbridged customer, in the customer's codec, replacing what it heard (silence, music, an
+ * earlier play: that one ends with PLAY_DONE "replaced"). Each prompt gains a reference
+ * (blend_media_prompt_ref) for the command, released by the thread when the play ends, so the
+ * host may release its own at once. PLAY_DONE(tag, "done") follows the last frame; after it the
+ * customer hears music (blend_sip_call_moh on) or silence. A call not answered, or with a
+ * bridged agent, gets PLAY_DONE(tag, "failed"). Frames go out every 20 ms (counted in
+ * rtp_prompt, one per frame: none is skipped, even after a stall of the loop); while the
+ * customer holds, the play waits. An agent or a transfer's number answering ends the play
+ * ("stopped") before it is bridged; the end of the call ends it without PLAY_DONE. BLEND_EINVAL:
+ * count out of range or a NULL prompt (no reference is taken then); a command refused with
+ * BLEND_EBUSY / BLEND_ECLOSED / BLEND_ENOMEM gives its references back too. */
+BLEND_MUST_USE int blend_sip_call_play(struct blend_sip *sip, uint64_t call,
+                                       struct blend_media_prompt *const *prompts, size_t count,
+                                       uint32_t tag);
+/* Ends the current play early: PLAY_DONE(tag, "stopped"). Ignored without one. */
+BLEND_MUST_USE int blend_sip_call_play_stop(struct blend_sip *sip, uint64_t call);
+/* on = 1: the answered, unbridged customer hears music on hold (moh_path, else silence) whenever
+ * no prompt plays; 0 (the default): silence. The setting stays for the call (later plays, an
+ * agent leaving). Ignored on a call not answered. */
+BLEND_MUST_USE int blend_sip_call_moh(struct blend_sip *sip, uint64_t call, int on);
+/* on = 1: when the bridged agent's phone (or a completed transfer's number) hangs up, the
+ * customer stays (unbridged, answered) and AGENT_LEFT follows instead of CALL_ENDED (a post-call
+ * survey runs then: play, keys, voicemail, or another offer); an answered CONSULT / CONFERENCE
+ * party still takes the agent's place instead. 0 (the default): the call ends. May be given any
+ * time before the agent leaves. */
+BLEND_MUST_USE int blend_sip_call_keep_customer(struct blend_sip *sip, uint64_t call, int on);
+/* Voicemail: records the answered customer's audio alone into a new mono 8 kHz WAV at path,
+ * whether an agent is bridged or not (the agent's audio never goes in); same file rules, limits
+ * and RECORDING_ENDED as blend_sip_call_record_start, and shares its one-recording-per-call
+ * slot (pause / resume / blend_sip_call_record_stop act on it). */
+BLEND_MUST_USE int blend_sip_call_voicemail_start(struct blend_sip *sip, uint64_t call,
+                                                  const char *path);
 
 /* Copies the oldest pending event to *out. Returns 1 when an event was copied, 0 when none. */
 int blend_sip_poll(struct blend_sip *sip, struct blend_sip_event *out);

@@ -67,6 +67,7 @@ struct blend__sip_counters {
     atomic_uint_fast64_t rtp_moh, recordings, rtp_comfort;
     atomic_uint_fast64_t parties, rtp_mixed, rtp_to_party, rtp_from_party;
     atomic_uint_fast64_t mix_party_to_customer, mix_party_to_agent;
+    atomic_uint_fast64_t rtp_prompt, rtp_silence;
     /* Not a counter: the source of call ids, shared by the thread (inbound calls) and the host
      * (blend_sip_originate picks its id synchronously). Starts at 1. */
     atomic_uint_fast64_t next_call_id;
@@ -209,7 +210,13 @@ enum blend__sip_call_cmd {
     BLEND__SIP_CALL_PARTY_MODE,
     BLEND__SIP_CALL_PARTY_DROP,
     BLEND__SIP_CALL_PARTY_COMPLETE,
-    BLEND__SIP_CALL_CMD_LAST = BLEND__SIP_CALL_PARTY_COMPLETE,
+    BLEND__SIP_CALL_ANSWER,
+    BLEND__SIP_CALL_PLAY,
+    BLEND__SIP_CALL_PLAY_STOP,
+    BLEND__SIP_CALL_MOH,
+    BLEND__SIP_CALL_KEEP_CUSTOMER,
+    BLEND__SIP_CALL_VOICEMAIL_START,
+    BLEND__SIP_CALL_CMD_LAST = BLEND__SIP_CALL_VOICEMAIL_START,
 };
 struct blend__sip_call_cmd_data {
     uint64_t call;
@@ -221,6 +228,11 @@ struct blend__sip_call_cmd_data {
     char caller_id[BLEND_SIP_EXTENSION_BYTES_MAX]; /* ORIGINATE */
     char path[BLEND_SIP_RECORD_PATH_BYTES_MAX];    /* RECORD_START */
     int party_mode;                                /* PARTY_ADD, PARTY_MODE */
+    /* PLAY: one reference of each prompt, owned by the command (the thread passes them to the
+     * relay or releases them). */
+    uint32_t tag;
+    size_t prompts_count;
+    struct blend_media_prompt *prompts[BLEND_SIP_PLAY_PROMPTS_MAX];
 };
 /* Whether s is a non-empty dial string (0-9 + * # . - _ and letters): what may go into the user
  * part of a URI Blend builds. */
@@ -257,8 +269,11 @@ enum blend__sip_refer_verdict {
 /* Reads Refer-To of a REFER: the user part goes to user (cap bytes). */
 enum blend__sip_refer_verdict blend__sip_refer_target(const struct sip_msg *msg, char *user,
                                                       size_t cap);
+/* Applies one host command. d is the command's (PLAY: its prompt references are taken, and
+ * d->prompts_count is 0 afterwards, whatever became of the call). code carries 0 / 1 for MOH
+ * and KEEP_CUSTOMER. */
 void blend__sip_calls_command(struct blend__sip_calls *cs, enum blend__sip_call_cmd cmd,
-                              const struct blend__sip_call_cmd_data *d);
+                              struct blend__sip_call_cmd_data *d);
 
 /* The relay of one call: a customer-side and an agent-side RTP/RTCP socket pair. */
 struct blend__sip_relay;
@@ -289,8 +304,27 @@ void blend__sip_relay_hold(struct blend__sip_relay *r, enum blend__sip_side side
  * latch (a new agent phone). */
 void blend__sip_relay_bridge(struct blend__sip_relay *r, bool bridged);
 /* The customer's leg is answered: while no agent is bridged (a transfer on its way, a
- * customer-first click-to-call), the customer gets music on hold. */
+ * customer-first click-to-call, an IVR), the customer gets a stream of Blend's: the play, else
+ * music on hold (the waiting music is on, the default) or G.711 silence; its keys are looked
+ * for (DTMF callback) whether bridged or not. */
 void blend__sip_relay_answered(struct blend__sip_relay *r);
+/* Music (on) or silence (off) for the answered, unbridged customer when no play runs. */
+void blend__sip_relay_waiting_music(struct blend__sip_relay *r, bool on);
+/* Plays count prompts (1..BLEND_SIP_PLAY_PROMPTS_MAX) in sequence to the answered, unbridged
+ * customer (asserted), one 20 ms frame per tick on the customer's stream, in its codec. Takes
+ * one reference of each prompt (released when the play ends). A play under way is replaced
+ * silently (its references released; the caller reports it). After the last frame the
+ * references go and the play-done callback runs. */
+void blend__sip_relay_play(struct blend__sip_relay *r, struct blend_media_prompt *const *prompts,
+                           size_t count);
+/* Ends the play under way without the callback (its references released); no-op without one. */
+void blend__sip_relay_play_stop(struct blend__sip_relay *r);
+bool blend__sip_relay_playing(const struct blend__sip_relay *r);
+/* Where the end of a play is reported (called on the telephony thread from the timer; fn must
+ * not destroy the relay). */
+typedef void(blend__sip_play_done_fn)(void *arg);
+void blend__sip_relay_on_play_done(struct blend__sip_relay *r, blend__sip_play_done_fn *fn,
+                                   void *arg);
 /* A new agent-side peer replaces a live one (transfer): the latch is re-armed, and the old
  * peer's addresses are ignored on that side (it sends until its BYE arrives). */
 void blend__sip_relay_rebridge(struct blend__sip_relay *r);
@@ -310,8 +344,10 @@ void blend__sip_relay_party_mode(struct blend__sip_relay *r, int mode);
  * old agent side's sockets are closed. Mixing stops; the relay is two-party again. */
 void blend__sip_relay_party_promote(struct blend__sip_relay *r);
 /* Records the call into rec (borrowed; NULL stops): each G.711 payload the relay forwards is
- * pushed with the monotonic clock, customer side left, agent side right. */
-void blend__sip_relay_record(struct blend__sip_relay *r, struct blend_media_recorder *rec);
+ * pushed with the monotonic clock, customer side left, agent side right. customer_alone
+ * (voicemail, a mono recorder): the customer's payloads are pushed also while unbridged. */
+void blend__sip_relay_record(struct blend__sip_relay *r, struct blend_media_recorder *rec,
+                             bool customer_alone);
 /* A key a party pressed (side sent it): digit '0'-'9', '*', '#', 'A'-'D'; duration_ms from
  * the RFC 4733 end packet, 0 for in-band detection (the detector does not report it). */
 typedef void(blend__sip_dtmf_fn)(void *arg, enum blend__sip_side side, char digit, int duration_ms);

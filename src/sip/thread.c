@@ -1,8 +1,11 @@
 /*
  * The telephony thread: it owns a per-thread libre loop (re_thread_init), the SIP stack with its
  * UDP/TCP transports and the registrar core, and nothing else touches them. The host reaches it
- * through a libre mqueue (commands carry heap data that the thread frees) and reads what it
- * reports from a bounded event ring guarded by a mutex.
+ * through a libre mqueue (commands carry heap data that the thread frees; a play command also
+ * carries one reference per prompt, taken by the wrapper and passed to the calls layer, which
+ * hands them to the call's relay or releases them) and reads what it reports from a bounded
+ * event ring guarded by a mutex. Commands pushed before blend_sip_stop are applied before STOP
+ * (the queue is FIFO), so no reference is left in the queue at teardown.
  *
  * Start-up is synchronous: blend_sip_start() waits until the thread has bound its transports (or
  * failed), so a bind error is returned to the caller and the bound ports are known. Stop pushes
@@ -125,6 +128,10 @@ const char *blend_sip_event_kind_name(enum blend_sip_event_kind kind)
         return "party-ended";
     case BLEND_SIP_EV_PARTY_COMPLETED:
         return "party-completed";
+    case BLEND_SIP_EV_PLAY_DONE:
+        return "play-done";
+    case BLEND_SIP_EV_AGENT_LEFT:
+        return "agent-left";
     }
     return "?";
 }
@@ -132,8 +139,7 @@ const char *blend_sip_event_kind_name(enum blend_sip_event_kind kind)
 static void emit(const struct blend_sip_event *ev, void *arg)
 {
     struct blend_sip *sip = arg;
-    BLEND_ASSERT(ev && ev->kind >= BLEND_SIP_EV_REGISTERED &&
-                 ev->kind <= BLEND_SIP_EV_PARTY_COMPLETED);
+    BLEND_ASSERT(ev && ev->kind >= BLEND_SIP_EV_REGISTERED && ev->kind <= BLEND_SIP_EV_AGENT_LEFT);
     bool dropped = false, log_drop = false;
     pthread_mutex_lock(&sip->ev_lock);
     if (sip->ev_count < sip->ev_cap) {
@@ -203,6 +209,8 @@ void blend_sip_stats_get(struct blend_sip *sip, struct blend_sip_stats *out)
     out->mix_party_to_customer = atomic_load(&c->mix_party_to_customer);
     out->mix_party_to_agent = atomic_load(&c->mix_party_to_agent);
     out->rtp_comfort = atomic_load(&c->rtp_comfort);
+    out->rtp_prompt = atomic_load(&c->rtp_prompt);
+    out->rtp_silence = atomic_load(&c->rtp_silence);
     blend__sip_trunk_stats(&sip->trunk_status, out);
 }
 
@@ -285,6 +293,7 @@ static void mqueue_handler(int id, void *data, void *arg)
         break;
     default:
         BLEND_ASSERT(id > CMD_CALL_BASE && id <= CMD_CALL_BASE + BLEND__SIP_CALL_CMD_LAST);
+        /* A PLAY's prompt references pass to the calls layer, which clears them in data. */
         blend__sip_calls_command(sip->calls, (enum blend__sip_call_cmd)(id - CMD_CALL_BASE), data);
         break;
     }
@@ -760,7 +769,7 @@ static int record_push(struct blend_sip *sip, enum blend__sip_call_cmd cmd, uint
     if (!sip || call == 0) {
         return BLEND_EINVAL;
     }
-    if (cmd == BLEND__SIP_CALL_RECORD_START &&
+    if ((cmd == BLEND__SIP_CALL_RECORD_START || cmd == BLEND__SIP_CALL_VOICEMAIL_START) &&
         (!path || path[0] == '\0' || strlen(path) >= BLEND_SIP_RECORD_PATH_BYTES_MAX)) {
         return BLEND_EINVAL;
     }
@@ -854,4 +863,63 @@ int blend_sip_call_party_drop(struct blend_sip *sip, uint64_t call)
 int blend_sip_call_party_complete(struct blend_sip *sip, uint64_t call)
 {
     return call_push(sip, BLEND__SIP_CALL_PARTY_COMPLETE, call, 0, 0, 0, NULL);
+}
+
+/* --- The caller before an agent ------------------------------------------------------------ */
+
+int blend_sip_call_answer(struct blend_sip *sip, uint64_t call)
+{
+    return call_push(sip, BLEND__SIP_CALL_ANSWER, call, 0, 0, 0, NULL);
+}
+
+int blend_sip_call_play(struct blend_sip *sip, uint64_t call,
+                        struct blend_media_prompt *const *prompts, size_t count, uint32_t tag)
+{
+    if (!sip || call == 0 || !prompts || count == 0 || count > BLEND_SIP_PLAY_PROMPTS_MAX) {
+        return BLEND_EINVAL;
+    }
+    for (size_t i = 0; i < count; i++) {
+        if (!prompts[i]) {
+            return BLEND_EINVAL;
+        }
+    }
+    struct blend__sip_call_cmd_data *d = blend_calloc(1, sizeof(*d));
+    if (!d) {
+        return BLEND_ENOMEM;
+    }
+    d->call = call;
+    d->tag = tag;
+    d->prompts_count = count;
+    struct blend_media_prompt *taken[BLEND_SIP_PLAY_PROMPTS_MAX];
+    for (size_t i = 0; i < count; i++) {
+        taken[i] = d->prompts[i] = blend_media_prompt_ref(prompts[i]);
+    }
+    int err = push(sip, CMD_CALL_BASE + BLEND__SIP_CALL_PLAY, d);
+    if (err) {
+        /* Refused (push freed d): the references taken for the command go back. */
+        for (size_t i = 0; i < count; i++) {
+            blend_media_prompt_free(taken[i]);
+        }
+    }
+    return err;
+}
+
+int blend_sip_call_play_stop(struct blend_sip *sip, uint64_t call)
+{
+    return call_push(sip, BLEND__SIP_CALL_PLAY_STOP, call, 0, 0, 0, NULL);
+}
+
+int blend_sip_call_moh(struct blend_sip *sip, uint64_t call, int on)
+{
+    return call_push(sip, BLEND__SIP_CALL_MOH, call, 0, on ? 1 : 0, 0, NULL);
+}
+
+int blend_sip_call_keep_customer(struct blend_sip *sip, uint64_t call, int on)
+{
+    return call_push(sip, BLEND__SIP_CALL_KEEP_CUSTOMER, call, 0, on ? 1 : 0, 0, NULL);
+}
+
+int blend_sip_call_voicemail_start(struct blend_sip *sip, uint64_t call, const char *path)
+{
+    return record_push(sip, BLEND__SIP_CALL_VOICEMAIL_START, call, path);
 }

@@ -497,6 +497,66 @@ static void write_error_leaves_a_valid_wav(void **state)
     assert_int_equal(blend_alloc_live(), 0);
 }
 
+/* Voicemail: a mono WAV of the customer alone. The agent side's packets change nothing; the
+ * customer's land where they belong (a gap is silence), a pause is silent, and the file and the
+ * summary count mono frames. */
+static void mono_records_the_customer_alone(void **state)
+{
+    struct blend_media_recorder *r;
+    assert_int_equal(blend_media_recorder_open_mono(tmp("vm.wav"), START_MS, &r), 0);
+    uint8_t tone[160], other[160];
+    /* 0..400 ms: customer tone; the agent side sends too (ignored). */
+    for (uint32_t k = 0; k < 20; k++) {
+        tone_packet(BLEND_MEDIA_PCMU, 1000, k * 160, tone);
+        push_ok(r, BLEND_MEDIA_CUSTOMER, BLEND_MEDIA_PCMU, 5000 + k * 160, START_MS + k * 20, tone,
+                160);
+        tone_packet(BLEND_MEDIA_PCMA, 300, k * 160, other);
+        push_ok(r, BLEND_MEDIA_AGENT, BLEND_MEDIA_PCMA, 9000 + k * 160, START_MS + k * 20, other,
+                160);
+    }
+    /* 400..600 ms nothing; 600..800 ms tone again (RTP timestamps follow the gap). */
+    for (uint32_t k = 30; k < 40; k++) {
+        tone_packet(BLEND_MEDIA_PCMU, 1000, k * 160, tone);
+        push_ok(r, BLEND_MEDIA_CUSTOMER, BLEND_MEDIA_PCMU, 5000 + k * 160, START_MS + k * 20, tone,
+                160);
+    }
+    /* 800..1000 ms paused: what comes is dropped. */
+    assert_int_equal(blend_media_recorder_pause(r, START_MS + 800), 0);
+    push_ok(r, BLEND_MEDIA_CUSTOMER, BLEND_MEDIA_PCMU, 5000 + 40 * 160, START_MS + 820, tone, 160);
+    assert_int_equal(blend_media_recorder_resume(r, START_MS + 1000), 0);
+    assert_int_equal(blend_media_recorder_close(r, START_MS + 1000), 0);
+    struct blend_media_rec_summary sum;
+    blend_media_recorder_summary(r, &sum);
+    assert_int_equal(sum.frames, 8000);
+    assert_int_equal(sum.duration_ms, 1000);
+    assert_int_equal(sum.packets[BLEND_MEDIA_CUSTOMER], 30);
+    assert_int_equal(sum.packets[BLEND_MEDIA_AGENT], 0);
+    assert_int_equal(sum.dropped_paused[BLEND_MEDIA_CUSTOMER], 1);
+    assert_int_equal(sum.pauses_count, 1);
+    blend_media_recorder_destroy(r);
+
+    SF_INFO info = {0};
+    SNDFILE *sf = sf_open(tmp("vm.wav"), SFM_READ, &info);
+    assert_non_null(sf);
+    assert_int_equal(info.channels, 1);
+    assert_int_equal(info.samplerate, 8000);
+    assert_int_equal(info.format, SF_FORMAT_WAV | SF_FORMAT_PCM_16);
+    assert_int_equal(info.frames, 8000);
+    static int16_t pcm[8000];
+    assert_int_equal(sf_readf_short(sf, pcm, 8000), 8000);
+    sf_close(sf);
+    /* Exactly the customer's decoded samples (no agent audio mixed in), silence elsewhere. */
+    for (uint32_t k = 0; k < 50; k++) {
+        int16_t want[160] = {0};
+        if (k < 20 || (k >= 30 && k < 40)) {
+            tone_packet(BLEND_MEDIA_PCMU, 1000, k * 160, tone);
+            blend_media_decode(BLEND_MEDIA_PCMU, tone, 160, want);
+        }
+        assert_memory_equal(&pcm[k * 160], want, sizeof want);
+    }
+    assert_int_equal(blend_alloc_live(), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -508,6 +568,7 @@ int main(void)
         cmocka_unit_test(limits_and_bad_input),
         cmocka_unit_test(open_errors),
         cmocka_unit_test(write_error_leaves_a_valid_wav),
+        cmocka_unit_test(mono_records_the_customer_alone),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
