@@ -16,9 +16,15 @@ build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build $(BUILD) -j $(JOBS)
 
+# The demo's music on hold: a plucked arpeggio made once with sox (a deps.sh package).
+DEMO_MOH = var/moh.wav
+MOH_NOTES = C4 E4 G4 C5 A4 F4 D4 G4
+
 demo: build
 	@mkdir -p var
-	./$(BUILD)/blend serve --provision examples/demo.json
+	@test -f $(DEMO_MOH) || sox -n -r 8000 -c 1 $(DEMO_MOH) \
+		$(foreach n,$(MOH_NOTES),synth 0.5 pluck $(n) :) synth 1 pluck C4 vol 0.6
+	BLEND_SIP_MOH_PATH=$(DEMO_MOH) ./$(BUILD)/blend serve --provision examples/demo.json
 
 test-build: deps
 	@CC=clang cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DBLEND_SANITIZE=ON \

@@ -48,6 +48,11 @@ struct blend_app_config {
     const char *sip_trunk_caller_id; /* presented when a call has none; NULL or "" = none */
     int sip_trunk_pai;               /* also send P-Asserted-Identity */
     const char *sip_tls_listen, *sip_tls_cert; /* SIP over TLS; NULL or "" = none */
+    /* IVR flows on calls (docs/flows.md): play nodes' files, the TTS program and its rate, the
+     * URL prefixes http nodes may call (NULL or "" = none). Rendered prompts are cached under
+     * <data_dir>/prompts. */
+    const char *ivr_prompts_dir, *ivr_tts_command, *ivr_http_allow;
+    int ivr_tts_wpm;
 };
 
 /* Creates the app: restores agent presence from the event log, starts listening. */

@@ -202,6 +202,7 @@ struct blend__open_state {
     enum blend_calendar_state state;
     char calendar[64];
     char holiday[BLEND_CALENDAR_NAME_BYTES]; /* "" when the date is not a holiday */
+    int hour;                                /* 0..23 in the calendar's time zone */
 };
 int blend__calendar_from_json(const json_t *doc, struct blend_calendar *out);
 /* Evaluates the calendar named `name` at wall_ms. BLEND_ENOENT when there is no such calendar. */

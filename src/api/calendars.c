@@ -99,6 +99,7 @@ int blend__calendar_now(struct blend_app *app, const char *name, int64_t wall_ms
         out->state = blend_calendar_state(cal, &civil, &h);
         snprintf(out->calendar, sizeof out->calendar, "%s", name);
         snprintf(out->holiday, sizeof out->holiday, "%s", h ? h->name : "");
+        out->hour = civil.minute / 60;
     }
     blend_free(cal);
     json_decref(doc);

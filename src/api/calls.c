@@ -8,7 +8,7 @@
  * step is recorded in the event log ("call.*", subject interactions/<id>). No routing rule lives
  * here; docs/voice.md describes the flow.
  */
-#include "api/app_int.h"
+#include "api/calls_int.h"
 
 #include "base/alloc.h"
 #include "base/log.h"
@@ -20,49 +20,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-
-/* Ring timeout handed to the telephony thread as a safety net only: the engine's offer
- * timeout withdraws the offer first. */
-#define CALLS_RING_SAFETY_S 300
-
-enum call_state {
-    CALL_ARRIVING = 1, /* interaction being created */
-    CALL_ROUTED,       /* in the engine (waiting, offered or connected) */
-    CALL_GONE,         /* the customer left before the interaction existed */
-};
-
-struct call {
-    uint64_t call;
-    int64_t interaction; /* 0 until created */
-    enum call_state state;
-    int connected;       /* the engine connected it */
-    int external;        /* transferred to an external number: out of routing, still on SIP */
-    int closing;         /* hung up by Blend after routing ended it: CALL_ENDED closes it */
-    int rec_paused;      /* recording paused for card capture: digits are masked */
-    int outbound;        /* click-to-call: not routed; the agent is engaged in routing */
-    int customer_first;  /* click-to-call dialling the number before the agent */
-    int answered_legs;   /* click-to-call: legs answered (2 = talking) */
-    int64_t agent;       /* connected agent */
-    /* The call's extra party (docs/voice.md §A third party): party_mode 0 = none. */
-    int party_mode;    /* enum blend_sip_party_mode */
-    int party_up;      /* it answered */
-    int party_engaged; /* the routing engine counts the party's agent busy with it */
-    int handover;      /* an attended transfer is being applied to routing */
-    int64_t party_agent;
-    char party_number[BLEND_SIP_EXTENSION_BYTES_MAX];
-    char caller[BLEND_SIP_EXTENSION_BYTES_MAX];
-    char dialled[BLEND_SIP_EXTENSION_BYTES_MAX];
-};
-
-struct blend_calls {
-    struct blend_app *app;
-    struct blend_sip *sip;
-    char recordings_dir[4200];
-    /* Live calls; few enough that a scan is cheaper than an index (one per waiting or
-     * connected caller). */
-    struct call *calls;
-    size_t count, cap;
-};
+#include <unistd.h>
 
 static struct call *by_call(struct blend_calls *c, uint64_t id)
 {
@@ -108,6 +66,51 @@ static void step(struct blend_calls *c, enum blend_acd_event_type type, int64_t 
         BLEND_LOG_DEBUG("calls", "routing refused a call step for interaction %" PRId64 ": %s",
                         contact, blend_strerror(rc));
     }
+}
+
+struct call *blend__calls_by_call(struct blend_calls *c, uint64_t id)
+{
+    return by_call(c, id);
+}
+
+struct call *blend__calls_by_interaction(struct blend_calls *c, int64_t id)
+{
+    return by_interaction(c, id);
+}
+
+void blend__calls_forget(struct blend_calls *c, struct call *k)
+{
+    forget(c, k);
+}
+
+void blend__calls_record_event(struct blend_calls *c, const char *type, int64_t interaction,
+                               json_t *data)
+{
+    record(c, type, interaction, data);
+}
+
+void blend__calls_step(struct blend_calls *c, enum blend_acd_event_type type, int64_t contact,
+                       int64_t agent)
+{
+    step(c, type, contact, agent);
+}
+
+int blend__calls_add(struct blend_calls *c, uint64_t id, struct call **out)
+{
+    if (c->count == c->cap) {
+        size_t cap = c->cap ? 2 * c->cap : 64;
+        struct call *nc = blend_realloc(c->calls, cap * sizeof *nc);
+        if (!nc) {
+            return BLEND_ENOMEM;
+        }
+        c->calls = nc;
+        c->cap = cap;
+    }
+    struct call *k = &c->calls[c->count++];
+    memset(k, 0, sizeof *k);
+    k->call = id;
+    *out = k;
+    return 0;
 }
 
 /* ---- Arrival ------------------------------------------------------------------------------- */
@@ -197,6 +200,23 @@ static void on_arrived(struct blend_app *app, void *arg, int rc, json_t *doc)
     }
 }
 
+int blend__calls_arrive(struct blend_calls *c, struct call *k, json_t *body)
+{
+    struct arrival_ctx *x = blend_malloc(sizeof *x);
+    if (!x) {
+        json_decref(body);
+        return BLEND_ENOMEM;
+    }
+    x->calls = c;
+    x->call = k->call;
+    k->state = CALL_ARRIVING;
+    int rc = blend__interaction_arrive(c->app, body, on_created, on_arrived, x);
+    if (rc) {
+        blend_free(x);
+    }
+    return rc;
+}
+
 static void on_incoming(struct blend_calls *c, const struct blend_sip_event *ev)
 {
     json_t *ep = entry_point_for(c, ev->dialled);
@@ -208,50 +228,47 @@ static void on_incoming(struct blend_calls *c, const struct blend_sip_event *ev)
     }
     const char *cal = json_string_value(json_object_get(ep, "calendar"));
     const char *queue = json_string_value(json_object_get(ep, "queue"));
+    const char *flow = json_string_value(json_object_get(ep, "flow"));
+    struct call *k;
+    if (blend__calls_add(c, ev->call, &k) != 0) {
+        (void)blend_sip_call_reject(c->sip, ev->call, 503, "Service Unavailable");
+        json_decref(ep);
+        return;
+    }
+    k->state = CALL_IVR;
+    snprintf(k->caller, sizeof k->caller, "%s", ev->caller);
+    snprintf(k->dialled, sizeof k->dialled, "%s", ev->dialled);
+    if (flow && flow[0]) {
+        /* The flow decides everything from here, business hours included. */
+        int rc = blend__ivr_start(c, k, flow, cal, queue);
+        if (rc == 0) {
+            json_decref(ep);
+            return;
+        }
+        BLEND_LOG_ERROR("calls", "flow %s of number %s cannot run (%s): %s", flow, ev->dialled,
+                        blend_strerror(rc), queue ? "queued directly" : "call refused");
+        k = by_call(c, ev->call);
+    }
     struct blend__open_state hours;
     if (cal && blend__calendar_now(c->app, cal, blend__wall_ms(), &hours) == 0 &&
         hours.state != BLEND_CALENDAR_OPEN) {
+        forget(c, k);
         (void)blend_sip_call_reject(c->sip, ev->call, 480, "Closed");
         json_decref(ep);
         return;
     }
     if (!queue) {
+        forget(c, k);
         (void)blend_sip_call_reject(c->sip, ev->call, 480, "No Queue");
         json_decref(ep);
         return;
     }
-    if (c->count == c->cap) {
-        size_t cap = c->cap ? 2 * c->cap : 64;
-        struct call *nc = blend_realloc(c->calls, cap * sizeof *nc);
-        if (!nc) {
-            (void)blend_sip_call_reject(c->sip, ev->call, 503, "Service Unavailable");
-            json_decref(ep);
-            return;
-        }
-        c->calls = nc;
-        c->cap = cap;
-    }
-    struct call *k = &c->calls[c->count++];
-    memset(k, 0, sizeof *k);
-    k->call = ev->call;
-    k->state = CALL_ARRIVING;
-    snprintf(k->caller, sizeof k->caller, "%s", ev->caller);
-    snprintf(k->dialled, sizeof k->dialled, "%s", ev->dialled);
     (void)blend_sip_call_ringing(c->sip, ev->call);
-    struct arrival_ctx *x = blend_malloc(sizeof *x);
-    json_t *body = json_pack("{s:s, s:s, s:s}", "channel", "voice", "queue", queue, "direction",
-                             "inbound");
+    json_t *body = json_pack("{s:s, s:s, s:s, s:s}", "channel", "voice", "queue", queue,
+                             "direction", "inbound", "address", ev->caller);
     json_decref(ep);
-    int rc = x ? 0 : BLEND_ENOMEM;
-    if (x) {
-        x->calls = c;
-        x->call = ev->call;
-        rc = blend__interaction_arrive(c->app, body, on_created, on_arrived, x);
-    } else {
-        json_decref(body);
-    }
+    int rc = body ? blend__calls_arrive(c, k, body) : BLEND_ENOMEM;
     if (rc) {
-        blend_free(x);
         struct call *gone = by_call(c, ev->call);
         if (gone) {
             forget(c, gone);
@@ -795,8 +812,8 @@ static int file_digest(const char *path, char hex[65], int64_t *bytes)
 }
 
 /* A recording was finalised: its file is checksummed and becomes a recordings row. */
-static void on_recording_ended(struct blend_calls *c, int64_t interaction,
-                               const struct blend_sip_event *ev)
+void blend__calls_recording_row(struct blend_calls *c, int64_t interaction,
+                                const struct blend_sip_event *ev)
 {
     char hex[65];
     int64_t bytes = 0;
@@ -831,6 +848,208 @@ static void on_recording_ended(struct blend_calls *c, int64_t interaction,
     blend__app_submit_detached(c->app, w);
 }
 
+/* ---- Callbacks and voicemails ------------------------------------------------------------ */
+
+void blend__calls_mark_kind(struct blend_calls *c, int64_t interaction, const char *kind)
+{
+    json_t *patch = json_pack("{s:s}", "kind", kind);
+    struct blend_write *w = patch ? blend_write_create() : NULL;
+    struct blend_write_op *op = w ? blend_write_add(w, BLEND_OP_UPDATE, &blend_res_interactions,
+                                                    patch)
+                                  : NULL;
+    if (!op) {
+        if (!w) {
+            json_decref(patch);
+        }
+        blend_write_destroy(w);
+        BLEND_LOG_WARN("calls", "interaction %" PRId64 " not marked %s: no memory", interaction,
+                       kind);
+        return;
+    }
+    op->id = interaction;
+    snprintf(w->actor, sizeof w->actor, "ivr");
+    blend__app_submit_detached(c->app, w);
+}
+
+struct voicemail_ctx {
+    struct blend_calls *calls;
+    struct blend_sip_event ev; /* RECORDING_ENDED, copied */
+    char caller[BLEND_SIP_EXTENSION_BYTES_MAX];
+};
+
+static void vm_created(struct blend_app *app, void *arg, int64_t id)
+{
+    (void)app;
+    struct voicemail_ctx *x = arg;
+    blend__calls_recording_row(x->calls, id, &x->ev);
+    record(x->calls, "call.voicemail", id,
+           json_pack("{s:I, s:s, s:s, s:I}", "interaction_id", (json_int_t)id, "caller",
+                     x->caller, "file", x->ev.recording_path, "duration_ms",
+                     (json_int_t)x->ev.duration_ms));
+}
+
+static void vm_done(struct blend_app *app, void *arg, int rc, json_t *doc)
+{
+    (void)app;
+    (void)doc;
+    struct voicemail_ctx *x = arg;
+    if (rc) {
+        BLEND_LOG_ERROR("calls", "voicemail %s from %s not stored: %s", x->ev.recording_path,
+                        x->caller, blend_strerror(rc));
+    }
+    blend_free(x);
+}
+
+void blend__calls_voicemail(struct blend_calls *c, const struct call *k, const char *queue,
+                            const struct blend_sip_event *ev)
+{
+    if (ev->rec_error || ev->duration_ms < 1000) {
+        BLEND_LOG_INFO("calls", "voicemail from %s discarded (%" PRIu64 " ms, error %d)",
+                       k->caller, ev->duration_ms, ev->rec_error);
+        (void)unlink(ev->recording_path);
+        return;
+    }
+    struct voicemail_ctx *x = blend_calloc(1, sizeof *x);
+    json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:s}", "channel", "voice", "direction",
+                             "inbound", "queue", queue, "kind", "voicemail", "address",
+                             k->caller);
+    if (body && k->language[0]) {
+        json_object_set_new(body, "language", json_string(k->language));
+    }
+    int rc = x && body ? 0 : BLEND_ENOMEM;
+    if (rc == 0) {
+        x->calls = c;
+        x->ev = *ev;
+        snprintf(x->caller, sizeof x->caller, "%s", k->caller);
+        rc = blend__interaction_arrive(c->app, body, vm_created, vm_done, x);
+        body = NULL;
+    }
+    if (rc) {
+        json_decref(body);
+        blend_free(x);
+        BLEND_LOG_ERROR("calls", "voicemail %s from %s not stored: %s", ev->recording_path,
+                        k->caller, blend_strerror(rc));
+    }
+}
+
+/* The engine offered a voice interaction that has no call: a callback is dialled (the agent's
+ * phone first; its answer accepts the offer, then the customer's number); a voicemail waits
+ * for the agent's accept in the desktop. */
+static void offer_callback(struct blend_calls *c, const struct blend_acd_effect *f)
+{
+    json_t *doc;
+    if (blend_store_get(c->app->store, &blend_res_interactions, f->contact, 0, &doc) != 0) {
+        return;
+    }
+    const char *kind = json_string_value(json_object_get(doc, "kind"));
+    const char *number = json_string_value(json_object_get(doc, "address"));
+    if (!kind || strcmp(kind, "callback") != 0 || !number || !number[0]) {
+        json_decref(doc);
+        return;
+    }
+    const char *cid = c->app->cfg.sip_trunk_caller_id && c->app->cfg.sip_trunk_caller_id[0]
+                          ? c->app->cfg.sip_trunk_caller_id
+                          : "callback";
+    uint64_t call = 0;
+    struct call *k = NULL;
+    int rc = blend__calls_add(c, 0, &k);
+    if (rc == 0) {
+        rc = blend_sip_originate(c->sip, &call, f->agent, number, cid);
+        if (rc) {
+            forget(c, k);
+        }
+    }
+    if (rc) {
+        BLEND_LOG_WARN("calls", "callback of interaction %" PRId64 " not dialled: %s",
+                       f->contact, blend_strerror(rc));
+        json_decref(doc);
+        step(c, BLEND_ACD_EV_OFFER_REJECT, f->contact, f->agent);
+        return;
+    }
+    k->call = call;
+    k->interaction = f->contact;
+    k->state = CALL_ROUTED;
+    k->callback_dial = 1;
+    k->agent = f->agent;
+    snprintf(k->caller, sizeof k->caller, "%s", number);
+    record(c, "call.callback_dial", f->contact,
+           json_pack("{s:I, s:I, s:s}", "interaction_id", (json_int_t)f->contact, "agent_id",
+                     (json_int_t)f->agent, "number", number));
+    json_decref(doc);
+}
+
+/* Routing about a callback being dialled. */
+static void callback_dial_effect(struct blend_calls *c, struct call *k,
+                                 const struct blend_acd_effect *f)
+{
+    switch (f->type) {
+    case BLEND_ACD_FX_CONNECTED:
+        k->connected = 1;
+        k->agent = f->agent;
+        break;
+    case BLEND_ACD_FX_OFFER_TIMEOUT:
+    case BLEND_ACD_FX_OFFER_REJECTED:
+    case BLEND_ACD_FX_WITHDRAWN:
+        if (!k->connected) {
+            (void)blend_sip_call_hangup(c->sip, k->call, "withdrawn");
+        }
+        break;
+    case BLEND_ACD_FX_ENDED:
+        (void)blend_sip_call_hangup(c->sip, k->call, "ended");
+        break;
+    default:
+        break;
+    }
+}
+
+/* The SIP events of a callback being dialled; 1 when handled here. */
+static int on_callback_dial_event(struct blend_calls *c, struct call *k,
+                                  const struct blend_sip_event *ev)
+{
+    switch (ev->kind) {
+    case BLEND_SIP_EV_AGENT_ANSWERED:
+        record(c, "call.answered", k->interaction,
+               json_pack("{s:I, s:I}", "interaction_id", (json_int_t)k->interaction, "agent_id",
+                         (json_int_t)ev->agent_id));
+        if (!k->connected) {
+            step(c, BLEND_ACD_EV_OFFER_ACCEPT, k->interaction, ev->agent_id);
+        }
+        return 1;
+    case BLEND_SIP_EV_AGENT_FAILED:
+        record(c, "call.agent_failed", k->interaction,
+               json_pack("{s:I, s:I, s:i}", "interaction_id", (json_int_t)k->interaction,
+                         "agent_id", (json_int_t)ev->agent_id, "sip_code", ev->sip_code));
+        if (!k->connected) {
+            step(c, BLEND_ACD_EV_OFFER_REJECT, k->interaction, ev->agent_id);
+        }
+        return 1;
+    case BLEND_SIP_EV_OUTBOUND_PROGRESS:
+        record(c, "call.callback_progress", k->interaction,
+               json_pack("{s:I, s:s, s:i, s:s}", "interaction_id", (json_int_t)k->interaction,
+                         "leg", ev->leg, "sip_code", ev->sip_code, "cause", ev->cause));
+        if (strcmp(ev->leg, "customer") == 0 && ev->sip_code >= 200 && ev->sip_code < 300) {
+            row_state(c, k->interaction, "connected");
+        }
+        return 1;
+    case BLEND_SIP_EV_CALL_ENDED: {
+        record(c, "call.ended", k->interaction,
+               json_pack("{s:I, s:s, s:i, s:s, s:I, s:I}", "interaction_id",
+                         (json_int_t)k->interaction, "leg", ev->leg, "sip_code", ev->sip_code,
+                         "cause", ev->cause, "rtp_to_agent", (json_int_t)ev->rtp_to_agent,
+                         "rtp_to_customer", (json_int_t)ev->rtp_to_customer));
+        int64_t id = k->interaction, agent = k->agent;
+        int connected = k->connected;
+        forget(c, k);
+        if (connected) {
+            step(c, BLEND_ACD_EV_CONTACT_END, id, agent);
+        }
+        return 1;
+    }
+    default:
+        return 0;
+    }
+}
+
 /* ---- The phones and the customer --------------------------------------------------------- */
 
 void blend__calls_on_sip_event(struct blend_calls *c, const struct blend_sip_event *ev)
@@ -848,6 +1067,16 @@ void blend__calls_on_sip_event(struct blend_calls *c, const struct blend_sip_eve
     }
     if (k->outbound) {
         on_outbound_event(c, k, ev);
+        return;
+    }
+    if (k->ivr && ev->kind != BLEND_SIP_EV_CALL_ENDED && blend__ivr_on_sip(c, k, ev)) {
+        return;
+    }
+    k = by_call(c, ev->call); /* the flow may have changed the table */
+    if (!k) {
+        return;
+    }
+    if (k->callback_dial && on_callback_dial_event(c, k, ev)) {
         return;
     }
     switch (ev->kind) {
@@ -876,7 +1105,7 @@ void blend__calls_on_sip_event(struct blend_calls *c, const struct blend_sip_eve
         break;
     case BLEND_SIP_EV_RECORDING_ENDED:
         k->rec_paused = 0;
-        on_recording_ended(c, k->interaction, ev);
+        blend__calls_recording_row(c, k->interaction, ev);
         break;
     case BLEND_SIP_EV_DTMF: {
         /* Keys pressed while the recording is paused (card capture) are not written down. */
@@ -923,8 +1152,15 @@ void blend__calls_on_sip_event(struct blend_calls *c, const struct blend_sip_eve
                              (json_int_t)ev->rtp_to_agent, "rtp_to_customer",
                              (json_int_t)ev->rtp_to_customer));
         }
+        blend__ivr_stop(c, k, "caller-hangup");
         if (k->state == CALL_ARRIVING) {
             k->state = CALL_GONE; /* abandoned once the interaction exists */
+            return;
+        }
+        if (k->state == CALL_IVR || k->callback_kept) {
+            /* Never queued, out of the queue again, or waiting as a callback: routing keeps
+             * (or never had) the interaction. */
+            forget(c, k);
             return;
         }
         if (k->external || k->closing) {
@@ -951,6 +1187,13 @@ void blend__calls_on_effect(struct blend_calls *c, const struct blend_acd_effect
     }
     struct call *k = by_interaction(c, f->contact);
     if (!k) {
+        if (f->type == BLEND_ACD_FX_OFFER) {
+            offer_callback(c, f); /* a callback or a voicemail has no call of its own */
+        }
+        return;
+    }
+    if (k->callback_dial) {
+        callback_dial_effect(c, k, f);
         return;
     }
     switch (f->type) {
@@ -965,6 +1208,11 @@ void blend__calls_on_effect(struct blend_calls *c, const struct blend_acd_effect
     case BLEND_ACD_FX_CONNECTED: {
         k->connected = 1;
         k->agent = f->agent;
+        blend__ivr_on_connected(c, k);
+        k = by_interaction(c, f->contact);
+        if (!k) {
+            break;
+        }
         if (k->handover) {
             break; /* the call's recording goes on through the handover */
         }
@@ -1000,11 +1248,19 @@ void blend__calls_on_effect(struct blend_calls *c, const struct blend_acd_effect
         k->closing = 1; /* a recording's end and CALL_ENDED are still to come */
         break;
     case BLEND_ACD_FX_ABANDONED:
+        if (k->state == CALL_IVR || k->callback_kept) {
+            break; /* the flow took the caller out of the queue (voicemail, callback) */
+        }
         (void)blend_sip_call_hangup(c->sip, k->call, "ended");
         k->closing = 1;
         break;
     case BLEND_ACD_FX_OVERFLOW:
-        if (f->overflow == BLEND_OVERFLOW_VOICEMAIL) {
+        if (f->overflow == BLEND_OVERFLOW_VOICEMAIL && blend__ivr_is_running(k)) {
+            /* The queue's overflow sends the caller back to the flow (its overflow branch). */
+            k->interaction = 0;
+            k->state = CALL_IVR;
+            (void)blend__ivr_on_overflow(c, k);
+        } else if (f->overflow == BLEND_OVERFLOW_VOICEMAIL) {
             (void)blend_sip_call_hangup(c->sip, k->call, "voicemail");
             k->closing = 1;
         }
@@ -1028,6 +1284,12 @@ int blend__calls_create(struct blend_app *app, struct blend_sip *sip, const char
         BLEND_LOG_WARN("calls", "cannot create %s: %s (recordings will fail)", c->recordings_dir,
                        strerror(errno));
     }
+    int rc = blend__ivr_create(c, &c->ivr);
+    if (rc) {
+        /* Calls still work without flows: entry points with a flow fall back to their queue. */
+        BLEND_LOG_ERROR("calls", "flows are off: %s", blend_strerror(rc));
+        c->ivr = NULL;
+    }
     *out = c;
     return 0;
 }
@@ -1037,6 +1299,10 @@ void blend__calls_destroy(struct blend_calls *c)
     if (!c) {
         return;
     }
+    for (size_t i = 0; i < c->count; i++) {
+        blend__ivr_stop(c, &c->calls[i], NULL); /* no event: the store is closing */
+    }
+    blend__ivr_destroy(c->ivr);
     blend_free(c->calls);
     blend_free(c);
 }

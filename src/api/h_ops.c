@@ -48,15 +48,13 @@ static int render_store_histogram(struct blend_buf *out, const struct blend_stor
     for (size_t i = 0; rc == 0 && i < n; i++) {
         double bound = blend_store_commit_ms_bounds[i];
         if (bound > 1e300) {
-            rc = blend_buf_printf(out,
-                                  "blend_store_commit_duration_seconds_bucket{le=\"+Inf\"} %" PRIu64
-                                  "\n",
-                                  st->commit_ms_buckets[i]);
+            rc = blend_buf_printf(
+                out, "blend_store_commit_duration_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\n",
+                st->commit_ms_buckets[i]);
         } else {
-            rc = blend_buf_printf(out,
-                                  "blend_store_commit_duration_seconds_bucket{le=\"%g\"} %" PRIu64
-                                  "\n",
-                                  bound / 1000.0, st->commit_ms_buckets[i]);
+            rc = blend_buf_printf(
+                out, "blend_store_commit_duration_seconds_bucket{le=\"%g\"} %" PRIu64 "\n",
+                bound / 1000.0, st->commit_ms_buckets[i]);
         }
     }
     if (rc == 0) {
@@ -108,6 +106,8 @@ static int render_sip(struct blend_buf *out, struct blend_app *app)
         "blend_sip_rtp_packets_total{kind=\"to_customer\"} %" PRIu64 "\n"
         "blend_sip_rtp_packets_total{kind=\"moh\"} %" PRIu64 "\n"
         "blend_sip_rtp_packets_total{kind=\"comfort\"} %" PRIu64 "\n"
+        "blend_sip_rtp_packets_total{kind=\"prompt\"} %" PRIu64 "\n"
+        "blend_sip_rtp_packets_total{kind=\"silence\"} %" PRIu64 "\n"
         "blend_sip_rtp_packets_total{kind=\"mixed\"} %" PRIu64 "\n"
         "blend_sip_rtp_packets_total{kind=\"dropped\"} %" PRIu64 "\n"
         "blend_sip_rtp_packets_total{kind=\"held\"} %" PRIu64 "\n"
@@ -119,8 +119,8 @@ static int render_sip(struct blend_buf *out, struct blend_app *app)
         "blend_sip_trunk_registered %" PRIu64 "\n",
         help, st.calls_active, st.calls_total - st.calls_originated, st.calls_originated,
         st.calls_refused, st.rtp_to_agent, st.rtp_to_customer, st.rtp_moh, st.rtp_comfort,
-        st.rtp_mixed, st.rtp_dropped, st.rtp_held, st.registers_ok, st.auth_failures,
-        st.events_dropped, st.recordings, st.parties, st.trunk_registered);
+        st.rtp_prompt, st.rtp_silence, st.rtp_mixed, st.rtp_dropped, st.rtp_held, st.registers_ok,
+        st.auth_failures, st.events_dropped, st.recordings, st.parties, st.trunk_registered);
 }
 
 int blend__h_metrics(struct blend_http_req *req, void *arg)
@@ -278,9 +278,8 @@ static void on_provisioned(struct blend_write *w, void *arg)
         for (int i = 0; i < w->ops_count; i++) {
             changed += w->ops[i].changed ? 1 : 0;
         }
-        blend_http_respond_json(req, 200,
-                                json_pack("{s:i, s:i}", "changed", changed, "resources",
-                                          w->ops_count));
+        blend_http_respond_json(
+            req, 200, json_pack("{s:i, s:i}", "changed", changed, "resources", w->ops_count));
     }
     blend_write_destroy(w);
 }

@@ -47,6 +47,7 @@ const struct blend_http_route blend__app_routes[] = {
     {GET, "/api/v1/agent-states", "agent_states.list", ALL, blend__h_agent_states},
     RESOURCE("calendars", "calendars", ALL, A, A, A),
     RESOURCE("queues", "queues", ALL, A, A, A),
+    RESOURCE("flows", "flows", A | S | Q, A, A, A),
     RESOURCE("entry-points", "entry_points", ALL, A, A, A),
     RESOURCE("contacts", "contacts", ALL, A | S | G, A | S | G, A),
     {GET, "/api/v1/interactions", "interactions.list", ALL, blend__h_res_list},

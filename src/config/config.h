@@ -73,6 +73,10 @@ struct blend_config {
     char store_url[BLEND_CONFIG_URL_BYTES_MAX];         /* "sqlite:PATH" (see store.h) */
     int store_batch_max;                                /* 1..BLEND_STORE_BATCH_MAX */
     char data_dir[BLEND_PATH_BYTES_MAX];                /* runtime data directory */
+    char ivr_prompts_dir[BLEND_PATH_BYTES_MAX];         /* base of play nodes' files */
+    char ivr_tts_command[BLEND_PATH_BYTES_MAX];         /* espeak-ng */
+    int ivr_tts_wpm;                                    /* 80..400 */
+    char ivr_http_allow[BLEND_CONFIG_URL_BYTES_MAX];    /* URL prefixes; "" = none */
     enum blend_log_level log_level;                     /* DEBUG..ERROR */
     char tls_cert[BLEND_PATH_BYTES_MAX];                /* PEM file; "" = no TLS */
     char tls_key[BLEND_PATH_BYTES_MAX];                 /* PEM file; "" = no TLS */

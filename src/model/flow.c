@@ -57,6 +57,39 @@ static int get_str(struct ctx *c, const json_t *o, const char *key, char *dst, s
     return 1;
 }
 
+static void get_int(struct ctx *c, const json_t *o, const char *key, int *dst, int lo, int hi);
+
+/* queue: {"messages": ["text", ...], "message_every_s": N}: both or neither. */
+static void load_messages(struct ctx *c, const json_t *o, struct blend_ivr_node *n)
+{
+    const json_t *list = json_object_get(o, "messages");
+    get_int(c, o, "message_every_s", &n->message_every_s, 10, BLEND_IVR_TIMEOUT_S_MAX);
+    if (!list) {
+        if (n->message_every_s) {
+            err(c, "message_every_s", "needs messages");
+        }
+        return;
+    }
+    if (!json_is_array(list) || json_array_size(list) == 0 ||
+        json_array_size(list) > BLEND_IVR_MESSAGES_MAX) {
+        err(c, "messages", "must be a list of 1 to 4 texts");
+        return;
+    }
+    if (!n->message_every_s) {
+        err(c, "message_every_s", "required with messages");
+    }
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        const json_t *m = json_array_get(list, i);
+        size_t len = json_string_length(m);
+        if (!json_is_string(m) || len == 0 || len >= BLEND_IVR_TEXT_BYTES ||
+            memchr(json_string_value(m), '\0', len)) {
+            err(c, "messages", "each message is a text of 1 to 255 bytes");
+            return;
+        }
+        memcpy(n->messages[n->messages_count++], json_string_value(m), len + 1);
+    }
+}
+
 static void get_int(struct ctx *c, const json_t *o, const char *key, int *dst, int lo, int hi)
 {
     const json_t *v = json_object_get(o, key);
@@ -126,9 +159,9 @@ static int get_value(struct ctx *c, const char *field, const json_t *v, char *ds
 
 static const char *const fields_common[] = {"type", NULL};
 static const char *const *const node_fields[] = {
-    [BLEND_IVR_PLAY] = (const char *const[]){"text", "file", "barge_in", "next", NULL},
+    [BLEND_IVR_PLAY] = (const char *const[]){"text", "file", "barge_in", "language", "next", NULL},
     [BLEND_IVR_MENU] = (const char *const[]){"prompt", "options", "timeout_s", "retries", "invalid",
-                                             "timeout", "exhausted", NULL},
+                                             "timeout", "exhausted", "language", NULL},
     [BLEND_IVR_COLLECT] =
         (const char *const[]){"prompt", "min", "max", "terminator", "timeout_s", "validate", "mask",
                               "var", "next", "invalid", "timeout", NULL},
@@ -136,7 +169,8 @@ static const char *const *const node_fields[] = {
     [BLEND_IVR_SET] = (const char *const[]){"vars", "next", NULL},
     [BLEND_IVR_HTTP] = (const char *const[]){"url", "timeout_ms", "vars", "next", "failure", NULL},
     [BLEND_IVR_QUEUE] = (const char *const[]){"queue", "announce_every_s", "callback_key",
-                                              "voicemail_key", "max_wait_s", "overflow", NULL},
+                                              "voicemail_key", "max_wait_s", "overflow", "after",
+                                              "messages", "message_every_s", NULL},
     [BLEND_IVR_VOICEMAIL] = (const char *const[]){"max_s", "queue", "next", NULL},
     [BLEND_IVR_TRANSFER] = (const char *const[]){"number", NULL},
     [BLEND_IVR_SURVEY] = (const char *const[]){"questions", "timeout_s", "next", NULL},
@@ -395,6 +429,7 @@ static void load_node_fields(struct ctx *c, const json_t *o, struct blend_ivr_no
     get_target(c, o, "exhausted", &n->exhausted);
     get_target(c, o, "failure", &n->failure);
     get_target(c, o, "overflow", &n->overflow);
+    get_target(c, o, "after", &n->after);
     get_target(c, o, "else", &n->else_);
     switch (n->type) {
     case BLEND_IVR_PLAY:
@@ -404,10 +439,12 @@ static void load_node_fields(struct ctx *c, const json_t *o, struct blend_ivr_no
             err(c, "text", "a play node has either text or file");
         }
         get_bool(c, o, "barge_in", &n->is_barge_in);
+        get_str(c, o, "language", n->language, sizeof n->language, 0);
         break;
     case BLEND_IVR_MENU:
         n->retries = 2;
         get_str(c, o, "prompt", n->text, sizeof n->text, 1);
+        get_str(c, o, "language", n->language, sizeof n->language, 0);
         get_int(c, o, "retries", &n->retries, 0, 10);
         load_options(c, o, n);
         break;
@@ -432,6 +469,7 @@ static void load_node_fields(struct ctx *c, const json_t *o, struct blend_ivr_no
         get_int(c, o, "max_wait_s", &n->max_wait_s, 0, 24 * 3600);
         get_key(c, o, "callback_key", &n->callback_key);
         get_key(c, o, "voicemail_key", &n->voicemail_key);
+        load_messages(c, o, n);
         break;
     case BLEND_IVR_VOICEMAIL:
         n->max_s = 120;
@@ -481,7 +519,8 @@ static int load_node(struct ctx *c, struct blend_ivr_flow *flow, const char *nam
 
 static int load_top(struct ctx *c, const json_t *doc, struct blend_ivr_flow *flow)
 {
-    static const char *const top[] = {"name", "version", "language", "start", "nodes", NULL};
+    static const char *const top[] = {"name",  "version",     "language", "start",
+                                      "nodes", "description", NULL};
     const char *key;
     const json_t *v;
     json_object_foreach((json_t *)doc, key, v)
@@ -592,4 +631,38 @@ int blend_flow_parse(const char *text, size_t len, struct blend_ivr_flow **out,
     int rc = blend_flow_load_valid(doc, out, errs);
     json_decref(doc);
     return rc;
+}
+
+void blend_flow_check_doc(const json_t *doc, int is_create, struct blend_field_errors *errs)
+{
+    BLEND_ASSERT(doc && errs);
+    int has_start = json_object_get(doc, "start") != NULL;
+    int has_nodes = json_object_get(doc, "nodes") != NULL;
+    if (!is_create) {
+        if (has_start != has_nodes) {
+            blend_field_errors_add(errs, has_start ? "nodes" : "start",
+                                   "a flow's graph changes as a whole: give start and nodes "
+                                   "together");
+            return;
+        }
+        if (!has_start) {
+            return; /* name, description or language only */
+        }
+    }
+    json_t *flow_doc =
+        json_pack("{s:s, s:i, s:O, s:O}", "name", "flow", "version", 1, "start",
+                  json_object_get(doc, "start"), "nodes", json_object_get(doc, "nodes"));
+    if (!flow_doc) {
+        blend_field_errors_add(errs, "", "out of memory");
+        return;
+    }
+    json_t *lang = json_object_get(doc, "language");
+    if (json_is_string(lang)) {
+        json_object_set(flow_doc, "language", lang);
+    }
+    struct blend_ivr_flow *flow = NULL;
+    if (blend_flow_load_valid(flow_doc, &flow, errs) == 0) {
+        blend_ivr_flow_destroy(flow);
+    }
+    json_decref(flow_doc);
 }

@@ -44,6 +44,7 @@ enum blend_field_flags {
 };
 
 struct blend_resource;
+struct blend_field_errors;
 
 struct blend_field {
     const char *name;   /* JSON name; "group.name" nests one level ("capacity.voice") */
@@ -69,6 +70,9 @@ struct blend_resource {
     const struct blend_field *fields;
     size_t fields_count;
     unsigned is_versioned : 1; /* has id, version, created_at, updated_at columns */
+    /* Rules across fields, run on a document whose fields all passed (a flow's graph); adds
+     * field errors to `errs`. NULL = none. */
+    void (*check_doc)(const json_t *doc, int is_create, struct blend_field_errors *errs);
 };
 
 /* Every top-level resource, NULL-terminated, and lookup by plural name. */
@@ -88,6 +92,7 @@ extern const struct blend_resource blend_res_contacts;
 extern const struct blend_resource blend_res_interactions;
 extern const struct blend_resource blend_res_messages;
 extern const struct blend_resource blend_res_recordings;
+extern const struct blend_resource blend_res_flows;
 
 /* ---- Validation --------------------------------------------------------------------------- */
 

@@ -7,6 +7,7 @@
  * contact_identities) are reachable only through their parent's CHILDREN field and are not in
  * blend_resources[].
  */
+#include "model/flow.h"
 #include "model/model.h"
 #include "tz/tz.h"
 
@@ -127,6 +128,7 @@ static const char *const recording_policies[] = {"off", "always", NULL};
 static const char *const overflow_actions[] = {"none", "queue", "voicemail", "callback", NULL};
 static const char *const identity_kinds[] = {"phone", "email", "chat", "sms", "social", NULL};
 static const char *const directions[] = {"inbound", "outbound", NULL};
+static const char *const interaction_kinds[] = {"callback", "voicemail", NULL};
 static const char *const interaction_states[] = {"new",     "queued", "offered", "connected",
                                                  "wrap_up", "ended",  NULL};
 
@@ -803,6 +805,23 @@ static const struct blend_field interactions_fields[] = {
      .type = BLEND_FT_STRING,
      .flags = BLEND_FF_PII,
      .max = 4096},
+    /* The customer's address on the channel (a caller's number); a callback dials it. */
+    {.name = "address",
+     .column = "address",
+     .type = BLEND_FT_STRING,
+     .flags = BLEND_FF_NULLABLE | BLEND_FF_PII,
+     .max = 256},
+    {.name = "language",
+     .column = "language",
+     .type = BLEND_FT_STRING,
+     .flags = BLEND_FF_NULLABLE,
+     .min = 2,
+     .max = 16},
+    {.name = "kind",
+     .column = "kind",
+     .type = BLEND_FT_ENUM,
+     .flags = BLEND_FF_NULLABLE,
+     .values = interaction_kinds},
 };
 
 const struct blend_resource blend_res_interactions = {
@@ -880,6 +899,48 @@ const struct blend_resource blend_res_recordings = {
     .is_versioned = 1,
 };
 
+/* ---- Flows ---------------------------------------------------------------------------------- */
+
+/* The graph is checked as a whole (docs/flows.md) by blend_flow_check_doc. */
+static const struct blend_field flows_fields[] = {
+    {.name = "name",
+     .column = "name",
+     .type = BLEND_FT_STRING,
+     .flags = BLEND_FF_REQUIRED | BLEND_FF_UNIQUE,
+     .min = 1,
+     .max = 64,
+     .check = check_name},
+    {.name = "description",
+     .column = "description",
+     .type = BLEND_FT_STRING,
+     .flags = BLEND_FF_NULLABLE,
+     .max = 256},
+    {.name = "language",
+     .column = "language",
+     .type = BLEND_FT_STRING,
+     .min = 2,
+     .max = 16,
+     .default_json = "\"en\""},
+    {.name = "start",
+     .column = "start",
+     .type = BLEND_FT_STRING,
+     .flags = BLEND_FF_REQUIRED,
+     .min = 1,
+     .max = 63},
+    {.name = "nodes", .column = "nodes", .type = BLEND_FT_JSON, .flags = BLEND_FF_REQUIRED},
+};
+
+const struct blend_resource blend_res_flows = {
+    .name = "flows",
+    .singular = "flow",
+    .table = "flows",
+    .key = "name",
+    .fields = flows_fields,
+    .fields_count = COUNT(flows_fields),
+    .is_versioned = 1,
+    .check_doc = blend_flow_check_doc,
+};
+
 const struct blend_resource *const blend_resources[] = {
     &blend_res_users,
     &blend_res_api_tokens,
@@ -887,6 +948,7 @@ const struct blend_resource *const blend_resources[] = {
     &blend_res_agents,
     &blend_res_calendars,
     &blend_res_queues,
+    &blend_res_flows,
     &blend_res_entry_points,
     &blend_res_contacts,
     &blend_res_interactions,

@@ -623,6 +623,9 @@ int blend_model_validate(const struct blend_resource *res, const json_t *input,
     }
     struct pass p = {errs, "", mode, allow_internal};
     int rc = validate_object(res, input, &p, out);
+    if (rc == 0 && errs->count_total == 0 && res->check_doc) {
+        res->check_doc(out, mode == BLEND_VALIDATE_CREATE, errs);
+    }
     if (rc == 0 && errs->count_total > 0) {
         rc = BLEND_EINVAL;
     }

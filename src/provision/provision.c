@@ -25,6 +25,7 @@ enum section {
     SEC_QUEUES,
     SEC_USERS,
     SEC_AGENTS,
+    SEC_FLOWS,
     SEC_ENTRY_POINTS,
     SEC_CONTACTS,
     SEC_COUNT,
@@ -39,6 +40,7 @@ static const struct {
     [SEC_QUEUES] = {"queues", &blend_res_queues},
     [SEC_USERS] = {"users", &blend_res_users},
     [SEC_AGENTS] = {"agents", &blend_res_agents},
+    [SEC_FLOWS] = {"flows", &blend_res_flows},
     [SEC_ENTRY_POINTS] = {"entry_points", &blend_res_entry_points},
     [SEC_CONTACTS] = {"contacts", &blend_res_contacts},
 };

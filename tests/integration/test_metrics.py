@@ -77,7 +77,8 @@ def run():
               types.get("blend_sip_rtp_packets_total") == "counter",
               f"blend_sip_* families: {[t for t in types if t.startswith('blend_sip')]}")
         kinds = {l.get("kind") for l, _ in find(samples, "blend_sip_rtp_packets_total")}
-        check(kinds == {"to_agent", "to_customer", "moh", "comfort", "mixed", "dropped", "held"},
+        check(kinds == {"to_agent", "to_customer", "moh", "comfort", "prompt", "silence", "mixed",
+                        "dropped", "held"},
               f"blend_sip_rtp_packets_total kinds: {kinds}")
         check(value(samples, "blend_sip_calls_active") == 0, "no call yet")
 

@@ -26,7 +26,8 @@ class Fixtures:
     def __init__(self, srv, admin):
         self.srv, self.admin = srv, admin
         self.ids = {}
-        for res in ("users", "skills", "agents", "calendars", "queues", "entry-points", "contacts"):
+        for res in ("users", "skills", "agents", "calendars", "queues", "flows", "entry-points",
+                    "contacts"):
             self.ids[res] = self.create(res)
         self.ids["interactions"] = self.create("interactions")
         self.own_agent = srv.agent_of_user(admin, "minji")["id"]
@@ -43,6 +44,7 @@ class Fixtures:
             "agents": {"name": n},
             "calendars": {"name": n, "time_zone": "UTC"},
             "queues": {"name": n},
+            "flows": {"name": n, "start": "bye", "nodes": {"bye": {"type": "hangup"}}},
             "entry-points": {"name": n, "channel": "chat", "address": n},
             "contacts": {"name": "RBAC Contact", "identities": [{"kind": "email", "value": n + "@x.example"}]},
             "interactions": {"channel": "voice", "queue": "billing"},
@@ -62,6 +64,7 @@ PATCH_BODIES = {
     "agents": {"display_name": "RBAC"},
     "calendars": {"time_zone": "UTC"},
     "queues": {"priority": 1},
+    "flows": {"description": "RBAC"},
     "entry-points": {"enabled": True},
     "contacts": {"name": "RBAC Changed"},
 }

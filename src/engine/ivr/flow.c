@@ -119,7 +119,7 @@ int blend_ivr_flow_add(struct blend_ivr_flow *flow, const char *name, enum blend
     snprintf(node->type_name, sizeof node->type_name, "%s", blend_ivr_type_name(type));
     struct blend_ivr_target *ts[] = {&node->next,      &node->invalid, &node->timeout,
                                      &node->exhausted, &node->failure, &node->overflow,
-                                     &node->else_};
+                                     &node->after,     &node->else_};
     for (size_t i = 0; i < sizeof ts / sizeof ts[0]; i++) {
         target_none(ts[i]);
     }
@@ -138,6 +138,7 @@ static void each_target(struct blend_ivr_node *n, target_fn fn, void *ctx)
     fn(&n->exhausted, "exhausted", ctx);
     fn(&n->failure, "failure", ctx);
     fn(&n->overflow, "overflow", ctx);
+    fn(&n->after, "after", ctx);
     fn(&n->else_, "else", ctx);
     for (size_t i = 0; i < n->options_count; i++) {
         fn(&n->options[i].target, "options", ctx);
@@ -243,7 +244,7 @@ static void check_node(const struct blend_ivr_node *n, struct blend_ivr_errors *
 
 /* Successor indexes of node i (targets that resolve); returns the count. A menu without
  * invalid/timeout targets returns to itself. */
-#define SUCC_MAX (BLEND_IVR_OPTIONS_MAX + BLEND_IVR_CASES_MAX + 8)
+#define SUCC_MAX (BLEND_IVR_OPTIONS_MAX + BLEND_IVR_CASES_MAX + 9)
 struct succ {
     int32_t idx[SUCC_MAX];
     size_t count;
@@ -412,7 +413,8 @@ static void check_vars(const struct blend_ivr_flow *flow, const unsigned char *s
         const struct blend_ivr_node *node = &flow->nodes[i];
         for (size_t k = 0; seen[i] && k < node->cases_count; k++) {
             const char *v = node->cases[k].var;
-            if (node->cases[k].calendar == 0 && v[0] && !(in[i] & var_bit(&t, v))) {
+            if (node->cases[k].calendar == 0 && v[0] && strncmp(v, "contact.", 8) != 0 &&
+                !(in[i] & var_bit(&t, v))) {
                 add_error(errs, node->name, "variable '%s' is read before any node sets it", v);
             }
         }

@@ -38,6 +38,8 @@
 #define BLEND_IVR_CASES_MAX 8
 #define BLEND_IVR_SETS_MAX 8
 #define BLEND_IVR_QUESTIONS_MAX 5
+/* Periodic messages of one queue node (played in turn while the caller waits). */
+#define BLEND_IVR_MESSAGES_MAX 4
 /* Variables one session holds (flow variables and http answers together). */
 #define BLEND_IVR_VARS_MAX 32
 /* Distinct variable names one flow may mention (the validator tracks them as a 64-bit set). */
@@ -117,6 +119,7 @@ struct blend_ivr_node {
     char type_name[BLEND_IVR_NAME_BYTES]; /* as written, for errors about unknown types */
     enum blend_ivr_node_type type;
     char text[BLEND_IVR_TEXT_BYTES]; /* play text, menu/collect prompt */
+    char language[16];               /* play, menu: the text's language ("" = the session's) */
     char file[BLEND_IVR_TEXT_BYTES]; /* play file; url of http */
     int is_barge_in;                 /* play */
     int timeout_s;                   /* menu, collect, survey (per question) */
@@ -124,12 +127,15 @@ struct blend_ivr_node {
     int digits_min, digits_max;      /* collect */
     char terminator;                 /* collect: 0 = none */
     enum blend_ivr_validate_kind validate;
-    int is_masked;                     /* collect: digits are logged as '*' */
-    char var[BLEND_IVR_NAME_BYTES];    /* collect: where the digits go */
-    int timeout_ms;                    /* http */
-    char queue[BLEND_IVR_NAME_BYTES];  /* queue, voicemail */
-    int announce_every_s, max_wait_s;  /* queue */
-    char callback_key, voicemail_key;  /* queue: 0 = none */
+    int is_masked;                    /* collect: digits are logged as '*' */
+    char var[BLEND_IVR_NAME_BYTES];   /* collect: where the digits go */
+    int timeout_ms;                   /* http */
+    char queue[BLEND_IVR_NAME_BYTES]; /* queue, voicemail */
+    int announce_every_s, max_wait_s; /* queue */
+    char callback_key, voicemail_key; /* queue: 0 = none */
+    char messages[BLEND_IVR_MESSAGES_MAX][BLEND_IVR_TEXT_BYTES]; /* queue: spoken in turn */
+    size_t messages_count;
+    int message_every_s;               /* queue: period of the messages (0 = none) */
     int max_s;                         /* voicemail */
     char number[BLEND_IVR_NAME_BYTES]; /* transfer */
     struct blend_ivr_option options[BLEND_IVR_OPTIONS_MAX];
@@ -147,6 +153,8 @@ struct blend_ivr_node {
     struct blend_ivr_target exhausted; /* menu */
     struct blend_ivr_target failure;   /* http */
     struct blend_ivr_target overflow;  /* queue (optional) */
+    struct blend_ivr_target after;     /* queue (optional): where the caller goes when the
+                                          agent hangs up first (a post-call survey) */
     struct blend_ivr_target else_;     /* branch */
 };
 
@@ -192,8 +200,9 @@ struct blend_ivr_errors {
 /* Checks a linked flow: missing start, unknown node types, missing or unknown targets, nodes no
  * path from the start reaches, variables read where no path from the start can have set them
  * (host-provided ones excepted: caller, language, priority, queue, skills, hour, ewt_s,
- * waiting, agents_ready), and loops of nodes none of which waits for the caller or the host.
- * Returns 0, or BLEND_EINVAL with `errs` filled (each naming its node). */
+ * waiting, agents_ready, and "contact.*": what the CRM knows of the caller), and loops of nodes
+ * none of which waits for the caller or the host. Returns 0, or BLEND_EINVAL with `errs` filled
+ * (each naming its node). */
 BLEND_MUST_USE int blend_ivr_validate(const struct blend_ivr_flow *flow,
                                       struct blend_ivr_errors *errs);
 
@@ -217,7 +226,14 @@ enum blend_ivr_event_kind {
     BLEND_IVR_EV_RECORDED,    /* the voicemail finished */
 };
 
-enum blend_ivr_queue_event { BLEND_IVR_QUEUE_ANSWERED = 1, BLEND_IVR_QUEUE_OVERFLOW };
+/* ANSWERED: an agent took the call; OVERFLOW: routing moved it out of the queue; AGENT_LEFT:
+ * the agent hung up and the caller is still on the line (only after ANSWERED on a queue node
+ * with `after`). */
+enum blend_ivr_queue_event {
+    BLEND_IVR_QUEUE_ANSWERED = 1,
+    BLEND_IVR_QUEUE_OVERFLOW,
+    BLEND_IVR_QUEUE_AGENT_LEFT
+};
 
 struct blend_ivr_event {
     enum blend_ivr_event_kind kind;
@@ -286,8 +302,37 @@ BLEND_MUST_USE int blend_ivr_session_step(struct blend_ivr_session *s,
 int blend_ivr_session_is_ended(const struct blend_ivr_session *s);
 /* The exit reason once ended ("hangup", "transfer", "answered", "callback", "max-wait",
  * "overflow", "step-budget", "dead-end"), else NULL. */
+/* 1 while the caller talks to an agent and the flow waits to go on at the queue node's `after`
+ * (a post-call survey): the host keeps the customer when the agent hangs up. */
+int blend_ivr_session_is_connected(const struct blend_ivr_session *s);
 const char *blend_ivr_session_exit_reason(const struct blend_ivr_session *s);
+/* Sets a variable from the host (what it knows of the caller before the first node, e.g.
+ * "contact.name"). BLEND_EINVAL empty or too long name, too long value; BLEND_ELIMIT when
+ * BLEND_IVR_VARS_MAX variables are set already. */
+BLEND_MUST_USE int blend_ivr_session_var_set(struct blend_ivr_session *s, const char *name,
+                                             const char *value);
 /* A variable's value, or NULL when unset. */
 const char *blend_ivr_session_var(const struct blend_ivr_session *s, const char *name);
+
+/* ---- What Blend itself says to a caller in a queue (announce.c) --------------------------- */
+
+/* Languages with built-in sentences: English, Korean, Chinese (Mandarin and Cantonese read the
+ * same characters). A language tag maps by prefix ("ko", "ko-KR" -> Korean; "zh", "cmn",
+ * "yue" -> Chinese); anything else is English. */
+enum blend_ivr_lang { BLEND_IVR_LANG_EN, BLEND_IVR_LANG_KO, BLEND_IVR_LANG_ZH };
+enum blend_ivr_lang blend_ivr_lang_of(const char *language);
+
+/* The expected wait as announced, in minutes: 0 means "less than a minute" (up to 60 s), then
+ * whole minutes rounded up to 10, then rounded up to 5-minute steps. `last_min` is what the same
+ * caller heard last (-1 for none): the announcement never grows (a caller is never told the
+ * wait got longer while their place in line did not change). */
+int blend_ivr_wait_minutes(int64_t ewt_ms, int last_min);
+/* The sentence announcing a caller's position (1 = next) and wait (from blend_ivr_wait_minutes)
+ * in the language. Writes at most cap bytes (NUL included); BLEND_ELIMIT when it does not fit,
+ * BLEND_EINVAL for a position below 1 or negative minutes. */
+BLEND_MUST_USE int blend_ivr_announce_text(const char *language, int position, int minutes,
+                                           char *out, size_t cap);
+/* The confirmation a caller hears after asking for a callback, in the language. */
+const char *blend_ivr_callback_text(const char *language);
 
 #endif

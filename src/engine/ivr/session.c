@@ -24,6 +24,7 @@ enum phase {
     PH_INPUT,  /* waiting for a key press, timer armed */
     PH_HTTP,
     PH_QUEUE,
+    PH_CONNECTED, /* answered by an agent; goes on at the queue node's `after` */
     PH_RECORD,
     PH_ENDED,
 };
@@ -152,7 +153,10 @@ static void play(struct blend_ivr_session *s, const char *text, const char *file
     struct blend_ivr_effect *e = emit(s, BLEND_IVR_FX_PLAY);
     e->text = text;
     e->file = file;
-    e->language = language(s);
+    const struct blend_ivr_node *n = s->node >= 0 ? cur(s) : NULL;
+    e->language = n && n->language[0] && (n->type == BLEND_IVR_PLAY || n->type == BLEND_IVR_MENU)
+                      ? n->language
+                      : language(s);
     e->is_barge_in = barge_in;
     s->phase = PH_PROMPT;
 }
@@ -571,12 +575,22 @@ static void on_host(struct blend_ivr_session *s, const struct blend_ivr_event *e
         run(s, n->next.index);
     } else if (ev->kind == BLEND_IVR_EV_QUEUE && s->phase == PH_QUEUE) {
         if (ev->queue_event == BLEND_IVR_QUEUE_ANSWERED) {
-            finish(s, "answered", 0);
+            if (n->after.index >= 0) {
+                s->phase = PH_CONNECTED;
+                s->timer_id = 0; /* the max wait no longer applies */
+            } else {
+                finish(s, "answered", 0);
+            }
+        } else if (ev->queue_event == BLEND_IVR_QUEUE_AGENT_LEFT) {
+            /* Not answered yet: nothing to go on from. */
         } else if (n->overflow.index >= 0) {
             run(s, n->overflow.index);
         } else {
             finish(s, "overflow", 1);
         }
+    } else if (ev->kind == BLEND_IVR_EV_QUEUE && s->phase == PH_CONNECTED &&
+               ev->queue_event == BLEND_IVR_QUEUE_AGENT_LEFT) {
+        run(s, n->after.index);
     } else if (ev->kind == BLEND_IVR_EV_RECORDED && s->phase == PH_RECORD) {
         run(s, n->next.index);
     }
@@ -618,5 +632,26 @@ int blend_ivr_session_step(struct blend_ivr_session *s, const struct blend_ivr_e
     s->fx = NULL;
     BLEND_ASSERT(s->phase != PH_IDLE);
     BLEND_ASSERT(s->steps <= BLEND_IVR_STEP_BUDGET + 1);
+    return 0;
+}
+
+int blend_ivr_session_is_connected(const struct blend_ivr_session *s)
+{
+    BLEND_ASSERT(s);
+    return s->phase == PH_CONNECTED;
+}
+
+int blend_ivr_session_var_set(struct blend_ivr_session *s, const char *name, const char *value)
+{
+    BLEND_ASSERT(s && name && value);
+    size_t nl = strlen(name), vl = strlen(value);
+    if (nl == 0 || nl >= BLEND_IVR_NAME_BYTES || vl >= BLEND_IVR_VALUE_BYTES) {
+        return BLEND_EINVAL;
+    }
+    int known = blend_ivr_session_var(s, name) != NULL;
+    if (!known && s->vars_count >= BLEND_IVR_VARS_MAX) {
+        return BLEND_ELIMIT;
+    }
+    var_set(s, name, value);
     return 0;
 }

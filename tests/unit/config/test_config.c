@@ -398,6 +398,10 @@ static void env_names_come_from_the_table(void **state)
         "BLEND_STORE_URL",
         "BLEND_STORE_BATCH_MAX",
         "BLEND_DATA_DIR",
+        "BLEND_IVR_PROMPTS_DIR",
+        "BLEND_IVR_TTS_COMMAND",
+        "BLEND_IVR_TTS_WORDS_PER_MINUTE",
+        "BLEND_IVR_HTTP_ALLOW",
         "BLEND_LOG_LEVEL",
         "BLEND_TLS_CERT",
         "BLEND_TLS_KEY",
@@ -654,6 +658,11 @@ static void defaults_format_as_expected(void **state)
                                "batch_max = 512\n"
                                "\n[data]\n"
                                "dir = var\n"
+                               "\n[ivr]\n"
+                               "prompts_dir = prompts\n"
+                               "tts_command = espeak-ng\n"
+                               "tts_words_per_minute = 150\n"
+                               "http_allow = \"\"\n"
                                "\n[log]\n"
                                "level = info\n"
                                "\n[tls]\n"

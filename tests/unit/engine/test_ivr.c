@@ -477,6 +477,137 @@ static void queue_join_callback_voicemail_maxwait(void **state)
     finish(s, f);
 }
 
+/* A queue node with `after`: the session waits through the conversation and goes on when the
+ * agent hangs up first (a post-call survey); the max-wait timer no longer applies. */
+static void queue_after_runs_when_agent_leaves(void **state)
+{
+    (void)state;
+    struct blend_ivr_flow *f = new_flow("agent");
+    struct blend_ivr_node *n = add(f, "agent", BLEND_IVR_QUEUE);
+    snprintf(n->queue, sizeof n->queue, "billing");
+    n->max_wait_s = 60;
+    tgt(&n->after, "thanks");
+    add_play(f, "thanks", "Thank you", "bye", 0);
+    add_hangup(f, "bye");
+    blend_ivr_flow_link(f);
+    struct blend_ivr_errors errs;
+    assert_int_equal(blend_ivr_validate(f, &errs), 0);
+    struct blend_ivr_session *s = start(f, NULL);
+    uint32_t wait_timer = find(BLEND_IVR_FX_ARM_TIMER)->timer_id;
+    struct blend_ivr_event left = {
+        .kind = BLEND_IVR_EV_QUEUE, .now_ms = 2000, .queue_event = BLEND_IVR_QUEUE_AGENT_LEFT};
+    assert_int_equal(blend_ivr_session_step(s, &left, &fx), 0);
+    assert_int_equal(fx.count, 0); /* not answered yet: ignored */
+    struct blend_ivr_event ans = {
+        .kind = BLEND_IVR_EV_QUEUE, .now_ms = 3000, .queue_event = BLEND_IVR_QUEUE_ANSWERED};
+    assert_int_equal(blend_ivr_session_step(s, &ans, &fx), 0);
+    assert_false(blend_ivr_session_is_ended(s));
+    assert_true(blend_ivr_session_is_connected(s));
+    timer(s, wait_timer, 61000 + 3000);
+    assert_int_equal(fx.count, 0); /* the wait timer is stale once connected */
+    digit(s, '5');
+    assert_int_equal(fx.count, 0);
+    left.now_ms = 120000;
+    assert_int_equal(blend_ivr_session_step(s, &left, &fx), 0);
+    assert_false(blend_ivr_session_is_connected(s));
+    assert_string_equal(last_step(), "thanks");
+    assert_string_equal(find(BLEND_IVR_FX_PLAY)->text, "Thank you");
+    send(s, BLEND_IVR_EV_PLAYED, 121000);
+    assert_string_equal(blend_ivr_session_exit_reason(s), "hangup");
+    finish(s, f);
+}
+
+/* A play or menu node may name its text's language; the session's language stays. */
+static void node_language_overrides_for_its_text(void **state)
+{
+    (void)state;
+    struct blend_ivr_flow *f = new_flow("ko-hello");
+    add_play(f, "ko-hello", "안녕하세요", "en-hello", 0);
+    snprintf(f->nodes[0].language, sizeof f->nodes[0].language, "ko");
+    add_play(f, "en-hello", "Hello", "bye", 0);
+    add_hangup(f, "bye");
+    snprintf(f->language, sizeof f->language, "en");
+    struct blend_ivr_session *s = start(f, NULL);
+    assert_string_equal(find(BLEND_IVR_FX_PLAY)->language, "ko");
+    send(s, BLEND_IVR_EV_PLAYED, 2000);
+    assert_string_equal(find(BLEND_IVR_FX_PLAY)->language, "en");
+    assert_null(blend_ivr_session_var(s, "language"));
+    finish(s, f);
+}
+
+/* Announcements: rounding, never growing for the same caller, the three languages. */
+static void announcements_round_and_never_grow(void **state)
+{
+    (void)state;
+    assert_int_equal(blend_ivr_wait_minutes(0, -1), 0);
+    assert_int_equal(blend_ivr_wait_minutes(60000, -1), 0);
+    assert_int_equal(blend_ivr_wait_minutes(60001, -1), 2);
+    assert_int_equal(blend_ivr_wait_minutes(9 * 60000 + 1, -1), 10);
+    assert_int_equal(blend_ivr_wait_minutes(10 * 60000 + 1, -1), 15);
+    assert_int_equal(blend_ivr_wait_minutes(23 * 60000, -1), 25);
+    assert_int_equal(blend_ivr_wait_minutes(23 * 60000, 10), 10); /* never grows */
+    assert_int_equal(blend_ivr_wait_minutes(3 * 60000, 10), 3);   /* may shrink */
+    assert_int_equal(blend_ivr_wait_minutes(INT64_MAX / 2, -1), 24 * 60);
+    char t[256];
+    assert_int_equal(blend_ivr_announce_text("en", 3, 5, t, sizeof t), 0);
+    assert_string_equal(t, "You are number 3 in line. Your expected wait is about 5 minutes.");
+    assert_int_equal(blend_ivr_announce_text("en-GB", 1, 1, t, sizeof t), 0);
+    assert_string_equal(t, "You are number 1 in line. Your expected wait is about 1 minute.");
+    assert_int_equal(blend_ivr_announce_text("en", 2, 0, t, sizeof t), 0);
+    assert_non_null(strstr(t, "less than a minute"));
+    assert_int_equal(blend_ivr_announce_text("ko", 4, 3, t, sizeof t), 0);
+    assert_non_null(strstr(t, "4번"));
+    assert_non_null(strstr(t, "3분"));
+    assert_int_equal(blend_ivr_announce_text("yue", 2, 7, t, sizeof t), 0);
+    assert_non_null(strstr(t, "第2位"));
+    assert_int_equal(blend_ivr_announce_text("en", 0, 1, t, sizeof t), BLEND_EINVAL);
+    assert_int_equal(blend_ivr_announce_text("en", 1, 1, t, 10), BLEND_ELIMIT);
+    assert_int_equal(blend_ivr_lang_of("zh-CN"), BLEND_IVR_LANG_ZH);
+    assert_int_equal(blend_ivr_lang_of("fr"), BLEND_IVR_LANG_EN);
+    assert_non_null(strstr(blend_ivr_callback_text("ko"), "전화"));
+    assert_non_null(strstr(blend_ivr_callback_text(NULL), "call you back"));
+}
+
+/* The host sets what it knows before the first node; contact.* variables are the host's and
+ * never a validation error. */
+static void host_variables_and_contact_facts(void **state)
+{
+    (void)state;
+    struct blend_ivr_flow *f = new_flow("vip");
+    struct blend_ivr_node *n = add(f, "vip", BLEND_IVR_BRANCH);
+    snprintf(n->cases[0].var, sizeof n->cases[0].var, "contact.tier");
+    snprintf(n->cases[0].value, sizeof n->cases[0].value, "gold");
+    n->cases[0].op = BLEND_IVR_EQ;
+    tgt(&n->cases[0].next, "gold");
+    n->cases_count = 1;
+    tgt(&n->else_, "bye");
+    add_play(f, "gold", "Welcome back", "bye", 0);
+    add_hangup(f, "bye");
+    blend_ivr_flow_link(f);
+    struct blend_ivr_errors errs;
+    assert_int_equal(blend_ivr_validate(f, &errs), 0);
+    struct blend_ivr_session *s = NULL;
+    assert_int_equal(blend_ivr_session_create(f, &s), 0);
+    assert_int_equal(blend_ivr_session_var_set(s, "contact.tier", "gold"), 0);
+    assert_int_equal(blend_ivr_session_var_set(s, "", "x"), BLEND_EINVAL);
+    char big[BLEND_IVR_VALUE_BYTES + 1];
+    memset(big, 'a', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    assert_int_equal(blend_ivr_session_var_set(s, "contact.x", big), BLEND_EINVAL);
+    struct blend_ivr_event ev = {.kind = BLEND_IVR_EV_START, .now_ms = 1000};
+    assert_int_equal(blend_ivr_session_step(s, &ev, &fx), 0);
+    assert_string_equal(find(BLEND_IVR_FX_PLAY)->text, "Welcome back");
+    for (int i = 0; i < BLEND_IVR_VARS_MAX; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "v%d", i);
+        int rc = blend_ivr_session_var_set(s, name, "1");
+        assert_true(rc == 0 || rc == BLEND_ELIMIT);
+    }
+    assert_int_equal(blend_ivr_session_var_set(s, "one-too-many", "1"), BLEND_ELIMIT);
+    assert_int_equal(blend_ivr_session_var_set(s, "contact.tier", "silver"), 0); /* existing */
+    finish(s, f);
+}
+
 static void transfer_ends_session(void **state)
 {
     (void)state;
@@ -675,6 +806,10 @@ int main(void)
         cmocka_unit_test(transfer_ends_session),
         cmocka_unit_test(survey_scales),
         cmocka_unit_test(barge_in_types_ahead),
+        cmocka_unit_test(queue_after_runs_when_agent_leaves),
+        cmocka_unit_test(node_language_overrides_for_its_text),
+        cmocka_unit_test(announcements_round_and_never_grow),
+        cmocka_unit_test(host_variables_and_contact_facts),
         cmocka_unit_test(step_budget_stops_loops),
         cmocka_unit_test(validator_names_nodes),
         cmocka_unit_test(validator_accepts_a_good_flow),

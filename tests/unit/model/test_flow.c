@@ -5,7 +5,9 @@
  * crash; every allocation failure is answered with BLEND_ENOMEM and leaks nothing.
  */
 #include "base/alloc.h"
+#include "engine/calendar/calendar.h"
 #include "model/flow.h"
+#include "tz/tz.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -271,6 +273,130 @@ static void allocation_failures_leak_nothing(void **state)
     assert_true(ok);
 }
 
+/* The flows resource: a document is validated as a whole flow (graph errors name the node);
+ * a patch changing the graph gives start and nodes together; a patch of the description alone
+ * needs neither. */
+static void flows_resource_checks_the_graph(void **state)
+{
+    (void)state;
+    read_example();
+    json_error_t jerr;
+    json_t *ex = json_loadb(example, example_len, 0, &jerr);
+    assert_non_null(ex);
+    json_t *in = json_pack("{s:s, s:O, s:O, s:O}", "name", "main", "language",
+                           json_object_get(ex, "language"), "start", json_object_get(ex, "start"),
+                           "nodes", json_object_get(ex, "nodes"));
+    struct blend_field_errors errs;
+    json_t *doc = NULL;
+    assert_int_equal(
+        blend_model_validate(&blend_res_flows, in, BLEND_VALIDATE_CREATE, 0, &doc, &errs), 0);
+    json_decref(doc);
+    /* A target to a node that does not exist. */
+    json_object_set_new(json_object_get(json_object_get(in, "nodes"), "xfer"), "type",
+                        json_string("play"));
+    json_object_set_new(json_object_get(json_object_get(in, "nodes"), "xfer"), "next",
+                        json_string("nowhere"));
+    json_object_del(json_object_get(json_object_get(in, "nodes"), "xfer"), "number");
+    json_object_set_new(json_object_get(json_object_get(in, "nodes"), "xfer"), "text",
+                        json_string("Transferring"));
+    doc = NULL;
+    assert_int_equal(
+        blend_model_validate(&blend_res_flows, in, BLEND_VALIDATE_CREATE, 0, &doc, &errs),
+        BLEND_EINVAL);
+    assert_null(doc);
+    assert_true(has_error(&errs, "nodes.xfer", "nowhere"));
+    json_decref(in);
+
+    json_t *patch = json_pack("{s:{s:{s:s}}}", "nodes", "a", "type", "hangup");
+    assert_int_equal(
+        blend_model_validate(&blend_res_flows, patch, BLEND_VALIDATE_PATCH, 0, &doc, &errs),
+        BLEND_EINVAL);
+    assert_true(has_error(&errs, "start", "together"));
+    json_decref(patch);
+    patch = json_pack("{s:s, s:{s:{s:s}}}", "start", "a", "nodes", "a", "type", "hangup");
+    assert_int_equal(
+        blend_model_validate(&blend_res_flows, patch, BLEND_VALIDATE_PATCH, 0, &doc, &errs), 0);
+    json_decref(doc);
+    json_decref(patch);
+    patch = json_pack("{s:s}", "description", "Main line");
+    assert_int_equal(
+        blend_model_validate(&blend_res_flows, patch, BLEND_VALIDATE_PATCH, 0, &doc, &errs), 0);
+    json_decref(doc);
+    json_decref(patch);
+    json_decref(ex);
+    assert_int_equal(blend_alloc_live(), 0);
+}
+
+/* Where a caller goes at calendar edges: the host evaluates the entry point's calendar in the
+ * calendar's own zone (src/tz) and the flow branches on it. New York, open every day 01:00-03:30
+ * and Saturday 18:00-24:00, closed on 2026-12-25: across the DST jump of 2026-03-08 (02:00 EST
+ * -> 03:00 EDT), at midnight, and on the holiday. */
+static const char *route_at(const struct blend_calendar *cal, int64_t unix_ms)
+{
+    static const char doc[] =
+        "{\"name\": \"hours\", \"version\": 1, \"start\": \"hours\", \"nodes\": {"
+        "\"hours\": {\"type\": \"branch\", \"cases\": ["
+        "{\"if\": {\"calendar\": \"open\"}, \"next\": \"open\"},"
+        "{\"if\": {\"calendar\": \"holiday\"}, \"next\": \"holiday\"}], \"else\": \"closed\"},"
+        "\"open\": {\"type\": \"hangup\"}, \"holiday\": {\"type\": \"hangup\"},"
+        "\"closed\": {\"type\": \"hangup\"}}}";
+    struct blend_field_errors errs;
+    struct blend_ivr_flow *flow = NULL;
+    assert_int_equal(blend_flow_parse(doc, strlen(doc), &flow, &errs), 0);
+    struct blend_civil civil;
+    assert_int_equal(blend_tz_civil("America/New_York", unix_ms, &civil), 0);
+    const struct blend_calendar_holiday *h;
+    enum blend_calendar_state st = blend_calendar_state(cal, &civil, &h);
+    struct blend_ivr_facts facts = {.hour = civil.minute / 60};
+    facts.calendar = st == BLEND_CALENDAR_OPEN      ? BLEND_IVR_CAL_OPEN
+                     : st == BLEND_CALENDAR_HOLIDAY ? BLEND_IVR_CAL_HOLIDAY
+                                                    : BLEND_IVR_CAL_CLOSED;
+    struct blend_ivr_session *s = NULL;
+    assert_int_equal(blend_ivr_session_create(flow, &s), 0);
+    static struct blend_ivr_effects fx;
+    struct blend_ivr_event ev = {.kind = BLEND_IVR_EV_START, .facts = &facts};
+    assert_int_equal(blend_ivr_session_step(s, &ev, &fx), 0);
+    static char last[BLEND_IVR_NAME_BYTES];
+    for (size_t i = 0; i < fx.count; i++) {
+        if (fx.items[i].kind == BLEND_IVR_FX_STEP) {
+            snprintf(last, sizeof last, "%s", fx.items[i].node);
+        }
+    }
+    blend_ivr_session_destroy(s);
+    blend_ivr_flow_destroy(flow);
+    return last;
+}
+
+static void calendar_edges_steer_the_flow(void **state)
+{
+    (void)state;
+    struct blend_calendar *cal = blend_calloc(1, sizeof *cal);
+    assert_non_null(cal);
+    for (int d = 0; d < 7; d++) {
+        cal->spans[cal->spans_count++] = (struct blend_calendar_span){d, 60, 210};
+    }
+    cal->spans[cal->spans_count++] = (struct blend_calendar_span){5, 18 * 60, 1440};
+    cal->holidays[cal->holidays_count++] =
+        (struct blend_calendar_holiday){.date = 20261225, .closed = 1, .name = "Christmas"};
+    const int64_t h = 3600000;
+    /* 2026-03-08T06:59:59Z is 01:59:59 EST; one second later the clocks read 03:00 EDT. */
+    const int64_t jump = 1772953200000LL; /* 2026-03-08T07:00:00Z */
+    assert_string_equal(route_at(cal, jump - 1000), "open");
+    assert_string_equal(route_at(cal, jump), "open");           /* 03:00 EDT */
+    assert_string_equal(route_at(cal, jump + h / 2), "closed"); /* 03:30 EDT, not 02:30 */
+    /* Midnight: Saturday 2026-03-14 23:59:59 EDT is open, Sunday 00:00 is not. */
+    const int64_t sunday = 1773547200000LL; /* 2026-03-15T04:00:00Z = 00:00 EDT */
+    assert_string_equal(route_at(cal, sunday - 1000), "open");
+    assert_string_equal(route_at(cal, sunday), "closed");
+    assert_string_equal(route_at(cal, sunday + h), "open"); /* 01:00, the daily span */
+    /* The holiday replaces the daily hours: 2026-12-25 02:00 EST. */
+    const int64_t xmas = 1798182000000LL; /* 2026-12-25T07:00:00Z */
+    assert_string_equal(route_at(cal, xmas), "holiday");
+    assert_string_equal(route_at(cal, xmas + 24 * h), "open"); /* the 26th, same hour */
+    blend_free(cal);
+    assert_int_equal(blend_alloc_live(), 0);
+}
+
 int main(void)
 {
     json_set_alloc_funcs(blend_malloc, blend_free);
@@ -280,6 +406,8 @@ int main(void)
         cmocka_unit_test(shape_errors_have_paths),
         cmocka_unit_test(limits_are_errors),
         cmocka_unit_test(allocation_failures_leak_nothing),
+        cmocka_unit_test(flows_resource_checks_the_graph),
+        cmocka_unit_test(calendar_edges_steer_the_flow),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -874,6 +874,8 @@ static void every_resource_round_trips(void **state)
         "\"reoffer_delay_s\":10,\"sticky_s\":0,\"sticky_fallback\":\"round-robin\","
         "\"recording\":\"always\","
         "\"relax\":[{\"after_s\":30,\"skills\":{\"sales\":1},\"add_queue_agents\":null}]}",
+        "{\"name\":\"main\",\"description\":\"Main line\",\"language\":\"ko\","
+        "\"start\":\"bye\",\"nodes\":{\"bye\":{\"type\":\"hangup\"}}}",
         "{\"name\":\"web\",\"channel\":\"chat\",\"address\":\"widget-1\",\"queue\":\"q1\","
         "\"flow\":\"main\",\"calendar\":\"seoul\",\"enabled\":true}",
         "{\"name\":\"Kim\",\"language\":\"zh\",\"time_zone\":\"UTC\",\"attributes\":{\"a\":[1,2]},"
@@ -881,7 +883,8 @@ static void every_resource_round_trips(void **state)
         "\"identities\":[{\"kind\":\"sms\",\"value\":\"+8210\"}]}",
         "{\"channel\":\"chat\",\"direction\":\"outbound\",\"state\":\"queued\",\"queue\":\"q1\","
         "\"contact\":1,\"agent\":\"ann\",\"priority\":5,\"ended_at\":null,"
-        "\"disposition\":\"sold\",\"notes\":\"n\"}",
+        "\"disposition\":\"sold\",\"notes\":\"n\",\"address\":\"+8210\",\"language\":\"zh\","
+        "\"kind\":\"callback\"}",
         "{\"interaction\":1,\"direction\":\"inbound\",\"author\":\"Kim\",\"body\":\"hi\"}",
         "{\"interaction\":1,\"file\":\"1-1795.wav\",\"duration_ms\":2013,\"bytes\":64452,"
         "\"sha256\":\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\","
