@@ -24,9 +24,10 @@ ALLOWED = {
     "cli": {"cli", "api", "sim", "provision", "store", "sip", "media", "tz", "engine", "model",
             "config", "base"},
 }
-# What the pure engine may take from the system: the C standard library, nothing more.
+# What the pure engine may take from the system: the C standard library, and POSIX regular
+# expressions (pure computation: the IVR's collect patterns), nothing more.
 ENGINE_SYSTEM = {"stdint.h", "stddef.h", "stdbool.h", "string.h", "stdlib.h", "limits.h",
-                 "inttypes.h", "stdarg.h", "stdio.h", "math.h", "assert.h"}
+                 "inttypes.h", "stdarg.h", "stdio.h", "math.h", "assert.h", "regex.h"}
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
 
 

@@ -163,8 +163,8 @@ static const char *const *const node_fields[] = {
     [BLEND_IVR_MENU] = (const char *const[]){"prompt", "options", "timeout_s", "retries", "invalid",
                                              "timeout", "exhausted", "language", NULL},
     [BLEND_IVR_COLLECT] =
-        (const char *const[]){"prompt", "min", "max", "terminator", "timeout_s", "validate", "mask",
-                              "var", "next", "invalid", "timeout", NULL},
+        (const char *const[]){"prompt", "min", "max", "terminator", "timeout_s", "validate",
+                              "pattern", "mask", "var", "next", "invalid", "timeout", NULL},
     [BLEND_IVR_BRANCH] = (const char *const[]){"cases", "else", NULL},
     [BLEND_IVR_SET] = (const char *const[]){"vars", "next", NULL},
     [BLEND_IVR_HTTP] = (const char *const[]){"url", "timeout_ms", "vars", "next", "failure", NULL},
@@ -412,9 +412,17 @@ static void load_collect(struct ctx *c, const json_t *o, struct blend_ivr_node *
             n->validate = BLEND_IVR_VALIDATE_DIGITS;
         } else if (strcmp(buf, "luhn") == 0) {
             n->validate = BLEND_IVR_VALIDATE_LUHN;
+        } else if (strcmp(buf, "pattern") == 0) {
+            n->validate = BLEND_IVR_VALIDATE_PATTERN;
         } else {
-            err(c, "validate", "must be digits or luhn");
+            err(c, "validate", "must be digits, luhn or pattern");
         }
+    }
+    int has_pattern = get_str(c, o, "pattern", n->pattern, sizeof n->pattern, 0);
+    if (has_pattern && n->validate != BLEND_IVR_VALIDATE_PATTERN) {
+        err(c, "pattern", "goes with \"validate\": \"pattern\"");
+    } else if (!has_pattern && n->validate == BLEND_IVR_VALIDATE_PATTERN) {
+        err(c, "pattern", "required with \"validate\": \"pattern\"");
     }
 }
 

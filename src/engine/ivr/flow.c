@@ -9,6 +9,7 @@
 #include "base/alloc.h"
 #include "base/assert.h"
 
+#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -59,10 +60,40 @@ int blend_ivr_flow_create(struct blend_ivr_flow **out)
     return 0;
 }
 
+static void pattern_free(struct blend_ivr_node *n)
+{
+    if (n->pattern_re) {
+        regfree(n->pattern_re);
+        blend_free(n->pattern_re);
+        n->pattern_re = NULL;
+    }
+}
+
+/* Compiles a collect node's pattern to match the whole input (POSIX extended syntax, libc's
+ * regcomp: no hand-written matcher); the node keeps NULL when it does not compile. */
+static void pattern_compile(struct blend_ivr_node *n)
+{
+    pattern_free(n);
+    if (n->type != BLEND_IVR_COLLECT || n->validate != BLEND_IVR_VALIDATE_PATTERN) {
+        return;
+    }
+    char whole[BLEND_IVR_VALUE_BYTES + 8];
+    snprintf(whole, sizeof whole, "^(%s)$", n->pattern);
+    regex_t *re = blend_malloc(sizeof *re);
+    if (re && regcomp(re, whole, REG_EXTENDED | REG_NOSUB) == 0) {
+        n->pattern_re = re;
+        return;
+    }
+    blend_free(re);
+}
+
 void blend_ivr_flow_destroy(struct blend_ivr_flow *flow)
 {
     if (!flow) {
         return;
+    }
+    for (size_t i = 0; i < flow->nodes_count; i++) {
+        pattern_free(&flow->nodes[i]);
     }
     blend_free(flow->nodes);
     blend_free(flow);
@@ -159,6 +190,7 @@ void blend_ivr_flow_link(struct blend_ivr_flow *flow)
     BLEND_ASSERT(flow);
     for (size_t i = 0; i < flow->nodes_count; i++) {
         each_target(&flow->nodes[i], link_one, flow);
+        pattern_compile(&flow->nodes[i]);
     }
     link_one(&flow->start, "start", flow);
     flow->is_linked = 1;
@@ -226,6 +258,9 @@ static void check_node(const struct blend_ivr_node *n, struct blend_ivr_errors *
         require(n, &n->timeout, "timeout", errs);
         if (!n->var[0]) {
             add_error(errs, n->name, "collect node needs 'var'");
+        }
+        if (n->validate == BLEND_IVR_VALIDATE_PATTERN && !n->pattern_re) {
+            add_error(errs, n->name, "pattern: not a valid POSIX extended regular expression");
         }
         break;
     case BLEND_IVR_BRANCH:

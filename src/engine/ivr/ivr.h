@@ -83,7 +83,8 @@ enum blend_ivr_calendar { BLEND_IVR_CAL_OPEN = 1, BLEND_IVR_CAL_CLOSED, BLEND_IV
 enum blend_ivr_validate_kind {
     BLEND_IVR_VALIDATE_NONE,
     BLEND_IVR_VALIDATE_DIGITS,
-    BLEND_IVR_VALIDATE_LUHN
+    BLEND_IVR_VALIDATE_LUHN,
+    BLEND_IVR_VALIDATE_PATTERN /* `pattern`: a POSIX extended regular expression, whole input */
 };
 enum blend_ivr_survey_kind { BLEND_IVR_CSAT = 1, BLEND_IVR_NPS, BLEND_IVR_CES };
 
@@ -127,12 +128,15 @@ struct blend_ivr_node {
     int digits_min, digits_max;      /* collect */
     char terminator;                 /* collect: 0 = none */
     enum blend_ivr_validate_kind validate;
-    int is_masked;                    /* collect: digits are logged as '*' */
-    char var[BLEND_IVR_NAME_BYTES];   /* collect: where the digits go */
-    int timeout_ms;                   /* http */
-    char queue[BLEND_IVR_NAME_BYTES]; /* queue, voicemail */
-    int announce_every_s, max_wait_s; /* queue */
-    char callback_key, voicemail_key; /* queue: 0 = none */
+    int is_masked;                       /* collect: digits are logged as '*' */
+    char pattern[BLEND_IVR_VALUE_BYTES]; /* collect: BLEND_IVR_VALIDATE_PATTERN's expression */
+    void *pattern_re; /* collect: `pattern` compiled by blend_ivr_flow_link (a regex_t, owned by
+                         the flow); NULL when it does not compile (a validation error) */
+    char var[BLEND_IVR_NAME_BYTES];                              /* collect: where the digits go */
+    int timeout_ms;                                              /* http */
+    char queue[BLEND_IVR_NAME_BYTES];                            /* queue, voicemail */
+    int announce_every_s, max_wait_s;                            /* queue */
+    char callback_key, voicemail_key;                            /* queue: 0 = none */
     char messages[BLEND_IVR_MESSAGES_MAX][BLEND_IVR_TEXT_BYTES]; /* queue: spoken in turn */
     size_t messages_count;
     int message_every_s;               /* queue: period of the messages (0 = none) */

@@ -11,6 +11,7 @@
 #include "base/alloc.h"
 #include "base/assert.h"
 
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -386,6 +387,9 @@ static int collected_ok(const struct blend_ivr_node *n, const char *d, size_t le
     }
     if (n->validate == BLEND_IVR_VALIDATE_NONE) {
         return 1;
+    }
+    if (n->validate == BLEND_IVR_VALIDATE_PATTERN) {
+        return n->pattern_re && regexec(n->pattern_re, d, 0, NULL, 0) == 0;
     }
     for (size_t i = 0; i < len; i++) {
         if (d[i] < '0' || d[i] > '9') {

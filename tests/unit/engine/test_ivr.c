@@ -608,6 +608,37 @@ static void host_variables_and_contact_facts(void **state)
     finish(s, f);
 }
 
+/* A collect pattern is a POSIX extended expression matched against the whole input; one that
+ * does not compile is a validation error naming the node. */
+static void collect_pattern_matches_whole_input(void **state)
+{
+    (void)state;
+    const char *cases[][2] = {{"2345#", "bad"}, {"12345#", "ok"}, {"123456#", "bad"}};
+    for (size_t i = 0; i < 3; i++) {
+        struct blend_ivr_flow *f = collect_flow(BLEND_IVR_VALIDATE_PATTERN, 0);
+        f->nodes[0].digits_max = 7;
+        snprintf(f->nodes[0].pattern, sizeof f->nodes[0].pattern, "1[0-9]{3,4}");
+        blend_ivr_flow_link(f);
+        struct blend_ivr_errors errs;
+        assert_int_equal(blend_ivr_validate(f, &errs), 0);
+        struct blend_ivr_session *s = start(f, NULL);
+        send(s, BLEND_IVR_EV_PLAYED, 2000);
+        type(s, cases[i][0]);
+        assert_string_equal(last_step(), cases[i][1]);
+        finish(s, f);
+    }
+    struct blend_ivr_flow *f = collect_flow(BLEND_IVR_VALIDATE_PATTERN, 0);
+    snprintf(f->nodes[0].pattern, sizeof f->nodes[0].pattern, "([0-9]");
+    blend_ivr_flow_link(f);
+    blend_ivr_flow_link(f); /* linking again recompiles without leaking */
+    struct blend_ivr_errors errs;
+    assert_int_equal(blend_ivr_validate(f, &errs), BLEND_EINVAL);
+    assert_string_equal(errs.items[0].node, "acct");
+    assert_non_null(strstr(errs.items[0].message, "pattern"));
+    blend_ivr_flow_destroy(f);
+    assert_int_equal(blend_alloc_live(), 0);
+}
+
 static void transfer_ends_session(void **state)
 {
     (void)state;
@@ -809,6 +840,7 @@ int main(void)
         cmocka_unit_test(queue_after_runs_when_agent_leaves),
         cmocka_unit_test(node_language_overrides_for_its_text),
         cmocka_unit_test(announcements_round_and_never_grow),
+        cmocka_unit_test(collect_pattern_matches_whole_input),
         cmocka_unit_test(host_variables_and_contact_facts),
         cmocka_unit_test(step_budget_stops_loops),
         cmocka_unit_test(validator_names_nodes),

@@ -169,7 +169,15 @@ static void shape_errors_have_paths(void **state)
         {"{\"name\": \"f\", \"start\": \"x\", \"nodes\": {\"x\": {\"type\": \"collect\", "
          "\"prompt\": \"p\", \"var\": \"v\", \"validate\": \"[0-9]+\", \"next\": \"x\", "
          "\"invalid\": \"x\", \"timeout\": \"x\"}}}",
-         "nodes.x.validate", "digits or luhn"},
+         "nodes.x.validate", "digits, luhn or pattern"},
+        {"{\"name\": \"f\", \"start\": \"x\", \"nodes\": {\"x\": {\"type\": \"collect\", "
+         "\"prompt\": \"p\", \"var\": \"v\", \"pattern\": \"[0-9]+\", \"next\": \"x\", "
+         "\"invalid\": \"x\", \"timeout\": \"x\"}}}",
+         "nodes.x.pattern", "goes with"},
+        {"{\"name\": \"f\", \"start\": \"x\", \"nodes\": {\"x\": {\"type\": \"collect\", "
+         "\"prompt\": \"p\", \"var\": \"v\", \"validate\": \"pattern\", \"next\": \"x\", "
+         "\"invalid\": \"x\", \"timeout\": \"x\"}}}",
+         "nodes.x.pattern", "required"},
         {"{\"name\": \"f\", \"start\": \"x\", \"nodes\": {\"x\": {\"type\": \"collect\", "
          "\"prompt\": \"p\", \"var\": \"v\", \"min\": 6, \"max\": 4, \"next\": \"x\", "
          "\"invalid\": \"x\", \"timeout\": \"x\"}}}",
