@@ -67,7 +67,7 @@ struct blend_acd_effect *blend__acd_fx_contact(struct blend_acd *acd,
     const struct acd_contact *c = &acd->contacts[ci];
     struct blend_acd_effect *e = blend__acd_fx(acd, t);
     e->contact = c->id;
-    e->queue = acd->queues[c->queue].cfg.id;
+    e->queue = acd->queues[c->queue].id;
     e->channel = (enum blend_channel)c->ch;
     e->agent = ai ? acd->agents[ai].id : 0;
     return e;
@@ -153,43 +153,45 @@ static int alloc_tables(struct blend_acd *acd)
     acd->offers_extra_max = pool_size(l->contacts_max, l->agents_max - 1,
                                       l->agents_max * ACD_EXTRA_OFFERS_PER_AGENT);
     size_t noff = l->contacts_max + acd->offers_extra_max + 1;
-    acd->agents = blend_calloc(na, sizeof *acd->agents);
-    acd->hist = blend_calloc(na * BLEND_ACD_HISTORY_MAX, sizeof *acd->hist);
-    acd->elig = blend_calloc(na * ACD_ELIG_MAX, sizeof *acd->elig);
-    acd->agent_free = blend_calloc(na, sizeof *acd->agent_free);
-    acd->queues = blend_calloc(nq, sizeof *acd->queues);
-    acd->queue_free = blend_calloc(nq, sizeof *acd->queue_free);
-    acd->adders = blend_calloc(l->queues_max * BLEND_ACD_RELAX_STEPS_MAX + 1, sizeof *acd->adders);
-    acd->slots = blend_calloc(acd->slots_max + 1, sizeof *acd->slots);
-    acd->members = blend_calloc(acd->members_max + 1, sizeof *acd->members);
-    acd->mnodes = blend_calloc(acd->members_max + 1, sizeof *acd->mnodes);
-    acd->contacts = blend_calloc(nc, sizeof *acd->contacts);
-    acd->cnodes = blend_calloc(nc, sizeof *acd->cnodes);
-    acd->contact_free = blend_calloc(nc, sizeof *acd->contact_free);
-    acd->groups = blend_calloc(nc, sizeof *acd->groups);
-    acd->offers = blend_calloc(noff, sizeof *acd->offers);
-    acd->custs = blend_calloc(nk, sizeof *acd->custs);
-    acd->cust_free = blend_calloc(nk, sizeof *acd->cust_free);
-    acd->heap = blend_calloc(na, sizeof *acd->heap);
-    acd->agent_stamp = blend_calloc(na, sizeof *acd->agent_stamp);
-    acd->agent_dirty_stamp = blend_calloc(na, sizeof *acd->agent_dirty_stamp);
-    acd->dirty_contacts = blend_calloc(nc, sizeof *acd->dirty_contacts);
-    acd->dirty_agents = blend_calloc(na, sizeof *acd->dirty_agents);
-    acd->qmask = blend_calloc(nq * BLEND_CH_COUNT, sizeof *acd->qmask);
-    acd->qb = blend_calloc(nq * BLEND_CH_COUNT, sizeof *acd->qb);
-    acd->qtouched = blend_calloc(nq * BLEND_CH_COUNT, sizeof *acd->qtouched);
-    acd->qbound = blend_calloc(nq * BLEND_CH_COUNT, sizeof *acd->qbound);
-    acd->qbits = blend_calloc(nq * BLEND_CH_COUNT, sizeof *acd->qbits);
-    acd->qcand = blend_calloc(nq * BLEND_CH_COUNT, sizeof *acd->qcand);
-    acd->pick = blend_calloc(na, sizeof *acd->pick);
-    acd->reindex_list = blend_calloc(na, sizeof *acd->reindex_list);
-    acd->reindex_pending = blend_calloc(na, sizeof *acd->reindex_pending);
-    if (!acd->agents || !acd->hist || !acd->elig || !acd->agent_free || !acd->queues || !acd->queue_free || !acd->adders ||
-        !acd->slots || !acd->members || !acd->mnodes || !acd->contacts || !acd->cnodes ||
-        !acd->contact_free || !acd->groups || !acd->offers || !acd->custs || !acd->cust_free ||
-        !acd->heap || !acd->agent_stamp || !acd->agent_dirty_stamp || !acd->dirty_contacts ||
-        !acd->dirty_agents || !acd->qmask || !acd->qb || !acd->qtouched || !acd->qbound || !acd->qbits ||
-        !acd->qcand || !acd->pick || !acd->reindex_list || !acd->reindex_pending) {
+    acd->agents = blend__acd_table_alloc(na, sizeof *acd->agents);
+    acd->hist = blend__acd_table_alloc(na * BLEND_ACD_HISTORY_MAX, sizeof *acd->hist);
+    acd->elig = blend__acd_table_alloc(na * ACD_ELIG_MAX, sizeof *acd->elig);
+    acd->agent_free = blend__acd_table_alloc(na, sizeof *acd->agent_free);
+    acd->queues = blend__acd_table_alloc(nq, sizeof *acd->queues);
+    acd->queue_free = blend__acd_table_alloc(nq, sizeof *acd->queue_free);
+    acd->adders =
+        blend__acd_table_alloc(l->queues_max * BLEND_ACD_RELAX_STEPS_MAX + 1, sizeof *acd->adders);
+    acd->slots = blend__acd_table_alloc(acd->slots_max + 1, sizeof *acd->slots);
+    acd->members = blend__acd_table_alloc(acd->members_max + 1, sizeof *acd->members);
+    acd->mnodes = blend__acd_table_alloc(acd->members_max + 1, sizeof *acd->mnodes);
+    acd->contacts = blend__acd_table_alloc(nc, sizeof *acd->contacts);
+    acd->cnodes = blend__acd_table_alloc(nc, sizeof *acd->cnodes);
+    acd->contact_free = blend__acd_table_alloc(nc, sizeof *acd->contact_free);
+    acd->groups = blend__acd_table_alloc(nc, sizeof *acd->groups);
+    acd->offers = blend__acd_table_alloc(noff, sizeof *acd->offers);
+    acd->custs = blend__acd_table_alloc(nk, sizeof *acd->custs);
+    acd->cust_free = blend__acd_table_alloc(nk, sizeof *acd->cust_free);
+    acd->heap = blend__acd_table_alloc(na, sizeof *acd->heap);
+    acd->agent_stamp = blend__acd_table_alloc(na, sizeof *acd->agent_stamp);
+    acd->agent_dirty_stamp = blend__acd_table_alloc(na, sizeof *acd->agent_dirty_stamp);
+    acd->dirty_contacts = blend__acd_table_alloc(nc, sizeof *acd->dirty_contacts);
+    acd->dirty_agents = blend__acd_table_alloc(na, sizeof *acd->dirty_agents);
+    acd->qmask = blend__acd_table_alloc(nq << ACD_QCH_SHIFT, sizeof *acd->qmask);
+    acd->qb = blend__acd_table_alloc(nq * BLEND_CH_COUNT, sizeof *acd->qb);
+    acd->qtouched = blend__acd_table_alloc(nq * BLEND_CH_COUNT, sizeof *acd->qtouched);
+    acd->qbound = blend__acd_table_alloc(nq * BLEND_CH_COUNT, sizeof *acd->qbound);
+    acd->qbits = blend__acd_table_alloc(nq * BLEND_CH_COUNT, sizeof *acd->qbits);
+    acd->qcand = blend__acd_table_alloc(nq * BLEND_CH_COUNT, sizeof *acd->qcand);
+    acd->pick = blend__acd_table_alloc(na, sizeof *acd->pick);
+    acd->reindex_list = blend__acd_table_alloc(na, sizeof *acd->reindex_list);
+    acd->reindex_pending = blend__acd_table_alloc(na, sizeof *acd->reindex_pending);
+    if (!acd->agents || !acd->hist || !acd->elig || !acd->agent_free || !acd->queues ||
+        !acd->queue_free || !acd->adders || !acd->slots || !acd->members || !acd->mnodes ||
+        !acd->contacts || !acd->cnodes || !acd->contact_free || !acd->groups || !acd->offers ||
+        !acd->custs || !acd->cust_free || !acd->heap || !acd->agent_stamp ||
+        !acd->agent_dirty_stamp || !acd->dirty_contacts || !acd->dirty_agents || !acd->qmask ||
+        !acd->qb || !acd->qtouched || !acd->qbound || !acd->qbits || !acd->qcand || !acd->pick ||
+        !acd->reindex_list || !acd->reindex_pending) {
         return BLEND_ENOMEM;
     }
     if (blend__acd_map_init(&acd->agent_map, l->agents_max) ||
@@ -282,7 +284,7 @@ void blend_acd_destroy(struct blend_acd *acd)
                       acd->reindex_pending, acd->qbits,         acd->qcand,
                       acd->qb};
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
-        blend_free(tables[i]);
+        blend__acd_table_free(tables[i]);
     }
     blend_free(acd);
 }
@@ -303,7 +305,7 @@ void blend__acd_offer_make(struct blend_acd *acd, uint32_t ci, uint32_t ai)
     if (c->state == BLEND_CONTACT_WAITING) {
         blend__acd_wait_leave(acd, ci);
         c->state = BLEND_CONTACT_OFFERED;
-        c->offer_due_ms = acd->now_ms + q->cfg.offer_timeout_ms;
+        c->offer_due_ms = acd->now_ms + q->offer_timeout_ms;
         ctimer_set(acd, ci, BLEND_ACD_TIMER_OFFER, c->offer_due_ms);
     } else {
         BLEND_ASSERT(c->offers_count > 0 && blend__acd_is_ring(acd, c));
@@ -544,6 +546,15 @@ static void queue_join(struct blend_acd *acd, uint32_t ci, uint32_t qi, int is_t
     blend__acd_dirty_contact(acd, ci);
 }
 
+/* Zeroes a contact record except its decline list, whose entries are read only below
+ * declined_count (now 0): clearing it would write two more cache lines per contact, on a
+ * record that is freed and reused at the rate of decisions. */
+static void contact_clear(struct acd_contact *c)
+{
+    memset(c, 0, offsetof(struct acd_contact, declined));
+    BLEND_ASSERT(c->declined_count == 0);
+}
+
 static void contact_free(struct blend_acd *acd, uint32_t ci)
 {
     struct acd_contact *c = &acd->contacts[ci];
@@ -555,7 +566,7 @@ static void contact_free(struct blend_acd *acd, uint32_t ci)
     }
     acd->queues[c->queue].contacts--;
     blend__acd_map_del(&acd->contact_map, c->id);
-    memset(c, 0, sizeof *c);
+    contact_clear(c);
     acd->contact_free[acd->contact_free_count++] = ci;
 }
 
@@ -815,6 +826,10 @@ static int ev_queue_set(struct blend_acd *acd, const struct blend_acd_queue_conf
     q->priority = cfg->priority;
     q->acceleration_per_min = cfg->acceleration_per_min;
     q->max_priority = cfg->max_priority;
+    q->is_ring_all = cfg->strategy == BLEND_STRAT_RING_ALL;
+    q->id = cfg->id;
+    q->offer_timeout_ms = cfg->offer_timeout_ms;
+    q->wrapup_ms = cfg->wrapup_ms;
     q->reoffer_ms = cfg->reoffer_delay_ms > 0 ? cfg->reoffer_delay_ms : cfg->offer_timeout_ms;
     if (is_new) {
         blend__acd_map_put(&acd->queue_map, cfg->id, qi);
@@ -1018,7 +1033,7 @@ static int ev_arrive(struct blend_acd *acd, const struct blend_acd_event *ev)
     }
     uint32_t ci = acd->contact_free[--acd->contact_free_count];
     struct acd_contact *c = &acd->contacts[ci];
-    memset(c, 0, sizeof *c);
+    contact_clear(c);
     c->is_used = 1;
     c->id = id;
     c->ch = (uint8_t)ch;
@@ -1185,7 +1200,7 @@ static void agent_part_end(struct blend_acd *acd, uint32_t ci, const struct blen
     for (size_t i = 0; i < elig_count; i += 64 / sizeof *elig) {
         __builtin_prefetch(&elig[i]);
     }
-    int64_t handle = acd->now_ms - c->connect_ms + q->cfg.wrapup_ms;
+    int64_t handle = acd->now_ms - c->connect_ms + q->wrapup_ms;
     BLEND_ASSERT(a->active[c->ch] > 0);
     a->active[c->ch]--;
     a->handled++;
@@ -1197,16 +1212,16 @@ static void agent_part_end(struct blend_acd *acd, uint32_t ci, const struct blen
         e->to_queue = t->to_queue;
         e->to_agent = t->to_agent;
     }
-    if (a->presence == BLEND_PRESENCE_READY && q->cfg.wrapup_ms > 0) {
-        a->wrap_due_ms = acd->now_ms + q->cfg.wrapup_ms;
+    if (a->presence == BLEND_PRESENCE_READY && q->wrapup_ms > 0) {
+        a->wrap_due_ms = acd->now_ms + q->wrapup_ms;
         blend__acd_timer_set(acd, BLEND_ACD_TIMER_WRAPUP, a->cfg.id, a->wrap_due_ms);
         set_presence(acd, ai, BLEND_PRESENCE_WRAP_UP, NULL);
         /* Reading: wrap-up takes no offers on any channel, so offers the agent still holds on
          * other channels are withdrawn (unavailable), like going not-ready. */
         withdraw_agent_offers(acd, ai, -1);
-    } else if (a->presence == BLEND_PRESENCE_WRAP_UP && q->cfg.wrapup_ms > 0 &&
-               acd->now_ms + q->cfg.wrapup_ms > a->wrap_due_ms) {
-        a->wrap_due_ms = acd->now_ms + q->cfg.wrapup_ms;
+    } else if (a->presence == BLEND_PRESENCE_WRAP_UP && q->wrapup_ms > 0 &&
+               acd->now_ms + q->wrapup_ms > a->wrap_due_ms) {
+        a->wrap_due_ms = acd->now_ms + q->wrapup_ms;
         blend__acd_timer_set(acd, BLEND_ACD_TIMER_WRAPUP, a->cfg.id, a->wrap_due_ms);
     } else if (a->presence == BLEND_PRESENCE_READY) {
         a->free_since[c->ch] = acd->now_ms;
@@ -1536,7 +1551,7 @@ static int ev_contact_restore(struct blend_acd *acd, const struct blend_acd_even
     }
     uint32_t ci = acd->contact_free[--acd->contact_free_count];
     struct acd_contact *c = &acd->contacts[ci];
-    memset(c, 0, sizeof *c);
+    contact_clear(c);
     c->is_used = 1;
     c->id = r->contact;
     c->ch = (uint8_t)ch;

@@ -243,7 +243,7 @@ void blend__acd_elig_build(struct blend_acd *acd, uint32_t ai)
     size_t n = 0;
     for (uint32_t m = a->members; m; m = acd->members[m].next) {
         const struct acd_member *mb = &acd->members[m];
-        uint32_t k = mb->queue * BLEND_CH_COUNT + mb->ch;
+        uint32_t k = blend__acd_qch(mb->queue, mb->ch);
         if (!acd->qmask[k]) {
             if (n < ACD_ELIG_MAX) {
                 list[n] = (struct acd_elig){.qch = k, .ch = mb->ch};
@@ -256,7 +256,7 @@ void blend__acd_elig_build(struct blend_acd *acd, uint32_t ai)
         list[i].bits = acd->qmask[list[i].qch];
     }
     for (uint32_t m = a->members; m; m = acd->members[m].next) {
-        acd->qmask[acd->members[m].queue * BLEND_CH_COUNT + acd->members[m].ch] = 0;
+        acd->qmask[blend__acd_qch(acd->members[m].queue, acd->members[m].ch)] = 0;
     }
     a->elig_count = (uint16_t)(n <= ACD_ELIG_MAX ? n : ACD_ELIG_MAX + 1);
 }

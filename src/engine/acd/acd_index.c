@@ -12,6 +12,37 @@
 
 #include <string.h>
 
+/* ---- Tables --------------------------------------------------------------------------------- */
+
+void *blend__acd_table_alloc(size_t count, size_t size)
+{
+    /* The owning pointer is kept in the bytes right before the aligned table. */
+    size_t extra = ACD_LINE_BYTES + sizeof(void *);
+    if (size != 0 && count > (SIZE_MAX - extra) / size) {
+        return NULL;
+    }
+    unsigned char *raw = blend_calloc(1, count * size + extra);
+    if (!raw) {
+        return NULL;
+    }
+    uintptr_t at =
+        ((uintptr_t)raw + sizeof(void *) + ACD_LINE_BYTES - 1) & ~(uintptr_t)(ACD_LINE_BYTES - 1);
+    unsigned char *table = raw + (at - (uintptr_t)raw);
+    memcpy(table - sizeof(void *), &raw, sizeof raw);
+    BLEND_ASSERT((uintptr_t)table % ACD_LINE_BYTES == 0);
+    return table;
+}
+
+void blend__acd_table_free(void *table)
+{
+    if (!table) {
+        return;
+    }
+    void *raw;
+    memcpy(&raw, (unsigned char *)table - sizeof raw, sizeof raw);
+    blend_free(raw);
+}
+
 /* ---- Map ------------------------------------------------------------------------------------ */
 
 int blend__acd_map_init(struct acd_map *m, size_t max)
@@ -20,7 +51,7 @@ int blend__acd_map_init(struct acd_map *m, size_t max)
     while (n < 2 * max) {
         n *= 2;
     }
-    m->e = blend_calloc(n, sizeof *m->e);
+    m->e = blend__acd_table_alloc(n, sizeof *m->e);
     if (!m->e) {
         return BLEND_ENOMEM;
     }
@@ -30,7 +61,7 @@ int blend__acd_map_init(struct acd_map *m, size_t max)
 
 void blend__acd_map_deinit(struct acd_map *m)
 {
-    blend_free(m->e);
+    blend__acd_table_free(m->e);
     m->e = NULL;
 }
 

@@ -10,10 +10,11 @@
  *    on it now, ordered by the owning queue's strategy key (k1, k2, agent id). A *membership*
  *    (agent, slot, channel) exists while the agent meets the requirement and has capacity on
  *    the channel; it is the treap node, in the tree only while the agent is available.
- *  - Waiting contacts live in *groups*: one treap per (queue, channel, step, own priority),
- *    ordered by (first join, contact id). Within a group effective priority is monotone in age,
- *    so the group's first eligible contact is the best of the group; an agent compares the
- *    heads of the groups it is eligible for.
+ *  - Waiting contacts live in *groups*: one per (queue, channel, step, own priority), ordered
+ *    by (first join, contact id): a list of the contacts that arrived in that order (nearly
+ *    all) and a treap of the others (struct acd_group). Within a group effective priority is
+ *    monotone in age, so the group's first eligible contact is the best of the group; an agent
+ *    compares the heads of the groups it is eligible for.
  *  - Contacts bound to a sticky agent during their window are not in groups but in that agent's
  *    sticky list (they are eligible for nobody else).
  * Invariant: a membership is in its treap iff its agent is available on its channel, with the
@@ -37,6 +38,7 @@
 
 #include "engine/acd/acd.h"
 
+#include <stddef.h>
 #include <stdint.h>
 
 /* Steps of a queue including step 0 (the base requirement). */
@@ -61,6 +63,16 @@
 /* Distinct (queue, channel)s kept in an agent's eligibility list (struct acd_elig); an agent
  * with more is served by walking its memberships instead. */
 #define ACD_ELIG_MAX 64
+/* A (queue, channel) pair is indexed as queue index << ACD_QCH_SHIFT | channel (blend__acd_qch):
+ * shifts, not a division by BLEND_CH_COUNT, in the loops of a decision. */
+#define ACD_QCH_SHIFT 3
+_Static_assert(BLEND_CH_COUNT <= (1 << ACD_QCH_SHIFT), "a channel fits the low bits");
+/* k3 of a contact's node (acd->cnodes) while it is in its group's list rather than its treap
+ * (acd_route.c; the treap's nodes have k3 = 0). */
+#define ACD_IN_LIST 1
+/* Cache line size: the tables are aligned to it (blend__acd_table_alloc) so that a record's
+ * first line holds its hot fields, not a straddle of two. */
+#define ACD_LINE_BYTES 64
 /* Deepest treap walk kept on an explicit stack (expected depth is ~2 log2 n). */
 #define ACD_TREAP_DEPTH_MAX 128
 
@@ -104,7 +116,7 @@ struct acd_member {
  * memberships, in a few contiguous lines instead of a list). Kept for every agent whose
  * memberships change (blend__acd_elig_build); queues added by relaxation steps are not in it. */
 struct acd_elig {
-    uint32_t qch; /* queue index x BLEND_CH_COUNT + channel */
+    uint32_t qch; /* blend__acd_qch(queue index, channel) */
     uint16_t bits;
     uint8_t ch;
 };
@@ -118,7 +130,7 @@ struct acd_hist {
  * the least-occupied history is kept outside (blend_acd.hist) so that an agent is a few lines,
  * not a page: a decision touches several random agents. */
 struct acd_agent {
-    enum blend_acd_presence presence;
+    _Alignas(ACD_LINE_BYTES) enum blend_acd_presence presence; /* an agent starts a line */
     uint8_t active[BLEND_CH_COUNT]; /* connected contacts + engagements: what holds capacity */
     uint8_t offered[BLEND_CH_COUNT];
     uint8_t capacity[BLEND_CH_COUNT]; /* copies of cfg's (agent_configure keeps them equal) */
@@ -170,38 +182,49 @@ struct acd_qbound {
     int32_t level_top;
 };
 
-/* What best_contact reads first for one (queue, channel), in a dense array indexed like qmask
- * (queue index x BLEND_CH_COUNT + channel) so that bounding ~40 queues reads a few lines: a copy
- * of the queue's bound (acd_route.c qb_refresh keeps it equal to the queue's fields). */
+/* What best_contact reads first for one (queue, channel), in a dense array so that bounding
+ * ~40 queues reads a few lines: a copy of the queue's bound (acd_route.c qb_refresh keeps it
+ * equal to the queue's fields). The array is channel-major (blend__acd_qb_at): the entries of
+ * the channel most contacts use sit together, two to a line, rather than one line per queue. */
 struct acd_qchb {
     int64_t enqueued_top; /* bound[ch].enqueued_top */
     int64_t enqueued_min; /* enqueued_min[ch] */
-    int32_t base_top;     /* priority + bound[ch].level_top; INT32_MIN: no head */
+    int32_t base_top;     /* priority + bound[ch].level_top; INT32_MIN: no head; INT32_MAX:
+                             is_many (acceleration and cap 0 in both cases) */
     int32_t acceleration_per_min, max_priority;
     uint8_t is_many; /* gcount[ch] > ACD_QCH_INLINE: no bound (always searched) */
 };
 
-/* The fields an agent's decision reads come first: the header and the bounds of the first
- * channels share a cache line; each channel's inline group heads fill two more. */
+/* The fields that decisions and offers read come first, in one cache line (the table is
+ * aligned to ACD_LINE_BYTES and so is every queue): the priority copies and group counts that
+ * a decision reads, and copies of the cfg fields that an offer, an end and an effect read
+ * (ev_queue_set keeps them equal to cfg's; blend_acd_check asserts it). Each channel's inline
+ * group heads follow, two lines per channel, so that searching a queue reads line 0 and the
+ * channel's first heads. The bounds, copied into the dense array acd->qb where decisions read
+ * them, come after. */
 struct acd_queue {
-    uint32_t adders;  /* list of (queue, from step) that add this queue's agents */
+    uint32_t adders; /* list of (queue, from step) that add this queue's agents */
     int32_t priority, acceleration_per_min, max_priority; /* copies of cfg's */
     uint16_t gcount[BLEND_CH_COUNT];                      /* groups in each channel's list */
-    struct acd_qbound bound[BLEND_CH_COUNT];
-    int64_t enqueued_min[BLEND_CH_COUNT]; /* the earliest first join of the inline heads */
-    uint32_t groups[BLEND_CH_COUNT];      /* waiting groups of each channel (list) */
+    uint8_t is_ring_all;                                  /* cfg.strategy is RING_ALL */
+    int32_t contacts;         /* contacts in the queue (waiting, offered, connected) */
+    int64_t id;               /* cfg.id */
+    int64_t offer_timeout_ms; /* cfg's */
+    int64_t wrapup_ms;        /* cfg's */
+    int64_t last_robin_id;
     /* When gcount[ch] <= ACD_QCH_INLINE: a copy of the head of every group of that list, in
      * any order, so that a decision reads two lines per queue instead of chasing the list
      * through one line per group (acd_route.c gsum_sync keeps them equal). */
-    struct acd_gsum gsum[BLEND_CH_COUNT][ACD_QCH_INLINE];
+    _Alignas(ACD_LINE_BYTES) struct acd_gsum gsum[BLEND_CH_COUNT][ACD_QCH_INLINE];
+    uint32_t groups[BLEND_CH_COUNT]; /* waiting groups of each channel (list) */
+    struct acd_qbound bound[BLEND_CH_COUNT];
+    int64_t enqueued_min[BLEND_CH_COUNT]; /* the earliest first join of the inline heads */
     int is_used;
     struct blend_acd_queue_config cfg;
-    int64_t reoffer_ms; /* cfg.reoffer_delay_ms, or the offer timeout when 0 */
+    int64_t reoffer_ms;       /* cfg.reoffer_delay_ms, or the offer timeout when 0 */
     uint32_t slot[ACD_STEPS]; /* requirement slot of each step */
-    int64_t last_robin_id;
     int64_t aht_ms[ACD_AHT_SAMPLES];
     int aht_count, aht_head;
-    int32_t contacts; /* contacts in the queue (waiting, offered, connected) */
 };
 
 struct acd_adder {
@@ -210,19 +233,24 @@ struct acd_adder {
     uint32_t next;
 };
 
-/* Fields read when an agent compares group heads come first (one cache line). */
+/* One line (the table is aligned), the fields read when an agent compares group heads first.
+ * The group's contacts in key order (first join, id) are split between a list (list_head ..
+ * list_tail, linked through their cnodes' left/right, k3 = ACD_IN_LIST), which holds those
+ * that joined after every contact listed before them, and a treap (root, k3 = 0) of the
+ * others; head is the first of both (acd_route.c). */
 struct acd_group {
-    uint32_t next;  /* in the queue's list for the channel; next free */
+    uint32_t next; /* in the queue's list for the channel; next free */
     uint8_t ch, step;
     uint8_t pos;    /* index in the queue's gsum[ch] while that array is in use */
     int32_t level;  /* the contacts' own priority */
-    uint32_t head;  /* first contact of the treap, 0 when empty */
+    uint32_t head;  /* first contact of the group, 0 when empty */
     uint32_t declined; /* contacts of the group with a non-empty decline list */
     int64_t head_enqueued_ms, head_id; /* the head's key (first join, id) */
     uint32_t queue;
     uint32_t root;
     uint32_t count;
     uint32_t prev;
+    uint32_t list_head, list_tail;
 };
 
 struct acd_decline {
@@ -230,18 +258,19 @@ struct acd_decline {
     int64_t until_ms;
 };
 
-/* The fields read by decisions, offers and group changes come first (one cache line); the
- * clocks of the stay and the decline list follow. */
+/* The fields read by decisions, offers and group changes come first (one cache line, the
+ * table being aligned): offering a waiting contact reads and writes that line only. The clocks
+ * of the stay and the decline list follow. */
 struct acd_contact {
-    int64_t id;
-    int64_t enqueued_ms; /* first join */
+    _Alignas(ACD_LINE_BYTES) int64_t id; /* a contact starts a line */
+    int64_t enqueued_ms;                 /* first join */
+    int64_t offer_due_ms;
     uint32_t queue;
     uint32_t group;
     uint32_t offers; /* outstanding offers (through acd_offer.next_c) */
     uint32_t agent;  /* connected agent */
     int32_t own_priority;
     uint32_t sticky_agent; /* bound during the window */
-    uint32_t dirty_stamp;
     uint32_t offers_count;
     uint8_t is_used;
     uint8_t ch;
@@ -258,12 +287,13 @@ struct acd_contact {
     int64_t qjoin_ms; /* joined the current queue: relaxation, max wait and sticky count
                          from here */
     int64_t customer;
-    int64_t offer_due_ms;
     int64_t connect_ms;
     int64_t sticky_until_ms;
     uint32_t sticky_next, sticky_prev;
     int32_t position_min; /* 0 = none computed yet */
+    uint32_t dirty_stamp;
     int64_t ewt_min_ms;
+    /* Entries below declined_count only (acd.c contact_clear leaves the rest as they were). */
     struct acd_decline declined[BLEND_ACD_DECLINED_MAX];
 };
 
@@ -289,6 +319,12 @@ struct acd_map {
     struct acd_map_entry *e;
     size_t mask;
 };
+
+_Static_assert(offsetof(struct acd_contact, qjoin_ms) <= ACD_LINE_BYTES,
+               "the fields an offer reads and writes fill the contact's first line");
+_Static_assert(sizeof(struct acd_group) == ACD_LINE_BYTES, "a group is one line");
+_Static_assert(offsetof(struct acd_queue, gsum) == ACD_LINE_BYTES,
+               "the fields decisions and offers read fill the queue's first line");
 
 struct blend_acd {
     struct blend_acd_limits lim;
@@ -374,7 +410,25 @@ struct blend_acd {
     uint64_t arrived, ended, abandoned, voicemailed;
 };
 
-/* ---- acd_index.c: maps, treaps, heap ---- */
+/* The index of (queue index qi, channel ch) in qmask, the eligibility lists and qtouched. */
+static inline uint32_t blend__acd_qch(uint32_t qi, unsigned ch)
+{
+    return qi << ACD_QCH_SHIFT | ch;
+}
+
+/* The acd->qb entry of (queue, channel) qch (blend__acd_qch). */
+static inline struct acd_qchb *blend__acd_qb_at(const struct blend_acd *acd, uint32_t qch)
+{
+    return &acd->qb[(size_t)(qch & ((1u << ACD_QCH_SHIFT) - 1)) * (acd->lim.queues_max + 1) +
+                    (qch >> ACD_QCH_SHIFT)];
+}
+
+/* ---- acd_index.c: tables, maps, treaps, heap ---- */
+/* A zeroed table of count x size bytes aligned to ACD_LINE_BYTES (one blend_calloc), or NULL
+ * when memory is exhausted or the size overflows; returned owned, freed by
+ * blend__acd_table_free (NULL is ignored). */
+void *blend__acd_table_alloc(size_t count, size_t size);
+void blend__acd_table_free(void *table);
 int blend__acd_map_init(struct acd_map *m, size_t max);
 void blend__acd_map_deinit(struct acd_map *m);
 uint32_t blend__acd_map_get(const struct acd_map *m, int64_t key);

@@ -144,8 +144,7 @@ int blend__acd_is_ring(const struct blend_acd *acd, const struct acd_contact *c)
     /* Reading of "one callback is offered per available agent, never more": a callback is
      * never rung on several agents; under ring-all it goes to one agent, longest-idle. A
      * transfer's direct offer goes to its one target (docs/routing.md §Transfers). */
-    return acd->queues[c->queue].cfg.strategy == BLEND_STRAT_RING_ALL && !c->is_callback &&
-           !c->is_direct;
+    return acd->queues[c->queue].is_ring_all && !c->is_callback && !c->is_direct;
 }
 
 /* ---- Groups of waiting contacts ------------------------------------------------------------- */
@@ -212,15 +211,20 @@ static void gsum_bounds(struct acd_queue *q, int ch)
 static void qb_refresh(struct blend_acd *acd, uint32_t qi, int ch)
 {
     const struct acd_queue *q = &acd->queues[qi];
-    struct acd_qchb *b = &acd->qb[(size_t)qi * BLEND_CH_COUNT + (size_t)ch];
+    struct acd_qchb *b = blend__acd_qb_at(acd, blend__acd_qch(qi, (unsigned)ch));
     b->enqueued_top = q->bound[ch].enqueued_top;
     b->enqueued_min = q->enqueued_min[ch];
-    b->base_top = q->gcount[ch] == 0 || q->bound[ch].level_top == INT32_MIN
-                      ? INT32_MIN
-                      : q->priority + q->bound[ch].level_top;
+    b->is_many = q->gcount[ch] > ACD_QCH_INLINE;
+    if (b->is_many || q->gcount[ch] == 0 || q->bound[ch].level_top == INT32_MIN) {
+        /* No bound: qch_bound answers base_top itself (no age term, no cap). */
+        b->base_top = b->is_many ? INT32_MAX : INT32_MIN;
+        b->acceleration_per_min = 0;
+        b->max_priority = 0;
+        return;
+    }
+    b->base_top = q->priority + q->bound[ch].level_top;
     b->acceleration_per_min = q->acceleration_per_min;
     b->max_priority = q->max_priority;
-    b->is_many = q->gcount[ch] > ACD_QCH_INLINE;
 }
 
 void blend__acd_gsum_rebound(struct blend_acd *acd, uint32_t qi)
@@ -295,6 +299,33 @@ static void group_put(struct blend_acd *acd, uint32_t g)
     acd->group_free = g;
 }
 
+/* A group's contacts in key order (first join, id) are split in two (acd_int.h struct
+ * acd_group): the list of those that joined the group after every contact listed before them
+ * (contacts arrive in time order, so this is nearly all: appended at the tail, unlinked in
+ * O(1), the next head one link away) and a treap of the others (a contact entering with an
+ * earlier key than the list's tail: a decline's re-entry, a relaxation step, a priority change,
+ * a transfer, a reconfiguration), O(log n). The group's head is the smaller of their firsts. */
+static int ckey_less(const struct acd_tnode *a, const struct acd_tnode *b)
+{
+    return a->k1 != b->k1 ? a->k1 < b->k1 : a->k2 < b->k2;
+}
+
+/* The first of two contacts of one group in key order, either 0 (none). */
+static uint32_t ckey_min(const struct blend_acd *acd, uint32_t a, uint32_t b)
+{
+    if (!a || (b && ckey_less(&acd->cnodes[b], &acd->cnodes[a]))) {
+        return b;
+    }
+    return a;
+}
+
+static void group_set_head(struct blend_acd *acd, struct acd_group *gr, uint32_t head)
+{
+    gr->head = head;
+    gr->head_enqueued_ms = head ? acd->cnodes[head].k1 : 0;
+    gr->head_id = head ? acd->cnodes[head].k2 : 0;
+}
+
 void blend__acd_wait_enter(struct blend_acd *acd, uint32_t ci)
 {
     struct acd_contact *c = &acd->contacts[ci];
@@ -307,10 +338,26 @@ void blend__acd_wait_enter(struct blend_acd *acd, uint32_t ci)
     struct acd_tnode *n = &acd->cnodes[ci];
     n->k1 = c->enqueued_ms;
     n->k2 = c->id;
-    n->k3 = 0;
     struct acd_group *gr = &acd->groups[g];
-    blend__acd_treap_insert(acd->cnodes, &gr->root, ci);
-    if (!gr->head || blend__acd_tkey_cmp(n, &acd->cnodes[gr->head]) < 0) {
+    uint32_t tail = gr->list_tail;
+    if (!tail || ckey_less(&acd->cnodes[tail], n)) {
+        n->k3 = ACD_IN_LIST;
+        n->left = tail;
+        n->right = 0;
+        n->prio = 0;
+        if (tail) {
+            acd->cnodes[tail].right = ci;
+        } else {
+            gr->list_head = ci;
+        }
+        gr->list_tail = ci;
+    } else {
+        n->k3 = 0;
+        blend__acd_treap_insert(acd->cnodes, &gr->root, ci);
+    }
+    /* Against the cached key of the head: the head's node is not read. */
+    if (!gr->head || n->k1 < gr->head_enqueued_ms ||
+        (n->k1 == gr->head_enqueued_ms && n->k2 < gr->head_id)) {
         gr->head = ci;
         gr->head_enqueued_ms = n->k1;
         gr->head_id = n->k2;
@@ -328,12 +375,34 @@ void blend__acd_wait_leave(struct blend_acd *acd, uint32_t ci)
         return;
     }
     struct acd_group *gr = &acd->groups[c->group];
-    if (gr->head == ci) {
-        /* The common case (the group's best contact is offered): one walk down the left
-         * spine removes it and finds the next. */
-        gr->head = blend__acd_treap_pop_first(acd->cnodes, &gr->root);
-        gr->head_enqueued_ms = gr->head ? acd->cnodes[gr->head].k1 : 0;
-        gr->head_id = gr->head ? acd->cnodes[gr->head].k2 : 0;
+    struct acd_tnode *n = &acd->cnodes[ci];
+    if (n->k3 == ACD_IN_LIST) {
+        uint32_t prev = n->left, next = n->right;
+        if (prev) {
+            acd->cnodes[prev].right = next;
+        } else {
+            gr->list_head = next;
+        }
+        if (next) {
+            acd->cnodes[next].left = prev;
+        } else {
+            gr->list_tail = prev;
+        }
+        n->left = 0;
+        n->right = 0;
+        if (gr->head == ci) {
+            /* The common case (the group's best contact is offered): the next head is the
+             * next of the list, unless the treap holds an earlier one. */
+            BLEND_ASSERT(prev == 0);
+            group_set_head(acd, gr,
+                           gr->root
+                               ? ckey_min(acd, next, blend__acd_treap_first(acd->cnodes, gr->root))
+                               : next);
+        }
+    } else if (gr->head == ci) {
+        /* One walk down the left spine removes it and finds the treap's next. */
+        uint32_t t = blend__acd_treap_pop_first(acd->cnodes, &gr->root);
+        group_set_head(acd, gr, ckey_min(acd, gr->list_head, t));
     } else {
         blend__acd_treap_remove(acd->cnodes, &gr->root, ci);
     }
@@ -591,14 +660,10 @@ static void try_offer_contact(struct blend_acd *acd, uint32_t ci)
 /* Bound on the effective priority of every waiting head of (q, ch): see best_contact. */
 static int32_t qch_bound(const struct blend_acd *acd, uint32_t k)
 {
-    const struct acd_qchb *b = &acd->qb[k];
-    if (b->is_many) {
-        return INT32_MAX; /* more heads than kept inline: always searched */
-    }
-    if (b->base_top == INT32_MIN) {
-        return INT32_MIN; /* no waiting contact */
-    }
-    /* priority_of() over the copies. */
+    const struct acd_qchb *b = blend__acd_qb_at(acd, k);
+    /* priority_of() over the copies; base_top is INT32_MAX with more heads than kept inline
+     * (always searched) and INT32_MIN without a waiting contact, both with neither an age
+     * term nor a cap (qb_refresh), so they come out as they are. */
     int64_t p = b->base_top;
     if (b->acceleration_per_min != 0) {
         p += (int64_t)((uint64_t)(acd->now_ms - b->enqueued_top) *
@@ -612,7 +677,7 @@ static int32_t qch_bound(const struct blend_acd *acd, uint32_t k)
 
 static void qmask_add(struct blend_acd *acd, uint32_t qi, int ch, uint16_t bits)
 {
-    size_t k = (size_t)qi * BLEND_CH_COUNT + (size_t)ch;
+    uint32_t k = blend__acd_qch(qi, (unsigned)ch);
     if (!acd->qmask[k]) {
         acd->qtouched[acd->qtouched_count++] = (uint32_t)k;
     }
@@ -648,17 +713,28 @@ static void consider_contact(struct cpick *best, uint32_t ci, int32_t prio, int6
     best->id = id;
 }
 
-/* The group's first contact the agent did not decline: the group's best for that agent. */
+/* The group's first contact the agent did not decline: the group's best for that agent. The
+ * skips walk the list and the treap together in key order (a merge), as many as the contacts
+ * of the group that agent declined. */
 static uint32_t group_head(const struct blend_acd *acd, const struct acd_group *g, uint32_t ai)
 {
-    uint32_t n = g->head;
     if (g->declined == 0) {
-        return n; /* no contact of the group declined anyone */
+        return g->head; /* no contact of the group declined anyone */
     }
-    while (n && is_declined(acd, &acd->contacts[n], ai)) {
-        n = blend__acd_treap_after(acd->cnodes, g->root, acd->cnodes[n].k1, acd->cnodes[n].k2, 0);
+    uint32_t l = g->list_head;
+    uint32_t t = blend__acd_treap_first(acd->cnodes, g->root);
+    for (;;) {
+        uint32_t n = ckey_min(acd, l, t);
+        if (!n || !is_declined(acd, &acd->contacts[n], ai)) {
+            return n;
+        }
+        if (n == l) {
+            l = acd->cnodes[l].right;
+        } else {
+            t = blend__acd_treap_after(acd->cnodes, g->root, acd->cnodes[t].k1, acd->cnodes[t].k2,
+                                       0);
+        }
     }
-    return n;
 }
 
 /* Offers group gr's best contact for agent ai to the running choice, when the agent is
@@ -687,8 +763,8 @@ static void search_qch(struct blend_acd *acd, size_t i, uint32_t ai, struct cpic
 {
     uint32_t k = acd->qtouched[i];
     uint16_t bits = acd->qbits[i];
-    const struct acd_queue *q = &acd->queues[k / BLEND_CH_COUNT];
-    int ch = (int)(k % BLEND_CH_COUNT);
+    const struct acd_queue *q = &acd->queues[k >> ACD_QCH_SHIFT];
+    int ch = (int)(k & ((1u << ACD_QCH_SHIFT) - 1));
     if (q->gcount[ch] > ACD_QCH_INLINE) {
         for (uint32_t g = q->groups[ch]; g; g = acd->groups[g].next) {
             consider_group(acd, q, &acd->groups[g], bits, ai, best);
@@ -726,7 +802,7 @@ static void best_contact_try(struct blend_acd *acd, uint32_t i, uint32_t ai, str
         return;
     }
     if (best->ci && b != INT32_MAX) {
-        const struct acd_qchb *qb = &acd->qb[acd->qtouched[i]];
+        const struct acd_qchb *qb = blend__acd_qb_at(acd, acd->qtouched[i]);
         if (b < best->prio || (b == best->prio && qb->enqueued_min > best->enqueued_ms)) {
             return;
         }
@@ -778,11 +854,12 @@ static void touch_members(struct blend_acd *acd, uint32_t ai, unsigned avail)
     }
 }
 
-static uint32_t best_contact(struct blend_acd *acd, uint32_t ai)
+/* The best-ranked contact agent ai may take on the channels of `avail` (its availability mask,
+ * from the agent's state, not mb->in_tree: the agent's re-keying may be pending), or 0. */
+static uint32_t best_contact(struct blend_acd *acd, uint32_t ai, unsigned avail)
 {
     const struct acd_agent *a = &acd->agents[ai];
-    /* From the agent's state, not mb->in_tree: the agent's re-keying may be pending. */
-    unsigned avail = blend__acd_agent_avail_mask(a);
+    BLEND_ASSERT(avail != 0);
     if (acd->adders_count == 0 && a->elig_count <= ACD_ELIG_MAX) {
         touch_elig(acd, ai, avail);
     } else {
@@ -846,15 +923,14 @@ static uint32_t best_contact(struct blend_acd *acd, uint32_t ai)
     return best.ci;
 }
 
-static int any_available(const struct acd_agent *a)
-{
-    return blend__acd_agent_avail_mask(a) != 0;
-}
-
 static void serve_agent(struct blend_acd *acd, uint32_t ai)
 {
-    while (any_available(&acd->agents[ai])) {
-        uint32_t ci = best_contact(acd, ai);
+    for (;;) {
+        unsigned avail = blend__acd_agent_avail_mask(&acd->agents[ai]);
+        if (!avail) {
+            return;
+        }
+        uint32_t ci = best_contact(acd, ai, avail);
         if (!ci) {
             return;
         }

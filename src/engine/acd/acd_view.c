@@ -158,11 +158,11 @@ static void check_elig(const struct blend_acd *acd, uint32_t ai)
     size_t distinct = 0;
     for (uint32_t m = a->members; m; m = acd->members[m].next) {
         const struct acd_member *mb = &acd->members[m];
-        uint32_t k = mb->queue * BLEND_CH_COUNT + mb->ch;
+        uint32_t k = blend__acd_qch(mb->queue, mb->ch);
         int is_first = 1;
         for (uint32_t x = a->members; x != m; x = acd->members[x].next) {
             const struct acd_member *mx = &acd->members[x];
-            is_first = is_first && mx->queue * BLEND_CH_COUNT + mx->ch != k;
+            is_first = is_first && blend__acd_qch(mx->queue, mx->ch) != k;
         }
         if (!is_first) {
             continue; /* counted at its first membership */
@@ -171,7 +171,7 @@ static void check_elig(const struct blend_acd *acd, uint32_t ai)
         uint16_t bits = mb->steps_mask;
         for (uint32_t x = acd->members[m].next; x; x = acd->members[x].next) {
             const struct acd_member *mx = &acd->members[x];
-            if (mx->queue * BLEND_CH_COUNT + mx->ch == k) {
+            if (blend__acd_qch(mx->queue, mx->ch) == k) {
                 bits |= mx->steps_mask;
             }
         }
@@ -325,6 +325,36 @@ static void check_contact(const struct blend_acd *acd, uint32_t ci)
     }
 }
 
+/* Asserts group gr's list (key order, links, ACD_IN_LIST marks, tail) and treap (order, heap
+ * order, k3 = 0 marks) and that its head is the first of both; returns its contact count. */
+static size_t group_check(const struct blend_acd *acd, const struct acd_group *gr)
+{
+    size_t count = blend__acd_treap_check(acd->cnodes, gr->root);
+    uint32_t first = blend__acd_treap_first(acd->cnodes, gr->root);
+    BLEND_ASSERT(!first || acd->cnodes[first].k3 == 0);
+    uint32_t prev = 0;
+    for (uint32_t x = gr->list_head; x; x = acd->cnodes[x].right) {
+        const struct acd_tnode *n = &acd->cnodes[x];
+        BLEND_ASSERT(n->k3 == ACD_IN_LIST && n->left == prev && count < gr->count);
+        BLEND_ASSERT(acd->contacts[x].group == acd->contacts[gr->head].group);
+        if (prev) {
+            const struct acd_tnode *p = &acd->cnodes[prev];
+            BLEND_ASSERT(p->k1 < n->k1 || (p->k1 == n->k1 && p->k2 < n->k2));
+        }
+        prev = x;
+        count++;
+    }
+    BLEND_ASSERT(gr->list_tail == prev);
+    uint32_t head = gr->list_head;
+    if (!head || (first && (acd->cnodes[first].k1 < acd->cnodes[head].k1 ||
+                            (acd->cnodes[first].k1 == acd->cnodes[head].k1 &&
+                             acd->cnodes[first].k2 < acd->cnodes[head].k2)))) {
+        head = first;
+    }
+    BLEND_ASSERT(gr->head == head);
+    return count;
+}
+
 static void check_indexes(const struct blend_acd *acd)
 {
     size_t in_tree = 0, trees = 0;
@@ -342,9 +372,13 @@ static void check_indexes(const struct blend_acd *acd)
     size_t grouped = 0, in_groups = 0;
     for (size_t qi = 1; qi <= acd->lim.queues_max; qi++) {
         const struct acd_queue *q = &acd->queues[qi];
-        BLEND_ASSERT(!q->is_used || (q->priority == q->cfg.priority &&
-                                     q->acceleration_per_min == q->cfg.acceleration_per_min &&
-                                     q->max_priority == q->cfg.max_priority));
+        BLEND_ASSERT(!q->is_used ||
+                     (q->priority == q->cfg.priority &&
+                      q->acceleration_per_min == q->cfg.acceleration_per_min &&
+                      q->max_priority == q->cfg.max_priority &&
+                      q->is_ring_all == (q->cfg.strategy == BLEND_STRAT_RING_ALL) &&
+                      q->id == q->cfg.id && q->offer_timeout_ms == q->cfg.offer_timeout_ms &&
+                      q->wrapup_ms == q->cfg.wrapup_ms));
         for (int c = 0; c < BLEND_CH_COUNT; c++) {
             /* gcount counts the list; gidx holds exactly its groups while they fit. */
             uint16_t listed = 0;
@@ -375,7 +409,8 @@ static void check_indexes(const struct blend_acd *acd)
                              blend__acd_group_priority(acd, q, q->bound[c].level_top,
                                                        q->bound[c].enqueued_top) == top);
                 BLEND_ASSERT(q->enqueued_min[c] == enq_min);
-                const struct acd_qchb *qb = &acd->qb[(size_t)qi * BLEND_CH_COUNT + (size_t)c];
+                const struct acd_qchb *qb =
+                    blend__acd_qb_at(acd, blend__acd_qch((uint32_t)qi, (unsigned)c));
                 BLEND_ASSERT(!qb->is_many && qb->enqueued_min == enq_min &&
                              qb->enqueued_top == q->bound[c].enqueued_top &&
                              qb->base_top == q->priority + q->bound[c].level_top &&
@@ -383,15 +418,18 @@ static void check_indexes(const struct blend_acd *acd)
                              qb->max_priority == q->max_priority);
             }
             if (q->is_used) {
-                const struct acd_qchb *qb = &acd->qb[(size_t)qi * BLEND_CH_COUNT + (size_t)c];
+                const struct acd_qchb *qb =
+                    blend__acd_qb_at(acd, blend__acd_qch((uint32_t)qi, (unsigned)c));
                 BLEND_ASSERT(qb->is_many == (q->gcount[c] > ACD_QCH_INLINE));
+                BLEND_ASSERT(!qb->is_many ||
+                             (qb->base_top == INT32_MAX && qb->acceleration_per_min == 0 &&
+                              qb->max_priority == 0));
                 BLEND_ASSERT(q->gcount[c] > 0 || qb->base_top == INT32_MIN);
             }
             for (uint32_t g = acd->queues[qi].groups[c]; g; g = acd->groups[g].next) {
-                size_t cnt = blend__acd_treap_check(acd->cnodes, acd->groups[g].root);
-                BLEND_ASSERT(cnt == acd->groups[g].count && cnt > 0);
                 const struct acd_group *gr = &acd->groups[g];
-                BLEND_ASSERT(gr->head == blend__acd_treap_first(acd->cnodes, gr->root));
+                size_t cnt = group_check(acd, gr);
+                BLEND_ASSERT(cnt == gr->count && cnt > 0);
                 BLEND_ASSERT(gr->head_enqueued_ms == acd->cnodes[gr->head].k1 &&
                              gr->head_id == acd->cnodes[gr->head].k2);
                 uint32_t declined = 0;
