@@ -5,12 +5,15 @@
  * follows the routing engine: an offer rings the agent's phone, the phone's answer is the
  * agent's accept, a busy or declined phone is a reject, the engine's withdrawals and timeouts
  * cancel the ringing leg, and either side hanging up ends or abandons the interaction. Every
- * step is recorded in the event log ("call.*", subject interactions/<id>). No routing rule lives
- * here; docs/voice.md describes the flow.
+ * step is recorded in the event log ("call.*", subject interactions/<id>). A registered phone
+ * whose number matches no entry point calls another agent's extension (an internal call) or a
+ * number through the trunk (§Calls from agents' phones). No routing rule lives here;
+ * docs/voice.md describes the flow.
  */
 #include "api/calls_int.h"
 
 #include "base/alloc.h"
+#include "base/assert.h"
 #include "base/log.h"
 #include "sip/sip.h"
 
@@ -114,6 +117,9 @@ int blend__calls_add(struct blend_calls *c, uint64_t id, struct call **out)
 }
 
 /* ---- Arrival ------------------------------------------------------------------------------- */
+
+static void phone_incoming(struct blend_calls *c, const struct blend_sip_event *ev);
+static void on_phone_event(struct blend_calls *c, struct call *k, const struct blend_sip_event *ev);
 
 /* The entry point for a dialled number: the address as dialled, or with a leading '+'. */
 static json_t *entry_point_for(struct blend_calls *c, const char *dialled)
@@ -220,6 +226,10 @@ int blend__calls_arrive(struct blend_calls *c, struct call *k, json_t *body)
 static void on_incoming(struct blend_calls *c, const struct blend_sip_event *ev)
 {
     json_t *ep = entry_point_for(c, ev->dialled);
+    if (!ep && ev->agent_id > 0) {
+        phone_incoming(c, ev); /* an agent's phone: another agent, or a number */
+        return;
+    }
     if (!ep) {
         BLEND_LOG_INFO("calls", "call from %s to unknown number %s refused", ev->caller,
                        ev->dialled);
@@ -751,6 +761,382 @@ static void on_outbound_event(struct blend_calls *c, struct call *k,
     }
 }
 
+/* ---- Calls from agents' phones ------------------------------------------------------------ */
+
+/*
+ * An INVITE from a registered phone (agent A) whose number matched no entry point. Another
+ * agent's extension is an internal call: B's phones ring, and the two are bridged when one
+ * answers; no interaction is created (it is not customer work) and its steps are recorded as
+ * "call.internal" with subject agents/<A>. Any other dial string is an outbound call through
+ * the trunk: an outbound voice interaction of A (as an agent-first click-to-call whose agent
+ * leg is already up), dialled with blend_sip_call_transfer_number so A's leg is answered when
+ * the number answers. Invariant: routing counts A engaged on voice from the INVITE and B from
+ * its answer, and both are released at CALL_ENDED whatever the path (refusal, failure, cancel,
+ * either side hanging up). A logged-out agent is not in routing: their calls go on without an
+ * engagement.
+ */
+
+/* 1 when `agent` may not take an internal call now: already in one of ours (calling, called,
+ * ringing or talking), or busy in routing on voice (a connected or offered contact, or an
+ * engagement: click-to-call, third party, phone call). */
+static int phone_agent_busy(struct blend_calls *c, int64_t agent)
+{
+    for (size_t i = 0; i < c->count; i++) {
+        const struct call *k = &c->calls[i];
+        if (k->phone && (k->phone_from == agent || k->phone_to == agent)) {
+            return 1;
+        }
+    }
+    struct blend_acd_agent_view v;
+    if (blend_acd_agent(blend__routing_acd(c->app->routing), agent, &v) != 0) {
+        return 0; /* not in routing: logged out */
+    }
+    return v.active[BLEND_CH_VOICE] + v.offered[BLEND_CH_VOICE] + v.engaged[BLEND_CH_VOICE] > 0;
+}
+
+/* 1 when at least one phone is registered for the agent. */
+static int phone_registered(struct blend_calls *c, int64_t agent)
+{
+    json_t *ph = blend__phones_json(c->app->phones, agent);
+    int registered = json_is_true(json_object_get(ph, "registered"));
+    json_decref(ph);
+    return registered;
+}
+
+/* Engages the calling agent on voice. 0 with *engaged = 1, or 0 with *engaged = 0 when the
+ * agent is logged out (routing offers them nothing anyway); the engine's code (BLEND_ESTATE:
+ * no free voice unit, i.e. on a customer call) when a logged-in agent cannot be engaged. */
+static int phone_engage_caller(struct blend_calls *c, int64_t agent, int *engaged)
+{
+    int rc = agent_engage(c, agent, 1);
+    if (rc == 0) {
+        *engaged = 1;
+        return 0;
+    }
+    struct blend_acd_agent_view v;
+    if (blend_acd_agent(blend__routing_acd(c->app->routing), agent, &v) != 0 ||
+        v.presence == BLEND_PRESENCE_LOGGED_OUT) {
+        *engaged = 0;
+        return 0;
+    }
+    return rc;
+}
+
+static void phone_release(struct blend_calls *c, int64_t agent, int engaged)
+{
+    if (!engaged) {
+        return;
+    }
+    int rc = agent_engage(c, agent, 0);
+    if (rc) {
+        BLEND_LOG_WARN("calls", "agent %" PRId64 " not released after a phone call: %s", agent,
+                       blend_strerror(rc));
+    }
+}
+
+/* Refuses the phone's INVITE (nothing of ours exists for it yet). */
+static void phone_refuse(struct blend_calls *c, const struct blend_sip_event *ev, int code,
+                         const char *reason, const char *why)
+{
+    BLEND_LOG_INFO("calls", "call from agent %" PRId64 " (%s) to %s refused with %d: %s",
+                   ev->agent_id, ev->caller, ev->dialled, code, why);
+    (void)blend_sip_call_reject(c->sip, ev->call, code, reason);
+}
+
+/* "call.internal" {from_agent_id, to_agent_id, state, ...extra (stolen)}, subject agents/<A>;
+ * agent_id names A, who sees it on the event stream. */
+static void internal_record(struct blend_calls *c, const struct call *k, const char *state,
+                            json_t *extra)
+{
+    json_t *doc = json_pack("{s:I, s:I, s:I, s:s}", "agent_id", (json_int_t)k->phone_from,
+                            "from_agent_id", (json_int_t)k->phone_from, "to_agent_id",
+                            (json_int_t)k->phone_to, "state", state);
+    if (doc && extra) {
+        json_object_update(doc, extra);
+    }
+    json_decref(extra);
+    if (!doc) {
+        return;
+    }
+    char subject[64];
+    snprintf(subject, sizeof subject, "agents/%" PRId64, k->phone_from);
+    blend__app_record_event(c->app, "sip", "call.internal", subject, doc);
+}
+
+static void internal_start(struct blend_calls *c, const struct blend_sip_event *ev, int64_t to)
+{
+    if (to == ev->agent_id) {
+        phone_refuse(c, ev, 404, "Not Found", "the agent's own extension");
+        return;
+    }
+    if (phone_agent_busy(c, to)) {
+        phone_refuse(c, ev, 486, "Busy Here", "the agent called is busy");
+        return;
+    }
+    if (!phone_registered(c, to)) {
+        phone_refuse(c, ev, 480, "Temporarily Unavailable", "the agent called has no phone");
+        return;
+    }
+    int engaged = 0;
+    if (phone_engage_caller(c, ev->agent_id, &engaged) != 0) {
+        phone_refuse(c, ev, 486, "Busy Here", "the calling agent is on a call");
+        return;
+    }
+    struct call *k;
+    if (blend__calls_add(c, ev->call, &k) != 0) {
+        phone_release(c, ev->agent_id, engaged);
+        phone_refuse(c, ev, 503, "Service Unavailable", "no memory");
+        return;
+    }
+    k->state = CALL_ROUTED;
+    k->phone = CALL_PHONE_INTERNAL;
+    k->phone_from = ev->agent_id;
+    k->phone_to = to;
+    k->phone_from_engaged = engaged;
+    snprintf(k->caller, sizeof k->caller, "%s", ev->caller);
+    snprintf(k->dialled, sizeof k->dialled, "%s", ev->dialled);
+    int rc = blend_sip_call_offer(c->sip, ev->call, to, CALLS_INTERNAL_RING_S);
+    if (rc) {
+        /* CALL_ENDED follows the refusal and releases the caller. */
+        BLEND_LOG_WARN("calls", "internal call %" PRIu64 " not offered: %s", ev->call,
+                       blend_strerror(rc));
+        (void)blend_sip_call_reject(c->sip, ev->call, 503, "Service Unavailable");
+    }
+}
+
+/* The SIP events of an internal call. The caller's leg is the call's "customer" leg, the
+ * called agent's phone its "agent" leg. */
+static void on_internal_event(struct blend_calls *c, struct call *k,
+                              const struct blend_sip_event *ev)
+{
+    switch (ev->kind) {
+    case BLEND_SIP_EV_AGENT_RINGING:
+        (void)blend_sip_call_ringing(c->sip, k->call);
+        internal_record(c, k, "ringing", NULL);
+        return;
+    case BLEND_SIP_EV_AGENT_ANSWERED: {
+        k->phone_answered = 1;
+        int rc = agent_engage(c, k->phone_to, 1);
+        k->phone_to_engaged = rc == 0;
+        if (rc) {
+            BLEND_LOG_DEBUG("calls",
+                            "agent %" PRId64 " not engaged for internal call %" PRIu64 ": %s",
+                            k->phone_to, k->call, blend_strerror(rc));
+        }
+        internal_record(c, k, "answered", NULL);
+        return;
+    }
+    case BLEND_SIP_EV_AGENT_FAILED: {
+        /* The called agent's answer goes back to the caller; "no phone registered" (408
+         * no-binding, the phone went between our check and the offer) is 480. */
+        int code = strcmp(ev->cause, "no-binding") == 0 ? 480 : ev->sip_code;
+        if (code < 300 || code > 699) {
+            code = 480;
+        }
+        internal_record(c, k, "failed",
+                        json_pack("{s:i, s:s}", "sip_code", code, "cause", ev->cause));
+        (void)blend_sip_call_reject(c->sip, k->call, code, NULL);
+        return;
+    }
+    case BLEND_SIP_EV_TRANSFER_REQUESTED:
+        BLEND_LOG_INFO("calls", "transfer of internal call %" PRIu64 " to %s not supported",
+                       k->call, ev->dialled);
+        return;
+    case BLEND_SIP_EV_CALL_ENDED: {
+        internal_record(c, k, "ended",
+                        json_pack("{s:s, s:i, s:s}", "leg", ev->leg, "sip_code", ev->sip_code,
+                                  "cause", ev->cause));
+        int64_t from = k->phone_from, to = k->phone_to;
+        int from_engaged = k->phone_from_engaged, to_engaged = k->phone_to_engaged;
+        forget(c, k);
+        phone_release(c, from, from_engaged);
+        phone_release(c, to, to_engaged);
+        return;
+    }
+    default:
+        return; /* holds and keys between two agents are not recorded */
+    }
+}
+
+struct phone_out {
+    struct blend_calls *calls;
+    uint64_t call;
+};
+
+/* The outbound interaction exists (or could not be written): the number is dialled. */
+static void outbound_created(struct blend_write *w, void *arg)
+{
+    struct phone_out *x = arg;
+    struct blend_calls *c = x->calls;
+    struct call *k = by_call(c, x->call);
+    blend_free(x);
+    int wrc = w->rc;
+    int64_t id = wrc ? 0 : w->ops[0].id_out;
+    blend_write_destroy(w);
+    BLEND_ASSERT(k && k->phone == CALL_PHONE_OUTBOUND); /* kept until this runs */
+    if (wrc) {
+        BLEND_LOG_WARN("calls", "call from agent %" PRId64 " to %s not placed: %s", k->phone_from,
+                       k->dialled, blend_strerror(wrc));
+        if (k->state == CALL_GONE) {
+            forget(c, k);
+            return;
+        }
+        k->state = CALL_ROUTED; /* CALL_ENDED of the refusal closes it */
+        (void)blend_sip_call_reject(c->sip, k->call, 503, "Service Unavailable");
+        return;
+    }
+    k->interaction = id;
+    record(c, "call.originated", id,
+           json_pack("{s:I, s:I, s:s, s:s, s:s}", "interaction_id", (json_int_t)id, "agent_id",
+                     (json_int_t)k->phone_from, "number", k->dialled, "order", "phone", "call",
+                     "dialling"));
+    if (k->state == CALL_GONE) {
+        /* The phone hung up while the row was being written: the caller is released already. */
+        record(c, "call.ended", id,
+               json_pack("{s:I, s:s, s:i, s:s, s:i, s:i}", "interaction_id", (json_int_t)id, "leg",
+                         k->phone_end_leg, "sip_code", k->phone_end_code, "cause",
+                         k->phone_end_cause, "rtp_to_agent", 0, "rtp_to_customer", 0));
+        forget(c, k);
+        row_state(c, id, "ended");
+        return;
+    }
+    k->state = CALL_ROUTED;
+    int rc = blend_sip_call_transfer_number(c->sip, k->call, k->dialled);
+    if (rc) {
+        BLEND_LOG_WARN("calls", "call from agent %" PRId64 " to %s not dialled: %s", k->phone_from,
+                       k->dialled, blend_strerror(rc));
+        (void)blend_sip_call_reject(c->sip, k->call, 503,
+                                    rc == BLEND_ESTATE ? "No Trunk" : "Service Unavailable");
+    }
+}
+
+static void outbound_start(struct blend_calls *c, const struct blend_sip_event *ev)
+{
+    if (!c->app->cfg.sip_trunk_uri[0]) {
+        phone_refuse(c, ev, 503, "No Trunk", "no outbound trunk is configured");
+        return;
+    }
+    json_t *agent = NULL;
+    if (blend_store_get(c->app->store, &blend_res_agents, ev->agent_id, 0, &agent) != 0) {
+        phone_refuse(c, ev, 503, "Service Unavailable", "the calling agent is unknown");
+        return;
+    }
+    json_t *doc =
+        json_pack("{s:s, s:s, s:O?, s:s, s:s}", "channel", "voice", "direction", "outbound",
+                  "agent", json_object_get(agent, "name"), "state", "new", "address", ev->dialled);
+    json_decref(agent);
+    int engaged = 0;
+    if (!doc || phone_engage_caller(c, ev->agent_id, &engaged) != 0) {
+        json_decref(doc);
+        phone_refuse(c, ev, 486, "Busy Here", "the calling agent is on a call");
+        return;
+    }
+    struct phone_out *x = blend_malloc(sizeof *x);
+    struct blend_write *w = x ? blend_write_create() : NULL;
+    struct call *k = NULL;
+    if (!w || !blend_write_add(w, BLEND_OP_CREATE, &blend_res_interactions, doc) ||
+        blend__calls_add(c, ev->call, &k) != 0) {
+        if (!w) {
+            json_decref(doc); /* blend_write_add takes it even when it fails */
+        }
+        blend_write_destroy(w);
+        blend_free(x);
+        phone_release(c, ev->agent_id, engaged);
+        phone_refuse(c, ev, 503, "Service Unavailable", "no memory");
+        return;
+    }
+    k->state = CALL_ARRIVING;
+    k->phone = CALL_PHONE_OUTBOUND;
+    k->phone_from = ev->agent_id;
+    k->phone_from_engaged = engaged;
+    k->agent = ev->agent_id;
+    snprintf(k->caller, sizeof k->caller, "%s", ev->caller);
+    snprintf(k->dialled, sizeof k->dialled, "%s", ev->dialled);
+    x->calls = c;
+    x->call = ev->call;
+    snprintf(w->actor, sizeof w->actor, "sip");
+    /* On a failed submit outbound_created runs at once and refuses the call. */
+    (void)blend__app_submit(c->app, NULL, w, outbound_created, x);
+}
+
+/* The SIP events of an outbound call from a phone: the phone is the "customer" leg, the number
+ * the "transfer" leg. */
+static void on_outbound_phone_event(struct blend_calls *c, struct call *k,
+                                    const struct blend_sip_event *ev)
+{
+    switch (ev->kind) {
+    case BLEND_SIP_EV_OUTBOUND_PROGRESS:
+        record(c, "call.outbound_progress", k->interaction,
+               json_pack("{s:I, s:s, s:i, s:s}", "interaction_id", (json_int_t)k->interaction,
+                         "leg", ev->leg, "sip_code", ev->sip_code, "cause", ev->cause));
+        if (ev->sip_code == 180 || ev->sip_code == 183) {
+            (void)blend_sip_call_ringing(c->sip, k->call);
+        } else if (ev->sip_code >= 200 && ev->sip_code < 300 && !k->phone_answered) {
+            k->phone_answered = 1;
+            row_state(c, k->interaction, "connected");
+        }
+        /* A failure code: the thread refuses the phone with it (CALL_ENDED follows). */
+        return;
+    case BLEND_SIP_EV_CALL_ENDED: {
+        if (k->state == CALL_ARRIVING) {
+            /* The row is still being written: outbound_created records the end. */
+            k->state = CALL_GONE;
+            k->phone_end_code = ev->sip_code;
+            snprintf(k->phone_end_leg, sizeof k->phone_end_leg, "%s", ev->leg);
+            snprintf(k->phone_end_cause, sizeof k->phone_end_cause, "%s", ev->cause);
+            phone_release(c, k->phone_from, k->phone_from_engaged);
+            k->phone_from_engaged = 0;
+            return;
+        }
+        record(c, "call.ended", k->interaction,
+               json_pack("{s:I, s:s, s:i, s:s, s:I, s:I}", "interaction_id",
+                         (json_int_t)k->interaction, "leg", ev->leg, "sip_code", ev->sip_code,
+                         "cause", ev->cause, "rtp_to_agent", (json_int_t)ev->rtp_to_agent,
+                         "rtp_to_customer", (json_int_t)ev->rtp_to_customer));
+        int64_t id = k->interaction, from = k->phone_from;
+        int engaged = k->phone_from_engaged;
+        forget(c, k);
+        row_state(c, id, "ended");
+        phone_release(c, from, engaged);
+        return;
+    }
+    default:
+        return; /* holds, keys and transfers are not handled on these calls */
+    }
+}
+
+static void on_phone_event(struct blend_calls *c, struct call *k, const struct blend_sip_event *ev)
+{
+    if (k->phone == CALL_PHONE_INTERNAL) {
+        on_internal_event(c, k, ev);
+    } else {
+        on_outbound_phone_event(c, k, ev);
+    }
+}
+
+/* A dial string for the trunk: digits, '+', '*' and '#'. */
+static int phone_number_ok(const char *s)
+{
+    return s[0] != '\0' && strspn(s, "0123456789+*#") == strlen(s);
+}
+
+static void phone_incoming(struct blend_calls *c, const struct blend_sip_event *ev)
+{
+    BLEND_ASSERT(ev->agent_id > 0);
+    json_t *b = NULL;
+    if (blend_store_find(c->app->store, &blend_res_agents, "extension", ev->dialled, 0, &b) == 0) {
+        int64_t to = json_integer_value(json_object_get(b, "id"));
+        json_decref(b);
+        internal_start(c, ev, to);
+        return;
+    }
+    if (!phone_number_ok(ev->dialled)) {
+        phone_refuse(c, ev, 404, "Not Found", "no such extension or number");
+        return;
+    }
+    outbound_start(c, ev);
+}
+
 /* ---- Recording --------------------------------------------------------------------------- */
 
 const char *blend__calls_recordings_dir(const struct blend_calls *c)
@@ -1063,6 +1449,10 @@ void blend__calls_on_sip_event(struct blend_calls *c, const struct blend_sip_eve
     }
     struct call *k = by_call(c, ev->call);
     if (!k) {
+        return;
+    }
+    if (k->phone) {
+        on_phone_event(c, k, ev);
         return;
     }
     if (k->outbound) {

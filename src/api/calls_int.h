@@ -15,6 +15,18 @@
  * timeout withdraws the offer first. */
 #define CALLS_RING_SAFETY_S 300
 
+/* How long an internal call (an agent's phone dialling another agent's extension) rings the
+ * called agent's phones before the caller gets 408: nobody routes it, so nothing else
+ * withdraws it; long enough for a colleague to reach the desk, short of the SIP timers. */
+#define CALLS_INTERNAL_RING_S 45
+
+/* A call placed from an agent's phone that matched no entry point (calls.c §Calls from agents'
+ * phones). */
+enum call_phone {
+    CALL_PHONE_INTERNAL = 1, /* to another agent's extension: no interaction, both engaged */
+    CALL_PHONE_OUTBOUND,     /* to a number through the trunk: an outbound interaction */
+};
+
 enum call_state {
     CALL_ARRIVING = 1, /* interaction being created */
     CALL_ROUTED,       /* in the engine (waiting, offered or connected) */
@@ -49,6 +61,17 @@ struct call {
     int callback_dial;           /* Blend dials a callback: the agent's answer is the accept */
     int voicemail;               /* a voicemail is being recorded: its end makes an interaction */
     char language[16];           /* the caller's language, once a flow chose it */
+    /* Calls from agents' phones: phone 0 = none, else enum call_phone. */
+    int phone;
+    int64_t phone_from;     /* the calling agent (A) */
+    int64_t phone_to;       /* internal: the agent called (B) */
+    int phone_from_engaged; /* routing counts A busy with this call (from the INVITE) */
+    int phone_to_engaged;   /* routing counts B busy with it (from B's answer) */
+    int phone_answered;     /* B (internal) or the number (outbound) answered */
+    /* Outbound: how the call ended while its interaction was still being created. */
+    int phone_end_code;
+    char phone_end_leg[12];
+    char phone_end_cause[16];
 };
 
 struct blend_calls {
