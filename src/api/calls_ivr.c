@@ -22,6 +22,7 @@
 #include "api/webclient.h"
 
 #include "base/alloc.h"
+#include "base/assert.h"
 #include "base/log.h"
 #include "media/media.h"
 #include "model/flow.h"
@@ -89,7 +90,10 @@ struct blend__ivr_call {
     int64_t voicemail_due_ms;
     char voicemail_queue[BLEND_IVR_NAME_BYTES];
     uint16_t seq;
-    uint16_t play_seq; /* the play waited for (prompt being fetched or playing); 0 none */
+    uint16_t play_seq; /* the play waited for (prompts being fetched or playing): its first
+                          request's sequence, one more per piece; 0 none */
+    size_t play_parts, play_ready; /* pieces of that play, and those fetched */
+    struct blend_media_prompt *play_prompts[BLEND_IVR_ANNOUNCE_PARTS_MAX];
     enum play_kind play_kind;
     uint16_t http_seq;
     uint64_t http_id;
@@ -368,22 +372,54 @@ static const char *session_language(const struct blend__ivr_call *x)
 
 static void on_prompt(void *arg, uint64_t token, int rc, struct blend_media_prompt *p);
 
-/* Asks for a prompt (text in the call's language, or a file) and plays it when it is ready. */
+/* Forgets the play waited for: the pieces fetched so far are released. */
+static void play_reset(struct blend__ivr_call *x)
+{
+    for (size_t i = 0; i < BLEND_IVR_ANNOUNCE_PARTS_MAX; i++) {
+        blend_media_prompt_free(x->play_prompts[i]);
+        x->play_prompts[i] = NULL;
+    }
+    x->play_seq = 0;
+    x->play_parts = x->play_ready = 0;
+    x->play_kind = PLAY_NONE;
+}
+
+/* Asks for the pieces of one play (texts in a language, or one file) and plays them in order
+ * once they are all ready; the play's tag is the first piece's request sequence. */
+static void play_pieces(struct blend__ivr_call *x, enum play_kind kind, const char *const *texts,
+                        size_t count, const char *file, const char *language)
+{
+    BLEND_ASSERT(count >= 1 && count <= BLEND_IVR_ANNOUNCE_PARTS_MAX);
+    play_reset(x);
+    if (x->seq > UINT16_MAX - BLEND_IVR_ANNOUNCE_PARTS_MAX - 1) {
+        x->seq = 0; /* the pieces' sequences never wrap through 0 */
+    }
+    uint16_t first = next_seq(x);
+    for (size_t i = 1; i < count; i++) {
+        (void)next_seq(x);
+    }
+    x->play_seq = first;
+    x->play_parts = count;
+    x->play_kind = kind;
+    for (size_t i = 0; i < count && x->play_seq == first; i++) {
+        uint16_t seq = (uint16_t)(first + i);
+        int rc =
+            file ? blend__prompts_file(x->ivr->prompts, file, on_prompt, x->ivr, token_of(x, seq))
+                 : blend__prompts_text(x->ivr->prompts, language, texts[i], on_prompt, x->ivr,
+                                       token_of(x, seq));
+        if (rc) {
+            /* Answered like a failed render: the callback path handles both. */
+            BLEND_LOG_WARN("ivr", "call %" PRIu64 ": prompt not requested: %s", x->call,
+                           blend_strerror(rc));
+            on_prompt(x->ivr, token_of(x, seq), rc, NULL);
+        }
+    }
+}
+
 static void play(struct blend__ivr_call *x, enum play_kind kind, const char *text, const char *file,
                  const char *language)
 {
-    uint16_t seq = next_seq(x);
-    x->play_seq = seq;
-    x->play_kind = kind;
-    int rc = file ? blend__prompts_file(x->ivr->prompts, file, on_prompt, x->ivr, token_of(x, seq))
-                  : blend__prompts_text(x->ivr->prompts, language, text, on_prompt, x->ivr,
-                                        token_of(x, seq));
-    if (rc) {
-        /* Answered like a failed render: the callback path handles both. */
-        BLEND_LOG_WARN("ivr", "call %" PRIu64 ": prompt not requested: %s", x->call,
-                       blend_strerror(rc));
-        on_prompt(x->ivr, token_of(x, seq), rc, NULL);
-    }
+    play_pieces(x, kind, &text, 1, file, language);
 }
 
 /* ---- Feeding the session ------------------------------------------------------------------ */
@@ -412,8 +448,7 @@ static void barge_in(struct blend__ivr_call *x, const struct blend_ivr_effects *
         took |= k == BLEND_IVR_FX_STEP || k == BLEND_IVR_FX_INPUT;
     }
     if (took && x->play_kind == PLAY_FLOW && x->play_seq) {
-        x->play_seq = 0;
-        x->play_kind = PLAY_NONE;
+        play_reset(x);
         (void)blend_sip_call_play_stop(x->ivr->calls->sip, x->call);
     }
 }
@@ -468,13 +503,17 @@ static int announce(struct blend__ivr_call *x, const struct call *k)
     }
     int min = blend_ivr_wait_minutes(v.ewt_ms, x->announce_ewt_min);
     x->announce_ewt_min = min;
-    char text[256];
     int pos = (int)v.position;
-    if (blend_ivr_announce_text(session_language(x), pos, min, text, sizeof text) != 0) {
+    struct blend_ivr_announcement an;
+    if (blend_ivr_announce(session_language(x), pos, min, &an) != 0) {
         return 1;
     }
+    const char *texts[BLEND_IVR_ANNOUNCE_PARTS_MAX];
+    for (size_t i = 0; i < an.count; i++) {
+        texts[i] = an.parts[i];
+    }
     ivr_event(x, "ivr.announce", json_pack("{s:i, s:i}", "position", pos, "ewt_min", min));
-    play(x, PLAY_ANNOUNCE, text, NULL, session_language(x));
+    play_pieces(x, PLAY_ANNOUNCE, texts, an.count, NULL, session_language(x));
     return 1;
 }
 
@@ -548,23 +587,42 @@ static void on_prompt(void *arg, uint64_t token, int rc, struct blend_media_prom
     uint16_t seq;
     struct call *k = call_of(ivr, token, &seq);
     struct blend__ivr_call *x = k ? k->ivr : NULL;
-    if (!x || seq != x->play_seq || x->hung_up) {
+    size_t piece = x ? (uint16_t)(seq - x->play_seq) : 0;
+    if (!x || !x->play_seq || piece >= x->play_parts || x->hung_up) {
         blend_media_prompt_free(p);
         return; /* stale: the caller moved on, or the call ended */
     }
+    uint16_t tag = x->play_seq;
     if (rc == 0) {
-        rc = blend_sip_call_play(ivr->calls->sip, x->call, &p, 1, seq);
-    }
-    blend_media_prompt_free(p);
-    if (rc == 0) {
-        return; /* PLAY_DONE follows */
+        /* The service answers each request once, in any order. */
+        BLEND_ASSERT(!x->play_prompts[piece]);
+        x->play_prompts[piece] = p;
+        x->play_ready++;
+        if (x->play_ready < x->play_parts) {
+            return;
+        }
+        rc = blend_sip_call_play(ivr->calls->sip, x->call, x->play_prompts, x->play_parts, tag);
+        for (size_t i = 0; i < x->play_parts; i++) {
+            blend_media_prompt_free(x->play_prompts[i]); /* the thread holds its own */
+            x->play_prompts[i] = NULL;
+        }
+        x->play_ready = 0;
+        if (rc == 0) {
+            return; /* PLAY_DONE follows */
+        }
     }
     BLEND_LOG_WARN("ivr", "call %" PRIu64 ": prompt not played: %s", x->call, blend_strerror(rc));
     ivr_event(x, "ivr.error",
               json_pack("{s:s, s:s}", "what", "prompt", "error", blend_strerror(rc)));
     /* The flow goes on as if it had been heard: a caller is never stuck on a missing prompt. */
+    for (size_t i = 0; i < BLEND_IVR_ANNOUNCE_PARTS_MAX; i++) {
+        blend_media_prompt_free(x->play_prompts[i]);
+        x->play_prompts[i] = NULL;
+    }
+    x->play_ready = 0;
+    x->play_parts = 0; /* later pieces of this play are stale now */
     struct blend_sip_event done = {
-        .kind = BLEND_SIP_EV_PLAY_DONE, .call = x->call, .play_tag = seq};
+        .kind = BLEND_SIP_EV_PLAY_DONE, .call = x->call, .play_tag = tag};
     snprintf(done.cause, sizeof done.cause, "done");
     (void)blend__ivr_on_sip(ivr->calls, k, &done);
 }
@@ -939,10 +997,12 @@ int blend__ivr_on_sip(struct blend_calls *c, struct call *k, const struct blend_
     int live = x->session && !blend_ivr_session_is_ended(x->session);
     switch (ev->kind) {
     case BLEND_SIP_EV_PLAY_DONE:
-        if (ev->play_tag != x->play_seq) {
+        if (!x->play_seq || ev->play_tag != x->play_seq) {
             return 1; /* an older play, replaced */
         }
-        x->play_seq = 0;
+        enum play_kind kind = x->play_kind;
+        play_reset(x);
+        x->play_kind = kind;
         if (x->play_kind == PLAY_GOODBYE) {
             x->play_kind = PLAY_NONE;
             hang_up(x, k->callback_kept ? "callback" : "ivr");
@@ -1014,8 +1074,7 @@ void blend__ivr_on_connected(struct blend_calls *c, struct call *k)
     x->in_queue = 0;
     x->announce_due_ms = 0;
     x->message_due_ms = 0;
-    x->play_seq = 0;
-    x->play_kind = PLAY_NONE;
+    play_reset(x);
     struct blend_ivr_event ev = {.kind = BLEND_IVR_EV_QUEUE,
                                  .queue_event = BLEND_IVR_QUEUE_ANSWERED};
     feed(x, &ev);
@@ -1064,6 +1123,7 @@ void blend__ivr_stop(struct blend_calls *c, struct call *k, const char *reason)
     if (x->http_id) {
         blend__webclient_cancel(x->ivr->web, x->http_id);
     }
+    play_reset(x);
     blend_ivr_session_destroy(x->session);
     flow_release(x->ivr, x->flow);
     uv_timer_stop(&x->timer);

@@ -273,7 +273,7 @@ static int parse_shifts(struct mparser *p, json_t *v, const char *path,
     int rc = 0;
     sh[0].end_ms = p->m->duration_ms;
     for (size_t i = 0; v && i < n && !rc; i++) {
-        char at[PATH_BYTES + 16];
+        char at[2 * PATH_BYTES];
         snprintf(at, sizeof at, "%s[%zu]", path, i);
         json_t *o = json_array_get(v, i);
         double start = 0, end = 0;
@@ -428,7 +428,12 @@ static int scenario_check(json_t *queues, json_t *agents, struct blend_sim_scena
         if (strncmp(m, prefix, strlen(prefix)) == 0) {
             m += strlen(prefix);
         }
-        snprintf(msg, msglen, "%s", m);
+        /* Cut to the caller's room: the start still names the field at fault. */
+        size_t n = msglen > 0 ? strnlen(m, msglen - 1) : 0;
+        if (msglen > 0) {
+            memcpy(msg, m, n);
+            msg[n] = '\0';
+        }
     } else if (rc) {
         snprintf(msg, msglen, "%s", blend_strerror(rc));
     }

@@ -41,39 +41,86 @@ int blend_ivr_wait_minutes(int64_t ewt_ms, int last_min)
     return min;
 }
 
-int blend_ivr_announce_text(const char *language, int position, int minutes, char *out, size_t cap)
+static void part(struct blend_ivr_announcement *a, const char *text)
 {
-    BLEND_ASSERT(out && cap > 0);
+    BLEND_ASSERT(a->count < BLEND_IVR_ANNOUNCE_PARTS_MAX &&
+                 strlen(text) < BLEND_IVR_ANNOUNCE_PART_BYTES);
+    memcpy(a->parts[a->count++], text, strlen(text) + 1);
+}
+
+static void number(struct blend_ivr_announcement *a, int n)
+{
+    char buf[16];
+    snprintf(buf, sizeof buf, "%d", n);
+    part(a, buf);
+}
+
+int blend_ivr_announce(const char *language, int position, int minutes,
+                       struct blend_ivr_announcement *out)
+{
+    BLEND_ASSERT(out);
     if (position < 1 || minutes < 0) {
         return BLEND_EINVAL;
     }
-    int n = 0;
+    out->count = 0;
     switch (blend_ivr_lang_of(language)) {
     case BLEND_IVR_LANG_KO:
-        n = minutes ? snprintf(out, cap,
-                               "고객님의 대기 순번은 %d번입니다. 예상 대기 시간은 약 %d분입니다.",
-                               position, minutes)
-                    : snprintf(out, cap,
-                               "고객님의 대기 순번은 %d번입니다. 곧 상담원을 연결해 드리겠습니다.",
-                               position);
+        part(out, "고객님의 대기 순번은 ");
+        number(out, position);
+        if (minutes) {
+            part(out, "번입니다. 예상 대기 시간은 약 ");
+            number(out, minutes);
+            part(out, "분입니다.");
+        } else {
+            part(out, "번입니다. 곧 상담원을 연결해 드리겠습니다.");
+        }
         break;
     case BLEND_IVR_LANG_ZH:
-        n = minutes
-                ? snprintf(out, cap, "您现在排在第%d位。预计等待时间约%d分钟。", position, minutes)
-                : snprintf(out, cap, "您现在排在第%d位。预计等待不到一分钟。", position);
+        part(out, "您现在排在第");
+        number(out, position);
+        if (minutes) {
+            part(out, "位。预计等待时间约");
+            number(out, minutes);
+            part(out, "分钟。");
+        } else {
+            part(out, "位。预计等待不到一分钟。");
+        }
         break;
     case BLEND_IVR_LANG_EN:
-        n = minutes ? snprintf(out, cap,
-                               "You are number %d in line. Your expected wait is about %d "
-                               "minute%s.",
-                               position, minutes, minutes == 1 ? "" : "s")
-                    : snprintf(out, cap,
-                               "You are number %d in line. Your expected wait is less than a "
-                               "minute.",
-                               position);
+        part(out, "You are number ");
+        number(out, position);
+        if (minutes) {
+            part(out, " in line. Your expected wait is about ");
+            number(out, minutes);
+            part(out, minutes == 1 ? " minute." : " minutes.");
+        } else {
+            part(out, " in line. Your expected wait is less than a minute.");
+        }
         break;
     }
-    return n < 0 || (size_t)n >= cap ? BLEND_ELIMIT : 0;
+    return 0;
+}
+
+int blend_ivr_announce_text(const char *language, int position, int minutes, char *out,
+                            size_t cap)
+{
+    BLEND_ASSERT(out && cap > 0);
+    struct blend_ivr_announcement a;
+    int rc = blend_ivr_announce(language, position, minutes, &a);
+    if (rc) {
+        return rc;
+    }
+    size_t len = 0;
+    for (size_t i = 0; i < a.count; i++) {
+        size_t n = strlen(a.parts[i]);
+        if (len + n >= cap) {
+            return BLEND_ELIMIT;
+        }
+        memcpy(out + len, a.parts[i], n);
+        len += n;
+    }
+    out[len] = '\0';
+    return 0;
 }
 
 const char *blend_ivr_callback_text(const char *language)

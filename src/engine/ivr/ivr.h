@@ -331,9 +331,21 @@ enum blend_ivr_lang blend_ivr_lang_of(const char *language);
  * caller heard last (-1 for none): the announcement never grows (a caller is never told the
  * wait got longer while their place in line did not change). */
 int blend_ivr_wait_minutes(int64_t ewt_ms, int last_min);
-/* The sentence announcing a caller's position (1 = next) and wait (from blend_ivr_wait_minutes)
- * in the language. Writes at most cap bytes (NUL included); BLEND_ELIMIT when it does not fit,
- * BLEND_EINVAL for a position below 1 or negative minutes. */
+/* The announcement of a caller's position (1 = next) and wait (from blend_ivr_wait_minutes), in
+ * pieces: fixed phrases and the numbers alone, so that a prompt cache renders each phrase once
+ * and each number once, whatever the queue's length ("You are number " "3" " in line. Your
+ * expected wait is about " "5" " minutes."). Concatenated, the pieces are the sentence. */
+#define BLEND_IVR_ANNOUNCE_PARTS_MAX 5
+#define BLEND_IVR_ANNOUNCE_PART_BYTES 128
+struct blend_ivr_announcement {
+    size_t count;
+    char parts[BLEND_IVR_ANNOUNCE_PARTS_MAX][BLEND_IVR_ANNOUNCE_PART_BYTES];
+};
+/* BLEND_EINVAL for a position below 1 or negative minutes. */
+BLEND_MUST_USE int blend_ivr_announce(const char *language, int position, int minutes,
+                                      struct blend_ivr_announcement *out);
+/* The whole sentence (the pieces concatenated), at most cap bytes with the NUL; BLEND_ELIMIT
+ * when it does not fit, BLEND_EINVAL as blend_ivr_announce. */
 BLEND_MUST_USE int blend_ivr_announce_text(const char *language, int position, int minutes,
                                            char *out, size_t cap);
 /* The confirmation a caller hears after asking for a callback, in the language. */

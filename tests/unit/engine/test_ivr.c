@@ -561,6 +561,15 @@ static void announcements_round_and_never_grow(void **state)
     assert_int_equal(blend_ivr_announce_text("yue", 2, 7, t, sizeof t), 0);
     assert_non_null(strstr(t, "第2位"));
     assert_int_equal(blend_ivr_announce_text("en", 0, 1, t, sizeof t), BLEND_EINVAL);
+    struct blend_ivr_announcement a;
+    assert_int_equal(blend_ivr_announce("en", 12, 25, &a), 0);
+    assert_int_equal(a.count, 5); /* the numbers stand alone: one render each, ever */
+    assert_string_equal(a.parts[1], "12");
+    assert_string_equal(a.parts[3], "25");
+    assert_int_equal(blend_ivr_announce("ko", 2, 0, &a), 0);
+    assert_int_equal(a.count, 3);
+    assert_string_equal(a.parts[1], "2");
+    assert_int_equal(blend_ivr_announce("zh", 1, -1, &a), BLEND_EINVAL);
     assert_int_equal(blend_ivr_announce_text("en", 1, 1, t, 10), BLEND_ELIMIT);
     assert_int_equal(blend_ivr_lang_of("zh-CN"), BLEND_IVR_LANG_ZH);
     assert_int_equal(blend_ivr_lang_of("fr"), BLEND_IVR_LANG_EN);
