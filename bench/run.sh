@@ -11,7 +11,13 @@
 #      agent phones at 200 calls/s for 10 s, and SIPp to SIPp directly (prints sip.* lines);
 #   5. bench/sip_media_bench.py BUILD_DIR — concurrent bridged G.711 calls with RTP relayed
 #      (then recorded) by Blend, in steps up to 1,000 calls, with the server's CPU and a probe's
-#      round trip and jitter, beside SIPp to SIPp directly (prints sip.media.* lines).
+#      round trip and jitter, beside SIPp to SIPp directly (prints sip.media.* lines);
+#   6. BUILD_DIR/bench_engine_ivr — IVR sessions through a 40-node menu flow: node visits and
+#      events per second over 10,000 sessions and over one, and session creation (prints
+#      ivr.engine, ivr.session and ivr.ratio lines);
+#   7. bench/ivr_queue_bench.py BUILD_DIR — callers waiting in a queue with music on hold,
+#      announcements and a message, in steps up to 1,000 callers, with the server's CPU and the
+#      packets sent per caller (prints ivr.queue lines).
 # Usage: bench/run.sh BUILD_DIR [API_SECONDS]
 set -euo pipefail
 
@@ -36,3 +42,9 @@ trap 'rm -rf "$STORE_DIR"' EXIT
 python3 "$HERE/sip_bench.py" "$BUILD_DIR" 200 10
 
 python3 "$HERE/sip_media_bench.py" "$BUILD_DIR"
+
+# IVR engine, then callers waiting in a flow's queue (needs sipp and espeak-ng).
+[[ -x "$BUILD_DIR/bench_engine_ivr" ]] || { echo "$0: $BUILD_DIR/bench_engine_ivr not built" >&2; exit 1; }
+"$BUILD_DIR/bench_engine_ivr"
+
+python3 "$HERE/ivr_queue_bench.py" "$BUILD_DIR"
