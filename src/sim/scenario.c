@@ -328,7 +328,7 @@ static int parse_channels(struct parser *p, json_t *v, unsigned *out)
     }
     unsigned set = 0;
     for (size_t i = 0; i < json_array_size(v); i++) {
-        enum blend_channel ch;
+        enum blend_channel ch = BLEND_CH_VOICE;
         json_t *c = json_array_get(v, i);
         if (!json_is_string(c)) {
             return perr(p, "\"channels\" must hold channel names");
@@ -463,7 +463,7 @@ static int parse_capacity(struct parser *p, json_t *v, struct blend_acd_agent_co
     json_t *n;
     json_object_foreach(v, name, n)
     {
-        enum blend_channel ch;
+        enum blend_channel ch = BLEND_CH_VOICE;
         int rc = parse_channel(p, name, &ch);
         if (rc) {
             return rc;

@@ -22,8 +22,14 @@ void blend__store_now(char out[BLEND__STORE_TS_BYTES])
     struct tm tm;
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
-    snprintf(out, BLEND__STORE_TS_BYTES, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000);
+    size_t n = strftime(out, BLEND__STORE_TS_BYTES - 5, "%Y-%m-%dT%H:%M:%S", &tm);
+    int ms = (int)(ts.tv_nsec / 1000000 % 1000);
+    out[n] = '.';
+    out[n + 1] = (char)('0' + ms / 100);
+    out[n + 2] = (char)('0' + ms / 10 % 10);
+    out[n + 3] = (char)('0' + ms % 10);
+    out[n + 4] = 'Z';
+    out[n + 5] = '\0';
 }
 
 int blend__store_exec(sqlite3 *db, const char *sql)
@@ -133,7 +139,9 @@ static int apply_one(sqlite3 *db, const struct blend_migration *m)
     }
     if (rc != 0) {
         BLEND_LOG_ERROR("store", "migration %s failed", m->name);
-        (void)blend__store_exec(db, "ROLLBACK");
+        if (blend__store_exec(db, "ROLLBACK") != 0) {
+            BLEND_LOG_ERROR("store", "rollback of migration %s failed", m->name);
+        }
         return rc;
     }
     BLEND_LOG_INFO("store", "applied migration %s", m->name);

@@ -351,7 +351,9 @@ static void run_batch(struct blend_store *s, struct blend_write *batch, int fail
     rc = rc ? rc : blend__store_exec(s->wdb, "COMMIT");
     if (rc != 0) {
         if (!sqlite3_get_autocommit(s->wdb)) {
-            (void)blend__store_exec(s->wdb, "ROLLBACK");
+            if (blend__store_exec(s->wdb, "ROLLBACK") != 0) {
+                BLEND_LOG_ERROR("store", "rollback failed");
+            }
         }
         for (struct blend_write *w = batch; w; w = w->next) {
             w->rc = 0; /* even a write that failed on its own now fails for the commit */

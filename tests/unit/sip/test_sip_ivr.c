@@ -53,7 +53,7 @@
  * scenarios that send media ignore it). */
 static pid_t customer(struct harness *h, const char *scenario, const char *pause_ms, int rtpport)
 {
-    char target[64], sf[PATH_MAX + 64], mport[8], rport[8];
+    char target[64], sf[PATH_MAX + 64], mport[16], rport[16];
     target_of(h, target, sizeof(target));
     snprintf(sf, sizeof(sf), "%s/%s", scenario_dir, scenario);
     snprintf(mport, sizeof(mport), "%d", free_port());

@@ -234,7 +234,7 @@ static void top_via(const char *buf, size_t len, size_t *start, size_t *end)
 /* Replaces the first occurrence of from in the top Via by to. Returns the new length. */
 static size_t replace(char *buf, size_t len, size_t cap, const char *from, const char *to)
 {
-    size_t fl = strlen(from), tl = strlen(to), start, end;
+    size_t fl = strlen(from), tl = strlen(to), start = 0, end = 0;
     top_via(buf, len, &start, &end);
     char *hit = memmem(buf + start, end - start, from, fl);
     if (!hit) {
@@ -336,7 +336,10 @@ static bool file_response(struct sip_msg *m, const char *raw, const char *probe_
         a->provisional++;
     } else if (a->finals++ == 0) {
         a->code = (int)m->scode;
-        snprintf(a->hdrs, sizeof(a->hdrs), "%s", raw);
+        /* Only the start of a longer header block is kept for the checks. */
+        size_t n = strnlen(raw, sizeof(a->hdrs) - 1);
+        memcpy(a->hdrs, raw, n);
+        a->hdrs[n] = '\0';
     }
     return false;
 }
@@ -561,7 +564,7 @@ static void run_fixed(const struct tcase *tc)
     assert_non_null(cl);
     char *digits = buf + (cl - buf) + 2;
     int n = atoi(digits) + (int)grow;
-    char num[8];
+    char num[16];
     snprintf(num, sizeof(num), "%03d", n);
     memcpy(digits, num, 3);
     callid_mark(buf, len, 5);
