@@ -324,7 +324,10 @@ bool blend__sip_invite_check(struct blend__sip_reg *reg, const struct blend__sip
     if (!blend__sip_request_ok(msg, "timer", reply)) {
         return false;
     }
-    inv.from_trunk = blend__sip_acl_match(trunks, &msg->src);
+    /* A registered phone sending from its binding's very address is a phone, even on an address
+     * trunk_allow admits (phones and a trunk on one host, as in the demo on loopback). */
+    inv.from_trunk = blend__sip_acl_match(trunks, &msg->src) &&
+                     !blend__sip_reg_phone_at(reg, &msg->from.uri.user, &msg->src);
     if (!inv.from_trunk) {
         bool has_creds = sip_msg_hdr(msg, SIP_HDR_AUTHORIZATION) != NULL;
         if (!has_creds && !blend__sip_reg_source_known(reg, &msg->src)) {

@@ -467,6 +467,19 @@ static struct account *account_find(const struct blend__sip_reg *reg, const stru
     return le ? le->data : NULL;
 }
 
+bool blend__sip_reg_phone_at(const struct blend__sip_reg *reg, const struct pl *ext,
+                             const struct sa *src)
+{
+    const struct account *acc = pl_isset(ext) ? account_find(reg, ext) : NULL;
+    for (const struct le *le = acc ? acc->bindings.head : NULL; le; le = le->next) {
+        const struct binding *b = le->data;
+        if (sa_cmp(&b->src, src, SA_ALL)) {
+            return true;
+        }
+    }
+    return false;
+}
+
 int blend__sip_reg_account_set(struct blend__sip_reg *reg, const char *extension,
                                const uint8_t ha1[MD5_SIZE], int64_t agent_id)
 {

@@ -121,6 +121,10 @@ bool blend__sip_reg_authenticate(struct blend__sip_reg *reg, const struct sip_ms
                                  char ext[BLEND_SIP_EXTENSION_BYTES_MAX]);
 /* Whether some binding was registered from this source IP (any port). */
 bool blend__sip_reg_source_known(const struct blend__sip_reg *reg, const struct sa *src);
+/* True when extension `ext` has a binding registered from exactly src (address and port): a
+ * request from there is that phone's, even from an address trunk_allow admits. */
+bool blend__sip_reg_phone_at(const struct blend__sip_reg *reg, const struct pl *ext,
+                             const struct sa *src);
 
 /* Where to send an INVITE for one registered phone. */
 struct blend__sip_target {

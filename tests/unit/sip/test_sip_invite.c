@@ -327,6 +327,40 @@ static void unknown_source_and_phones(void **state)
     assert_int_equal(f->reply.scode, 403);
 }
 
+/* A phone registered from an address trunk_allow admits (phones and the trunk on one host): its
+ * INVITEs from its binding's very address and port are a phone's (challenged, then the agent's
+ * call); the trunk's, from another port or naming another caller, stay trunk calls. */
+static void phone_on_a_trunk_address(void **state)
+{
+    struct fixture *f = *state;
+    char auth[512];
+    const char *regfmt =
+        "REGISTER sip:blend SIP/2.0\r\nVia: SIP/2.0/UDP 192.0.2.10:5070;branch=r%d\r\n"
+        "From: <sip:1001@blend>;tag=r\r\nTo: <sip:1001@blend>\r\nCall-ID: r\r\n"
+        "CSeq: %d REGISTER\r\nContact: <sip:1001@192.0.2.10:5070>\r\n%s"
+        "Content-Length: 0\r\n\r\n";
+    registrar(f, "192.0.2.10:5070", regfmt, 1, 1, "");
+    assert_int_equal(f->reply.scode, 401);
+    authorization(auth, sizeof(auth), "REGISTER", "sip:blend", "secret1", f->nonce, 1);
+    registrar(f, "192.0.2.10:5070", regfmt, 2, 2, auth);
+    assert_int_equal(f->reply.scode, 200);
+    call(f, "192.0.2.10:5070", "1002", "1001", "", SDP_ALAW);
+    assert_false(f->admitted);
+    assert_int_equal(f->reply.scode, 401);
+    authorization(auth, sizeof(auth), "INVITE", "sip:1002@blend", "secret1", f->nonce, 1);
+    call(f, "192.0.2.10:5070", "1002", "1001", auth, SDP_ALAW);
+    assert_true(f->admitted);
+    assert_false(f->inv.from_trunk);
+    assert_int_equal(f->inv.agent_id, 42);
+    call(f, "192.0.2.10:5060", "+8225550101", "1001", "", SDP_ALAW);
+    assert_true(f->admitted);
+    assert_true(f->inv.from_trunk);
+    assert_int_equal(f->inv.agent_id, 0);
+    call(f, "192.0.2.10:5070", "+8225550101", "5551234", "", SDP_ALAW);
+    assert_true(f->admitted);
+    assert_true(f->inv.from_trunk);
+}
+
 static void agent_targets(void **state)
 {
     struct fixture *f = *state;
@@ -360,6 +394,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(sdp_offers, setup, teardown),
         cmocka_unit_test_setup_teardown(trunk_calls, setup, teardown),
         cmocka_unit_test_setup_teardown(unknown_source_and_phones, setup, teardown),
+        cmocka_unit_test_setup_teardown(phone_on_a_trunk_address, setup, teardown),
         cmocka_unit_test_setup_teardown(agent_targets, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
