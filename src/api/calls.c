@@ -58,6 +58,34 @@ static void record(struct blend_calls *c, const char *type, int64_t interaction,
     blend__app_record_event(c->app, "sip", type, subject, data);
 }
 
+/* "call.ringing" / "call.answered" {interaction_id, agent_id} of k. */
+static void record_agent(struct blend_calls *c, const char *type, const struct call *k,
+                         int64_t agent)
+{
+    record(c, type, k->interaction,
+           json_pack("{s:I, s:I}", "interaction_id", (json_int_t)k->interaction, "agent_id",
+                     (json_int_t)agent));
+}
+
+/* "call.agent_failed" {interaction_id, agent_id, sip_code} of k. */
+static void record_agent_failed(struct blend_calls *c, const struct call *k,
+                                const struct blend_sip_event *ev)
+{
+    record(c, "call.agent_failed", k->interaction,
+           json_pack("{s:I, s:I, s:i}", "interaction_id", (json_int_t)k->interaction, "agent_id",
+                     (json_int_t)ev->agent_id, "sip_code", ev->sip_code));
+}
+
+/* "call.ended" of interaction id from CALL_ENDED. */
+static void record_ended(struct blend_calls *c, int64_t id, const struct blend_sip_event *ev)
+{
+    record(c, "call.ended", id,
+           json_pack("{s:I, s:s, s:i, s:s, s:I, s:I}", "interaction_id", (json_int_t)id, "leg",
+                     ev->leg, "sip_code", ev->sip_code, "cause", ev->cause, "rtp_to_agent",
+                     (json_int_t)ev->rtp_to_agent, "rtp_to_customer",
+                     (json_int_t)ev->rtp_to_customer));
+}
+
 static void step(struct blend_calls *c, enum blend_acd_event_type type, int64_t contact,
                  int64_t agent)
 {
@@ -128,8 +156,8 @@ static json_t *entry_point_for(struct blend_calls *c, const char *dialled)
     snprintf(plus, sizeof plus, "+%s", dialled);
     const char *tries[] = {dialled, plus};
     for (size_t t = 0; t < 2; t++) {
-        struct blend_list_query q = {.limit = 16, .filter_field = "address",
-                                     .filter_value = tries[t]};
+        struct blend_list_query q = {
+            .limit = 16, .filter_field = "address", .filter_value = tries[t]};
         json_t *items;
         int64_t next;
         if (blend_store_list(c->app->store, &blend_res_entry_points, &q, &items, &next) != 0) {
@@ -187,8 +215,8 @@ static void on_arrived(struct blend_app *app, void *arg, int rc, json_t *doc)
     json_t *closed = json_object_get(json_object_get(doc, "routing"), "closed");
     const char *treatment = json_string_value(json_object_get(closed, "treatment"));
     record(c, "call.arrived", k->interaction,
-           json_pack("{s:I, s:s, s:s, s:o}", "interaction_id", (json_int_t)k->interaction,
-                     "caller", k->caller, "dialled", k->dialled, "treatment",
+           json_pack("{s:I, s:s, s:s, s:o}", "interaction_id", (json_int_t)k->interaction, "caller",
+                     k->caller, "dialled", k->dialled, "treatment",
                      treatment ? json_string(treatment) : json_null()));
     if (state && strcmp(state, "ended") == 0) {
         (void)blend_sip_call_reject(c->sip, k->call, 480, "Temporarily Unavailable");
@@ -326,16 +354,16 @@ static void on_refer(struct blend_calls *c, struct call *k, const struct blend_s
     } else if ((doc = entry_point_for(c, ev->dialled)) != NULL) {
         json_t *q = NULL;
         const char *qname = json_string_value(json_object_get(doc, "queue"));
-        if (qname && blend_store_find(c->app->store, &blend_res_queues, "name", qname, 0, &q) ==
-                         0) {
+        if (qname &&
+            blend_store_find(c->app->store, &blend_res_queues, "name", qname, 0, &q) == 0) {
             t.u.transfer.to_queue = json_integer_value(json_object_get(q, "id"));
         }
         json_decref(q);
     }
     json_decref(doc);
     record(c, "call.refer", k->interaction,
-           json_pack("{s:I, s:I, s:s}", "interaction_id", (json_int_t)k->interaction,
-                     "agent_id", (json_int_t)ev->agent_id, "target", ev->dialled));
+           json_pack("{s:I, s:I, s:s}", "interaction_id", (json_int_t)k->interaction, "agent_id",
+                     (json_int_t)ev->agent_id, "target", ev->dialled));
     if (t.u.transfer.to_agent == 0 && t.u.transfer.to_queue == 0) {
         if (start_transfer_number(c, k, ev->dialled) != 0) {
             BLEND_LOG_WARN("calls", "transfer of interaction %" PRId64 " to %s refused",
@@ -370,9 +398,8 @@ int blend__calls_party_mode_parse(const char *name)
 
 static const char *party_mode_name(int mode)
 {
-    return mode >= BLEND_SIP_PARTY_LISTEN && mode <= BLEND_SIP_PARTY_CONFERENCE
-               ? party_modes[mode]
-               : "none";
+    return mode >= BLEND_SIP_PARTY_LISTEN && mode <= BLEND_SIP_PARTY_CONFERENCE ? party_modes[mode]
+                                                                                : "none";
 }
 
 int blend__calls_party_is_monitor(int mode)
@@ -388,8 +415,8 @@ static void party_engage(struct blend_calls *c, struct call *k, int on)
     if (k->party_agent <= 0 || k->party_engaged == on) {
         return;
     }
-    struct blend_acd_event ev = {.type = on ? BLEND_ACD_EV_AGENT_ENGAGE
-                                            : BLEND_ACD_EV_AGENT_RELEASE};
+    struct blend_acd_event ev = {.type =
+                                     on ? BLEND_ACD_EV_AGENT_ENGAGE : BLEND_ACD_EV_AGENT_RELEASE};
     ev.u.engage.agent = k->party_agent;
     ev.u.engage.channel = BLEND_CH_VOICE;
     int rc = blend__routing_step_detached(c->app->routing, &ev);
@@ -498,8 +525,10 @@ static void on_party_completed(struct blend_calls *c, struct call *k,
         int rc = blend__routing_step_detached(c->app->routing, &t);
         k->handover = 0;
         if (rc) {
-            BLEND_LOG_WARN("calls", "handover of interaction %" PRId64 " to agent %" PRId64
-                           " refused by routing: %s", k->interaction, to, blend_strerror(rc));
+            BLEND_LOG_WARN("calls",
+                           "handover of interaction %" PRId64 " to agent %" PRId64
+                           " refused by routing: %s",
+                           k->interaction, to, blend_strerror(rc));
         } else {
             k->party_engaged = 0; /* the engagement became the contact */
         }
@@ -564,9 +593,8 @@ static void row_state(struct blend_calls *c, int64_t id, const char *state)
         json_object_set_new(patch, "ended_at", json_string(ts));
     }
     struct blend_write *w = blend_write_create();
-    struct blend_write_op *op = w ? blend_write_add(w, BLEND_OP_UPDATE, &blend_res_interactions,
-                                                    patch)
-                                  : NULL;
+    struct blend_write_op *op =
+        w ? blend_write_add(w, BLEND_OP_UPDATE, &blend_res_interactions, patch) : NULL;
     if (!op) {
         if (!w) {
             json_decref(patch);
@@ -582,8 +610,8 @@ static void row_state(struct blend_calls *c, int64_t id, const char *state)
 
 static int agent_engage(struct blend_calls *c, int64_t agent, int on)
 {
-    struct blend_acd_event ev = {.type = on ? BLEND_ACD_EV_AGENT_ENGAGE
-                                            : BLEND_ACD_EV_AGENT_RELEASE};
+    struct blend_acd_event ev = {.type =
+                                     on ? BLEND_ACD_EV_AGENT_ENGAGE : BLEND_ACD_EV_AGENT_RELEASE};
     ev.u.engage.agent = agent;
     ev.u.engage.channel = BLEND_CH_VOICE;
     return blend__routing_step_detached(c->app->routing, &ev);
@@ -612,20 +640,15 @@ static void ctc_created(struct blend_write *w, void *arg)
     int64_t id = w->ops[0].id_out;
     blend_write_destroy(w);
     uint64_t call = 0;
-    int rc = 0;
-    if (c->count == c->cap) {
-        size_t cap = c->cap ? 2 * c->cap : 64;
-        struct call *nc = blend_realloc(c->calls, cap * sizeof *nc);
-        if (nc) {
-            c->calls = nc;
-            c->cap = cap;
-        } else {
-            rc = BLEND_ENOMEM;
+    struct call *k = NULL;
+    int rc = blend__calls_add(c, 0, &k); /* room first: the thread's call needs a slot */
+    if (rc == 0) {
+        rc = blend_sip_originate(c->sip, &call, x->customer_first ? 0 : x->agent, x->number,
+                                 x->caller_id);
+        if (rc) {
+            forget(c, k);
         }
     }
-    rc = rc ? rc
-            : blend_sip_originate(c->sip, &call, x->customer_first ? 0 : x->agent, x->number,
-                                  x->caller_id);
     if (rc) {
         (void)agent_engage(c, x->agent, 0);
         row_state(c, id, "ended");
@@ -638,8 +661,6 @@ static void ctc_created(struct blend_write *w, void *arg)
         blend_free(x);
         return;
     }
-    struct call *k = &c->calls[c->count++];
-    memset(k, 0, sizeof *k);
     k->call = call;
     k->interaction = id;
     k->state = CALL_ROUTED;
@@ -648,18 +669,18 @@ static void ctc_created(struct blend_write *w, void *arg)
     k->agent = x->agent;
     snprintf(k->caller, sizeof k->caller, "%s", x->caller_id);
     snprintf(k->dialled, sizeof k->dialled, "%s", x->number);
-    json_t *doc = json_pack("{s:I, s:I, s:s, s:s, s:s}", "interaction_id", (json_int_t)id,
-                            "agent_id", (json_int_t)x->agent, "number", x->number, "order",
-                            x->customer_first ? "customer-first" : "agent-first", "call",
-                            "dialling");
+    json_t *doc =
+        json_pack("{s:I, s:I, s:s, s:s, s:s}", "interaction_id", (json_int_t)id, "agent_id",
+                  (json_int_t)x->agent, "number", x->number, "order",
+                  x->customer_first ? "customer-first" : "agent-first", "call", "dialling");
     record(c, "call.originated", id, json_deep_copy(doc));
     blend_http_respond_json(x->req, 202, doc);
     blend_free(x);
 }
 
 int blend__calls_click_to_call(struct blend_calls *c, struct blend_http_req *req, int64_t agent,
-                               const char *agent_name, const char *number,
-                               const char *caller_id, int customer_first)
+                               const char *agent_name, const char *number, const char *caller_id,
+                               int customer_first)
 {
     if (!c) {
         return BLEND_ENOENT;
@@ -707,22 +728,16 @@ static void on_outbound_event(struct blend_calls *c, struct call *k,
 {
     switch (ev->kind) {
     case BLEND_SIP_EV_AGENT_RINGING:
-        record(c, "call.ringing", k->interaction,
-               json_pack("{s:I, s:I}", "interaction_id", (json_int_t)k->interaction, "agent_id",
-                         (json_int_t)ev->agent_id));
+        record_agent(c, "call.ringing", k, ev->agent_id);
         return;
     case BLEND_SIP_EV_AGENT_ANSWERED:
-        record(c, "call.answered", k->interaction,
-               json_pack("{s:I, s:I}", "interaction_id", (json_int_t)k->interaction, "agent_id",
-                         (json_int_t)ev->agent_id));
+        record_agent(c, "call.answered", k, ev->agent_id);
         if (++k->answered_legs == 2) {
             row_state(c, k->interaction, "connected");
         }
         return;
     case BLEND_SIP_EV_AGENT_FAILED:
-        record(c, "call.agent_failed", k->interaction,
-               json_pack("{s:I, s:I, s:i}", "interaction_id", (json_int_t)k->interaction,
-                         "agent_id", (json_int_t)ev->agent_id, "sip_code", ev->sip_code));
+        record_agent_failed(c, k, ev);
         if (k->customer_first) {
             (void)blend_sip_call_hangup(c->sip, k->call, "agent-failed");
         }
@@ -741,11 +756,7 @@ static void on_outbound_event(struct blend_calls *c, struct call *k,
         }
         return;
     case BLEND_SIP_EV_CALL_ENDED: {
-        record(c, "call.ended", k->interaction,
-               json_pack("{s:I, s:s, s:i, s:s, s:I, s:I}", "interaction_id",
-                         (json_int_t)k->interaction, "leg", ev->leg, "sip_code", ev->sip_code,
-                         "cause", ev->cause, "rtp_to_agent", (json_int_t)ev->rtp_to_agent,
-                         "rtp_to_customer", (json_int_t)ev->rtp_to_customer));
+        record_ended(c, k->interaction, ev);
         int64_t id = k->interaction, agent = k->agent;
         forget(c, k);
         row_state(c, id, "ended");
@@ -1088,11 +1099,7 @@ static void on_outbound_phone_event(struct blend_calls *c, struct call *k,
             k->phone_from_engaged = 0;
             return;
         }
-        record(c, "call.ended", k->interaction,
-               json_pack("{s:I, s:s, s:i, s:s, s:I, s:I}", "interaction_id",
-                         (json_int_t)k->interaction, "leg", ev->leg, "sip_code", ev->sip_code,
-                         "cause", ev->cause, "rtp_to_agent", (json_int_t)ev->rtp_to_agent,
-                         "rtp_to_customer", (json_int_t)ev->rtp_to_customer));
+        record_ended(c, k->interaction, ev);
         int64_t id = k->interaction, from = k->phone_from;
         int engaged = k->phone_from_engaged;
         forget(c, k);
@@ -1217,11 +1224,10 @@ void blend__calls_recording_row(struct blend_calls *c, int64_t interaction,
                                                (json_int_t)ev->paused[i].end_ms));
     }
     json_t *doc = json_pack("{s:I, s:s, s:I, s:I, s:s, s:{s:o, s:i}, s:s}", "interaction",
-                            (json_int_t)interaction, "file",
-                            slash ? slash + 1 : ev->recording_path, "duration_ms",
-                            (json_int_t)ev->duration_ms, "bytes", (json_int_t)bytes, "sha256",
-                            hex, "paused", "spans", spans, "count", ev->paused_count, "state",
-                            ev->rec_error ? "damaged" : "complete");
+                            (json_int_t)interaction, "file", slash ? slash + 1 : ev->recording_path,
+                            "duration_ms", (json_int_t)ev->duration_ms, "bytes", (json_int_t)bytes,
+                            "sha256", hex, "paused", "spans", spans, "count", ev->paused_count,
+                            "state", ev->rec_error ? "damaged" : "complete");
     if (!doc) {
         return;
     }
@@ -1240,9 +1246,8 @@ void blend__calls_mark_kind(struct blend_calls *c, int64_t interaction, const ch
 {
     json_t *patch = json_pack("{s:s}", "kind", kind);
     struct blend_write *w = patch ? blend_write_create() : NULL;
-    struct blend_write_op *op = w ? blend_write_add(w, BLEND_OP_UPDATE, &blend_res_interactions,
-                                                    patch)
-                                  : NULL;
+    struct blend_write_op *op =
+        w ? blend_write_add(w, BLEND_OP_UPDATE, &blend_res_interactions, patch) : NULL;
     if (!op) {
         if (!w) {
             json_decref(patch);
@@ -1269,9 +1274,8 @@ static void vm_created(struct blend_app *app, void *arg, int64_t id)
     struct voicemail_ctx *x = arg;
     blend__calls_recording_row(x->calls, id, &x->ev);
     record(x->calls, "call.voicemail", id,
-           json_pack("{s:I, s:s, s:s, s:I}", "interaction_id", (json_int_t)id, "caller",
-                     x->caller, "file", x->ev.recording_path, "duration_ms",
-                     (json_int_t)x->ev.duration_ms));
+           json_pack("{s:I, s:s, s:s, s:I}", "interaction_id", (json_int_t)id, "caller", x->caller,
+                     "file", x->ev.recording_path, "duration_ms", (json_int_t)x->ev.duration_ms));
 }
 
 static void vm_done(struct blend_app *app, void *arg, int rc, json_t *doc)
@@ -1289,16 +1293,15 @@ static void vm_done(struct blend_app *app, void *arg, int rc, json_t *doc)
 void blend__calls_voicemail(struct blend_calls *c, const struct call *k, const char *queue,
                             const struct blend_sip_event *ev)
 {
-    if (ev->rec_error || ev->duration_ms < 1000) {
-        BLEND_LOG_INFO("calls", "voicemail from %s discarded (%" PRIu64 " ms, error %d)",
-                       k->caller, ev->duration_ms, ev->rec_error);
+    if (ev->rec_error || ev->duration_ms < BLEND__VOICEMAIL_MS_MIN) {
+        BLEND_LOG_INFO("calls", "voicemail from %s discarded (%" PRIu64 " ms, error %d)", k->caller,
+                       ev->duration_ms, ev->rec_error);
         (void)unlink(ev->recording_path);
         return;
     }
     struct voicemail_ctx *x = blend_calloc(1, sizeof *x);
     json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:s}", "channel", "voice", "direction",
-                             "inbound", "queue", queue, "kind", "voicemail", "address",
-                             k->caller);
+                             "inbound", "queue", queue, "kind", "voicemail", "address", k->caller);
     if (body && k->language[0]) {
         json_object_set_new(body, "language", json_string(k->language));
     }
@@ -1346,8 +1349,8 @@ static void offer_callback(struct blend_calls *c, const struct blend_acd_effect 
         }
     }
     if (rc) {
-        BLEND_LOG_WARN("calls", "callback of interaction %" PRId64 " not dialled: %s",
-                       f->contact, blend_strerror(rc));
+        BLEND_LOG_WARN("calls", "callback of interaction %" PRId64 " not dialled: %s", f->contact,
+                       blend_strerror(rc));
         json_decref(doc);
         step(c, BLEND_ACD_EV_OFFER_REJECT, f->contact, f->agent);
         return;
@@ -1394,17 +1397,13 @@ static int on_callback_dial_event(struct blend_calls *c, struct call *k,
 {
     switch (ev->kind) {
     case BLEND_SIP_EV_AGENT_ANSWERED:
-        record(c, "call.answered", k->interaction,
-               json_pack("{s:I, s:I}", "interaction_id", (json_int_t)k->interaction, "agent_id",
-                         (json_int_t)ev->agent_id));
+        record_agent(c, "call.answered", k, ev->agent_id);
         if (!k->connected) {
             step(c, BLEND_ACD_EV_OFFER_ACCEPT, k->interaction, ev->agent_id);
         }
         return 1;
     case BLEND_SIP_EV_AGENT_FAILED:
-        record(c, "call.agent_failed", k->interaction,
-               json_pack("{s:I, s:I, s:i}", "interaction_id", (json_int_t)k->interaction,
-                         "agent_id", (json_int_t)ev->agent_id, "sip_code", ev->sip_code));
+        record_agent_failed(c, k, ev);
         if (!k->connected) {
             step(c, BLEND_ACD_EV_OFFER_REJECT, k->interaction, ev->agent_id);
         }
@@ -1418,11 +1417,7 @@ static int on_callback_dial_event(struct blend_calls *c, struct call *k,
         }
         return 1;
     case BLEND_SIP_EV_CALL_ENDED: {
-        record(c, "call.ended", k->interaction,
-               json_pack("{s:I, s:s, s:i, s:s, s:I, s:I}", "interaction_id",
-                         (json_int_t)k->interaction, "leg", ev->leg, "sip_code", ev->sip_code,
-                         "cause", ev->cause, "rtp_to_agent", (json_int_t)ev->rtp_to_agent,
-                         "rtp_to_customer", (json_int_t)ev->rtp_to_customer));
+        record_ended(c, k->interaction, ev);
         int64_t id = k->interaction, agent = k->agent;
         int connected = k->connected;
         forget(c, k);
@@ -1471,14 +1466,10 @@ void blend__calls_on_sip_event(struct blend_calls *c, const struct blend_sip_eve
     }
     switch (ev->kind) {
     case BLEND_SIP_EV_AGENT_RINGING:
-        record(c, "call.ringing", k->interaction,
-               json_pack("{s:I, s:I}", "interaction_id", (json_int_t)k->interaction, "agent_id",
-                         (json_int_t)ev->agent_id));
+        record_agent(c, "call.ringing", k, ev->agent_id);
         break;
     case BLEND_SIP_EV_AGENT_ANSWERED:
-        record(c, "call.answered", k->interaction,
-               json_pack("{s:I, s:I}", "interaction_id", (json_int_t)k->interaction, "agent_id",
-                         (json_int_t)ev->agent_id));
+        record_agent(c, "call.answered", k, ev->agent_id);
         if (!(k->connected && k->agent == ev->agent_id)) {
             step(c, BLEND_ACD_EV_OFFER_ACCEPT, k->interaction, ev->agent_id);
         }
@@ -1488,9 +1479,7 @@ void blend__calls_on_sip_event(struct blend_calls *c, const struct blend_sip_eve
         }
         break;
     case BLEND_SIP_EV_AGENT_FAILED:
-        record(c, "call.agent_failed", k->interaction,
-               json_pack("{s:I, s:I, s:i}", "interaction_id", (json_int_t)k->interaction,
-                         "agent_id", (json_int_t)ev->agent_id, "sip_code", ev->sip_code));
+        record_agent_failed(c, k, ev);
         step(c, BLEND_ACD_EV_OFFER_REJECT, k->interaction, ev->agent_id);
         break;
     case BLEND_SIP_EV_RECORDING_ENDED:
@@ -1507,10 +1496,9 @@ void blend__calls_on_sip_event(struct blend_calls *c, const struct blend_sip_eve
     }
     case BLEND_SIP_EV_CALL_HELD:
     case BLEND_SIP_EV_CALL_RESUMED:
-        record(c, ev->kind == BLEND_SIP_EV_CALL_HELD ? "call.held" : "call.resumed",
-               k->interaction,
-               json_pack("{s:I, s:s}", "interaction_id", (json_int_t)k->interaction, "leg",
-                         ev->leg));
+        record(
+            c, ev->kind == BLEND_SIP_EV_CALL_HELD ? "call.held" : "call.resumed", k->interaction,
+            json_pack("{s:I, s:s}", "interaction_id", (json_int_t)k->interaction, "leg", ev->leg));
         break;
     case BLEND_SIP_EV_TRANSFER_REQUESTED:
         on_refer(c, k, ev);
@@ -1535,12 +1523,7 @@ void blend__calls_on_sip_event(struct blend_calls *c, const struct blend_sip_eve
         break;
     case BLEND_SIP_EV_CALL_ENDED: {
         if (k->interaction > 0) {
-            record(c, "call.ended", k->interaction,
-                   json_pack("{s:I, s:s, s:i, s:s, s:I, s:I}", "interaction_id",
-                             (json_int_t)k->interaction, "leg", ev->leg, "sip_code",
-                             ev->sip_code, "cause", ev->cause, "rtp_to_agent",
-                             (json_int_t)ev->rtp_to_agent, "rtp_to_customer",
-                             (json_int_t)ev->rtp_to_customer));
+            record_ended(c, k->interaction, ev);
         }
         blend__ivr_stop(c, k, "caller-hangup");
         if (k->state == CALL_ARRIVING) {
@@ -1612,8 +1595,8 @@ void blend__calls_on_effect(struct blend_calls *c, const struct blend_acd_effect
             if (policy && strcmp(policy, "always") == 0) {
                 int rc = blend__calls_record(c, f->contact, "start");
                 if (rc) {
-                    BLEND_LOG_WARN("calls", "interaction %" PRId64 " not recorded: %s",
-                                   f->contact, blend_strerror(rc));
+                    BLEND_LOG_WARN("calls", "interaction %" PRId64 " not recorded: %s", f->contact,
+                                   blend_strerror(rc));
                 }
             }
             json_decref(q);

@@ -104,6 +104,8 @@ int blend__calls_arrive(struct blend_calls *c, struct call *k, json_t *body);
 
 /* Sets the interaction's kind ("callback", "voicemail"). */
 void blend__calls_mark_kind(struct blend_calls *c, int64_t interaction, const char *kind);
+/* Voicemails shorter than this are hang-ups, not messages: no interaction is made. */
+#define BLEND__VOICEMAIL_MS_MIN 1000
 /* A voicemail recorded on call k ended (RECORDING_ENDED): unless it is too short, a new
  * interaction of kind "voicemail" in queue `queue` with the recording attached. */
 void blend__calls_voicemail(struct blend_calls *c, const struct call *k, const char *queue,

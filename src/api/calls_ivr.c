@@ -27,14 +27,13 @@
 #include "media/media.h"
 #include "model/flow.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-/* Voicemails shorter than this are hang-ups, not messages: no interaction is made. */
-#define IVR_VOICEMAIL_MS_MIN 1000
 /* Events one batch of effects may raise for the session (a refused webhook, a failed prompt). */
 #define IVR_PENDING_MAX 8
 /* First announcement of position and wait, after joining a queue. */
@@ -326,8 +325,8 @@ static const char *lookup(const struct blend__ivr_call *x, const char *name, cha
     return "";
 }
 
-/* Copies `in` to out replacing each {name} by its value (URL-encoded when is_url). Returns 0 or
- * BLEND_ELIMIT when the result does not fit. */
+/* Copies `in` to out replacing each {name} by its value (URL-encoded by libcurl when is_url).
+ * Returns 0 or BLEND_ELIMIT when the result does not fit. */
 static int expand(const struct blend__ivr_call *x, const char *in, int is_url, char *out,
                   size_t cap)
 {
@@ -344,20 +343,19 @@ static int expand(const struct blend__ivr_call *x, const char *in, int is_url, c
         char name[BLEND_IVR_NAME_BYTES], buf[32];
         memcpy(name, p + 1, (size_t)(close - p - 1));
         name[close - p - 1] = '\0';
-        for (const char *v = lookup(x, name, buf, sizeof buf); *v; v++) {
-            unsigned char ch = (unsigned char)*v;
-            int plain = !is_url || (ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
-                        (ch >= 'A' && ch <= 'Z') || ch == '-' || ch == '_' || ch == '.' ||
-                        ch == '~';
-            if (o + (plain ? 1 : 3) >= cap) {
-                return BLEND_ELIMIT;
-            }
-            if (plain) {
-                out[o++] = (char)ch;
-            } else {
-                o += (size_t)snprintf(out + o, cap - o, "%%%02X", ch);
-            }
+        const char *v = lookup(x, name, buf, sizeof buf);
+        char *escaped = is_url ? curl_easy_escape(NULL, v, 0) : NULL; /* RFC 3986 unreserved */
+        if (is_url && !escaped) {
+            return BLEND_ENOMEM;
         }
+        size_t n = strlen(escaped ? escaped : v);
+        if (o + n >= cap) {
+            curl_free(escaped);
+            return BLEND_ELIMIT;
+        }
+        memcpy(out + o, escaped ? escaped : v, n);
+        o += n;
+        curl_free(escaped);
         p = close + 1;
     }
     out[o] = '\0';

@@ -1,14 +1,22 @@
 /*
  * The harness shared by the SIP layer's call tests (test_sip_calls.c, test_sip_features.c,
- * test_sip_dtmf.c, test_sip_media.c, test_sip_party.c, test_sip_trunk.c, test_sip_tls.c): the
- * telephony thread started on loopback with the test as its host (events
- * collected under a lock, bounded waits), accounts, and SIPp processes as customers, agent
- * phones and trunks.
+ * test_sip_dtmf.c, test_sip_media.c, test_sip_party.c, test_sip_ivr.c, test_sip_trunk.c,
+ * test_sip_tls.c): the telephony thread started on loopback with the test as its host (events
+ * collected under a lock, bounded waits), accounts, SIPp processes as customers, agent phones
+ * and trunks, and a socket of the test's own standing in for a phone's media.
  * Included by exactly those test files (one translation unit each), after their system and
  * cmocka includes and sip/sip.h.
  */
 #ifndef BLEND_TESTS_UNIT_SIP_CALL_HARNESS_H
 #define BLEND_TESTS_UNIT_SIP_CALL_HARNESS_H
+#include "media/media.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/socket.h>
+
 #define WAIT_MS 15000
 #define REALM "blend"
 #define DIALLED "+8225550101"
@@ -56,7 +64,8 @@ static inline void drain(struct harness *h)
     }
 }
 
-static inline int find_event(struct harness *h, int from, enum blend_sip_event_kind kind, int64_t agent)
+static inline int find_event(struct harness *h, int from, enum blend_sip_event_kind kind,
+                             int64_t agent)
 {
     for (int i = from; i < h->log_n; i++) {
         if (h->log[i].kind == kind && (agent < 0 || h->log[i].agent_id == agent)) {
@@ -128,7 +137,8 @@ static inline void harness_start(struct harness *h, struct blend_sip_config *cfg
     assert_int_equal(blend_sip_start(cfg, &h->sip), 0);
 }
 
-static inline void add_account(struct harness *h, const char *ext, const char *password, int64_t agent)
+static inline void add_account(struct harness *h, const char *ext, const char *password,
+                               int64_t agent)
 {
     char ha1[33];
     assert_int_equal(blend_sip_ha1(ext, REALM, password, ha1), 0);
@@ -162,6 +172,26 @@ static inline int harness_stop(void **state)
     if (blend_alloc_live() != 0) {
         fprintf(stderr, "leak: %ld allocations live after stop\n", blend_alloc_live());
         return -1;
+    }
+    return 0;
+}
+
+/* What every call test's main() does first: find the scenarios (run from the repository
+ * root), ignore SIGPIPE (SIPp may close sockets first), apply BLEND_TEST_FILTER, and check
+ * SIPp's pcaps are installed. Returns 0, or 1 after saying what is missing. */
+static inline int harness_main_setup(void)
+{
+    if (!realpath("tests/sip", scenario_dir)) {
+        fprintf(stderr, "run from the repository root (tests/sip not found)\n");
+        return 1;
+    }
+    signal(SIGPIPE, SIG_IGN);
+    if (getenv("BLEND_TEST_FILTER")) {
+        cmocka_set_test_filter(getenv("BLEND_TEST_FILTER"));
+    }
+    if (access(PCAP, R_OK) != 0) {
+        fprintf(stderr, "%s is missing (package sip-tester)\n", PCAP);
+        return 1;
     }
     return 0;
 }
@@ -271,8 +301,8 @@ struct phone {
 };
 
 static inline void phone_start(struct harness *h, struct phone *p, const char *tag, const char *ext,
-                        const char *password, int64_t agent, const char *scenario,
-                        const char *codec, const char *pause_ms)
+                               const char *password, int64_t agent, const char *scenario,
+                               const char *codec, const char *pause_ms)
 {
     char target[64], sf[PATH_MAX + 64];
     p->tag = tag;
@@ -299,7 +329,7 @@ static inline void phone_start(struct harness *h, struct phone *p, const char *t
 }
 
 static inline pid_t customer_start_on(struct harness *h, const char *scenario, const char *pause_ms,
-                               int tcp)
+                                      int tcp)
 {
     char target[64], sf[PATH_MAX + 64], mport[8];
     /* TCP usually gets the UDP port, but not when another process holds it. */
@@ -344,6 +374,60 @@ static inline uint64_t incoming_on(struct harness *h, const char *transport)
 static inline uint64_t incoming(struct harness *h)
 {
     return incoming_on(h, "udp");
+}
+
+/* ---- Media seen by a test's own socket ---------------------------------------------------- */
+
+/* A UDP socket on 127.0.0.1 standing in for the customer's phone media; its port in *port. */
+static inline int media_socket(int *port)
+{
+    int fd = socket(AF_INET, SOCK_DGRAM, 0);
+    assert_true(fd >= 0);
+    int rcvbuf = 1 << 20;
+    (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+    socklen_t len = sizeof(a);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+    *port = ntohs(a.sin_port);
+    return fd;
+}
+
+struct rtp_pkt {
+    bool marker;
+    uint8_t pt;
+    uint16_t seq;
+    uint32_t ts, ssrc;
+    uint8_t payload[BLEND_MEDIA_FRAME_BYTES];
+    size_t len;
+};
+
+/* Reads every datagram waiting on fd (the call is over: nothing more comes). */
+static inline int read_rtp(int fd, struct rtp_pkt *out, int cap)
+{
+    int n = 0;
+    uint8_t buf[2048];
+    for (;;) {
+        ssize_t got = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+        if (got < 0) {
+            break;
+        }
+        assert_true(n < cap);
+        assert_true(got >= 12);
+        struct rtp_pkt *p = &out[n++];
+        assert_int_equal(buf[0] >> 6, 2);
+        p->marker = (buf[1] & 0x80) != 0;
+        p->pt = buf[1] & 0x7f;
+        p->seq = (uint16_t)(buf[2] << 8 | buf[3]);
+        p->ts = (uint32_t)buf[4] << 24 | (uint32_t)buf[5] << 16 | (uint32_t)buf[6] << 8 | buf[7];
+        p->ssrc =
+            (uint32_t)buf[8] << 24 | (uint32_t)buf[9] << 16 | (uint32_t)buf[10] << 8 | buf[11];
+        p->len = (size_t)got - 12;
+        assert_true(p->len <= sizeof(p->payload));
+        memcpy(p->payload, buf + 12, p->len);
+    }
+    return n;
 }
 
 #endif

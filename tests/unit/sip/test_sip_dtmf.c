@@ -36,6 +36,7 @@
 #include <cmocka.h>
 
 #include "call_harness.h"
+#include "inband_pcap.h"
 
 #define PCAP_DTMF_1 "/usr/share/sip-tester/dtmf_2833_1.pcap"
 
@@ -111,46 +112,6 @@ static void rfc4733_events_once_each(void **state)
     assert_true(st.rtp_comfort > 0);
 }
 
-/* Writes dir/inband.pcap: the first `packets` packets of SIPp's A-law pcap (30 ms, 240 bytes of
- * payload each) with their payloads replaced by spandsp's DTMF tones for digits (100 ms on,
- * 100 ms off), then silence. */
-static void write_inband_pcap(const char *dir, const char *digits, int packets)
-{
-    enum { GLOBAL_HDR = 24, REC_HDR = 16, L2_L4 = 42, RTP_HDR = 12, SAMPLES = 240 };
-    FILE *in = fopen(PCAP, "rb");
-    assert_non_null(in);
-    static uint8_t buf[1 << 20];
-    size_t len = fread(buf, 1, sizeof(buf), in);
-    fclose(in);
-    assert_true(len > GLOBAL_HDR && len < sizeof(buf));
-    dtmf_tx_state_t *tx = dtmf_tx_init(NULL);
-    assert_non_null(tx);
-    dtmf_tx_set_timing(tx, 100, 100);
-    assert_int_equal(dtmf_tx_put(tx, digits, -1), 0);
-    size_t off = GLOBAL_HDR;
-    for (int i = 0; i < packets; i++) {
-        assert_true(off + REC_HDR <= len);
-        uint32_t incl;
-        memcpy(&incl, &buf[off + 8], 4); /* the capture's own byte order (little-endian) */
-        assert_int_equal(incl, L2_L4 + RTP_HDR + SAMPLES);
-        int16_t pcm[SAMPLES] = {0};
-        (void)dtmf_tx(tx, pcm, SAMPLES);
-        uint8_t *payload = &buf[off + REC_HDR + L2_L4 + RTP_HDR];
-        assert_int_equal(buf[off + REC_HDR + L2_L4 + 1] & 0x7f, 8); /* PCMA */
-        for (int k = 0; k < SAMPLES; k++) {
-            payload[k] = linear_to_alaw(pcm[k]);
-        }
-        off += REC_HDR + incl;
-    }
-    dtmf_tx_free(tx);
-    char path[160];
-    snprintf(path, sizeof(path), "%s/inband.pcap", dir);
-    FILE *out = fopen(path, "wb");
-    assert_non_null(out);
-    assert_int_equal(fwrite(buf, 1, off, out), off);
-    assert_int_equal(fclose(out), 0);
-}
-
 static void inband_tones_detected(void **state)
 {
     (void)state;
@@ -173,16 +134,11 @@ static void inband_tones_detected(void **state)
 
 int main(void)
 {
-    if (!realpath("tests/sip", scenario_dir)) {
-        fprintf(stderr, "run from the repository root (tests/sip not found)\n");
+    if (harness_main_setup() != 0) {
         return 1;
     }
-    signal(SIGPIPE, SIG_IGN);
-    if (getenv("BLEND_TEST_FILTER")) {
-        cmocka_set_test_filter(getenv("BLEND_TEST_FILTER"));
-    }
-    if (access(PCAP, R_OK) != 0 || access(PCAP_DTMF_1, R_OK) != 0) {
-        fprintf(stderr, "%s or %s is missing (package sip-tester)\n", PCAP, PCAP_DTMF_1);
+    if (access(PCAP_DTMF_1, R_OK) != 0) {
+        fprintf(stderr, "%s is missing (package sip-tester)\n", PCAP_DTMF_1);
         return 1;
     }
     const struct CMUnitTest tests[] = {

@@ -659,16 +659,7 @@ static int pure_teardown(void **state)
 
 int main(void)
 {
-    if (!realpath("tests/sip", scenario_dir)) {
-        fprintf(stderr, "run from the repository root (tests/sip not found)\n");
-        return 1;
-    }
-    signal(SIGPIPE, SIG_IGN);
-    if (getenv("BLEND_TEST_FILTER")) {
-        cmocka_set_test_filter(getenv("BLEND_TEST_FILTER"));
-    }
-    if (access(PCAP, R_OK) != 0) {
-        fprintf(stderr, "%s is missing (package sip-tester)\n", PCAP);
+    if (harness_main_setup() != 0) {
         return 1;
     }
     const struct CMUnitTest tests[] = {

@@ -43,6 +43,7 @@
 #include <cmocka.h>
 
 #include "call_harness.h"
+#include "inband_pcap.h"
 
 #define PCAP_DTMF_1 "/usr/share/sip-tester/dtmf_2833_1.pcap"
 #define AGENT 7
@@ -61,58 +62,6 @@ static pid_t customer(struct harness *h, const char *scenario, const char *pause
     const char *args[] = {"-sf", sf,   "-s", DIALLED,  "-key", "caller",  CALLER, "-mp",  mport,
                           "-t",  "u1", "-d", pause_ms, "-key", "rtpport", rport,  target, NULL};
     return sipp_spawn(h, "customer", args);
-}
-
-/* A UDP socket on 127.0.0.1 standing in for the customer's phone media; its port in *port. */
-static int media_socket(int *port)
-{
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
-    assert_true(fd >= 0);
-    int rcvbuf = 1 << 20;
-    (void)setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    socklen_t len = sizeof(a);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    *port = ntohs(a.sin_port);
-    return fd;
-}
-
-struct rtp_pkt {
-    bool marker;
-    uint8_t pt;
-    uint16_t seq;
-    uint32_t ts, ssrc;
-    uint8_t payload[BLEND_MEDIA_FRAME_BYTES];
-    size_t len;
-};
-
-/* Reads every datagram waiting on fd (the call is over: nothing more comes). */
-static int read_rtp(int fd, struct rtp_pkt *out, int cap)
-{
-    int n = 0;
-    uint8_t buf[2048];
-    for (;;) {
-        ssize_t got = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-        if (got < 0) {
-            break;
-        }
-        assert_true(n < cap);
-        assert_true(got >= 12);
-        struct rtp_pkt *p = &out[n++];
-        assert_int_equal(buf[0] >> 6, 2);
-        p->marker = (buf[1] & 0x80) != 0;
-        p->pt = buf[1] & 0x7f;
-        p->seq = (uint16_t)(buf[2] << 8 | buf[3]);
-        p->ts = (uint32_t)buf[4] << 24 | (uint32_t)buf[5] << 16 | (uint32_t)buf[6] << 8 | buf[7];
-        p->ssrc =
-            (uint32_t)buf[8] << 24 | (uint32_t)buf[9] << 16 | (uint32_t)buf[10] << 8 | buf[11];
-        p->len = (size_t)got - 12;
-        assert_true(p->len <= sizeof(p->payload));
-        memcpy(p->payload, buf + 12, p->len);
-    }
-    return n;
 }
 
 /* A mono 8 kHz WAV of ms milliseconds of a tone at hz whose level steps every 100 ms (so
@@ -492,46 +441,6 @@ static void keys_during_play_then_customer_hangs_up(void **state)
     assert_int_equal(stat_of(h, STAT(rtp_to_agent)), 0);
 }
 
-/* Writes dir/inband.pcap: the first `packets` packets of SIPp's A-law pcap (30 ms, 240 bytes of
- * payload each) with their payloads replaced by spandsp's DTMF tones for digits (100 ms on,
- * 100 ms off), then silence. */
-static void write_inband_pcap(const char *dir, const char *digits, int packets)
-{
-    enum { GLOBAL_HDR = 24, REC_HDR = 16, L2_L4 = 42, RTP_HDR = 12, SAMPLES = 240 };
-    FILE *in = fopen(PCAP, "rb");
-    assert_non_null(in);
-    static uint8_t buf[1 << 20];
-    size_t len = fread(buf, 1, sizeof(buf), in);
-    fclose(in);
-    assert_true(len > GLOBAL_HDR && len < sizeof(buf));
-    dtmf_tx_state_t *tx = dtmf_tx_init(NULL);
-    assert_non_null(tx);
-    dtmf_tx_set_timing(tx, 100, 100);
-    assert_int_equal(dtmf_tx_put(tx, digits, -1), 0);
-    size_t off = GLOBAL_HDR;
-    for (int i = 0; i < packets; i++) {
-        assert_true(off + REC_HDR <= len);
-        uint32_t incl;
-        memcpy(&incl, &buf[off + 8], 4); /* the capture's own byte order (little-endian) */
-        assert_int_equal(incl, L2_L4 + RTP_HDR + SAMPLES);
-        int16_t pcm[SAMPLES] = {0};
-        (void)dtmf_tx(tx, pcm, SAMPLES);
-        uint8_t *payload = &buf[off + REC_HDR + L2_L4 + RTP_HDR];
-        assert_int_equal(buf[off + REC_HDR + L2_L4 + 1] & 0x7f, 8); /* PCMA */
-        for (int k = 0; k < SAMPLES; k++) {
-            payload[k] = linear_to_alaw(pcm[k]);
-        }
-        off += REC_HDR + incl;
-    }
-    dtmf_tx_free(tx);
-    char path[160];
-    snprintf(path, sizeof(path), "%s/inband.pcap", dir);
-    FILE *out = fopen(path, "wb");
-    assert_non_null(out);
-    assert_int_equal(fwrite(buf, 1, off, out), off);
-    assert_int_equal(fclose(out), 0);
-}
-
 /* A customer without telephone-event: its tones are detected in-band while unbridged. */
 static void inband_keys_unbridged(void **state)
 {
@@ -802,16 +711,11 @@ static void transfer_after_answer_stops_the_play(void **state)
 
 int main(void)
 {
-    if (!realpath("tests/sip", scenario_dir)) {
-        fprintf(stderr, "run from the repository root (tests/sip not found)\n");
+    if (harness_main_setup() != 0) {
         return 1;
     }
-    signal(SIGPIPE, SIG_IGN);
-    if (getenv("BLEND_TEST_FILTER")) {
-        cmocka_set_test_filter(getenv("BLEND_TEST_FILTER"));
-    }
-    if (access(PCAP, R_OK) != 0 || access(PCAP_DTMF_1, R_OK) != 0) {
-        fprintf(stderr, "%s or %s is missing (package sip-tester)\n", PCAP, PCAP_DTMF_1);
+    if (access(PCAP_DTMF_1, R_OK) != 0) {
+        fprintf(stderr, "%s is missing (package sip-tester)\n", PCAP_DTMF_1);
         return 1;
     }
     const struct CMUnitTest tests[] = {

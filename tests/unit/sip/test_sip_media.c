@@ -84,20 +84,6 @@ static uint64_t bridged(struct harness *h, struct phone *a, const char *agent_sc
 
 /* --- Music on hold ------------------------------------------------------------------------ */
 
-/* A UDP socket on 127.0.0.1 standing in for the customer's phone media; its port in *port. */
-static int media_socket(int *port)
-{
-    int fd = socket(AF_INET, SOCK_DGRAM, 0);
-    assert_true(fd >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = 0};
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
-    socklen_t len = sizeof(a);
-    assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
-    *port = ntohs(a.sin_port);
-    return fd;
-}
-
 /* A mono 16 kHz WAV of a 1 kHz tone whose level changes every 100 ms (so consecutive frames
  * differ and the test can tell which frame a packet carries). */
 static void write_tone(const char *path, int seconds)
@@ -114,42 +100,6 @@ static void write_tone(const char *path, int seconds)
         assert_int_equal(sf_writef_short(f, pcm, 16000), 16000);
     }
     assert_int_equal(sf_close(f), 0);
-}
-
-struct rtp_pkt {
-    bool marker;
-    uint8_t pt;
-    uint16_t seq;
-    uint32_t ts, ssrc;
-    uint8_t payload[BLEND_MEDIA_FRAME_BYTES];
-    size_t len;
-};
-
-/* Reads every datagram waiting on fd (the call is over: nothing more comes). */
-static int read_rtp(int fd, struct rtp_pkt *out, int cap)
-{
-    int n = 0;
-    uint8_t buf[2048];
-    for (;;) {
-        ssize_t got = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
-        if (got < 0) {
-            break;
-        }
-        assert_true(n < cap);
-        assert_true(got >= 12);
-        struct rtp_pkt *p = &out[n++];
-        assert_int_equal(buf[0] >> 6, 2);
-        p->marker = (buf[1] & 0x80) != 0;
-        p->pt = buf[1] & 0x7f;
-        p->seq = (uint16_t)(buf[2] << 8 | buf[3]);
-        p->ts = (uint32_t)buf[4] << 24 | (uint32_t)buf[5] << 16 | (uint32_t)buf[6] << 8 | buf[7];
-        p->ssrc =
-            (uint32_t)buf[8] << 24 | (uint32_t)buf[9] << 16 | (uint32_t)buf[10] << 8 | buf[11];
-        p->len = (size_t)got - 12;
-        assert_true(p->len <= sizeof(p->payload));
-        memcpy(p->payload, buf + 12, p->len);
-    }
-    return n;
 }
 
 /* Waits (bounded) until n events of kind were seen; returns the index of the n-th. */
@@ -580,16 +530,7 @@ static void record_bad_arguments(void **state)
 
 int main(void)
 {
-    if (!realpath("tests/sip", scenario_dir)) {
-        fprintf(stderr, "run from the repository root (tests/sip not found)\n");
-        return 1;
-    }
-    signal(SIGPIPE, SIG_IGN);
-    if (getenv("BLEND_TEST_FILTER")) {
-        cmocka_set_test_filter(getenv("BLEND_TEST_FILTER"));
-    }
-    if (access(PCAP, R_OK) != 0) {
-        fprintf(stderr, "%s is missing (package sip-tester)\n", PCAP);
+    if (harness_main_setup() != 0) {
         return 1;
     }
     const struct CMUnitTest tests[] = {
