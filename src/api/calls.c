@@ -337,10 +337,92 @@ int blend__calls_transfer_number(struct blend_calls *c, int64_t id, const char *
     return start_transfer_number(c, k, number);
 }
 
+/* The phone's REFER named (Replaces) a consultation it placed: the consulted agent takes the
+ * customer. Only an answered internal call from the same agent qualifies; anything else gets
+ * its REFER refused (NOTIFY 403). */
+static void on_refer_attended(struct blend_calls *c, struct call *k,
+                              const struct blend_sip_event *ev)
+{
+    struct call *consult = by_call(c, ev->other_call);
+    const char *why = !k->connected || k->external || k->agent != ev->agent_id
+                          ? "the call is not this agent's"
+                      : !consult || consult->phone != CALL_PHONE_INTERNAL
+                          ? "the consultation is not a call to an agent"
+                      : consult->phone_from != ev->agent_id || !consult->phone_answered
+                          ? "the consultation is not this agent's answered call"
+                          : NULL;
+    record(c, "call.refer", k->interaction,
+           json_pack("{s:I, s:I, s:s, s:s, s:o}", "interaction_id", (json_int_t)k->interaction,
+                     "agent_id", (json_int_t)ev->agent_id, "target", ev->dialled, "kind",
+                     "attended", "to_agent_id",
+                     consult && consult->phone == CALL_PHONE_INTERNAL
+                         ? json_integer(consult->phone_to)
+                         : json_null()));
+    if (why) {
+        BLEND_LOG_INFO("calls", "attended transfer of interaction %" PRId64 " refused: %s",
+                       k->interaction, why);
+        (void)blend_sip_call_refer_fail(c->sip, k->call, 403);
+        return;
+    }
+    int rc = blend_sip_call_replace(c->sip, k->call, consult->call);
+    if (rc) {
+        BLEND_LOG_WARN("calls", "attended transfer of interaction %" PRId64 " not started: %s",
+                       k->interaction, blend_strerror(rc));
+        (void)blend_sip_call_refer_fail(c->sip, k->call, 503);
+    }
+}
+
+/* The consulted agent took the customer (AGENT_REPLACED): routing hands the contact over from
+ * the referring agent (wrap-up) to them, their engagement for the consultation becoming the
+ * contact, exactly as when a consultation started through the API completes. */
+static void on_agent_replaced(struct blend_calls *c, struct call *k,
+                              const struct blend_sip_event *ev)
+{
+    struct call *consult = by_call(c, ev->other_call);
+    int64_t from = k->agent, to = ev->agent_id;
+    record(c, "call.transferred", k->interaction,
+           json_pack("{s:I, s:s, s:I, s:I, s:s}", "interaction_id", (json_int_t)k->interaction,
+                     "kind", "attended", "from_agent_id", (json_int_t)from, "to_agent_id",
+                     (json_int_t)to, "via", "phone"));
+    if (to <= 0 || !k->connected || k->external) {
+        BLEND_LOG_WARN("calls", "interaction %" PRId64 ": unexpected takeover by %s %" PRId64,
+                       k->interaction, ev->leg, to);
+        return;
+    }
+    struct blend_acd_event t = {.type = BLEND_ACD_EV_CONTACT_TRANSFER};
+    t.u.transfer.contact = k->interaction;
+    t.u.transfer.agent = from;
+    t.u.transfer.to_agent = to;
+    t.u.transfer.connect = 1;
+    k->handover = 1; /* the legs are already swapped: its effects touch no SIP leg */
+    int rc = blend__routing_step_detached(c->app->routing, &t);
+    k->handover = 0;
+    if (rc == 0) {
+        if (consult && consult->phone_to == to) {
+            consult->phone_to_engaged = 0; /* the engagement became the contact */
+        }
+    } else {
+        /* The new agent is not in routing (logged out): the referring agent's part still ends;
+         * the call goes on outside routing, as a number's would. */
+        BLEND_LOG_WARN("calls",
+                       "handover of interaction %" PRId64 " to agent %" PRId64
+                       " refused by routing: %s",
+                       k->interaction, to, blend_strerror(rc));
+        k->external = 1;
+        step(c, BLEND_ACD_EV_CONTACT_END, k->interaction, from);
+    }
+    k->agent = to;
+}
+
 /* An agent's phone sent REFER: the target is another agent's extension, a queue (by name or by
- * an entry point's number), or else an external number. */
+ * an entry point's number), or else an external number; with Replaces, the party of a
+ * consultation the phone placed (on_refer_attended). */
 static void on_refer(struct blend_calls *c, struct call *k, const struct blend_sip_event *ev)
 {
+    if (ev->other_call) {
+        on_refer_attended(c, k, ev);
+        return;
+    }
     struct blend_acd_event t = {.type = BLEND_ACD_EV_CONTACT_TRANSFER};
     t.u.transfer.contact = k->interaction;
     t.u.transfer.agent = k->agent;
@@ -368,13 +450,16 @@ static void on_refer(struct blend_calls *c, struct call *k, const struct blend_s
         if (start_transfer_number(c, k, ev->dialled) != 0) {
             BLEND_LOG_WARN("calls", "transfer of interaction %" PRId64 " to %s refused",
                            k->interaction, ev->dialled);
+            (void)blend_sip_call_refer_fail(c->sip, k->call, 503);
         }
         return;
     }
     int rc = blend__routing_step_detached(c->app->routing, &t);
     if (rc) {
+        /* The phone learns it (NOTIFY) and the agent keeps the customer. */
         BLEND_LOG_WARN("calls", "transfer of interaction %" PRId64 " to %s refused: %s",
                        k->interaction, ev->dialled, blend_strerror(rc));
+        (void)blend_sip_call_refer_fail(c->sip, k->call, rc == BLEND_ESTATE ? 480 : 403);
     }
 }
 
@@ -874,6 +959,20 @@ static void internal_record(struct blend_calls *c, const struct call *k, const c
     blend__app_record_event(c->app, "sip", "call.internal", subject, doc);
 }
 
+/* 1 when `agent` talks to a customer on one of our calls: a call they place to another agent
+ * meanwhile is a consultation (their capacity is the customer's already: no engagement), which
+ * their phone may turn into an attended transfer (REFER with Replaces). */
+static int on_customer_call(struct blend_calls *c, int64_t agent)
+{
+    for (size_t i = 0; i < c->count; i++) {
+        const struct call *k = &c->calls[i];
+        if (!k->phone && k->connected && !k->external && k->agent == agent) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 static void internal_start(struct blend_calls *c, const struct blend_sip_event *ev, int64_t to)
 {
     if (to == ev->agent_id) {
@@ -889,7 +988,8 @@ static void internal_start(struct blend_calls *c, const struct blend_sip_event *
         return;
     }
     int engaged = 0;
-    if (phone_engage_caller(c, ev->agent_id, &engaged) != 0) {
+    if (phone_engage_caller(c, ev->agent_id, &engaged) != 0 &&
+        !on_customer_call(c, ev->agent_id)) {
         phone_refuse(c, ev, 486, "Busy Here", "the calling agent is on a call");
         return;
     }
@@ -950,8 +1050,11 @@ static void on_internal_event(struct blend_calls *c, struct call *k,
         return;
     }
     case BLEND_SIP_EV_TRANSFER_REQUESTED:
+        /* The called agent's phone asks to hand an internal call on: not done (the calling
+         * agent can call the other agent directly); its REFER is refused. */
         BLEND_LOG_INFO("calls", "transfer of internal call %" PRIu64 " to %s not supported",
                        k->call, ev->dialled);
+        (void)blend_sip_call_refer_fail(c->sip, k->call, 501);
         return;
     case BLEND_SIP_EV_CALL_ENDED: {
         internal_record(c, k, "ended",
@@ -1502,6 +1605,9 @@ void blend__calls_on_sip_event(struct blend_calls *c, const struct blend_sip_eve
         break;
     case BLEND_SIP_EV_TRANSFER_REQUESTED:
         on_refer(c, k, ev);
+        break;
+    case BLEND_SIP_EV_AGENT_REPLACED:
+        on_agent_replaced(c, k, ev);
         break;
     case BLEND_SIP_EV_PARTY_RINGING:
     case BLEND_SIP_EV_PARTY_ANSWERED:

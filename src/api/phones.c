@@ -200,6 +200,7 @@ static void on_event(struct blend_phones *p, const struct blend_sip_event *ev)
     case BLEND_SIP_EV_PARTY_ENDED:
     case BLEND_SIP_EV_PLAY_DONE:
     case BLEND_SIP_EV_AGENT_LEFT:
+    case BLEND_SIP_EV_AGENT_REPLACED:
     case BLEND_SIP_EV_PARTY_COMPLETED:
         blend__calls_on_sip_event(p->app->calls, ev);
         break;

@@ -165,6 +165,7 @@ static void party_progress(struct agent_leg *leg, const struct sip_msg *msg);
 static void party_answered(struct call *c, struct agent_leg *leg, struct fork *f,
                            const struct sip_msg *msg);
 static bool party_takes_over(struct call *c);
+static struct call *call_find(const struct blend__sip_calls *cs, uint64_t id);
 
 static void ev_init(struct blend_sip_event *ev, enum blend_sip_event_kind kind,
                     const struct call *c, int64_t agent_id)
@@ -763,6 +764,8 @@ static const char *status_phrase(uint16_t code)
         return "Unsupported Media Type";
     case 480:
         return "Temporarily Unavailable";
+    case 481:
+        return "Call/Transaction Does Not Exist";
     case 486:
         return "Busy Here";
     case 488:
@@ -860,12 +863,66 @@ static bool refer_finish(struct call *c, uint16_t code, bool hangup)
     return hangup;
 }
 
+/* Why `consult` cannot hand its far party to `c` in an attended transfer that agent_id's phone
+ * asked for (NULL: it can). The consultation must be a call that phone placed (its caller's
+ * leg is the phone's dialog), answered by an agent's phone or a number, with nothing else under
+ * way on either call. */
+static const char *replace_refusal(const struct call *c, int64_t agent_id,
+                                   const struct call *consult)
+{
+    if (!consult || consult == c || consult->outbound || !consult->sess) {
+        return "no such consultation";
+    }
+    if (consult->inv.agent_id != agent_id) {
+        return "the consultation is another phone's";
+    }
+    if (!consult->bridged || !consult->bridged->winner || !consult->answered) {
+        return "the consultation is not answered";
+    }
+    if (c->party || c->transfer || consult->party || consult->transfer || consult->referrer) {
+        return "another transfer or party is under way";
+    }
+    return NULL;
+}
+
+struct dialog_match {
+    struct sip_msg req, swapped; /* the dialog as a request to Blend would name it, both ways */
+};
+
+static bool dialog_apply(struct le *le, void *arg)
+{
+    const struct call *c = le->data;
+    const struct dialog_match *m = arg;
+    const struct sip_dialog *dlg = c->sess ? sipsess_dialog(c->sess) : NULL;
+    return dlg && (sip_dialog_cmp(dlg, &m->req) || sip_dialog_cmp(dlg, &m->swapped));
+}
+
+/* The call whose caller's dialog (a phone's INVITE to Blend) the Replaces names, else NULL.
+ * Transferors differ on which tag they call to-tag: both readings are tried (the tags of one
+ * dialog are distinct, so at most one matches). */
+static struct call *call_by_dialog(const struct blend__sip_calls *cs,
+                                   const struct blend__sip_replaces *rep)
+{
+    struct dialog_match m;
+    memset(&m, 0, sizeof(m));
+    m.req.req = true;
+    pl_set_str(&m.req.callid, rep->call_id);
+    pl_set_str(&m.req.to.tag, rep->to_tag);
+    pl_set_str(&m.req.from.tag, rep->from_tag);
+    m.swapped = m.req;
+    m.swapped.to.tag = m.req.from.tag;
+    m.swapped.from.tag = m.req.to.tag;
+    struct le *le = hash_apply(cs->calls, dialog_apply, &m);
+    return le ? le->data : NULL;
+}
+
 static void fork_refer_handler(struct sip *stack, const struct sip_msg *msg, void *arg)
 {
     struct fork *f = arg;
     struct agent_leg *leg = f->leg;
     struct call *c = leg->call;
     char user[BLEND_SIP_EXTENSION_BYTES_MAX];
+    struct blend__sip_replaces rep;
     if (leg->winner != f || c->bridged != leg || leg->external) {
         (void)sip_reply(stack, msg, 403, "Forbidden");
         return;
@@ -874,17 +931,32 @@ static void fork_refer_handler(struct sip *stack, const struct sip_msg *msg, voi
         (void)sip_reply(stack, msg, 491, "Request Pending");
         return;
     }
-    enum blend__sip_refer_verdict v = blend__sip_refer_target(msg, user, sizeof(user));
-    if (v != BLEND__SIP_REFER_OK) {
+    enum blend__sip_refer_verdict v = blend__sip_refer_target(msg, user, sizeof(user), &rep);
+    if (v != BLEND__SIP_REFER_OK && v != BLEND__SIP_REFER_REPLACES) {
         const struct sip_hdr *rt = sip_msg_hdr(msg, SIP_HDR_REFER_TO);
         char text[BLEND_SIP_URI_BYTES_MAX];
         blend__sip_pl_copy(rt ? &rt->val : &pl_null, text, sizeof(text));
         BLEND_LOG_INFO("sip", "call %llu: REFER from agent %lld refused: %s \"%s\"",
                        (unsigned long long)c->id, (long long)leg->agent_id,
-                       v == BLEND__SIP_REFER_BAD ? "bad Refer-To" : "attended transfer", text);
+                       v == BLEND__SIP_REFER_BAD ? "bad Refer-To" : "method not INVITE", text);
         (void)sip_reply(stack, msg, v == BLEND__SIP_REFER_BAD ? 400 : 501,
                         v == BLEND__SIP_REFER_BAD ? "Bad Refer-To" : "Not Implemented");
         return;
+    }
+    struct call *consult = NULL;
+    if (v == BLEND__SIP_REFER_REPLACES) {
+        consult = call_by_dialog(c->cs, &rep);
+        const char *why = replace_refusal(c, leg->agent_id, consult);
+        if (why) {
+            bool busy = consult && strstr(why, "under way");
+            BLEND_LOG_INFO("sip", "call %llu: attended transfer from agent %lld refused: %s "
+                           "(Replaces %s;to-tag=%s;from-tag=%s)",
+                           (unsigned long long)c->id, (long long)leg->agent_id, why, rep.call_id,
+                           rep.to_tag, rep.from_tag);
+            (void)sip_reply(stack, msg, busy ? 491 : 481,
+                            busy ? "Request Pending" : "Call/Transaction Does Not Exist");
+            return;
+        }
     }
     if (sip_treplyf(NULL, NULL, stack, msg, false, 202, "Accepted", "Content-Length: 0\r\n\r\n")) {
         return;
@@ -895,9 +967,76 @@ static void fork_refer_handler(struct sip *stack, const struct sip_msg *msg, voi
     struct blend_sip_event ev;
     ev_init(&ev, BLEND_SIP_EV_TRANSFER_REQUESTED, c, leg->agent_id);
     str_ncpy(ev.dialled, user, sizeof(ev.dialled));
-    BLEND_LOG_INFO("sip", "call %llu: agent %lld transfers to %s", (unsigned long long)c->id,
-                   (long long)leg->agent_id, user);
+    ev.other_call = consult ? consult->id : 0;
+    if (consult) {
+        BLEND_LOG_INFO("sip", "call %llu: agent %lld transfers to the party of call %llu",
+                       (unsigned long long)c->id, (long long)leg->agent_id,
+                       (unsigned long long)consult->id);
+    } else {
+        BLEND_LOG_INFO("sip", "call %llu: agent %lld transfers to %s", (unsigned long long)c->id,
+                       (long long)leg->agent_id, user);
+    }
     c->cs->emit(&ev, c->cs->emit_arg);
+}
+
+/* Attended transfer asked for by the bridged phone's REFER with Replaces: the consultation's
+ * far leg (an agent's phone or a number) moves into this call and takes the customer; it is
+ * re-INVITEd onto this call's agent-side socket. The referring phone gets NOTIFY "200 OK" then
+ * BYE; the consultation ends ("replaced": its caller's leg, the same phone, gets BYE). */
+static void cmd_replace(struct call *c, uint64_t consult_id)
+{
+    struct fork *rf = c->referrer;
+    struct call *consult = call_find(c->cs, consult_id);
+    const char *why = !rf || c->bridged != rf->leg ? "no REFER pending"
+                                                    : replace_refusal(c, rf->leg->agent_id, consult);
+    if (why) {
+        BLEND_LOG_INFO("sip", "call %llu: attended transfer to the party of call %llu not done: %s",
+                       (unsigned long long)c->id, (unsigned long long)consult_id, why);
+        (void)refer_finish(c, 481, false);
+        return;
+    }
+    struct agent_leg *old = c->bridged, *b = consult->bridged;
+    struct fork *fb = b->winner;
+    /* Out of the consultation (its relay stops; it is freed below)... */
+    consult->bridged = NULL;
+    blend__sip_relay_bridge(consult->relay, false);
+    list_unlink(&b->le);
+    consult->legs_count--;
+    /* ...into this call, on the agent side. */
+    b->call = c;
+    list_append(&c->legs, &b->le, b);
+    c->legs_count++;
+    fb->st.c = c;
+    play_end(c, "stopped");
+    c->bridged = b;
+    blend__sip_relay_rebridge(c->relay);
+    blend__sip_relay_hold(c->relay, BLEND__SIP_AGENT, false);
+    /* The referring phone's hold on the customer is lifted; the new side's own hold stays. */
+    agent_unbridged(c);
+    int codec_pt, dtmf_pt;
+    blend__sip_sdp_chosen(fb->m, &codec_pt, &dtmf_pt);
+    blend__sip_relay_peer(c->relay, BLEND__SIP_AGENT, codec_pt, dtmf_pt, false,
+                          sdp_media_raddr(fb->m));
+    const struct sa *la = blend__sip_relay_laddr(c->relay, BLEND__SIP_AGENT);
+    sdp_session_set_laddr(fb->sdp, la);
+    sdp_media_set_laddr(fb->m, la);
+    hold_check(c, BLEND__SIP_AGENT, fb->m);
+    other_modify(c, BLEND__SIP_AGENT);
+    if (!refer_finish(c, 200, true)) {
+        leg_free(old);
+    }
+    struct blend_sip_event ev;
+    ev_init(&ev, BLEND_SIP_EV_AGENT_REPLACED, c, b->agent_id);
+    ev.other_call = consult->id;
+    str_ncpy(ev.leg, leg_name(b), sizeof(ev.leg));
+    str_ncpy(ev.dialled, b->external ? consult->inv.dialled : "", sizeof(ev.dialled));
+    str_ncpy(ev.contact, fb->contact, sizeof(ev.contact));
+    str_ncpy(ev.cause, codec_pt == BLEND__SIP_PT_PCMA ? "pcma" : "pcmu", sizeof(ev.cause));
+    BLEND_LOG_INFO("sip", "call %llu: the party of call %llu (%s %lld) takes the customer",
+                   (unsigned long long)c->id, (unsigned long long)consult->id, ev.leg,
+                   (long long)b->agent_id);
+    c->cs->emit(&ev, c->cs->emit_arg);
+    call_end(consult, "blend", 0, "replaced");
 }
 
 /* --- External legs (the trunk) ------------------------------------------------------------- */
@@ -2176,6 +2315,15 @@ void blend__sip_calls_command(struct blend__sip_calls *cs, enum blend__sip_call_
         return;
     case BLEND__SIP_CALL_PARTY_COMPLETE:
         cmd_party_complete(c);
+        return;
+    case BLEND__SIP_CALL_REPLACE:
+        cmd_replace(c, d->other_call);
+        return;
+    case BLEND__SIP_CALL_REFER_FAIL:
+        if (!c->referrer) {
+            BLEND_LOG_DEBUG("sip", "call %llu: no REFER to fail", (unsigned long long)c->id);
+        }
+        (void)refer_finish(c, (uint16_t)d->code, false);
         return;
     case BLEND__SIP_CALL_ORIGINATE:
         break;

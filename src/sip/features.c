@@ -2,7 +2,8 @@
  * Pure decisions behind the call features, taken from decoded libre messages without sockets (so
  * unit tests and the fuzz target run the same code as the telephony thread): RFC 4028 session
  * timer negotiation for Blend as UAS (the customer's INVITE) and as UAC (INVITEs Blend sends),
- * the header lines that carry it, the target of a REFER (blind transfer), and which dial
+ * the header lines that carry it, the target of a REFER (blind transfer, or the dialog an
+ * attended transfer's Replaces names), and which dial
  * strings Blend puts into URIs it builds. libre parses the messages; this file only reads
  * header values.
  *
@@ -146,31 +147,98 @@ void blend__sip_se_uac_hdrs(const struct blend__sip_settings *set, char *buf, si
                       set->min_se_s);
 }
 
-enum blend__sip_refer_verdict blend__sip_refer_target(const struct sip_msg *msg, char *user,
-                                                      size_t cap)
+/* uri_headers_apply() callback: the first Replaces header's (escaped) value. */
+static int replaces_of(const struct pl *name, const struct pl *val, void *arg)
 {
-    BLEND_ASSERT(msg && user && cap > 0);
+    struct pl *out = arg;
+    if (pl_strcasecmp(name, "replaces") == 0 && !pl_isset(out)) {
+        *out = *val;
+    }
+    return 0;
+}
+
+/* Copies pl into out when it fits (and is not empty): true; false otherwise. */
+static bool pl_fits(const struct pl *pl, char *out, size_t cap)
+{
+    if (!pl_isset(pl) || pl->l == 0 || pl->l >= cap) {
+        return false;
+    }
+    blend__sip_pl_copy(pl, out, cap);
+    return true;
+}
+
+/* The Replaces header of a Refer-To URI (RFC 3891: "call-id;to-tag=X;from-tag=Y", URI-escaped
+ * inside the URI): 1 found and decoded into rep, 0 none, -1 present but unusable. */
+static int refer_replaces(const struct pl *headers, struct blend__sip_replaces *rep)
+{
+    /* libre's header walker wants the leading '?' that the decoded URI may not keep. */
+    char hdrs[BLEND_SIP_URI_BYTES_MAX + 2];
+    if (!pl_isset(headers) || headers->l == 0) {
+        return 0;
+    }
+    if (headers->l + 2 > sizeof(hdrs)) {
+        return -1;
+    }
+    bool lead = headers->p[0] == '?' || headers->p[0] == '&';
+    hdrs[0] = '?';
+    memcpy(hdrs + (lead ? 0 : 1), headers->p, headers->l);
+    struct pl all = {.p = hdrs, .l = headers->l + (lead ? 0 : 1)};
+    struct pl val = PL_INIT;
+    (void)uri_headers_apply(&all, replaces_of, &val);
+    if (!pl_isset(&val)) {
+        return 0;
+    }
+    char text[BLEND_SIP_URI_BYTES_MAX];
+    if (re_snprintf(text, sizeof(text), "%H", uri_header_unescape, &val) < 0) {
+        return -1;
+    }
+    struct pl callid, params, to_tag, from_tag;
+    if (re_regex(text, strlen(text), "[^;]+[^]*", &callid, &params) != 0 ||
+        uri_param_get(&params, &(struct pl)PL("to-tag"), &to_tag) != 0 ||
+        uri_param_get(&params, &(struct pl)PL("from-tag"), &from_tag) != 0) {
+        return -1;
+    }
+    struct blend__sip_replaces r;
+    if (!pl_fits(&callid, r.call_id, sizeof(r.call_id)) ||
+        !pl_fits(&to_tag, r.to_tag, sizeof(r.to_tag)) ||
+        !pl_fits(&from_tag, r.from_tag, sizeof(r.from_tag))) {
+        return -1;
+    }
+    *rep = r;
+    return 1;
+}
+
+enum blend__sip_refer_verdict blend__sip_refer_target(const struct sip_msg *msg, char *user,
+                                                      size_t cap, struct blend__sip_replaces *rep)
+{
+    BLEND_ASSERT(msg && user && cap > 0 && rep);
     user[0] = '\0';
+    memset(rep, 0, sizeof(*rep));
     const struct sip_hdr *h = sip_msg_hdr(msg, SIP_HDR_REFER_TO);
     struct sip_addr addr;
     if (!h || sip_msg_hdr_count(msg, SIP_HDR_REFER_TO) != 1 || sip_addr_decode(&addr, &h->val)) {
         return BLEND__SIP_REFER_BAD;
     }
-    /* Attended transfer (Refer-To: <sip:x?Replaces=...>) and non-INVITE methods are not done. */
+    /* Only INVITE is done (RFC 3515 allows others through method=). */
     struct pl method;
-    if (pl_isset(&addr.uri.headers)) {
-        char hdrs[BLEND_SIP_URI_BYTES_MAX];
-        blend__sip_pl_copy(&addr.uri.headers, hdrs, sizeof(hdrs));
-        for (char *p = hdrs; *p; p++) {
-            *p = (char)(*p >= 'A' && *p <= 'Z' ? *p - 'A' + 'a' : *p);
-        }
-        if (strstr(hdrs, "replaces")) {
-            return BLEND__SIP_REFER_UNSUPPORTED;
-        }
-    }
     if (uri_param_get(&addr.uri.params, &(struct pl)PL("method"), &method) == 0 &&
         pl_strcasecmp(&method, "INVITE") != 0) {
         return BLEND__SIP_REFER_UNSUPPORTED;
+    }
+    int replaces = refer_replaces(&addr.uri.headers, rep);
+    if (replaces < 0) {
+        memset(rep, 0, sizeof(*rep));
+        return BLEND__SIP_REFER_BAD;
+    }
+    if (replaces > 0) {
+        /* Attended transfer: the dialog named is what counts; the user part is informative. */
+        if (pl_isset(&addr.uri.user) && addr.uri.user.l < cap) {
+            blend__sip_pl_copy(&addr.uri.user, user, cap);
+            if (!blend__sip_dial_string_ok(user)) {
+                user[0] = '\0';
+            }
+        }
+        return BLEND__SIP_REFER_REPLACES;
     }
     if (!pl_isset(&addr.uri.user) || addr.uri.user.l >= cap) {
         return BLEND__SIP_REFER_BAD;

@@ -58,8 +58,13 @@ enum blend_sip_event_kind {
                                         c=0.0.0.0); the other side was re-INVITEd to match */
     BLEND_SIP_EV_CALL_RESUMED,       /* call, leg: that side resumed (sendrecv) */
     BLEND_SIP_EV_TRANSFER_REQUESTED, /* call, agent_id, dialled = Refer-To user part: the
-                                        bridged agent's phone sent REFER (blind transfer); it
-                                        got 202 and NOTIFY "100 Trying" */
+                                        bridged agent's phone sent REFER; it got 202 and NOTIFY
+                                        "100 Trying". other_call 0: a blind transfer to
+                                        `dialled`. other_call != 0: an attended transfer (Refer-To
+                                        with Replaces) to the far party of other_call, a call
+                                        the same phone placed and that was answered (dialled
+                                        may be ""); the host answers with
+                                        blend_sip_call_replace or blend_sip_call_refer_fail */
     BLEND_SIP_EV_OUTBOUND_PROGRESS,  /* call, leg ("customer": the originated call's customer
                                         leg; "transfer": the leg of blend_sip_call_transfer_
                                         number), sip_code (180/183/200, or the final failure
@@ -108,6 +113,14 @@ enum blend_sip_event_kind {
                                 OUTBOUND_PROGRESS 200), "replaced" (a newer play took its
                                 place), "failed" (not answered, or a bridged agent). A play
                                 still running when the call ends gets none (CALL_ENDED) */
+    BLEND_SIP_EV_AGENT_REPLACED, /* call, agent_id (the new side's agent, 0 for a number),
+                                    other_call (the consultation, whose CALL_ENDED "blend" 0
+                                    "replaced" follows at once), leg ("agent" | "transfer": a
+                                    number, then later events name it so), dialled (the
+                                    number, "" for an agent), contact (its phone), cause
+                                    ("pcmu" / "pcma"): after blend_sip_call_replace the
+                                    consultation's far party talks to the customer in the
+                                    referring agent's place (that phone got NOTIFY 200 and BYE) */
     BLEND_SIP_EV_AGENT_LEFT, /* call, agent_id: with blend_sip_call_keep_customer on, the
                                 bridged agent's phone hung up; the customer stays answered and
                                 unbridged (it hears silence, or music with blend_sip_call_moh).
@@ -177,6 +190,8 @@ struct blend_sip_event {
     int party_mode;
     /* PLAY_DONE: the tag given to blend_sip_call_play. */
     uint32_t play_tag;
+    /* TRANSFER_REQUESTED, AGENT_REPLACED: the consultation call of an attended transfer. */
+    uint64_t other_call;
 };
 
 struct blend_sip_config {
@@ -358,6 +373,19 @@ BLEND_MUST_USE int blend_sip_call_transfer_number(struct blend_sip *sip, uint64_
  * blend_sip_call_offer. The customer hears music on hold meanwhile (moh_path, else G.711
  * silence). No event follows; without a bridged agent it is a no-op. */
 BLEND_MUST_USE int blend_sip_call_unbridge_agent(struct blend_sip *sip, uint64_t call);
+/* Attended transfer from the phone (TRANSFER_REQUESTED with other_call = consult): the far party
+ * of the consultation (the agent's phone, or the number, that answered it) takes the place of
+ * the call's bridged agent: it is re-INVITEd onto the call's media (codec kept: the relay
+ * transcodes when it differs from the customer's), a hold the referring agent had put on the
+ * customer is lifted, recording goes on with the new side on the agent channel, the referring
+ * phone gets NOTIFY "200 OK" then BYE, and the consultation ends. Events: AGENT_REPLACED on
+ * call, then CALL_ENDED("blend", 0, "replaced") on consult. When either call changed meanwhile
+ * (ended, a party or another transfer started) the phone gets NOTIFY 481 instead and nothing
+ * moves. */
+BLEND_MUST_USE int blend_sip_call_replace(struct blend_sip *sip, uint64_t call, uint64_t consult);
+/* Ends the pending REFER of the call's bridged phone with a final NOTIFY carrying code
+ * (300..699): the transfer is refused, the agent stays with the customer. Ignored without one. */
+BLEND_MUST_USE int blend_sip_call_refer_fail(struct blend_sip *sip, uint64_t call, int code);
 /* Click-to-call: rings agent_id's registered phones (From = caller_id, as the agent's phone
  * shows it); when the agent answers, INVITEs sip:<number>@trunk with From = caller_id and
  * bridges the two. The call id is chosen here and written to *call_out (only on success).

@@ -220,7 +220,9 @@ enum blend__sip_call_cmd {
     BLEND__SIP_CALL_MOH,
     BLEND__SIP_CALL_KEEP_CUSTOMER,
     BLEND__SIP_CALL_VOICEMAIL_START,
-    BLEND__SIP_CALL_CMD_LAST = BLEND__SIP_CALL_VOICEMAIL_START,
+    BLEND__SIP_CALL_REPLACE,
+    BLEND__SIP_CALL_REFER_FAIL,
+    BLEND__SIP_CALL_CMD_LAST = BLEND__SIP_CALL_REFER_FAIL,
 };
 struct blend__sip_call_cmd_data {
     uint64_t call;
@@ -232,6 +234,7 @@ struct blend__sip_call_cmd_data {
     char caller_id[BLEND_SIP_EXTENSION_BYTES_MAX]; /* ORIGINATE */
     char path[BLEND_SIP_RECORD_PATH_BYTES_MAX];    /* RECORD_START */
     int party_mode;                                /* PARTY_ADD, PARTY_MODE */
+    uint64_t other_call;                           /* REPLACE: the consultation */
     /* PLAY: one reference of each prompt, owned by the command (the thread passes them to the
      * relay or releases them). */
     uint32_t tag;
@@ -266,13 +269,22 @@ void blend__sip_se_uac_hdrs(const struct blend__sip_settings *set, char *buf, si
 /* A REFER's target. */
 enum blend__sip_refer_verdict {
     BLEND__SIP_REFER_OK = 0,
-    BLEND__SIP_REFER_BAD, /* no or undecodable Refer-To, no user part, not a dial string: 400 */
-    BLEND__SIP_REFER_UNSUPPORTED, /* Replaces (attended transfer) or a method other than INVITE: 501
-                                   */
+    BLEND__SIP_REFER_BAD, /* no or undecodable Refer-To, no user part, not a dial string, a
+                             Replaces that does not decode: 400 */
+    BLEND__SIP_REFER_UNSUPPORTED, /* a method other than INVITE: 501 */
+    BLEND__SIP_REFER_REPLACES,    /* attended transfer: Refer-To carries Replaces (RFC 3891) */
 };
-/* Reads Refer-To of a REFER: the user part goes to user (cap bytes). */
+/* The dialog a Replaces header names (RFC 3891), as the transferor wrote it: to-tag is the tag
+ * of the party that receives the INVITE with Replaces (Blend's own, in a dialog with Blend). */
+struct blend__sip_replaces {
+    char call_id[BLEND_SIP_URI_BYTES_MAX];
+    char to_tag[BLEND_SIP_EXTENSION_BYTES_MAX];
+    char from_tag[BLEND_SIP_EXTENSION_BYTES_MAX];
+};
+/* Reads Refer-To of a REFER: the user part goes to user (cap bytes; for REPLACES it may be ""),
+ * the Replaces dialog to *rep (zeroed unless REPLACES). */
 enum blend__sip_refer_verdict blend__sip_refer_target(const struct sip_msg *msg, char *user,
-                                                      size_t cap);
+                                                      size_t cap, struct blend__sip_replaces *rep);
 /* Applies one host command. d is the command's (PLAY: its prompt references are taken, and
  * d->prompts_count is 0 afterwards, whatever became of the call). code carries 0 / 1 for MOH
  * and KEEP_CUSTOMER. */

@@ -132,6 +132,8 @@ const char *blend_sip_event_kind_name(enum blend_sip_event_kind kind)
         return "play-done";
     case BLEND_SIP_EV_AGENT_LEFT:
         return "agent-left";
+    case BLEND_SIP_EV_AGENT_REPLACED:
+        return "agent-replaced";
     }
     return "?";
 }
@@ -863,6 +865,28 @@ int blend_sip_call_party_drop(struct blend_sip *sip, uint64_t call)
 int blend_sip_call_party_complete(struct blend_sip *sip, uint64_t call)
 {
     return call_push(sip, BLEND__SIP_CALL_PARTY_COMPLETE, call, 0, 0, 0, NULL);
+}
+
+int blend_sip_call_replace(struct blend_sip *sip, uint64_t call, uint64_t consult)
+{
+    if (!sip || call == 0 || consult == 0 || consult == call) {
+        return BLEND_EINVAL;
+    }
+    struct blend__sip_call_cmd_data *d = blend_calloc(1, sizeof(*d));
+    if (!d) {
+        return BLEND_ENOMEM;
+    }
+    d->call = call;
+    d->other_call = consult;
+    return push(sip, CMD_CALL_BASE + (int)BLEND__SIP_CALL_REPLACE, d);
+}
+
+int blend_sip_call_refer_fail(struct blend_sip *sip, uint64_t call, int code)
+{
+    if (code < 300 || code > 699) {
+        return BLEND_EINVAL;
+    }
+    return call_push(sip, BLEND__SIP_CALL_REFER_FAIL, call, 0, code, 0, NULL);
 }
 
 /* --- The caller before an agent ------------------------------------------------------------ */

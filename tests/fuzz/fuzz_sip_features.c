@@ -47,8 +47,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                     BLEND_ASSERT(set.session_expires_s > 0 || se.interval_s == 0);
                     blend__sip_se_uas_hdrs(&se, hdrs, sizeof(hdrs));
                 }
-                if (blend__sip_refer_target(msg, user, sizeof(user)) == BLEND__SIP_REFER_OK) {
-                    BLEND_ASSERT(blend__sip_dial_string_ok(user));
+                struct blend__sip_replaces rep;
+                enum blend__sip_refer_verdict v =
+                    blend__sip_refer_target(msg, user, sizeof(user), &rep);
+                if (v == BLEND__SIP_REFER_OK) {
+                    BLEND_ASSERT(blend__sip_dial_string_ok(user) && rep.call_id[0] == '\0');
+                } else if (v == BLEND__SIP_REFER_REPLACES) {
+                    BLEND_ASSERT(rep.call_id[0] && rep.to_tag[0] && rep.from_tag[0]);
+                    BLEND_ASSERT(user[0] == '\0' || blend__sip_dial_string_ok(user));
+                } else {
+                    BLEND_ASSERT(user[0] == '\0' && rep.call_id[0] == '\0');
                 }
             } else {
                 blend__sip_se_uac(&set, msg, &se);

@@ -13,7 +13,15 @@ customer's SIPp calls from.
 3. Outbound call: Minji dials +3312345; the trunk answers; the outbound interaction (agent
    minji, address +3312345) is connected, then ended after her BYE; she is released. One open
    when the server is killed is ended at the next start ("call.ended" cause "restart").
-4. Without an outbound trunk a number gets 503."""
+4. Attended transfer from the phone: a customer is offered to Minji; her phone answers, holds,
+   dials Jiho's extension (a consultation: she is on a customer call, so no engagement of
+   hers), Jiho answers, and her phone sends REFER with Replaces naming the consultation. Jiho's
+   phone is moved onto the customer's call (re-INVITE), the customer's hold is lifted, Minji's
+   phone gets NOTIFY 200 and BYE on both calls. The interaction is Jiho's from then on (routing
+   hands it over; Minji goes to wrap-up), "call.refer" (kind attended), "call.transferred" and
+   "call.internal" state ended cause replaced are recorded; when the customer hangs up Jiho
+   wraps up and nobody is left engaged.
+5. Without an outbound trunk a number gets 503."""
 
 import time
 
@@ -237,6 +245,62 @@ def outbound(srv, admin, mid):
     check(ends and ends[-1]["cause"] == "restart", f"ended by the restart: {ends}")
 
 
+def attended(srv, admin, mid, jid, minji_port, jiho_port):
+    # The outbound part restarted the server: the phones register again.
+    check(bt.register_phone(srv, minji_port, "1001", "sip-demo-1001") == 0, "minji's phone")
+    check(bt.register_phone(srv, jiho_port, "1002", "sip-demo-1002") == 0, "jiho's phone")
+    for who in (mid, jid):
+        wait_for("phones registered", lambda: state(srv, admin, who)["phone"]["registered"])
+    jtok = srv.login("jiho")
+    st, _, resp = srv.request("POST", f"/api/v1/agents/{jid}/state", jtok,
+                              body={"state": "not-ready", "reason": "break"})
+    check(st == 200, f"jiho not ready (the customer goes to minji): {st} {resp}")
+    jiho = Sipp(srv, "agent_moved.xml", ["-p", jiho_port, "-mp", str(bt.free_port()), "-s",
+                                         "1002", "-key", "codec", "0", "-d", "0", "-rtp_echo"],
+                "jiho-moved")
+    minji = Sipp(srv, "agent_attended.xml",
+                 ["-p", minji_port, "-mp", str(bt.free_port()), "-s", "1001", "-key", "consult",
+                  "1002", "-au", "1001", "-ap", "sip-demo-1001",
+                  "-auth_uri", f"1002@127.0.0.1:{srv.sip_port}", "-d", "500"], "minji-attended")
+    time.sleep(0.2)  # lets the phones' SIPp bind their ports before Blend sends an INVITE
+    before = len(internal_events(srv, admin, mid))
+    cust = Sipp(srv, "customer_held.xml", ["-i", CUSTOMER_IP, "-s", "+8225550103", "-key",
+                                           "caller", "01077778888", "-d", "2500"],
+                "customer-transferred")
+    iid = wait_for("the customer's interaction", lambda: [
+        e["data"]["interaction_id"] for e in srv.event_log(admin)
+        if e["type"] == "call.arrived" and e["data"]["caller"] == "01077778888"])[0]
+    wait_for("jiho has the customer", lambda: row(srv, admin, iid).get("agent") == "jiho")
+    check(minji.wait() == 0, "minji's phone: hold, consultation, REFER, NOTIFY 200, two BYEs")
+    evs = events_of(srv, admin, iid)
+    refer = [e["data"] for e in evs if e["type"] == "call.refer"]
+    check(refer and refer[0]["kind"] == "attended" and refer[0]["to_agent_id"] == jid,
+          f"call.refer: {refer}")
+    moved = [e["data"] for e in evs if e["type"] == "call.transferred"]
+    check(moved and moved[0]["from_agent_id"] == mid and moved[0]["to_agent_id"] == jid
+          and moved[0]["kind"] == "attended", f"call.transferred: {moved}")
+    check(state(srv, admin, mid)["state"] in ("wrap-up", "ready"),
+          f"minji's part ended: {state(srv, admin, mid)}")
+    steps = wait_for("the consultation ended", lambda: [
+        e for e in internal_events(srv, admin, mid)[before:] if e["state"] == "ended"])
+    check(steps[0]["to_agent_id"] == jid and steps[0]["cause"] == "replaced"
+          and steps[0]["leg"] == "blend", f"consultation: {steps[0]}")
+    check(engaged(srv, admin, mid) == 0, "minji holds no engagement")
+    check(engaged(srv, admin, jid) == 0 and state(srv, admin, jid)["active"]["voice"] == 1,
+          f"jiho's engagement became the contact: {state(srv, admin, jid)}")
+
+    check(cust.wait() == 0, "the customer was held, resumed, talked to jiho and hung up")
+    check(jiho.wait() == 0, "jiho's phone answered, was moved, and got BYE")
+    wait_for("the interaction ended", lambda: row(srv, admin, iid)["state"] in ("wrap_up",
+                                                                                 "ended"))
+    ends = [e["data"] for e in events_of(srv, admin, iid) if e["type"] == "call.ended"]
+    check(ends and ends[0]["leg"] == "customer" and ends[0]["rtp_to_customer"] > 0,
+          f"jiho's audio reached the customer: {ends}")
+    wait_for("nobody engaged", lambda: engaged(srv, admin, mid) == 0
+             and engaged(srv, admin, jid) == 0
+             and state(srv, admin, jid)["active"]["voice"] == 0)
+
+
 def run():
     with bt.Server(phones_required=True, extra_config=config(trunk=True)) as srv:
         admin = srv.login("admin")
@@ -256,6 +320,7 @@ def run():
         parts.run("endings", endings, srv, admin, mid, jid, jiho_port)
         parts.run("failures", failures, srv, admin, mid, jid, jiho_port)
         parts.run("outbound call", outbound, srv, admin, mid)
+        parts.run("attended transfer", attended, srv, admin, mid, jid, minji_port, jiho_port)
         parts.finish()
         srv.stop()
 

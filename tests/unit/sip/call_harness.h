@@ -1,7 +1,7 @@
 /*
  * The harness shared by the SIP layer's call tests (test_sip_calls.c, test_sip_features.c,
  * test_sip_dtmf.c, test_sip_media.c, test_sip_party.c, test_sip_ivr.c, test_sip_trunk.c,
- * test_sip_tls.c): the telephony thread started on loopback with the test as its host (events
+ * test_sip_attended.c, test_sip_tls.c): the telephony thread started on loopback with the test as its host (events
  * collected under a lock, bounded waits), accounts, SIPp processes as customers, agent phones
  * and trunks, and a socket of the test's own standing in for a phone's media.
  * Included by exactly those test files (one translation unit each), after their system and

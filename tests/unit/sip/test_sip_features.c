@@ -604,6 +604,8 @@ static void se_rules(void **state)
     mem_deref(m);
 }
 
+static struct blend__sip_replaces last_rep;
+
 static enum blend__sip_refer_verdict refer_of(const char *refer_to, char *user, size_t cap)
 {
     char text[1024];
@@ -614,7 +616,7 @@ static enum blend__sip_refer_verdict refer_of(const char *refer_to, char *user, 
              "Call-ID: x\r\nCSeq: 2 REFER\r\n%sContent-Length: 0\r\n\r\n",
              refer_to);
     struct sip_msg *m = decode(text);
-    enum blend__sip_refer_verdict v = blend__sip_refer_target(m, user, cap);
+    enum blend__sip_refer_verdict v = blend__sip_refer_target(m, user, cap, &last_rep);
     mem_deref(m);
     return v;
 }
@@ -634,9 +636,38 @@ static void refer_rules(void **state)
     assert_int_equal(refer_of("Refer-To: sip:2002@10.0.0.1;user=phone\r\n", user, sizeof(user)),
                      BLEND__SIP_REFER_OK);
     assert_string_equal(user, "2002");
-    assert_int_equal(refer_of("Refer-To: <sip:2002@h?Replaces=abc%3Bto-tag%3D1%3Bfrom-tag%3D2>\r\n",
+    /* Attended transfer: the dialog named by Replaces, unescaped (RFC 3891). */
+    assert_int_equal(refer_of("Refer-To: <sip:2002@h?Replaces=abc%40host%3Bto-tag%3D1%3Bfrom-tag%3D2>\r\n",
                               user, sizeof(user)),
-                     BLEND__SIP_REFER_UNSUPPORTED);
+                     BLEND__SIP_REFER_REPLACES);
+    assert_string_equal(user, "2002");
+    assert_string_equal(last_rep.call_id, "abc@host");
+    assert_string_equal(last_rep.to_tag, "1");
+    assert_string_equal(last_rep.from_tag, "2");
+    /* Other headers around it, parameters in either order, early-only, no user part. */
+    assert_int_equal(refer_of("Refer-To: <sip:h?Require=replaces&replaces=x%3Bfrom-tag%3Df%3Bearly-only"
+                              "%3Bto-tag%3Dt&Foo=1>\r\n",
+                              user, sizeof(user)),
+                     BLEND__SIP_REFER_REPLACES);
+    assert_string_equal(user, "");
+    assert_string_equal(last_rep.call_id, "x");
+    assert_string_equal(last_rep.to_tag, "t");
+    assert_string_equal(last_rep.from_tag, "f");
+    /* A Replaces without both tags, or with an empty call-id, is a bad Refer-To. */
+    assert_int_equal(refer_of("Refer-To: <sip:2002@h?Replaces=abc%3Bto-tag%3D1>\r\n", user,
+                              sizeof(user)),
+                     BLEND__SIP_REFER_BAD);
+    assert_int_equal(last_rep.call_id[0], '\0');
+    assert_int_equal(refer_of("Refer-To: <sip:2002@h?Replaces=%3Bto-tag%3D1%3Bfrom-tag%3D2>\r\n",
+                              user, sizeof(user)),
+                     BLEND__SIP_REFER_BAD);
+    assert_int_equal(refer_of("Refer-To: <sip:2002@h?Replaces=abc%3Bto-tag%3D%3Bfrom-tag%3D2>\r\n",
+                              user, sizeof(user)),
+                     BLEND__SIP_REFER_BAD);
+    /* Headers without Replaces: a blind transfer as before. */
+    assert_int_equal(refer_of("Refer-To: <sip:2002@h?Foo=bar>\r\n", user, sizeof(user)),
+                     BLEND__SIP_REFER_OK);
+    assert_string_equal(user, "2002");
     assert_int_equal(refer_of("Refer-To: <sip:2002@h;method=BYE>\r\n", user, sizeof(user)),
                      BLEND__SIP_REFER_UNSUPPORTED);
     assert_int_equal(refer_of("", user, sizeof(user)), BLEND__SIP_REFER_BAD);
