@@ -9,9 +9,10 @@ APT_PACKAGES=(
     build-essential cmake pkg-config clang libclang-rt-14-dev
     libuv1-dev libwebsockets-dev libwebsockets-evlib-uv libjansson-dev libsqlite3-dev
     libsodium-dev libssl-dev libcmocka-dev libicu-dev libre-dev libspandsp-dev libsndfile1-dev
-    libspeexdsp-dev libcurl4-openssl-dev
+    libspeexdsp-dev libcurl4-openssl-dev libgmime-3.0-dev libxml2-dev
     # tests, demo and benchmarks
     sqlite3 curl wrk python3 openssl chromium sip-tester baresip sox espeak-ng
+    dovecot-imapd opensmtpd
 )
 
 SUDO=""

@@ -1,0 +1,85 @@
+/*
+ * Inbound email, parsed: one raw RFC 5322 message (as IMAP fetched it or SMTP delivered it) into
+ * what the email channel needs — who wrote, the threading keys, the subject and bodies in UTF-8,
+ * the attachments decoded, and whether it was written by a machine (auto-reply, bounce, list).
+ * GMime parses and decodes (charsets, transfer encodings, RFC 2047 words); libxml2's HTML parser
+ * reads HTML bodies, which are rebuilt from an allow-list of elements and attributes for display
+ * (docs/email.md §Display), and give a text body when the message has no text part.
+ *
+ * Invariants: parsing never fails on a message's content — whatever cannot be read is left out
+ * and the message is flagged BLEND_EMAIL_MALFORMED, so the caller keeps the raw bytes and
+ * nothing is lost; every string is valid UTF-8 and NUL-terminated (never NULL: "" when absent);
+ * everything is allocated with blend_malloc and released by blend_email_free. Thread-safe:
+ * nothing global but GMime's one-time initialisation (blend_email_init).
+ */
+#ifndef BLEND_CHANNELS_EMAIL_MIME_H
+#define BLEND_CHANNELS_EMAIL_MIME_H
+
+#include "base/error.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define BLEND_EMAIL_RAW_BYTES_MAX (32u * 1024 * 1024)  /* a bigger message is refused */
+#define BLEND_EMAIL_ATTACHMENTS_MAX 64                  /* more are dropped (flagged) */
+#define BLEND_EMAIL_REFERENCES_MAX 32                   /* the most recent are kept */
+#define BLEND_EMAIL_BODY_BYTES_MAX (1024u * 1024)       /* text and HTML bodies, each */
+#define BLEND_EMAIL_TOKEN_BYTES 24                      /* a reference token, NUL included */
+
+enum blend_email_flag {
+    BLEND_EMAIL_AUTO_REPLY = 1u << 0, /* RFC 3834 Auto-Submitted, out-of-office headers */
+    BLEND_EMAIL_BOUNCE = 1u << 1,     /* a delivery status notification (RFC 3464) */
+    BLEND_EMAIL_LIST = 1u << 2,       /* mailing-list or bulk mail (List-Id, Precedence) */
+    BLEND_EMAIL_MALFORMED = 1u << 3,  /* something could not be read: keep the raw message */
+    BLEND_EMAIL_TRUNCATED = 1u << 4,  /* a body or the attachment list was cut to the limits */
+};
+
+struct blend_email_attachment {
+    char *filename;     /* from Content-Disposition / Content-Type name, "" when none */
+    char *content_type; /* "application/pdf" (lower case) */
+    char *content_id;   /* inline parts referenced as cid:, "" when none */
+    int inline_part;    /* Content-Disposition: inline */
+    unsigned char *data; /* decoded bytes */
+    size_t size;
+};
+
+struct blend_email {
+    char *message_id;  /* without angle brackets */
+    char *in_reply_to; /* the first message id of In-Reply-To */
+    char **references; /* References, oldest first (at most BLEND_EMAIL_REFERENCES_MAX) */
+    size_t references_count;
+    char *from_addr; /* the first From mailbox, lower-cased */
+    char *from_name;
+    char *reply_to;  /* the first Reply-To mailbox, lower-cased ("" when none) */
+    char *to;        /* To and Cc as written, decoded */
+    char *cc;
+    char *subject;
+    int64_t date_ms; /* Date header in ms since the epoch, 0 when absent or unreadable */
+    char *text;      /* text/plain body (the first one), else derived from the HTML */
+    char *html;      /* the HTML body rebuilt from the allow-list, "" when none */
+    struct blend_email_attachment *attachments;
+    size_t attachments_count;
+    unsigned flags; /* enum blend_email_flag */
+    /* A reference token Blend put in the subject of its replies ("[#BL-123]" -> "BL-123"). */
+    char token[BLEND_EMAIL_TOKEN_BYTES];
+};
+
+/* Once per process before the first parse (GMime's initialisation; idempotent). */
+void blend_email_init(void);
+
+/* Parses raw (len bytes). BLEND_EINVAL: empty, or larger than BLEND_EMAIL_RAW_BYTES_MAX;
+ * BLEND_ENOMEM. Anything else in the content is BLEND_EMAIL_MALFORMED with what could be read. */
+BLEND_MUST_USE int blend_email_parse(const char *raw, size_t len, struct blend_email **out);
+void blend_email_free(struct blend_email *m);
+
+/* The HTML body rules on their own (tests, and display of stored messages): the allow-listed
+ * rebuild of html (*html_out) and its text (*text_out), both owned by the caller (blend_free).
+ * BLEND_ENOMEM, or BLEND_ELIMIT when either exceeds BLEND_EMAIL_BODY_BYTES_MAX. */
+BLEND_MUST_USE int blend_email_html_clean(const char *html, size_t len, char **html_out,
+                                          char **text_out);
+
+/* The reference token in a subject: the last "[#" TOKEN "]" where TOKEN is 1..22 characters of
+ * [A-Za-z0-9-]; writes it to out (BLEND_EMAIL_TOKEN_BYTES) and returns 1, or 0 without one. */
+int blend_email_subject_token(const char *subject, char out[BLEND_EMAIL_TOKEN_BYTES]);
+
+#endif
