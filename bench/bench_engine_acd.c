@@ -6,7 +6,11 @@
  *      waiting contact it is eligible for (then accepts it, not measured);
  *  (b) contact arrived -> offer decided: half to a busy queue (it waits: the decision is "no
  *      eligible available agent"), half to a queue served by ready agents (it is offered).
- * Prints one line per size, then the ratios between sizes. Each size also prints the median
+ * Prints one line per size, then the ratios between sizes. A second pass ("acd_own20") repeats
+ * the fast engine's run with ~20% of the contacts carrying one own required skill
+ * (docs/routing.md §Queues and eligibility): in the 500 queues a skill the queue does not ask for
+ * (held by most of the queue's agents: 1 + (q + 25) % 200), in queue 501 the queue's own skill
+ * at a random minimum 1..5. Each size also prints the median
  * rate over BLOCKS consecutive blocks of rounds (the same measured steps, cut in blocks): on a
  * shared machine a burst of other work slows a few blocks, which moves the overall rate but not
  * the median.
@@ -53,6 +57,21 @@ static uint64_t rnd(void)
     rs ^= rs >> 7;
     rs ^= rs << 17;
     return rs;
+}
+
+/* Percentage of arriving contacts that carry one own skill (0 in the main pass). */
+static int own_pct;
+
+/* Gives an arrival in queue q its own skill, for own_pct% of them. */
+static void maybe_own(struct blend_acd_event *ev)
+{
+    if (own_pct == 0 || (int)(rnd() % 100) >= own_pct) {
+        return;
+    }
+    int64_t q = ev->u.arrive.queue;
+    ev->u.arrive.skills_count = 1;
+    ev->u.arrive.skills[0].skill = (uint16_t)(q <= QUEUES ? 1 + (q + 25) % SKILLS : SKILLS + 1);
+    ev->u.arrive.skills[0].min_proficiency = (uint8_t)(1 + rnd() % 5);
 }
 
 static struct blend_acd_effect items[BLEND_ACD_EFFECTS_MAX];
@@ -160,6 +179,7 @@ static void setup(struct eng *e, int agents, int64_t *next_contact)
         ev.u.arrive.queue = 1 + (int64_t)(rnd() % QUEUES);
         ev.u.arrive.channel = BLEND_CH_VOICE;
         ev.u.arrive.priority = (int32_t)(rnd() % 3);
+        maybe_own(&ev);
         now_ms += 1;
         must(e, &ev);
     }
@@ -243,6 +263,7 @@ static struct result run(const char *name, struct eng *e, int agents, int rounds
         ev.u.arrive.contact = ++next_contact;
         ev.u.arrive.queue = to_idle ? QUEUES + 1 : 1 + (int64_t)(rnd() % QUEUES);
         ev.u.arrive.channel = BLEND_CH_VOICE;
+        maybe_own(&ev);
         now_ms += 10;
         ev.now_ms = now_ms;
         double t0 = now_us();
@@ -296,8 +317,14 @@ static struct result run(const char *name, struct eng *e, int agents, int rounds
 int main(void)
 {
     int sizes[] = {100, 1000, 10000};
-    struct result res[3];
+    struct result res[3] = {{0}};
+    /* BENCH_ACD_SIZE=N measures that size only (100, 1000 or 10000), without the reference:
+     * short runs to alternate with another build (A/B) on a busy machine. */
+    const char *only = getenv("BENCH_ACD_SIZE");
     for (int i = 0; i < 3; i++) {
+        if (only && atoi(only) != sizes[i]) {
+            continue;
+        }
         struct blend_acd_limits lim = {(size_t)sizes[i], QUEUES + 1,
                                        (size_t)sizes[i] * 10 + 2 * ROUNDS + 16, 1024};
         struct blend_acd *acd = NULL;
@@ -310,12 +337,36 @@ int main(void)
         res[i] = run("acd", &e, sizes[i], ROUNDS);
         blend_acd_destroy(acd);
     }
-    printf("acd.ratio rate_100/rate_1000=%.2f rate_100/rate_10000=%.2f "
-           "freed_p99_10000/100=%.2f arrive_p99_10000/100=%.2f\n",
-           res[0].rate / res[1].rate, res[0].rate / res[2].rate,
-           res[2].freed_p99 / res[0].freed_p99, res[2].arrive_p99 / res[0].arrive_p99);
+    if (!only) {
+        printf("acd.ratio rate_100/rate_1000=%.2f rate_100/rate_10000=%.2f "
+               "freed_p99_10000/100=%.2f arrive_p99_10000/100=%.2f\n",
+               res[0].rate / res[1].rate, res[0].rate / res[2].rate,
+               res[2].freed_p99 / res[0].freed_p99, res[2].arrive_p99 / res[0].arrive_p99);
+    }
+    own_pct = getenv("BENCH_ACD_NO_OWN") ? 0 : 20;
+    for (int i = 0; own_pct > 0 && i < 3; i++) {
+        if (only && atoi(only) != sizes[i]) {
+            continue;
+        }
+        struct blend_acd_limits lim = {(size_t)sizes[i], QUEUES + 1,
+                                       (size_t)sizes[i] * 10 + 2 * ROUNDS + 16, 1024};
+        struct blend_acd *acd = NULL;
+        if (blend_acd_create(&lim, &acd) != 0) {
+            fprintf(stderr, "bench: create failed\n");
+            return 1;
+        }
+        struct eng e = {acd, step_fast};
+        rs = 88172645463325252ull;
+        struct result r = run("acd_own20", &e, sizes[i], ROUNDS);
+        if (res[i].rate > 0) {
+            printf("acd.ratio own20/plain agents=%d decisions=%.2f\n", sizes[i],
+                   r.rate / res[i].rate);
+        }
+        blend_acd_destroy(acd);
+    }
+    own_pct = 0;
 #ifdef HAVE_REF
-    {
+    if (!only) {
         struct blend_acd_limits lim = {100, QUEUES + 1, 100 * 10 + 2 * 2000 + 16, 1024};
         struct blend_acdref *ref = NULL;
         if (blend_acdref_create(&lim, &ref) == 0) {

@@ -927,9 +927,9 @@ static void print_effect(struct driver *d, const struct blend_acd_effect *e)
         blend_sim_format_seconds(e->wait_ms, wait, sizeof wait);
         line_printf(d, ",\"wait_s\":%s", wait);
     } else if (e->type == BLEND_ACD_FX_WITHDRAWN) {
-        static const char *const why[] = {"", "taken", "abandoned", "unavailable"};
+        static const char *const why[] = {"", "taken", "abandoned", "unavailable", "moved"};
         line_printf(d, ",\"reason\":\"%s\"",
-                    e->withdraw >= 1 && e->withdraw <= 3 ? why[e->withdraw] : "unknown");
+                    e->withdraw >= 1 && e->withdraw <= 4 ? why[e->withdraw] : "unknown");
     } else if (e->type == BLEND_ACD_FX_RELAXED) {
         line_printf(d, ",\"step\":%d", e->step);
     } else if (e->type == BLEND_ACD_FX_OVERFLOW) {

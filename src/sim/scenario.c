@@ -605,8 +605,9 @@ static int defined_id(struct parser *p, struct names *n, json_t *o, const char *
 
 static int parse_arrive(struct parser *p, json_t *o, struct blend_sim_line *l)
 {
-    static const char *const keys[] = {"at",       "do",       "contact",  "queue",      "channel",
-                                       "priority", "customer", "handle_s", "patience_s", NULL};
+    static const char *const keys[] = {"at",         "do",       "contact",  "queue",
+                                       "channel",    "priority", "customer", "handle_s",
+                                       "patience_s", "skills",   NULL};
     const char *contact = NULL, *channel = NULL, *customer = NULL;
     int64_t priority = 0;
     int rc = check_keys(p, o, "contact.arrive", keys);
@@ -621,6 +622,10 @@ static int parse_arrive(struct parser *p, json_t *o, struct blend_sim_line *l)
     rc = rc || !customer ? rc : names_id(p, &p->customers, customer, &l->ev.u.arrive.customer);
     rc = rc ? rc : get_seconds(p, o, "handle_s", &l->handle_ms);
     rc = rc ? rc : get_seconds(p, o, "patience_s", &l->patience_ms);
+    /* The contact's own required skills (docs/routing.md §Queues and eligibility). */
+    rc = rc ? rc
+            : parse_skills(p, json_object_get(o, "skills"), "skills", BLEND_ACD_QUEUE_SKILLS_MAX,
+                           l->ev.u.arrive.skills, &l->ev.u.arrive.skills_count);
     l->ev.u.arrive.priority = (int32_t)priority;
     return rc;
 }
@@ -665,12 +670,13 @@ static int parse_agent_restore(struct parser *p, json_t *o, struct blend_sim_lin
     return 0;
 }
 
-/* contact.restore: the fields of contact.arrive plus enqueued_s, callback and agent. */
+/* contact.restore: the fields of contact.arrive (own skills included) plus enqueued_s,
+ * callback and agent. */
 static int parse_contact_restore(struct parser *p, json_t *o, struct blend_sim_line *l)
 {
     static const char *const keys[] = {
         "at",         "do",       "contact", "queue",    "channel",    "priority", "customer",
-        "enqueued_s", "callback", "agent",   "handle_s", "patience_s", NULL};
+        "enqueued_s", "callback", "agent",   "handle_s", "patience_s", "skills",   NULL};
     struct blend_acd_contact_restore *r = &l->ev.u.contact_restore;
     const char *contact = NULL, *channel = NULL, *customer = NULL;
     int64_t priority = 0;
@@ -689,6 +695,9 @@ static int parse_contact_restore(struct parser *p, json_t *o, struct blend_sim_l
     rc = rc || !json_object_get(o, "agent") ? rc : defined_id(p, &p->agents, o, "agent", &r->agent);
     rc = rc ? rc : get_seconds(p, o, "handle_s", &l->handle_ms);
     rc = rc ? rc : get_seconds(p, o, "patience_s", &l->patience_ms);
+    rc = rc ? rc
+            : parse_skills(p, json_object_get(o, "skills"), "skills", BLEND_ACD_QUEUE_SKILLS_MAX,
+                           r->skills, &r->skills_count);
     json_t *cb = json_object_get(o, "callback");
     if (!rc && cb && !json_is_boolean(cb)) {
         rc = perr(p, "\"callback\" must be true or false");

@@ -74,7 +74,7 @@ struct ref_contact {
     enum blend_acd_contact_state state;
     int32_t own_priority;
     int64_t customer;
-    int64_t enqueued_ms; /* first join: changes only at a transfer (a new stay) */
+    int64_t enqueued_ms; /* first join: changes only at a transfer or a move (a new stay) */
     int64_t joined_ms;   /* join of the current queue (relaxation, max wait, sticky clocks) */
     int step;
     int is_callback;
@@ -92,6 +92,10 @@ struct ref_contact {
     int is_direct;        /* §Transfers: offered to the transfer's target agent only */
     int32_t position_min; /* 0 = none computed since the last own-priority change */
     int64_t ewt_min_ms;
+    /* §Queues and eligibility: the contact's own required skills, as given at ARRIVE or
+     * CONTACT_RESTORE; never relaxed, kept for the contact's whole life. */
+    int own_count;
+    struct blend_acd_skill_req own[BLEND_ACD_QUEUE_SKILLS_MAX];
 };
 
 struct ref_queue {
@@ -358,6 +362,9 @@ static const struct ref_agent *sticky_agent(const struct blend_acdref *r,
     return a && a->presence != BLEND_PRESENCE_LOGGED_OUT ? a : NULL;
 }
 
+/* Reading (§Queues and eligibility, own skills): a contact with own skills is bound only to a
+ * remembered agent who meets them at the join (their skills then); otherwise it has no sticky
+ * phase at all (the fallback strategy applies at once). */
 static void sticky_bind(struct blend_acdref *r, struct ref_contact *c)
 {
     const struct ref_queue *q = contact_queue(c);
@@ -367,7 +374,9 @@ static void sticky_bind(struct blend_acdref *r, struct ref_contact *c)
     }
     for (size_t i = 0; i < r->limits.customers_max; i++) {
         /* §Precise readings 16: only an agent that exists at the join is bound. */
-        if (r->customers[i].customer == c->customer && agent_find(r, r->customers[i].agent)) {
+        const struct ref_agent *a =
+            r->customers[i].customer == c->customer ? agent_find(r, r->customers[i].agent) : NULL;
+        if (a && meets(a, c->own, c->own_count)) {
             c->sticky_agent = r->customers[i].agent;
         }
     }
@@ -405,6 +414,11 @@ static int eligible(const struct blend_acdref *r, const struct ref_agent *a,
     }
     const struct ref_agent *sticky = sticky_agent(r, c);
     if (sticky && sticky != a) {
+        return 0;
+    }
+    /* §Queues and eligibility: the contact's own skills always hold (combined with the queue's
+     * requirement, or with an added queue's base requirement). */
+    if (!meets(a, c->own, c->own_count)) {
         return 0;
     }
     const struct ref_queue *q = contact_queue(c);
@@ -453,6 +467,17 @@ static int skill_sum(const struct blend_acdref *r, const struct ref_agent *a,
     int sum = 0;
     for (int i = 0; i < n; i++) {
         sum += proficiency(a, req[i].skill);
+    }
+    /* The current requirement is the queue's combined with the contact's own skills: a skill
+     * in both counts once. */
+    for (int i = 0; i < c->own_count; i++) {
+        int in_queue = 0;
+        for (int j = 0; j < n; j++) {
+            in_queue |= req[j].skill == c->own[i].skill;
+        }
+        if (!in_queue) {
+            sum += proficiency(a, c->own[i].skill);
+        }
     }
     return sum;
 }
@@ -882,6 +907,22 @@ static int skill_reqs_valid(const struct blend_acd_skill_req *req, int n)
     return 1;
 }
 
+/* §Queues and eligibility: a contact's own skills are valid requirements, no skill twice. */
+static int own_skills_valid(const struct blend_acd_skill_req *req, int n)
+{
+    if (!skill_reqs_valid(req, n)) {
+        return 0;
+    }
+    for (int i = 0; i < n; i++) {
+        for (int j = 0; j < i; j++) {
+            if (req[i].skill == req[j].skill) {
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
 static int strategy_valid(enum blend_acd_strategy s)
 {
     return s >= BLEND_STRAT_LONGEST_IDLE && s <= BLEND_STRAT_STICKY;
@@ -1235,7 +1276,8 @@ static int on_arrive(struct blend_acdref *r, const struct blend_acd_event *ev)
     if (ev->u.arrive.contact <= 0 || ev->u.arrive.contact > REF_ID_MAX || !q ||
         ev->u.arrive.channel < 0 || ev->u.arrive.channel >= BLEND_CH_COUNT ||
         !(q->cfg.channels & (1u << ev->u.arrive.channel)) || ev->u.arrive.priority < 0 ||
-        ev->u.arrive.priority > 1000 || ev->u.arrive.customer < 0) {
+        ev->u.arrive.priority > 1000 || ev->u.arrive.customer < 0 ||
+        !own_skills_valid(ev->u.arrive.skills, ev->u.arrive.skills_count)) {
         return BLEND_EINVAL;
     }
     if (contact_find(r, ev->u.arrive.contact)) {
@@ -1258,6 +1300,8 @@ static int on_arrive(struct blend_acdref *r, const struct blend_acd_event *ev)
     c->state = BLEND_CONTACT_WAITING;
     c->own_priority = ev->u.arrive.priority;
     c->customer = ev->u.arrive.customer;
+    c->own_count = ev->u.arrive.skills_count;
+    memcpy(c->own, ev->u.arrive.skills, sizeof c->own);
     c->enqueued_ms = r->now_ms;
     c->joined_ms = r->now_ms;
     r->arrived++;
@@ -1490,6 +1534,69 @@ static int on_transfer(struct blend_acdref *r, const struct blend_acd_transfer *
     return 0;
 }
 
+/*
+ * §Transfers, moving a waiting contact: a contact that is not connected is reassigned. Every
+ * outstanding offer is withdrawn (moved), its agent free again as after any withdrawal; then
+ * the contact starts a new stay as a transferred one does (new first join now, step 0, own
+ * priority and skills kept, never bound to a sticky agent), in the target queue or in its own
+ * queue reserved for the target agent (offered at once when available on the channel, whatever
+ * their skills; otherwise, and when that offer fails, it waits as any contact does). Reading:
+ * there is no transferring agent to hold off, the holds of the previous stay go with it, a
+ * max wait reached while offered is forgotten, and a callback stays a callback.
+ */
+static int on_move(struct blend_acdref *r, const struct blend_acd_move *m)
+{
+    struct ref_contact *c = contact_find(r, m->contact);
+    struct ref_queue *q2 = m->to_queue ? queue_find(r, m->to_queue) : NULL;
+    struct ref_agent *to = m->to_agent ? agent_find(r, m->to_agent) : NULL;
+    if (!c || (m->to_queue != 0) == (m->to_agent != 0) || (m->to_queue && !q2) ||
+        (m->to_agent && !to) || (q2 && !(q2->cfg.channels & (1u << c->channel)))) {
+        return BLEND_EINVAL;
+    }
+    if (c->state == BLEND_CONTACT_CONNECTED || (to && to->presence == BLEND_PRESENCE_LOGGED_OUT)) {
+        return BLEND_ESTATE;
+    }
+    for (int64_t id = 0;;) {
+        struct ref_agent *a = agent_next(r, id);
+        if (!a) {
+            break;
+        }
+        id = a->cfg.id;
+        if (c->offered_to[agent_slot(r, a)]) {
+            emit_contact(r, BLEND_ACD_FX_WITHDRAWN, c, a->cfg.id)->withdraw = BLEND_WITHDRAW_MOVED;
+            offer_drop(r, c, a);
+        }
+    }
+    timer_cancel(r, BLEND_ACD_TIMER_OFFER, c->id);
+    if (q2) {
+        c->queue = q2->cfg.id;
+        c->q = q2;
+    }
+    c->state = BLEND_CONTACT_WAITING;
+    c->enqueued_ms = r->now_ms;
+    c->joined_ms = r->now_ms;
+    c->step = 0;
+    c->sticky_agent = 0;
+    c->holds_count = 0;
+    c->position_min = 0;
+    c->ewt_min_ms = 0;
+    c->is_rung = 0;
+    c->is_direct = 0;
+    c->has_overflow_pending = 0;
+    emit_contact(r, BLEND_ACD_FX_QUEUED, c, 0)->is_move = 1;
+    contact_arm_queue_timers(r, c);
+    if (to && available(to, c->channel)) {
+        c->is_direct = 1;
+        offer_one(r, c, to);
+        contact_queue(c)->rr_last_agent = to->cfg.id; /* a single-agent offer of the queue */
+        c->offer_due_ms = r->now_ms + contact_queue(c)->cfg.offer_timeout_ms;
+        timer_set(r, BLEND_ACD_TIMER_OFFER, c->id, c->offer_due_ms);
+    } else {
+        trigger(r, c);
+    }
+    return 0;
+}
+
 /* §Engaged agents: a unit of capacity held by a call the engine did not route; it counts as a
  * connected contact for every rule (active), and engaged tells them apart. */
 static int on_engage(struct blend_acdref *r, const struct blend_acd_event *ev)
@@ -1668,7 +1775,7 @@ static int on_contact_restore(struct blend_acdref *r, const struct blend_acd_con
         ev->channel >= BLEND_CH_COUNT || !(q->cfg.channels & (1u << ev->channel)) ||
         ev->priority < 0 || ev->priority > 1000 || ev->customer < 0 ||
         ev->enqueued_ms > r->now_ms || (ev->is_callback != 0 && ev->is_callback != 1) ||
-        (ev->agent != 0 && !a)) {
+        (ev->agent != 0 && !a) || !own_skills_valid(ev->skills, ev->skills_count)) {
         return BLEND_EINVAL;
     }
     if (contact_find(r, ev->contact) || (a && !restore_connect_ok(a, ev->channel))) {
@@ -1690,6 +1797,8 @@ static int on_contact_restore(struct blend_acdref *r, const struct blend_acd_con
     c->channel = ev->channel;
     c->own_priority = ev->priority;
     c->customer = ev->customer;
+    c->own_count = ev->skills_count;
+    memcpy(c->own, ev->skills, sizeof c->own);
     c->enqueued_ms = ev->enqueued_ms;
     c->joined_ms = ev->enqueued_ms;
     c->is_callback = ev->is_callback;
@@ -1933,6 +2042,8 @@ static int apply(struct blend_acdref *r, const struct blend_acd_event *ev)
     case BLEND_ACD_EV_AGENT_ENGAGE:
     case BLEND_ACD_EV_AGENT_RELEASE:
         return on_engage(r, ev);
+    case BLEND_ACD_EV_CONTACT_MOVE:
+        return on_move(r, &ev->u.move);
     }
     return BLEND_EINVAL;
 }
@@ -2003,8 +2114,9 @@ static void check_contact(const struct blend_acdref *r, const struct ref_contact
         /* 1. one agent unless ring-all; 4. at least one offer and an armed timer. */
         BLEND_ASSERT(c->offers_count >= 1 && c->offer_due_ms > 0);
         BLEND_ASSERT(c->offers_count == 1 || c->is_rung);
-        /* §Transfers: a direct offer is the one offer of its contact. */
-        BLEND_ASSERT(!c->is_direct || (c->offers_count == 1 && !c->is_rung && !c->is_callback));
+        /* §Transfers: a direct offer is the one offer of its contact (a callback only after a
+         * move: a transfer clears the flag). */
+        BLEND_ASSERT(!c->is_direct || (c->offers_count == 1 && !c->is_rung));
     } else {
         BLEND_ASSERT(c->offers_count == 0 && !c->is_direct);
     }

@@ -3,16 +3,18 @@
  * random small worlds (<= 12 agents, <= 5 queues, <= 40 contacts alive, every strategy,
  * relaxation, overflow, ring-all, callbacks, sticky customers, multi-channel capacities,
  * transfers to queues and to agents, engagements of agents by calls the engine does not route
- * and attended transfers onto them) are
+ * and attended transfers onto them, waiting and offered contacts moved to a queue or an agent)
+ * are
  * driven by the same external events; each engine's harness keeps its own timer table and fires
  * its due timers before each external event (acd-common rules). After every step both engines'
  * invariants are checked; between two external events the observable effects (normalized,
  * sorted canonically), the return codes and the agent and contact views must be equal.
  *
  * The tracker (from the reference's effects) also checks the contact life cycle on its own: no
- * contact holds two offers to one agent, a transfer's pending direct offer is the contact's
- * only offer, and every contact that arrived ends exactly once (ENDED without is_transfer,
- * ABANDONED or OVERFLOW to voicemail), nothing being said of it afterwards.
+ * contact holds two offers to one agent, a transfer's or a move's pending direct offer is the
+ * contact's only offer, and every contact that arrived ends exactly once (ENDED without
+ * is_transfer, ABANDONED or OVERFLOW to voicemail), nothing being said of it afterwards. The
+ * QUEUED effects marked is_move (which the normalized effects drop) are compared apart.
  *
  * The generator never makes a relaxation step add its own queue (QUEUE_SET refuses it);
  * test_self_reference_refused checks that both engines refuse such a step alike.
@@ -87,6 +89,10 @@ struct harness {
     struct blend_acd_effects fx;
     struct blend_acd_effect *seen; /* observable effects since the last external event */
     size_t seen_count, seen_cap;
+    /* QUEUED effects marked is_move since the last external event (the normalized effects in
+     * `seen` do not keep the mark): a sum of their contact ids, and their count. */
+    int64_t move_ids;
+    uint64_t move_marks;
     uint64_t steps;
 };
 
@@ -151,6 +157,10 @@ static int h_step(struct harness *h, const struct blend_acd_event *ev)
         const struct blend_acd_effect *e = &h->fx.items[i];
         if (blend_sim_effect_is_observable(e)) {
             seen_push(h, e);
+            if (e->type == BLEND_ACD_FX_QUEUED && e->is_move) {
+                h->move_ids += e->contact;
+                h->move_marks++;
+            }
         } else {
             timer_apply(h, e);
         }
@@ -209,6 +219,34 @@ static void gen_reqs(struct blend_acd_skill_req *req, uint8_t *count, int max_n)
             req[*count].min_proficiency = (uint8_t)rnd_in(1, 8);
             (*count)++;
         }
+    }
+}
+
+/* A contact's own required skills: none for most contacts, else 1 or 2 drawn from the same
+ * small pool as the queues' (so they often overlap a queue's skill with a higher or lower
+ * minimum); now and then an invalid set (a skill twice, a minimum out of range) that both
+ * engines must refuse with BLEND_EINVAL. */
+static void gen_own(struct blend_acd_skill_req *req, uint8_t *count)
+{
+    *count = 0;
+    if (!chance(30)) {
+        return;
+    }
+    int n = (int)rnd_in(1, 2);
+    for (int i = 0; i < n; i++) {
+        uint16_t skill = (uint16_t)rnd_in(1, SKILLS_POOL);
+        int dup = 0;
+        for (int j = 0; j < *count; j++) {
+            dup |= req[j].skill == skill;
+        }
+        if (!dup || chance(3)) {
+            req[*count].skill = skill;
+            req[*count].min_proficiency = (uint8_t)rnd_in(1, 9);
+            (*count)++;
+        }
+    }
+    if (chance(2)) {
+        req[0].min_proficiency = chance(50) ? 0 : 11;
     }
 }
 
@@ -308,6 +346,10 @@ struct tracker {
                             its direct offer is outstanding */
     int64_t ext;       /* external events applied */
     uint64_t transfers, direct_offers; /* transfers accepted, direct offers made (coverage) */
+    uint8_t *own;      /* by contact id: it carries own skills */
+    uint64_t own_offers, own_moves; /* offers of such contacts; their overflows, transfers to a
+                                       queue and callbacks (coverage) */
+    int64_t move_contact, move_agent; /* the external event's CONTACT_MOVE (accepted) */
     size_t ids_max;    /* size of finished and direct */
     char why[256];     /* the first life-cycle violation seen, "" when none */
     int64_t live[CONTACTS_MAX * 4];
@@ -428,6 +470,12 @@ static void track(struct tracker *t, const struct blend_acd_effect *e)
     track_life(t, e);
     switch (e->type) {
     case BLEND_ACD_FX_QUEUED:
+        if (e->contact == t->move_contact) {
+            /* A move's new stay: reserved for the agent it names, if any (after the WITHDRAWN
+             * of its previous offers, before its direct offer). */
+            t->direct[e->contact] = t->move_agent;
+            t->direct_ext[e->contact] = t->ext;
+        }
         live_remove(t, e->contact);
         assert_true(t->live_count < sizeof t->live / sizeof t->live[0]);
         t->live_queue[t->live_count] = e->queue;
@@ -517,6 +565,31 @@ static void gen_transfer(struct blend_acd_event *ev, const struct world *w, stru
     }
 }
 
+/* A supervisor moving a contact that is not connected (docs/routing.md §Transfers): mostly an
+ * offered or a live contact (a connected one now and then: refused), to a queue (now and then
+ * one without the channel or unknown: refused) or to an agent (mostly a ready one; now and
+ * then logged out or unknown: refused), rarely both or neither target (refused). */
+static void gen_move(struct blend_acd_event *ev, const struct world *w, struct tracker *t)
+{
+    ev->type = BLEND_ACD_EV_CONTACT_MOVE;
+    struct blend_acd_move *m = &ev->u.move;
+    if (t->offers_count && chance(60)) {
+        m->contact = t->offers[rnd() % t->offers_count][0];
+    } else {
+        m->contact = chance(3) ? rnd_in(1, 50) : pick_live(t);
+    }
+    int r = (int)rnd_in(0, 99);
+    if (r < 50) {
+        m->to_queue = rnd_in(1, w->queues_count + (chance(3) ? 1 : 0));
+    } else if (r < 97) {
+        m->to_agent = chance(3) ? w->agents_count + 1
+                                : pick_agent(w, t, BLEND_PRESENCE_READY, chance(15));
+    } else if (r < 99) {
+        m->to_queue = rnd_in(1, w->queues_count);
+        m->to_agent = rnd_in(1, w->agents_count);
+    }
+}
+
 static void gen_contact_event(struct blend_acd_event *ev, const struct world *w, struct tracker *t,
                               int kind)
 {
@@ -528,6 +601,7 @@ static void gen_contact_event(struct blend_acd_event *ev, const struct world *w,
         ev->u.arrive.channel = (enum blend_channel)(chance(60) ? 0 : rnd_in(0, 4));
         ev->u.arrive.priority = chance(70) ? 0 : (int32_t)rnd_in(0, 30);
         ev->u.arrive.customer = chance(40) ? 0 : rnd_in(1, 6);
+        gen_own(ev->u.arrive.skills, &ev->u.arrive.skills_count);
         return;
     case 1:
     case 2:
@@ -665,6 +739,7 @@ static void gen_reconfig_event(struct blend_acd_event *ev, struct world *w, stru
         c->enqueued_ms = now_ms - (chance(20) ? 0 : rnd_in(0, 150000));
         c->is_callback = chance(20);
         c->agent = chance(30) ? pick_agent(w, t, BLEND_PRESENCE_LOGGED_OUT, 1) : 0;
+        gen_own(c->skills, &c->skills_count);
     }
 }
 
@@ -691,6 +766,10 @@ static void gen_event(struct blend_acd_event *ev, struct world *w, struct tracke
     }
     if (chance(5)) {
         gen_engage(ev, w);
+        return;
+    }
+    if (chance(4)) {
+        gen_move(ev, w, t);
         return;
     }
     int r = (int)rnd_in(0, 99);
@@ -727,6 +806,16 @@ static void gen_event(struct blend_acd_event *ev, struct world *w, struct tracke
 
 /* ---- Reporting ---------------------------------------------------------------------------------
  */
+
+static void print_own(FILE *f, const struct blend_acd_skill_req *req, int n)
+{
+    if (n > 0) {
+        fprintf(f, " own=");
+        for (int i = 0; i < n; i++) {
+            fprintf(f, "%d>=%d,", req[i].skill, req[i].min_proficiency);
+        }
+    }
+}
 
 static void print_event(FILE *f, size_t i, const struct blend_acd_event *ev)
 {
@@ -787,6 +876,7 @@ static void print_event(FILE *f, size_t i, const struct blend_acd_event *ev)
                 (long long)c->contact, (long long)c->queue, c->channel, c->priority,
                 (long long)c->customer, (long long)c->enqueued_ms, c->is_callback,
                 (long long)c->agent);
+        print_own(f, c->skills, c->skills_count);
         break;
     }
     case BLEND_ACD_EV_CONTACT_TRANSFER:
@@ -794,6 +884,10 @@ static void print_event(FILE *f, size_t i, const struct blend_acd_event *ev)
                 (long long)ev->u.transfer.contact, (long long)ev->u.transfer.agent,
                 (long long)ev->u.transfer.to_queue, (long long)ev->u.transfer.to_agent,
                 ev->u.transfer.connect);
+        break;
+    case BLEND_ACD_EV_CONTACT_MOVE:
+        fprintf(f, "MOVE contact=%lld to_queue=%lld to_agent=%lld", (long long)ev->u.move.contact,
+                (long long)ev->u.move.to_queue, (long long)ev->u.move.to_agent);
         break;
     case BLEND_ACD_EV_AGENT_ENGAGE:
     case BLEND_ACD_EV_AGENT_RELEASE:
@@ -805,6 +899,7 @@ static void print_event(FILE *f, size_t i, const struct blend_acd_event *ev)
         fprintf(f, "ARRIVE contact=%lld queue=%lld ch=%d prio=%d customer=%lld",
                 (long long)ev->u.arrive.contact, (long long)ev->u.arrive.queue,
                 ev->u.arrive.channel, ev->u.arrive.priority, (long long)ev->u.arrive.customer);
+        print_own(f, ev->u.arrive.skills, ev->u.arrive.skills_count);
         break;
     case BLEND_ACD_EV_OFFER_ACCEPT:
     case BLEND_ACD_EV_OFFER_REJECT:
@@ -884,6 +979,11 @@ static void on_abort(int sig)
 struct totals {
     uint64_t external, steps, mismatches, transfers, direct_offers;
     uint64_t engaged, handovers; /* engagements and attended transfers accepted (coverage) */
+    uint64_t own_arrivals, own_offers, own_moves; /* contacts with own skills (coverage) */
+    /* CONTACT_MOVE (coverage): issued, accepted (by kind), refused, offers withdrawn (moved),
+     * direct offers made by a move. */
+    uint64_t moves_issued, moves_queue, moves_agent, moves_refused, moves_offered_withdrawn;
+    uint64_t move_direct_offers, moves_callback;
 };
 
 static int views_equal(void *fast, struct blend_acdref *ref, const struct world *w,
@@ -972,6 +1072,8 @@ static int apply_both(struct harness *f, struct harness *r, const struct blend_a
 {
     f->seen_count = 0;
     r->seen_count = 0;
+    f->move_ids = r->move_ids = 0;
+    f->move_marks = r->move_marks = 0;
     int tf = h_fire_due(f, ev->now_ms), tr = h_fire_due(r, ev->now_ms);
     size_t timers_seen = r->seen_count;
     int rf = h_step(f, ev), rr = h_step(r, ev);
@@ -986,10 +1088,28 @@ static int apply_both(struct harness *f, struct harness *r, const struct blend_a
     if (rr == 0 && arrived > 0 && (size_t)arrived < t->ids_max) {
         t->finished[arrived] = 0; /* an ended contact's id may be used again by a new arrival */
         t->direct[arrived] = 0;
+        t->own[arrived] = ev->type == BLEND_ACD_EV_CONTACT_ARRIVE
+                              ? ev->u.arrive.skills_count > 0
+                              : ev->u.contact_restore.skills_count > 0;
+    }
+    for (size_t i = 0; i < r->seen_count; i++) {
+        const struct blend_acd_effect *e = &r->seen[i];
+        if (e->contact > 0 && (size_t)e->contact < t->ids_max && t->own[e->contact]) {
+            t->own_offers += e->type == BLEND_ACD_FX_OFFER;
+            t->own_moves += e->type == BLEND_ACD_FX_OVERFLOW || e->type == BLEND_ACD_FX_CALLBACK ||
+                            (e->type == BLEND_ACD_FX_ENDED && e->to_queue != 0);
+        }
+    }
+    if (rr == 0 && ev->type == BLEND_ACD_EV_CONTACT_MOVE && ev->u.move.contact > 0 &&
+        (size_t)ev->u.move.contact < t->ids_max) {
+        t->move_contact = ev->u.move.contact;
+        t->move_agent = ev->u.move.to_agent;
     }
     for (size_t i = timers_seen; i < r->seen_count; i++) {
         track(t, &r->seen[i]);
     }
+    t->move_contact = 0;
+    t->move_agent = 0;
     if (rr == 0 && ev->type == BLEND_ACD_EV_CONTACT_RESTORE && ev->u.contact_restore.agent) {
         /* A connected restore emits nothing observable: the contact is live all the same. */
         assert_true(t->live_count < sizeof t->live / sizeof t->live[0]);
@@ -1010,11 +1130,42 @@ static int apply_both(struct harness *f, struct harness *r, const struct blend_a
         snprintf(why, whylen, "observable effects differ");
         return 1;
     }
+    if (f->move_ids != r->move_ids || f->move_marks != r->move_marks) {
+        snprintf(why, whylen,
+                 "QUEUED marked is_move differ: fast %llu (ids %lld), ref %llu (ids %lld)",
+                 (unsigned long long)f->move_marks, (long long)f->move_ids,
+                 (unsigned long long)r->move_marks, (long long)r->move_ids);
+        return 1;
+    }
     /* Views are compared after every 8th external event (they cost a scan each). */
     if (t->view_tick++ % 8 != 0) {
         return 0;
     }
     return views_equal(f->engine, r->engine, w, t, why, whylen) ? 0 : 1;
+}
+
+/* Coverage of CONTACT_MOVE from the reference's effects of the step (in `seen`, sorted). */
+static void count_move(struct totals *tot, const struct blend_acd_event *ev, int rc,
+                       const struct harness *r)
+{
+    tot->moves_issued++;
+    if (rc != 0) {
+        tot->moves_refused++;
+        return;
+    }
+    tot->moves_queue += ev->u.move.to_queue != 0;
+    tot->moves_agent += ev->u.move.to_agent != 0;
+    for (size_t i = 0; i < r->seen_count; i++) {
+        const struct blend_acd_effect *e = &r->seen[i];
+        if (e->contact != ev->u.move.contact || e->at_ms != ev->now_ms) {
+            continue;
+        }
+        tot->moves_offered_withdrawn +=
+            e->type == BLEND_ACD_FX_WITHDRAWN && e->withdraw == BLEND_WITHDRAW_MOVED;
+        tot->move_direct_offers += e->type == BLEND_ACD_FX_OFFER && ev->u.move.to_agent != 0 &&
+                                   e->agent == ev->u.move.to_agent;
+        tot->moves_callback += e->type == BLEND_ACD_FX_OFFER && e->is_callback;
+    }
 }
 
 static int run_seed(uint64_t seed, size_t events, struct totals *tot)
@@ -1047,7 +1198,8 @@ static int run_seed(uint64_t seed, size_t events, struct totals *tot)
     t->finished = calloc(t->ids_max, 1);
     t->direct = calloc(t->ids_max, sizeof *t->direct);
     t->direct_ext = calloc(t->ids_max, sizeof *t->direct_ext);
-    assert_true(t->finished && t->direct && t->direct_ext);
+    t->own = calloc(t->ids_max, 1);
+    assert_true(t->finished && t->direct && t->direct_ext && t->own);
     g_events_count = 0;
     for (int i = 0; i < w.queues_count; i++) {
         g_events[g_events_count++] = (struct blend_acd_event){
@@ -1079,11 +1231,19 @@ static int run_seed(uint64_t seed, size_t events, struct totals *tot)
         if (ev->type == BLEND_ACD_EV_AGENT_SET && rc != 0) {
             w = w_before; /* a refused reconfiguration leaves the agent as it was */
         }
+        if (rc == 0 && ((ev->type == BLEND_ACD_EV_CONTACT_ARRIVE && ev->u.arrive.skills_count) ||
+                        (ev->type == BLEND_ACD_EV_CONTACT_RESTORE &&
+                         ev->u.contact_restore.skills_count))) {
+            tot->own_arrivals++;
+        }
         if (rc == 0 && ev->type == BLEND_ACD_EV_AGENT_ENGAGE) {
             tot->engaged++;
         }
         if (rc == 0 && ev->type == BLEND_ACD_EV_CONTACT_TRANSFER && ev->u.transfer.connect) {
             tot->handovers++;
+        }
+        if (ev->type == BLEND_ACD_EV_CONTACT_MOVE) {
+            count_move(tot, ev, rc, &r);
         }
         tot->external++;
     }
@@ -1097,6 +1257,8 @@ static int run_seed(uint64_t seed, size_t events, struct totals *tot)
     tot->steps += f.steps + r.steps;
     tot->transfers += t->transfers;
     tot->direct_offers += t->direct_offers;
+    tot->own_offers += t->own_offers;
+    tot->own_moves += t->own_moves;
     blend_acd_destroy(fast);
     blend_acdref_destroy(ref);
     harness_deinit(&f);
@@ -1104,6 +1266,7 @@ static int run_seed(uint64_t seed, size_t events, struct totals *tot)
     free(t->finished);
     free(t->direct);
     free(t->direct_ext);
+    free(t->own);
     free(t);
     free(g_events);
     g_events = NULL;
@@ -1136,10 +1299,17 @@ static void test_fast_matches_reference(void **state)
     fprintf(stderr,
             "property: %llu external events, %llu events per engine (timers included), "
             "%zu seeds mismatched; %llu transfers, %llu direct offers, %llu engagements, "
-            "%llu attended transfers\n",
+            "%llu attended transfers; own skills: %llu contacts, %llu offers, %llu moves\n"
+            "moves: %llu issued, %llu refused, %llu to a queue, %llu to an agent, %llu offers "
+            "withdrawn (moved), %llu direct offers, %llu callback offers\n",
             (unsigned long long)tot.external, (unsigned long long)tot.steps / 2, failed_seeds,
             (unsigned long long)tot.transfers, (unsigned long long)tot.direct_offers,
-            (unsigned long long)tot.engaged, (unsigned long long)tot.handovers);
+            (unsigned long long)tot.engaged, (unsigned long long)tot.handovers,
+            (unsigned long long)tot.own_arrivals, (unsigned long long)tot.own_offers,
+            (unsigned long long)tot.own_moves, (unsigned long long)tot.moves_issued,
+            (unsigned long long)tot.moves_refused, (unsigned long long)tot.moves_queue,
+            (unsigned long long)tot.moves_agent, (unsigned long long)tot.moves_offered_withdrawn,
+            (unsigned long long)tot.move_direct_offers, (unsigned long long)tot.moves_callback);
     if (!only && seeds >= SEEDS_DEFAULT && events >= EVENTS_DEFAULT &&
         (failed_seeds == 0 || getenv("BLEND_PROP_ALL"))) {
         /* >= 10^6 events reach each engine (external events and the timers it armed). */
@@ -1147,6 +1317,14 @@ static void test_fast_matches_reference(void **state)
         /* Transfers of both kinds, and direct offers, are exercised. */
         assert_true(tot.transfers >= 1000 && tot.direct_offers >= 100);
         assert_true(tot.engaged >= 1000 && tot.handovers >= 20);
+        /* Contacts with own skills are offered, and move (overflow, transfer, callback). */
+        assert_true(tot.own_arrivals >= 1000 && tot.own_offers >= 1000 && tot.own_moves >= 100);
+        /* Moves of both kinds, of offered contacts, onto direct offers and of callbacks, and
+         * refused ones. */
+        assert_true(tot.moves_queue >= 1000 && tot.moves_agent >= 1000 &&
+                    tot.moves_refused >= 1000);
+        assert_true(tot.moves_offered_withdrawn >= 200 && tot.move_direct_offers >= 100 &&
+                    tot.moves_callback >= 50);
     }
     assert_int_equal(failed_seeds, 0);
     assert_int_equal(blend_alloc_live(), 0);

@@ -187,6 +187,17 @@ static void test_bad_lines(void **state)
         {CONFIG "{\"at\":1,\"do\":\"contact.restore\",\"contact\":\"c\",\"queue\":\"q\","
                 "\"enqueued_s\":\"-3\"}\n",
          "t.jsonl:2: \"enqueued_s\" must be a time"},
+        /* A contact's own skills: an object of names to levels 1..10, at most 8. */
+        {CONFIG "{\"at\":1,\"do\":\"contact.arrive\",\"contact\":\"c\",\"queue\":\"q\","
+                "\"skills\":{\"vip\":11}}\n",
+         "t.jsonl:2: \"skills\": level of \"vip\" must be"},
+        {CONFIG "{\"at\":1,\"do\":\"contact.arrive\",\"contact\":\"c\",\"queue\":\"q\","
+                "\"skills\":[\"vip\"]}\n",
+         "t.jsonl:2: \"skills\" must be an object"},
+        {CONFIG "{\"at\":1,\"do\":\"contact.restore\",\"contact\":\"c\",\"queue\":\"q\","
+                "\"skills\":{\"a\":1,\"b\":1,\"c\":1,\"d\":1,\"e\":1,\"f\":1,\"g\":1,"
+                "\"h\":1,\"i\":1}}\n",
+         "t.jsonl:2: \"skills\" must be an object of at most 8"},
         {CONFIG "{\"at\":1,\"do\":\"contact.transfer\",\"contact\":\"c\",\"agent\":\"a\"}\n",
          "t.jsonl:2: contact.transfer needs exactly one"},
         {CONFIG "{\"at\":1,\"do\":\"contact.transfer\",\"contact\":\"c\",\"agent\":\"a\","

@@ -39,6 +39,8 @@
  *  - AGENT_RESTORE and CONTACT_RESTORE rebuild state after a restart (§Restoring state).
  *  - CONTACT_TRANSFER ends the agent's part as CONTACT_END does and starts a new stay of the
  *    contact (§Transfers); a direct offer to the target agent is flagged is_direct.
+ *  - CONTACT_MOVE withdraws a waiting or offered contact's offers (moved) and starts a new stay
+ *    as a transfer does; a moved callback stays a callback (so a direct offer may be one).
  */
 #include "engine/acd/acd_int.h"
 
@@ -165,9 +167,11 @@ static int alloc_tables(struct blend_acd *acd)
     acd->members = blend__acd_table_alloc(acd->members_max + 1, sizeof *acd->members);
     acd->mnodes = blend__acd_table_alloc(acd->members_max + 1, sizeof *acd->mnodes);
     acd->contacts = blend__acd_table_alloc(nc, sizeof *acd->contacts);
+    acd->contact_own = blend__acd_table_alloc(nc, sizeof *acd->contact_own);
     acd->cnodes = blend__acd_table_alloc(nc, sizeof *acd->cnodes);
     acd->contact_free = blend__acd_table_alloc(nc, sizeof *acd->contact_free);
     acd->groups = blend__acd_table_alloc(nc, sizeof *acd->groups);
+    acd->group_own = blend__acd_table_alloc(nc, sizeof *acd->group_own);
     acd->offers = blend__acd_table_alloc(noff, sizeof *acd->offers);
     acd->custs = blend__acd_table_alloc(nk, sizeof *acd->custs);
     acd->cust_free = blend__acd_table_alloc(nk, sizeof *acd->cust_free);
@@ -178,6 +182,7 @@ static int alloc_tables(struct blend_acd *acd)
     acd->dirty_agents = blend__acd_table_alloc(na, sizeof *acd->dirty_agents);
     acd->qmask = blend__acd_table_alloc(nq << ACD_QCH_SHIFT, sizeof *acd->qmask);
     acd->qb = blend__acd_table_alloc(nq * BLEND_CH_COUNT, sizeof *acd->qb);
+    acd->qob = blend__acd_table_alloc(nq << ACD_QCH_SHIFT, sizeof *acd->qob);
     acd->qtouched = blend__acd_table_alloc(nq * BLEND_CH_COUNT, sizeof *acd->qtouched);
     acd->qbound = blend__acd_table_alloc(nq * BLEND_CH_COUNT, sizeof *acd->qbound);
     acd->qbits = blend__acd_table_alloc(nq * BLEND_CH_COUNT, sizeof *acd->qbits);
@@ -188,6 +193,7 @@ static int alloc_tables(struct blend_acd *acd)
     if (!acd->agents || !acd->hist || !acd->elig || !acd->agent_free || !acd->queues ||
         !acd->queue_free || !acd->adders || !acd->slots || !acd->members || !acd->mnodes ||
         !acd->contacts || !acd->cnodes || !acd->contact_free || !acd->groups || !acd->offers ||
+        !acd->group_own || !acd->contact_own || !acd->qob ||
         !acd->custs || !acd->cust_free || !acd->heap || !acd->agent_stamp ||
         !acd->agent_dirty_stamp || !acd->dirty_contacts || !acd->dirty_agents || !acd->qmask ||
         !acd->qb || !acd->qtouched || !acd->qbound || !acd->qbits || !acd->qcand || !acd->pick ||
@@ -282,7 +288,8 @@ void blend_acd_destroy(struct blend_acd *acd)
                       acd->dirty_agents,   acd->qmask,          acd->qtouched,
                       acd->qbound,         acd->pick,           acd->reindex_list,
                       acd->reindex_pending, acd->qbits,         acd->qcand,
-                      acd->qb};
+                      acd->qb,             acd->group_own,      acd->contact_own,
+                      acd->qob};
     for (size_t i = 0; i < sizeof tables / sizeof tables[0]; i++) {
         blend__acd_table_free(tables[i]);
     }
@@ -492,6 +499,9 @@ static void sticky_bind(struct blend_acd *acd, uint32_t ci)
         return;
     }
     struct acd_agent *a = &acd->agents[ai];
+    if (!blend__acd_own_ok(acd, c, ai)) {
+        return; /* docs/routing.md §Queues and eligibility: no sticky phase for this contact */
+    }
     c->sticky_agent = ai;
     c->sticky_until_ms = c->qjoin_ms + q->cfg.sticky_ms;
     c->sticky_prev = 0;
@@ -525,9 +535,11 @@ static void arm_max_wait(struct blend_acd *acd, uint32_t ci)
     }
 }
 
-/* The contact (waiting, in no queue's structures) joins queue qi now; a transferred contact
- * (is_transfer) is not bound to a sticky agent (docs/routing.md §Transfers). */
-static void queue_join(struct blend_acd *acd, uint32_t ci, uint32_t qi, int is_transfer)
+/* The contact (waiting, in no queue's structures) joins queue qi now; a transferred or moved
+ * contact (is_transfer) is not bound to a sticky agent (docs/routing.md §Transfers). Returns
+ * the QUEUED effect. */
+static struct blend_acd_effect *queue_join(struct blend_acd *acd, uint32_t ci, uint32_t qi,
+                                           int is_transfer)
 {
     struct acd_contact *c = &acd->contacts[ci];
     c->queue = qi;
@@ -536,7 +548,7 @@ static void queue_join(struct blend_acd *acd, uint32_t ci, uint32_t qi, int is_t
     c->position_min = 0;
     c->ewt_min_ms = 0;
     acd->queues[qi].contacts++;
-    blend__acd_fx_contact(acd, BLEND_ACD_FX_QUEUED, ci, 0);
+    struct blend_acd_effect *e = blend__acd_fx_contact(acd, BLEND_ACD_FX_QUEUED, ci, 0);
     if (!is_transfer) {
         sticky_bind(acd, ci);
     }
@@ -544,6 +556,7 @@ static void queue_join(struct blend_acd *acd, uint32_t ci, uint32_t qi, int is_t
     arm_max_wait(acd, ci);
     blend__acd_wait_enter(acd, ci);
     blend__acd_dirty_contact(acd, ci);
+    return e;
 }
 
 /* Zeroes a contact record except its decline list, whose entries are read only below
@@ -682,6 +695,49 @@ static void go_not_ready(struct blend_acd *acd, uint32_t ai, const char *reason)
 static int id_ok(int64_t id)
 {
     return id > 0 && id < ID_MAX;
+}
+
+/* A contact's own skills (ARRIVE, CONTACT_RESTORE): valid requirements, no skill twice. */
+static int own_ok(const struct blend_acd_skill_req *r, int count)
+{
+    if (count > BLEND_ACD_QUEUE_SKILLS_MAX) {
+        return 0;
+    }
+    for (int i = 0; i < count; i++) {
+        if (r[i].skill < 1 || r[i].skill > BLEND_ACD_SKILLS_MAX || r[i].min_proficiency < 1 ||
+            r[i].min_proficiency > 10) {
+            return 0;
+        }
+        for (int j = 0; j < i; j++) {
+            if (r[j].skill == r[i].skill) {
+                return 0;
+            }
+        }
+    }
+    return 1;
+}
+
+/* Stores a contact's own skills sorted by skill id (insertion sort of at most
+ * BLEND_ACD_QUEUE_SKILLS_MAX), so that groups compare sets as bytes. */
+static void own_set(struct blend_acd *acd, uint32_t ci, const struct blend_acd_skill_req *r,
+                    int count)
+{
+    BLEND_ASSERT(count >= 0 && count <= BLEND_ACD_QUEUE_SKILLS_MAX);
+    struct acd_own *own = &acd->contact_own[ci];
+    acd->contacts[ci].own_count = (uint8_t)count;
+    if (count == 0) {
+        return; /* read only while own_count > 0: a contact without own skills skips it */
+    }
+    for (int i = 0; i < count; i++) {
+        int j = i;
+        while (j > 0 && own->skills[j - 1].skill > r[i].skill) {
+            own->skills[j] = own->skills[j - 1];
+            j--;
+        }
+        own->skills[j].skill = r[i].skill;
+        own->skills[j].min_proficiency = r[i].min_proficiency;
+    }
+    own->count = (uint8_t)count;
 }
 
 static int reqs_ok(const struct blend_acd_skill_req *r, int count)
@@ -1022,7 +1078,8 @@ static int ev_arrive(struct blend_acd *acd, const struct blend_acd_event *ev)
                                             : 0;
     unsigned ch = (unsigned)ev->u.arrive.channel;
     if (!id_ok(id) || !qi || ch >= BLEND_CH_COUNT || !(acd->queues[qi].cfg.channels & (1u << ch)) ||
-        ev->u.arrive.priority < 0 || ev->u.arrive.priority > 1000 || ev->u.arrive.customer < 0) {
+        ev->u.arrive.priority < 0 || ev->u.arrive.priority > 1000 || ev->u.arrive.customer < 0 ||
+        !own_ok(ev->u.arrive.skills, ev->u.arrive.skills_count)) {
         return BLEND_EINVAL;
     }
     if (blend__acd_map_get(&acd->contact_map, id)) {
@@ -1039,6 +1096,7 @@ static int ev_arrive(struct blend_acd *acd, const struct blend_acd_event *ev)
     c->ch = (uint8_t)ch;
     c->own_priority = ev->u.arrive.priority;
     c->customer = ev->u.arrive.customer;
+    own_set(acd, ci, ev->u.arrive.skills, ev->u.arrive.skills_count);
     c->enqueued_ms = acd->now_ms;
     c->state = BLEND_CONTACT_WAITING;
     blend__acd_map_put(&acd->contact_map, id, ci);
@@ -1298,6 +1356,56 @@ static int ev_transfer(struct blend_acd *acd, const struct blend_acd_event *ev)
     return 0;
 }
 
+/* docs/routing.md §Transfers (moving a waiting contact): a contact that is not connected is
+ * reassigned. Its offers are withdrawn (moved; those agents are served again, as after any
+ * withdrawal), then it starts a new stay as a transferred contact does (new first join, step 0,
+ * own priority and skills kept, no sticky binding), except that it keeps its callback flag and
+ * there is no transferring agent to hold off: the decline holds of the previous stay go. */
+static int ev_move(struct blend_acd *acd, const struct blend_acd_event *ev)
+{
+    const struct blend_acd_move *m = &ev->u.move;
+    uint32_t ci = contact_get(acd, m->contact);
+    uint32_t qi = id_ok(m->to_queue) ? blend__acd_map_get(&acd->queue_map, m->to_queue) : 0;
+    uint32_t ti = id_ok(m->to_agent) ? blend__acd_map_get(&acd->agent_map, m->to_agent) : 0;
+    if (!ci || (m->to_queue != 0) == (m->to_agent != 0) || (m->to_queue != 0 && !qi) ||
+        (m->to_agent != 0 && !ti) ||
+        (qi && !(acd->queues[qi].cfg.channels & (1u << acd->contacts[ci].ch)))) {
+        return BLEND_EINVAL;
+    }
+    struct acd_contact *c = &acd->contacts[ci];
+    if (c->state == BLEND_CONTACT_CONNECTED ||
+        (ti && acd->agents[ti].presence == BLEND_PRESENCE_LOGGED_OUT)) {
+        return BLEND_ESTATE;
+    }
+    while (c->offers) {
+        uint32_t ai = acd->offers[c->offers].agent;
+        blend__acd_fx_contact(acd, BLEND_ACD_FX_WITHDRAWN, ci, ai)->withdraw =
+            BLEND_WITHDRAW_MOVED;
+        offer_remove(acd, c->offers);
+        blend__acd_dirty_agent(acd, ai);
+    }
+    /* Out of the old stay: its group (with its decline count), sticky binding and clocks. */
+    blend__acd_wait_leave(acd, ci);
+    sticky_unbind(acd, ci);
+    ctimer_cancel(acd, ci, BLEND_ACD_TIMER_OFFER);
+    ctimer_cancel(acd, ci, BLEND_ACD_TIMER_REOFFER);
+    c->declined_count = 0;
+    c->is_rung = 0;
+    c->is_direct = 0;
+    c->is_overflow_due = 0;
+    c->state = BLEND_CONTACT_WAITING;
+    c->enqueued_ms = acd->now_ms;
+    acd->queues[c->queue].contacts--;
+    queue_join(acd, ci, qi ? qi : c->queue, 1)->is_move = 1;
+    if (ti && blend__acd_agent_available(&acd->agents[ti], c->ch)) {
+        /* The direct offer, as for a transfer to an agent (whatever their skills). */
+        blend__acd_index_flush(acd);
+        c->is_direct = 1;
+        blend__acd_offer_make(acd, ci, ti);
+    }
+    return 0;
+}
+
 /* docs/routing.md §Engaged agents: a unit of capacity held by a call the engine did not route,
  * counted in `active` like a connected contact (so availability, voice exclusivity, logout and
  * capacity changes treat it as one) and in `engaged` to tell them apart. */
@@ -1335,6 +1443,10 @@ static int ev_engage(struct blend_acd *acd, const struct blend_acd_event *ev)
         if (a->offered[c] > 0 && (a->active[c] + a->offered[c] > a->cfg.capacity[c] ||
                                   (a->cfg.voice_exclusive && c != BLEND_CH_VOICE && voice_load))) {
             withdraw_agent_offers(acd, ai, c);
+            /* A voice-exclusive agent whose last offer on another channel went is available
+             * for voice again: served, as after any withdrawal (the reference frees every agent
+             * whose offer is dropped). */
+            blend__acd_dirty_agent(acd, ai);
         }
     }
     blend__acd_agent_reindex(acd, ai);
@@ -1539,7 +1651,8 @@ static int ev_contact_restore(struct blend_acd *acd, const struct blend_acd_even
     if (!id_ok(r->contact) || !qi || ch >= BLEND_CH_COUNT ||
         !(acd->queues[qi].cfg.channels & (1u << ch)) || r->priority < 0 || r->priority > 1000 ||
         r->customer < 0 || r->enqueued_ms > acd->now_ms ||
-        (r->is_callback != 0 && r->is_callback != 1) || (r->agent != 0 && !ai)) {
+        (r->is_callback != 0 && r->is_callback != 1) || (r->agent != 0 && !ai) ||
+        !own_ok(r->skills, r->skills_count)) {
         return BLEND_EINVAL;
     }
     if (blend__acd_map_get(&acd->contact_map, r->contact) ||
@@ -1557,6 +1670,7 @@ static int ev_contact_restore(struct blend_acd *acd, const struct blend_acd_even
     c->ch = (uint8_t)ch;
     c->own_priority = r->priority;
     c->customer = r->customer;
+    own_set(acd, ci, r->skills, r->skills_count);
     c->enqueued_ms = r->enqueued_ms;
     c->is_callback = r->is_callback;
     blend__acd_map_put(&acd->contact_map, r->contact, ci);
@@ -1731,6 +1845,8 @@ static int dispatch(struct blend_acd *acd, const struct blend_acd_event *ev)
     case BLEND_ACD_EV_AGENT_ENGAGE:
     case BLEND_ACD_EV_AGENT_RELEASE:
         return ev_engage(acd, ev);
+    case BLEND_ACD_EV_CONTACT_MOVE:
+        return ev_move(acd, ev);
     }
     return BLEND_EINVAL;
 }

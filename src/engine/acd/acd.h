@@ -119,7 +119,7 @@ enum blend_acd_event_type {
     BLEND_ACD_EV_AGENT_NOT_READY,  /* reason */
     BLEND_ACD_EV_AGENT_LOGOUT,     /* refused (ESTATE) while the agent has connected contacts */
     BLEND_ACD_EV_WRAPUP_END,       /* agent ends wrap-up early */
-    BLEND_ACD_EV_CONTACT_ARRIVE,   /* contact, queue, channel, priority, customer */
+    BLEND_ACD_EV_CONTACT_ARRIVE,   /* contact, queue, channel, priority, customer, skills */
     BLEND_ACD_EV_OFFER_ACCEPT,     /* contact, agent */
     BLEND_ACD_EV_OFFER_REJECT,     /* contact, agent */
     BLEND_ACD_EV_CONTACT_END,      /* a connected contact ends: agent goes to wrap-up */
@@ -135,6 +135,8 @@ enum blend_acd_event_type {
     /* Calls the engine did not route (docs/routing.md §Engaged agents): */
     BLEND_ACD_EV_AGENT_ENGAGE,  /* engage: agent, channel */
     BLEND_ACD_EV_AGENT_RELEASE, /* engage: agent, channel */
+    /* A waiting or offered contact reassigned by a supervisor (docs/routing.md §Transfers): */
+    BLEND_ACD_EV_CONTACT_MOVE, /* contact, to_queue or to_agent */
 };
 
 /*
@@ -183,6 +185,33 @@ struct blend_acd_transfer {
 };
 
 /*
+ * CONTACT_MOVE: a contact that is not connected (WAITING or OFFERED) is reassigned, typically by a
+ * supervisor. Its outstanding offers are withdrawn first (WITHDRAWN, reason
+ * BLEND_WITHDRAW_MOVED; those agents are free again, as after any withdrawal; not a decline),
+ * then the contact starts a new stay exactly as after CONTACT_TRANSFER (whose rules apply):
+ *  - to_queue: it leaves its queue and joins to_queue (its own queue too: the stay restarts
+ *    behind the contacts already waiting) as a new stay: QUEUED (marked is_move), a new first
+ *    join (rank, reported wait, SLA and aging from now), step 0, relaxation, max wait and
+ *    overflow counting from the move; its own priority, customer and own skills kept.
+ *  - to_agent: a new stay in its current queue (QUEUED, is_move) reserved for that agent: offered
+ *    to them at once when available on the channel (any skills; the queue's offer timeout; a
+ *    direct offer, nobody else offered it meanwhile), else at once an ordinary waiting contact
+ *    of that stay; reject, timeout or withdrawal make it one too.
+ * Decline holds of the previous stay are dropped (the only holds are those of the new stay), a
+ * max wait reached while offered is forgotten, a sticky binding is dropped and none is made. A
+ * callback stays a callback (its offers say is_callback; it has no max wait).
+ * Exactly one of to_queue / to_agent is non-zero. BLEND_EINVAL: unknown contact, queue or
+ * agent, both or neither target, a target queue without the contact's channel. BLEND_ESTATE: the
+ * contact is connected (CONTACT_TRANSFER's business), or to_agent is logged out. Decisions
+ * follow as after any state change.
+ */
+struct blend_acd_move {
+    int64_t contact;
+    int64_t to_queue; /* 0, or the queue it joins */
+    int64_t to_agent; /* 0, or the agent it is offered to */
+};
+
+/*
  * AGENT_RESTORE: only for an existing, logged-out agent (else BLEND_EINVAL / BLEND_ESTATE). As a
  * login, the agent's counts restart (contacts handled, consecutive timeouts). Emits AGENT_STATE
  * with `presence` and arms the WRAPUP timer for a wrap-up; a WRAP_UP whose end has come
@@ -217,6 +246,9 @@ struct blend_acd_contact_restore {
     int64_t enqueued_ms; /* first join, <= now (may be negative) */
     int is_callback;     /* 0 or 1 */
     int64_t agent;       /* 0 = waiting; else the connected agent */
+    /* The contact's own required skills, as at ARRIVE. */
+    uint8_t skills_count;
+    struct blend_acd_skill_req skills[BLEND_ACD_QUEUE_SKILLS_MAX];
 };
 
 struct blend_acd_event {
@@ -237,6 +269,18 @@ struct blend_acd_event {
             enum blend_channel channel;
             int32_t priority; /* the contact's own priority, added to the queue's, 0..1000 */
             int64_t customer; /* for sticky routing; 0 = unknown */
+            /* The contact's own required skills (docs/routing.md §Queues and eligibility):
+             * combined with its queue's current requirement (the higher minimum of a skill in
+             * both), never relaxed, also required of agents admitted by add_queue_agents, kept
+             * through overflow, transfer to a queue and callback (a transfer's direct offer to
+             * an agent ignores them, as it ignores the queue's). most-skilled sums over the
+             * combined requirement. Sticky: bound to the customer's last agent only when that
+             * agent meets them at the join, else no sticky phase. Position and EWT count the
+             * contact as any other of its queue. Skill ids 1..BLEND_ACD_SKILLS_MAX, min 1..10,
+             * no skill twice, at most BLEND_ACD_QUEUE_SKILLS_MAX (else BLEND_EINVAL); 0 skills:
+             * the queue's requirement alone, exactly as before. */
+            uint8_t skills_count;
+            struct blend_acd_skill_req skills[BLEND_ACD_QUEUE_SKILLS_MAX];
         } arrive;
         struct {
             int64_t contact;
@@ -248,6 +292,7 @@ struct blend_acd_event {
         struct blend_acd_contact_restore contact_restore; /* CONTACT_RESTORE */
         struct blend_acd_transfer transfer;               /* CONTACT_TRANSFER */
         struct blend_acd_engage engage;                   /* AGENT_ENGAGE, AGENT_RELEASE */
+        struct blend_acd_move move;                       /* CONTACT_MOVE */
     } u;
 };
 
@@ -258,7 +303,8 @@ enum blend_acd_effect_type {
     BLEND_ACD_FX_OFFER_TIMEOUT, /* agent did not answer in time; contact back in queue */
     BLEND_ACD_FX_OFFER_REJECTED, /* agent rejected; contact back in queue */
     BLEND_ACD_FX_WITHDRAWN,   /* an offer withdrawn: another agent took it (ring-all), the
-                                 customer left, or the agent went unavailable */
+                                 customer left, the agent went unavailable, or the contact
+                                 was moved */
     BLEND_ACD_FX_CONNECTED,   /* contact connected to agent */
     BLEND_ACD_FX_ABANDONED,   /* customer left before connecting */
     BLEND_ACD_FX_ENDED,       /* connected contact ended (is_transfer: the agent's part ended
@@ -274,6 +320,7 @@ enum blend_acd_withdraw_reason {
     BLEND_WITHDRAW_TAKEN = 1,   /* ring-all: another agent accepted */
     BLEND_WITHDRAW_ABANDONED,   /* the customer left */
     BLEND_WITHDRAW_UNAVAILABLE, /* the agent went not-ready or logged out */
+    BLEND_WITHDRAW_MOVED,       /* the contact was moved (CONTACT_MOVE) */
 };
 
 struct blend_acd_effect {
@@ -291,6 +338,7 @@ struct blend_acd_effect {
     enum blend_acd_withdraw_reason withdraw; /* WITHDRAWN */
     int64_t wait_ms;    /* CONNECTED, ABANDONED: time since the contact first joined */
     int is_transfer;    /* ENDED by CONTACT_TRANSFER */
+    int is_move;        /* QUEUED by CONTACT_MOVE: a new stay (first join now) */
     int64_t to_queue;   /* ENDED by transfer: the target queue, else 0 */
     int64_t to_agent;   /* ENDED by transfer: the target agent, else 0 */
     uint64_t timer;     /* TIMER_SET / TIMER_CANCEL */
@@ -373,7 +421,7 @@ struct blend_acd_contact_view {
     enum blend_acd_contact_state state;
     int64_t agent;        /* CONNECTED (or the single offered agent) */
     int64_t enqueued_ms;  /* first join; kept through relaxation and overflow, new at a
-                             transfer */
+                             transfer or a move */
     int32_t priority;     /* effective priority now */
     int step;             /* relaxation step in force, 0 = base */
     int is_callback;

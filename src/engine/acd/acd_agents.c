@@ -13,7 +13,7 @@
 
 #include <string.h>
 
-static int proficiency(const struct acd_agent *a, uint16_t skill)
+int blend__acd_proficiency(const struct acd_agent *a, uint16_t skill)
 {
     for (int i = 0; i < a->cfg.skills_count; i++) {
         if (a->cfg.skills[i].skill == skill) {
@@ -27,7 +27,7 @@ int blend__acd_agent_meets(const struct acd_agent *a, const struct blend_acd_ski
                            int count)
 {
     for (int i = 0; i < count; i++) {
-        if (proficiency(a, req[i].skill) < req[i].min_proficiency) {
+        if (blend__acd_proficiency(a, req[i].skill) < req[i].min_proficiency) {
             return 0;
         }
     }
@@ -98,7 +98,7 @@ void blend__acd_agent_key(const struct blend_acd *acd, uint32_t ai, const struct
     case ACD_KEY_SKILLED: {
         int64_t sum = 0;
         for (int i = 0; i < s->skills_count; i++) {
-            sum += proficiency(a, s->skills[i].skill);
+            sum += blend__acd_proficiency(a, s->skills[i].skill);
         }
         out->k1 = -sum;
         break;

@@ -10,11 +10,20 @@
  *    on it now, ordered by the owning queue's strategy key (k1, k2, agent id). A *membership*
  *    (agent, slot, channel) exists while the agent meets the requirement and has capacity on
  *    the channel; it is the treap node, in the tree only while the agent is available.
- *  - Waiting contacts live in *groups*: one per (queue, channel, step, own priority), ordered
- *    by (first join, contact id): a list of the contacts that arrived in that order (nearly
- *    all) and a treap of the others (struct acd_group). Within a group effective priority is
+ *  - Waiting contacts live in *groups*: one per (queue, channel, step, own priority, own
+ *    skills), ordered by (first join, contact id): a list of the contacts that arrived in that
+ *    order (nearly all) and a treap of the others (struct acd_group). Within a group effective priority is
  *    monotone in age, so the group's first eligible contact is the best of the group; an agent
  *    compares the heads of the groups it is eligible for.
+ *  - A contact's own required skills (sorted by skill id, so equal sets compare equal) are part
+ *    of its group's key. Groups of contacts with own skills live in a separate list per
+ *    (queue, channel) (ogroups), outside the inline heads and bounds: the groups of contacts
+ *    without own skills keep their inline heads and bounds whatever own-skill contacts wait.
+ *    An agent searches the own-skill groups of a (queue, channel) (flag has_own in acd->qb)
+ *    after the others, skipping those whose own skills it does not meet (the skills in
+ *    acd->group_own); a contact with own skills searching an available-agent treap skips the
+ *    agents that do not meet them (see acd_route.c). Contacts without own skills take none of
+ *    these paths.
  *  - Contacts bound to a sticky agent during their window are not in groups but in that agent's
  *    sticky list (they are eligible for nobody else).
  * Invariant: a membership is in its treap iff its agent is available on its channel, with the
@@ -193,6 +202,17 @@ struct acd_qchb {
                              is_many (acceleration and cap 0 in both cases) */
     int32_t acceleration_per_min, max_priority;
     uint8_t is_many; /* gcount[ch] > ACD_QCH_INLINE: no bound (always searched) */
+    uint8_t has_own; /* ogroups[ch] != 0: own-skill groups to search after the bounded pass */
+};
+
+/* The bound of the own-skill groups of one (queue, channel) (acd->qob, indexed by
+ * blend__acd_qch), as struct acd_qbound over their heads: the head whose effective priority is
+ * the highest at every instant, and the earliest first join among the heads; level_top ==
+ * INT32_MIN: no head. Kept apart from acd_qchb so that contacts without own skills read no
+ * more than before. */
+struct acd_qob {
+    int64_t enqueued_top, enqueued_min;
+    int32_t level_top;
 };
 
 /* The fields that decisions and offers read come first, in one cache line (the table is
@@ -217,6 +237,8 @@ struct acd_queue {
      * through one line per group (acd_route.c gsum_sync keeps them equal). */
     _Alignas(ACD_LINE_BYTES) struct acd_gsum gsum[BLEND_CH_COUNT][ACD_QCH_INLINE];
     uint32_t groups[BLEND_CH_COUNT]; /* waiting groups of each channel (list) */
+    uint32_t ogroups[BLEND_CH_COUNT]; /* waiting groups with own skills (list, not counted in
+                                         gcount nor kept inline) */
     struct acd_qbound bound[BLEND_CH_COUNT];
     int64_t enqueued_min[BLEND_CH_COUNT]; /* the earliest first join of the inline heads */
     int is_used;
@@ -242,6 +264,7 @@ struct acd_group {
     uint32_t next; /* in the queue's list for the channel; next free */
     uint8_t ch, step;
     uint8_t pos;    /* index in the queue's gsum[ch] while that array is in use */
+    uint8_t has_own; /* the contacts' own skills are acd->group_own[this group] */
     int32_t level;  /* the contacts' own priority */
     uint32_t head;  /* first contact of the group, 0 when empty */
     uint32_t declined; /* contacts of the group with a non-empty decline list */
@@ -256,6 +279,13 @@ struct acd_group {
 struct acd_decline {
     uint32_t agent;
     int64_t until_ms;
+};
+
+/* A contact's own required skills (docs/routing.md §Queues and eligibility), sorted by skill
+ * id: the same set is the same bytes below count. */
+struct acd_own {
+    uint8_t count;
+    struct blend_acd_skill_req skills[BLEND_ACD_QUEUE_SKILLS_MAX];
 };
 
 /* The fields read by decisions, offers and group changes come first (one cache line, the
@@ -284,6 +314,7 @@ struct acd_contact {
     uint8_t is_overflow_due; /* max wait reached while offered */
     uint8_t armed;           /* bit (1 << timer kind) per timer armed for this contact */
     uint8_t declined_count;
+    uint8_t own_count; /* own required skills: acd->contact_own[this contact] (count equal) */
     int64_t qjoin_ms; /* joined the current queue: relaxation, max wait and sticky count
                          from here */
     int64_t customer;
@@ -358,12 +389,16 @@ struct blend_acd {
     size_t members_max, members_used;
 
     struct acd_contact *contacts;
+    /* Own skills of each contact (same index), read only while its own_count > 0: kept out of
+     * struct acd_contact so that contacts without own skills keep their size and lines. */
+    struct acd_own *contact_own;
     struct acd_tnode *cnodes; /* treap nodes of contacts in groups (same index) */
     struct acd_map contact_map;
     uint32_t *contact_free;
     size_t contact_free_count;
 
     struct acd_group *groups;
+    struct acd_own *group_own; /* per group: its contacts' own skills (when has_own) */
     uint32_t group_free;
 
     struct acd_offer *offers;
@@ -392,6 +427,7 @@ struct blend_acd {
     uint32_t dirty_gen;
     uint16_t *qmask;           /* per (queue, channel): eligible steps bit set */
     struct acd_qchb *qb;       /* per (queue, channel): bounds (struct acd_qchb) */
+    struct acd_qob *qob;       /* per (queue, channel): own-skill groups' bound */
     uint32_t *qtouched;
     int32_t *qbound; /* per qtouched entry: the bound on its heads' priority */
     uint16_t *qbits; /* per qtouched entry: the eligible steps */
@@ -409,6 +445,13 @@ struct blend_acd {
     /* Counters for invariant 5. */
     uint64_t arrived, ended, abandoned, voicemailed;
 };
+
+/* The own skills of contact c (meaningful while c->own_count > 0). */
+static inline const struct acd_own *blend__acd_own_of(const struct blend_acd *acd,
+                                                      const struct acd_contact *c)
+{
+    return &acd->contact_own[c - acd->contacts];
+}
 
 /* The index of (queue index qi, channel ch) in qmask, the eligibility lists and qtouched. */
 static inline uint32_t blend__acd_qch(uint32_t qi, unsigned ch)
@@ -456,6 +499,8 @@ int64_t blend__acd_agent_expiry(const struct acd_agent *a);
 /* ---- acd_agents.c: availability and the available-agent index ---- */
 /* Entry k (0 .. BLEND_ACD_HISTORY_MAX - 1) of agent ai's history ring. */
 struct acd_hist *blend__acd_hist_at(const struct blend_acd *acd, uint32_t ai, size_t k);
+/* Agent a's proficiency in `skill`, 0 when they do not hold it. */
+int blend__acd_proficiency(const struct acd_agent *a, uint16_t skill);
 int blend__acd_agent_meets(const struct acd_agent *a, const struct blend_acd_skill_req *req,
                            int count);
 int blend__acd_agent_available(const struct acd_agent *a, int ch);
@@ -501,6 +546,8 @@ void blend__acd_dirty_agent(struct blend_acd *acd, uint32_t ai);
 void blend__acd_settle(struct blend_acd *acd);
 void blend__acd_serve_all(struct blend_acd *acd);
 int blend__acd_is_ring(const struct blend_acd *acd, const struct acd_contact *c);
+/* Whether agent ai meets contact c's own skills (always when it has none). */
+int blend__acd_own_ok(const struct blend_acd *acd, const struct acd_contact *c, uint32_t ai);
 
 /* ---- acd.c: effects, timers and contact life shared with routing ---- */
 struct blend_acd_effect *blend__acd_fx(struct blend_acd *acd, enum blend_acd_effect_type t);

@@ -17,6 +17,19 @@
  * the skips are bounded by the contacts that agent declined within reoffer_delay. An agent
  * bounds each (queue, channel) it is eligible for by the highest effective priority of its
  * heads and reads the heads only of those whose bound can still win (best_contact).
+ *
+ * Contacts with own required skills (docs/routing.md §Queues and eligibility): they sit in
+ * groups of their own (the group key includes the sorted skill set), listed apart from the
+ * other groups of their (queue, channel), outside its inline heads and bounds, so contacts
+ * without own skills keep their groups, bounds and paths unchanged. An agent searches them
+ * after the bounded pass: those of a (queue, channel) only when their own bound (struct
+ * acd_qob) can still beat the contact found, skipping a group whose own skills the agent does
+ * not meet (one check per group: its contacts share them). A contact with own skills walks
+ * its treaps in order skipping the agents that do not meet them (the skips are the available
+ * agents ahead of the first who does: few when the skill is common, up to the treap's size
+ * when it is rare); under most-skilled, when an own skill is not one of the slot's, the sum
+ * runs over the combined requirement, which is not the treap's key, so the treap is scanned
+ * as for an added queue of another order.
  */
 #include "engine/acd/acd_int.h"
 
@@ -63,6 +76,20 @@ static int holds_offer(const struct blend_acd *acd, const struct acd_contact *c,
     return 0;
 }
 
+int blend__acd_own_ok(const struct blend_acd *acd, const struct acd_contact *c, uint32_t ai)
+{
+    return c->own_count == 0 ||
+           blend__acd_agent_meets(&acd->agents[ai], blend__acd_own_of(acd, c)->skills,
+                                  c->own_count);
+}
+
+/* Whether agent ai meets the own skills of group g's contacts (always when they have none). */
+static int group_own_ok(const struct blend_acd *acd, uint32_t g, uint32_t ai)
+{
+    const struct acd_own *o = &acd->group_own[g];
+    return blend__acd_agent_meets(&acd->agents[ai], o->skills, o->count);
+}
+
 /* Direct check (no index): used by the sticky path and by blend_acd_check. */
 int blend__acd_eligible(const struct blend_acd *acd, uint32_t ai, uint32_t ci)
 {
@@ -74,6 +101,10 @@ int blend__acd_eligible(const struct blend_acd *acd, uint32_t ai, uint32_t ci)
         return 0;
     }
     if (blend__acd_is_restricted(acd, c) && c->sticky_agent != ai) {
+        return 0;
+    }
+    /* The contact's own skills always hold, whichever requirement admits the agent. */
+    if (!blend__acd_own_ok(acd, c, ai)) {
         return 0;
     }
     int count;
@@ -151,8 +182,82 @@ int blend__acd_is_ring(const struct blend_acd *acd, const struct acd_contact *c)
 
 static void qb_refresh(struct blend_acd *acd, uint32_t qi, int ch);
 
+/* Whether group g holds contacts with c's own skills (none, or the same sorted set). */
+static int group_own_same(const struct blend_acd *acd, uint32_t g, const struct acd_contact *c)
+{
+    if (acd->groups[g].has_own != (c->own_count > 0)) {
+        return 0;
+    }
+    if (c->own_count == 0) {
+        return 1;
+    }
+    const struct acd_own *o = &acd->group_own[g];
+    return o->count == c->own_count && memcmp(o->skills, blend__acd_own_of(acd, c)->skills,
+                                              c->own_count * sizeof o->skills[0]) == 0;
+}
+
+/* Recomputes the bound of (queue qi, channel ch)'s own-skill groups (struct acd_qob) from
+ * their heads: a walk of that list, which changes only when contacts with own skills do. */
+static void own_bounds(struct blend_acd *acd, uint32_t qi, int ch)
+{
+    const struct acd_queue *q = &acd->queues[qi];
+    struct acd_qob *b = &acd->qob[blend__acd_qch(qi, (unsigned)ch)];
+    b->level_top = INT32_MIN;
+    b->enqueued_top = 0;
+    b->enqueued_min = INT64_MAX;
+    int64_t key_top = 0;
+    for (uint32_t g = q->ogroups[ch]; g; g = acd->groups[g].next) {
+        const struct acd_group *gr = &acd->groups[g];
+        if (!gr->head) {
+            continue;
+        }
+        int64_t key = (int64_t)gr->level * 60000 - gr->head_enqueued_ms * q->acceleration_per_min;
+        if (b->level_top == INT32_MIN || key > key_top) {
+            b->level_top = gr->level;
+            b->enqueued_top = gr->head_enqueued_ms;
+            key_top = key;
+        }
+        b->enqueued_min =
+            gr->head_enqueued_ms < b->enqueued_min ? gr->head_enqueued_ms : b->enqueued_min;
+    }
+}
+
+/* The group of a contact with own skills: in the queue's own-skill list for the channel, kept
+ * apart from the inline heads and bounds (acd_int.h). */
+static uint32_t group_get_own(struct blend_acd *acd, const struct acd_contact *c)
+{
+    struct acd_queue *q = &acd->queues[c->queue];
+    for (uint32_t g = q->ogroups[c->ch]; g; g = acd->groups[g].next) {
+        if (acd->groups[g].step == c->step && acd->groups[g].level == c->own_priority &&
+            group_own_same(acd, g, c)) {
+            return g;
+        }
+    }
+    uint32_t g = acd->group_free;
+    BLEND_ASSERT(g != 0); /* one group per waiting contact at most */
+    acd->group_free = acd->groups[g].next;
+    struct acd_group *gr = &acd->groups[g];
+    memset(gr, 0, sizeof *gr);
+    gr->queue = c->queue;
+    gr->ch = c->ch;
+    gr->step = (uint8_t)c->step;
+    gr->level = c->own_priority;
+    gr->has_own = 1;
+    acd->group_own[g] = *blend__acd_own_of(acd, c);
+    gr->next = q->ogroups[c->ch];
+    if (gr->next) {
+        acd->groups[gr->next].prev = g;
+    }
+    q->ogroups[c->ch] = g;
+    blend__acd_qb_at(acd, blend__acd_qch(c->queue, c->ch))->has_own = 1;
+    return g;
+}
+
 static uint32_t group_get(struct blend_acd *acd, const struct acd_contact *c)
 {
+    if (c->own_count > 0) {
+        return group_get_own(acd, c);
+    }
     struct acd_queue *q = &acd->queues[c->queue];
     for (uint32_t g = q->groups[c->ch]; g; g = acd->groups[g].next) {
         if (acd->groups[g].step == c->step && acd->groups[g].level == c->own_priority) {
@@ -233,6 +338,7 @@ void blend__acd_gsum_rebound(struct blend_acd *acd, uint32_t qi)
     for (int ch = 0; ch < BLEND_CH_COUNT; ch++) {
         gsum_bounds(q, ch);
         qb_refresh(acd, qi, ch);
+        own_bounds(acd, qi, ch);
     }
 }
 
@@ -240,6 +346,10 @@ void blend__acd_gsum_sync(struct blend_acd *acd, uint32_t g)
 {
     const struct acd_group *gr = &acd->groups[g];
     struct acd_queue *q = &acd->queues[gr->queue];
+    if (gr->has_own) {
+        own_bounds(acd, gr->queue, gr->ch);
+        return;
+    }
     if (q->gcount[gr->ch] > ACD_QCH_INLINE) {
         return; /* decisions walk the list */
     }
@@ -285,15 +395,21 @@ static void group_put(struct blend_acd *acd, uint32_t g)
         return;
     }
     struct acd_queue *q = &acd->queues[gr->queue];
+    uint32_t *head = gr->has_own ? &q->ogroups[gr->ch] : &q->groups[gr->ch];
     if (gr->prev) {
         acd->groups[gr->prev].next = gr->next;
     } else {
-        q->groups[gr->ch] = gr->next;
+        *head = gr->next;
     }
     if (gr->next) {
         acd->groups[gr->next].prev = gr->prev;
     }
-    gsum_remove(acd, q, gr->ch, g);
+    if (gr->has_own) {
+        blend__acd_qb_at(acd, blend__acd_qch(gr->queue, gr->ch))->has_own = *head != 0;
+        own_bounds(acd, gr->queue, gr->ch); /* over the others: g is out of the list */
+    } else {
+        gsum_remove(acd, q, gr->ch, g);
+    }
     memset(gr, 0, sizeof *gr);
     gr->next = acd->group_free;
     acd->group_free = g;
@@ -494,13 +610,41 @@ struct pick {
     struct acd_tnode key; /* in the contact queue's order */
 };
 
-/* Offers the candidate `ai` to the running choice `best` (keyed by slot `s`). For round-robin
- * the order is: ids above the queue's last chosen id first, ascending, then the rest. */
-static void consider(const struct blend_acd *acd, const struct acd_slot *s, int ch, int64_t last,
-                     uint32_t ai, struct pick *best)
+/* Most-skilled key of agent ai for a contact with own skills: minus the sum of proficiencies
+ * over its current requirement, the union of slot s's skills and the contact's own (each skill
+ * once: a skill in both is required once, at the higher minimum). */
+static int64_t own_skilled_k1(const struct blend_acd *acd, uint32_t ai, const struct acd_slot *s,
+                              const struct acd_contact *c)
+{
+    const struct acd_agent *a = &acd->agents[ai];
+    const struct acd_own *own = blend__acd_own_of(acd, c);
+    int64_t sum = 0;
+    for (int i = 0; i < s->skills_count; i++) {
+        sum += blend__acd_proficiency(a, s->skills[i].skill);
+    }
+    for (int i = 0; i < c->own_count; i++) {
+        int in_slot = 0;
+        for (int j = 0; j < s->skills_count; j++) {
+            in_slot |= s->skills[j].skill == own->skills[i].skill;
+        }
+        if (!in_slot) {
+            sum += blend__acd_proficiency(a, own->skills[i].skill);
+        }
+    }
+    return -sum;
+}
+
+/* Offers the candidate `ai` to the running choice `best` (keyed by slot `s`, the contact's own
+ * requirement slot, combined with its own skills for most-skilled). For round-robin the order
+ * is: ids above the queue's last chosen id first, ascending, then the rest. */
+static void consider(const struct blend_acd *acd, const struct acd_contact *c,
+                     const struct acd_slot *s, int ch, int64_t last, uint32_t ai, struct pick *best)
 {
     struct pick p = {.agent = ai};
     blend__acd_agent_key(acd, ai, s, ch, &p.key);
+    if (s->kind == ACD_KEY_SKILLED && c->own_count > 0) {
+        p.key.k1 = own_skilled_k1(acd, ai, s, c);
+    }
     if (s->kind == ACD_KEY_ROBIN) {
         p.key.k1 = p.key.k3 > last ? 0 : 1;
     }
@@ -512,7 +656,9 @@ static void consider(const struct blend_acd *acd, const struct acd_slot *s, int 
 static uint32_t walk_skip(const struct blend_acd *acd, const struct acd_contact *c, uint32_t n,
                           const struct acd_slot *set, int ch)
 {
-    while (n && is_declined(acd, c, acd->members[n].agent)) {
+    /* Skips declined agents and, for a contact with own skills, agents not meeting them. */
+    while (n && (is_declined(acd, c, acd->members[n].agent) ||
+                 !blend__acd_own_ok(acd, c, acd->members[n].agent))) {
         const struct acd_tnode *k = &acd->mnodes[n];
         n = blend__acd_treap_after(acd->mnodes, set->root[ch], k->k1, k->k2, k->k3);
     }
@@ -542,6 +688,23 @@ static size_t collect(struct blend_acd *acd, uint32_t root, size_t n)
     return n;
 }
 
+/* Whether every own skill of contact c is one of slot s's skills. */
+static int own_within(const struct blend_acd *acd, const struct acd_contact *c,
+                      const struct acd_slot *s)
+{
+    const struct acd_own *own = blend__acd_own_of(acd, c);
+    for (int i = 0; i < c->own_count; i++) {
+        int found = 0;
+        for (int j = 0; j < s->skills_count; j++) {
+            found |= s->skills[j].skill == own->skills[i].skill;
+        }
+        if (!found) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* Searches one available-agent treap for the contact. When the treap is ordered like the
  * contact's queue, its first non-declined agent (or, for round-robin, the first above the last
  * chosen id and the first overall) is that treap's best; otherwise it is scanned. */
@@ -550,27 +713,30 @@ static void search_set(struct blend_acd *acd, const struct acd_contact *c, const
 {
     int ch = c->ch;
     int64_t last = acd->queues[c->queue].last_robin_id;
-    int same_order = set->kind == own->kind && (own->kind != ACD_KEY_SKILLED || set == own);
+    /* Most-skilled with own skills ranks by the combined requirement: the treap's key only
+     * when every own skill is one of the slot's (a skill counts once in the sum). */
+    int same_order = set->kind == own->kind &&
+                     (own->kind != ACD_KEY_SKILLED || (set == own && own_within(acd, c, own)));
     if (same_order) {
         uint32_t n;
         if (own->kind == ACD_KEY_ROBIN) {
             n = blend__acd_treap_after(acd->mnodes, set->root[ch], 0, 0, last);
             n = walk_skip(acd, c, n, set, ch);
             if (n) {
-                consider(acd, own, ch, last, acd->members[n].agent, best);
+                consider(acd, c, own, ch, last, acd->members[n].agent, best);
             }
         }
         n = walk_skip(acd, c, blend__acd_treap_first(acd->mnodes, set->root[ch]), set, ch);
         if (n) {
-            consider(acd, own, ch, last, acd->members[n].agent, best);
+            consider(acd, c, own, ch, last, acd->members[n].agent, best);
         }
         return;
     }
     acd->stamp++;
     size_t count = collect(acd, set->root[ch], 0);
     for (size_t i = 0; i < count; i++) {
-        if (!is_declined(acd, c, acd->pick[i])) {
-            consider(acd, own, ch, last, acd->pick[i], best);
+        if (!is_declined(acd, c, acd->pick[i]) && blend__acd_own_ok(acd, c, acd->pick[i])) {
+            consider(acd, c, own, ch, last, acd->pick[i], best);
         }
     }
 }
@@ -628,7 +794,7 @@ static void ring_all(struct blend_acd *acd, uint32_t ci)
     }
     int is_first = 1;
     for (size_t i = 0; i < count; i++) {
-        if (is_declined(acd, c, acd->pick[i])) {
+        if (is_declined(acd, c, acd->pick[i]) || !blend__acd_own_ok(acd, c, acd->pick[i])) {
             continue;
         }
         if (!is_first && !blend__acd_offer_extra_ok(acd)) {
@@ -745,6 +911,9 @@ static void consider_group(const struct blend_acd *acd, const struct acd_queue *
 {
     if (!(bits & (1u << gr->step))) {
         return;
+    }
+    if (gr->has_own && !group_own_ok(acd, (uint32_t)(gr - acd->groups), ai)) {
+        return; /* the agent does not meet the group's own skills */
     }
     uint32_t ci = group_head(acd, gr, ai);
     if (ci) {
@@ -910,6 +1079,26 @@ static uint32_t best_contact(struct blend_acd *acd, uint32_t ai, unsigned avail)
          * a step the agent is not eligible for): the others may still win. */
         for (size_t i = 0; i < acd->qtouched_count; i++) {
             best_contact_try(acd, (uint32_t)i, ai, &best);
+        }
+    }
+    /* Contacts with own skills: the own-skill groups of the touched (queue, channel)s whose
+     * skills the agent meets, unless their bound (struct acd_qob) cannot beat `best`. */
+    for (size_t i = 0; i < acd->qtouched_count; i++) {
+        uint32_t k = acd->qtouched[i];
+        if (!blend__acd_qb_at(acd, k)->has_own) {
+            continue;
+        }
+        const struct acd_queue *q = &acd->queues[k >> ACD_QCH_SHIFT];
+        const struct acd_qob *ob = &acd->qob[k];
+        if (ob->level_top == INT32_MIN) {
+            continue;
+        }
+        int32_t b = priority_of(acd, q, ob->level_top, ob->enqueued_top);
+        if (best.ci && (b < best.prio || (b == best.prio && ob->enqueued_min > best.enqueued_ms))) {
+            continue;
+        }
+        for (uint32_t g = q->ogroups[k & ((1u << ACD_QCH_SHIFT) - 1)]; g; g = acd->groups[g].next) {
+            consider_group(acd, q, &acd->groups[g], acd->qbits[i], ai, &best);
         }
     }
     /* Contacts bound to this agent by a sticky window are found through its own list. */

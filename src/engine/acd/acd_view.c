@@ -289,6 +289,16 @@ static void check_contact(const struct blend_acd *acd, uint32_t ci)
             const struct acd_group *g = &acd->groups[c->group];
             BLEND_ASSERT(g->queue == c->queue && g->ch == c->ch && g->step == c->step &&
                          g->level == c->own_priority);
+            /* Own skills are part of the group's key (sorted, so compared as bytes). */
+            BLEND_ASSERT(g->has_own == (c->own_count > 0) &&
+                         c->own_count <= BLEND_ACD_QUEUE_SKILLS_MAX);
+            if (g->has_own) {
+                const struct acd_own *go = &acd->group_own[c->group];
+                const struct acd_own *co = blend__acd_own_of(acd, c);
+                BLEND_ASSERT(go->count == c->own_count && co->count == c->own_count &&
+                             memcmp(go->skills, co->skills, c->own_count * sizeof go->skills[0]) ==
+                                 0);
+            }
         }
         /* Invariant 3: no eligible available agent (checked without the indexes). A decline
          * hold ending now whose timer has not fired yet (same-instant timers fire one after
@@ -309,10 +319,10 @@ static void check_contact(const struct blend_acd *acd, uint32_t ci)
         /* Invariants 1 and 4. */
         BLEND_ASSERT(n >= 1 && c->group == 0);
         BLEND_ASSERT(n == 1 || c->is_rung);
-        /* A transfer's direct offer: one offer, to an agent who is ready (invariant 2), and
-         * no sticky binding (a transferred contact is never bound). */
-        BLEND_ASSERT(!c->is_direct ||
-                     (n == 1 && !c->is_rung && !c->sticky_agent && !c->is_callback));
+        /* A transfer's or a move's direct offer: one offer, to an agent who is ready
+         * (invariant 2), and no sticky binding (such a contact is never bound); a callback
+         * only after a move (a transfer clears the flag). */
+        BLEND_ASSERT(!c->is_direct || (n == 1 && !c->is_rung && !c->sticky_agent));
         /* ">=": timers due at the same instant fire one step after another. */
         BLEND_ASSERT(contact_has_armed(c, BLEND_ACD_TIMER_OFFER) && c->offer_due_ms >= acd->now_ms);
         break;
@@ -383,6 +393,7 @@ static void check_indexes(const struct blend_acd *acd)
             /* gcount counts the list; gidx holds exactly its groups while they fit. */
             uint16_t listed = 0;
             for (uint32_t g = q->groups[c]; g; g = acd->groups[g].next) {
+                BLEND_ASSERT(!acd->groups[g].has_own);
                 listed++;
                 if (q->gcount[c] <= ACD_QCH_INLINE) {
                     const struct acd_group *gg = &acd->groups[g];
@@ -426,19 +437,47 @@ static void check_indexes(const struct blend_acd *acd)
                               qb->max_priority == 0));
                 BLEND_ASSERT(q->gcount[c] > 0 || qb->base_top == INT32_MIN);
             }
-            for (uint32_t g = acd->queues[qi].groups[c]; g; g = acd->groups[g].next) {
-                const struct acd_group *gr = &acd->groups[g];
-                size_t cnt = group_check(acd, gr);
-                BLEND_ASSERT(cnt == gr->count && cnt > 0);
-                BLEND_ASSERT(gr->head_enqueued_ms == acd->cnodes[gr->head].k1 &&
-                             gr->head_id == acd->cnodes[gr->head].k2);
-                uint32_t declined = 0;
-                for (size_t ci = 1; ci <= acd->lim.contacts_max; ci++) {
-                    const struct acd_contact *ct = &acd->contacts[ci];
-                    declined += ct->is_used && ct->group == g && ct->declined_count > 0;
+            uint32_t lists[2] = {acd->queues[qi].groups[c], acd->queues[qi].ogroups[c]};
+            if (q->is_used) {
+                BLEND_ASSERT(
+                    blend__acd_qb_at(acd, blend__acd_qch((uint32_t)qi, (unsigned)c))->has_own ==
+                    (lists[1] != 0));
+            }
+            int32_t own_top = INT32_MIN;
+            int64_t own_enq_min = INT64_MAX;
+            for (uint32_t g = lists[1]; g; g = acd->groups[g].next) {
+                const struct acd_group *gg = &acd->groups[g];
+                BLEND_ASSERT(gg->has_own && gg->queue == qi && gg->ch == c && gg->head);
+                int32_t p = blend__acd_group_priority(acd, q, gg->level, gg->head_enqueued_ms);
+                own_top = p > own_top ? p : own_top;
+                own_enq_min =
+                    gg->head_enqueued_ms < own_enq_min ? gg->head_enqueued_ms : own_enq_min;
+            }
+            if (q->is_used) {
+                /* The own-skill groups' bound is the highest effective priority of their
+                 * heads, with their earliest first join. */
+                const struct acd_qob *ob = &acd->qob[blend__acd_qch((uint32_t)qi, (unsigned)c)];
+                BLEND_ASSERT((ob->level_top == INT32_MIN) == (lists[1] == 0));
+                BLEND_ASSERT(lists[1] == 0 ||
+                             (blend__acd_group_priority(acd, q, ob->level_top, ob->enqueued_top) ==
+                                  own_top &&
+                              ob->enqueued_min == own_enq_min));
+            }
+            for (int li = 0; li < 2; li++) {
+                for (uint32_t g = lists[li]; g; g = acd->groups[g].next) {
+                    const struct acd_group *gr = &acd->groups[g];
+                    size_t cnt = group_check(acd, gr);
+                    BLEND_ASSERT(cnt == gr->count && cnt > 0);
+                    BLEND_ASSERT(gr->head_enqueued_ms == acd->cnodes[gr->head].k1 &&
+                                 gr->head_id == acd->cnodes[gr->head].k2);
+                    uint32_t declined = 0;
+                    for (size_t ci = 1; ci <= acd->lim.contacts_max; ci++) {
+                        const struct acd_contact *ct = &acd->contacts[ci];
+                        declined += ct->is_used && ct->group == g && ct->declined_count > 0;
+                    }
+                    BLEND_ASSERT(gr->declined == declined);
+                    in_groups += cnt;
                 }
-                BLEND_ASSERT(gr->declined == declined);
-                in_groups += cnt;
             }
         }
     }

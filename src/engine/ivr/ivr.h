@@ -351,4 +351,20 @@ BLEND_MUST_USE int blend_ivr_announce_text(const char *language, int position, i
 /* The confirmation a caller hears after asking for a callback, in the language. */
 const char *blend_ivr_callback_text(const char *language);
 
+/* ---- The "skills" variable (docs/flows.md) ------------------------------------------------ */
+
+/* A caller's own required skills as a flow sets them: a comma-separated list of `name[:min]`,
+ * e.g. "vip" or "vip:5,korean:3" (spaces around items allowed); a name is 1..63 bytes of a-z,
+ * 0-9, '.', '_' and '-' (a skill's name), min an integer 1..10 (default 1); at most
+ * BLEND_IVR_SKILLS_MAX names, none twice. "" (or only spaces) is no skills. */
+#define BLEND_IVR_SKILLS_MAX 8 /* the routing engine's BLEND_ACD_QUEUE_SKILLS_MAX */
+struct blend_ivr_skill {
+    char name[BLEND_IVR_NAME_BYTES];
+    uint8_t min_proficiency;
+};
+/* Parses `text` (NUL-terminated) into out[BLEND_IVR_SKILLS_MAX]: 0 with *count set, or
+ * BLEND_EINVAL (malformed: out and *count untouched). */
+BLEND_MUST_USE int blend_ivr_skills_parse(const char *text, struct blend_ivr_skill *out,
+                                          size_t *count);
+
 #endif

@@ -563,6 +563,21 @@ static int on_queued(struct blend_stats *s, const struct blend_acd_effect *fx)
     if (qslot == NONE) {
         return BLEND_ELIMIT;
     }
+    if (fx->is_move && c != NULL && !c->is_connected) {
+        /* A supervisor moved a waiting contact (docs/kpis.md §Moves): its stay in the queue it
+         * leaves ends without an outcome (counted overflowed_out there), and a new stay starts
+         * now — a new arrival in another queue; in the same queue only the wait restarts. */
+        detach(s, c);
+        if (c->queue != qslot) {
+            BUMP(&s->queues[c->queue], fx->at_ms, overflowed_out, 1);
+            BUMP(&s->queues[qslot], fx->at_ms, arrivals, 1);
+        }
+        c->pending = PEND_NONE;
+        c->queue = qslot;
+        c->first_join_ms = fx->at_ms;
+        attach(s, c);
+        return 0;
+    }
     if (c != NULL && c->is_connected) {
         /* A transfer's new stay listed before its ENDED: applied by on_ended. */
         c->pending = PEND_XFER_QUEUED;

@@ -423,6 +423,41 @@ static void windows_and_last_hour(void **state_)
     assert_int_equal(blend_alloc_live(), 0);
 }
 
+/* A supervisor's move of a waiting contact: a new stay (docs/kpis.md §Moves). To another queue
+ * it left A (overflowed_out) and is a new arrival in B, waiting from the move; to its own queue
+ * only its wait restarts. */
+static void moves(void **state_)
+{
+    struct blend_stats *s = make(4, 4, 8);
+    assert_int_equal(blend_stats_queue_config(s, Q2, 5000, 20000, 80.0), 0);
+    queued(s, 0, 1, Q1);
+    queued(s, 0, 2, Q1);
+    struct blend_acd_effect e = fx_of(BLEND_ACD_FX_QUEUED, 30000, 1, 0, Q2);
+    e.is_move = 1;
+    feed(s, &e);
+    e = fx_of(BLEND_ACD_FX_QUEUED, 30000, 2, 0, Q1);
+    e.is_move = 1;
+    feed(s, &e);
+    struct blend_stats_queue a = q_get(s, Q1, 40000);
+    struct blend_stats_queue b = q_get(s, Q2, 40000);
+    assert_int_equal(a.window.arrivals, 2);
+    assert_int_equal(a.window.overflowed_out, 1);
+    assert_int_equal(a.waiting, 1);
+    assert_int_equal(a.longest_wait_ms, 10000); /* contact 2 waits from its move */
+    assert_int_equal(b.window.arrivals, 1);
+    assert_int_equal(b.window.overflowed_in, 0);
+    assert_int_equal(b.waiting, 1);
+    assert_int_equal(b.longest_wait_ms, 10000);
+    answer(s, 45000, 1, 7, 15000);
+    b = q_get(s, Q2, 45000);
+    assert_int_equal(b.window.answered, 1);
+    assert_int_equal(b.window.answered_within, 1); /* 15 s from the move, within B's 20 s */
+    assert_int_equal(b.window.offered, 1);
+    a = q_get(s, Q1, 45000);
+    assert_int_equal(a.window.offered, 0); /* the moved stay had no outcome in A */
+    blend_stats_destroy(s);
+}
+
 /* Overflow A -> B counts overflowed_out in A and everything else in B, whichever of OVERFLOW
  * and QUEUED comes first; voicemail and callback overflows. */
 static void overflow_both_orders(void **state_)
@@ -1267,6 +1302,7 @@ int main(void)
         cmocka_unit_test(multichannel_agent),
         cmocka_unit_test(windows_and_last_hour),
         cmocka_unit_test(overflow_both_orders),
+        cmocka_unit_test(moves),
         cmocka_unit_test(transfer_both_orders),
         cmocka_unit_test(live_offers_ring_all),
         cmocka_unit_test(edges),
