@@ -31,12 +31,17 @@ int64_t blend__wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-void blend__wall_iso(char out[BLEND__ISO_BYTES])
+void blend__iso_of_ms(int64_t ms, char out[BLEND__ISO_BYTES])
 {
-    time_t s = (time_t)(blend__wall_ms() / 1000);
+    time_t s = (time_t)(ms / 1000);
     struct tm tm;
     gmtime_r(&s, &tm);
     strftime(out, BLEND__ISO_BYTES, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+void blend__wall_iso(char out[BLEND__ISO_BYTES])
+{
+    blend__iso_of_ms(blend__wall_ms(), out);
 }
 
 int64_t blend__parse_id(const char *s)

@@ -53,6 +53,19 @@ struct blend_app_config {
      * <data_dir>/prompts. */
     const char *ivr_prompts_dir, *ivr_tts_command, *ivr_http_allow;
     int ivr_tts_wpm;
+    /* The email channel (docs/email.md); email_imap_url NULL or "" = none. Files go to
+     * <data_dir>/mail. */
+    const char *email_imap_url, *email_username, *email_password, *email_queue;
+    const char *email_smtp_url, *email_smtp_username, *email_smtp_password;
+    const char *email_from, *email_from_name;
+    int email_poll_s, email_starttls;
+    /* The webhook channel (docs/webhooks.md); webhook_secret NULL or "" = none. */
+    const char *webhook_secret, *webhook_provider_url, *webhook_provider_token;
+    const char *webhook_sms_queue, *webhook_social_queue;
+    int webhook_country_code;
+    /* The web chat (docs/chat-protocol.md): origins allowed besides the server's own,
+     * comma-separated, "*" for any; NULL or "" = the server's own only. */
+    const char *chat_allowed_origins;
 };
 
 /* Creates the app: restores agent presence from the event log, starts listening. */

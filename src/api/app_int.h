@@ -36,6 +36,9 @@ struct blend_app {
     struct blend_routing *routing;
     struct blend_phones *phones; /* NULL when SIP is off (tests of the HTTP layer alone) */
     struct blend_calls *calls;   /* NULL when SIP is off */
+    struct blend_email_channel *email; /* NULL without [email] imap_url */
+    struct blend_webhooks *webhooks;   /* NULL without [webhook] secret */
+    struct blend_chat *chat;           /* the web chat channel (chat.c) */
     struct blend_http *http;
     struct blend_metrics *metrics;
     struct blend_ratelimit *login_limit;
@@ -91,6 +94,8 @@ int64_t blend__now_ms(const struct blend_app *app);  /* monotonic */
 int64_t blend__wall_ms(void);                         /* Unix epoch */
 /* Now as "YYYY-MM-DDTHH:MM:SSZ" (UTC), the form of stored timestamps such as ended_at. */
 void blend__wall_iso(char out[BLEND__ISO_BYTES]);
+/* The same form for an instant in ms since the epoch. */
+void blend__iso_of_ms(int64_t ms, char out[BLEND__ISO_BYTES]);
 
 /* Authenticates a token (bearer or cookie text): fills *p. BLEND_EAUTH when unknown/expired. */
 int blend__auth_token(struct blend_app *app, const char *token, struct blend_principal *p);
@@ -155,6 +160,17 @@ int blend__h_provision(struct blend_http_req *req, void *arg);
 /* The resource a resource route serves, from its path ("/api/v1/entry-points/{id}"). */
 const struct blend_resource *blend__route_resource(struct blend_http_req *req);
 
+/* One customer (h_contacts.c, docs/contacts.md): contacts created and patched with canonical
+ * identities (consent edits audited with old and new values), resolution of an identity to its
+ * contact, merge and its undo, the timeline, and an interaction's notes and disposition. */
+int blend__h_contact_create(struct blend_http_req *req, void *arg);
+int blend__h_contact_patch(struct blend_http_req *req, void *arg);
+int blend__h_contact_resolve(struct blend_http_req *req, void *arg);
+int blend__h_contact_merge(struct blend_http_req *req, void *arg);
+int blend__h_contact_merge_undo(struct blend_http_req *req, void *arg);
+int blend__h_contact_timeline(struct blend_http_req *req, void *arg);
+int blend__h_interaction_patch(struct blend_http_req *req, void *arg);
+
 /* Routing routes (h_routing.c). */
 int blend__h_interaction_create(struct blend_http_req *req, void *arg);
 int blend__h_interaction_routing(struct blend_http_req *req, void *arg);
@@ -165,6 +181,13 @@ int blend__h_interaction_transfer(struct blend_http_req *req, void *arg);
 int blend__connected_for(struct blend_app *app, struct blend_http_req *req, int64_t id,
                          struct blend_acd_contact_view *cv);
 int blend__h_interaction_recording(struct blend_http_req *req, void *arg);
+int blend__h_interaction_hold(struct blend_http_req *req, void *arg);
+/* The messages of an interaction, and replies (h_messages.c, docs/email.md). */
+int blend__h_messages_list(struct blend_http_req *req, void *arg);
+int blend__h_messages_reply(struct blend_http_req *req, void *arg);
+/* The webhook channel's endpoints (webhooks.c, docs/webhooks.md): signed, no session. */
+int blend__h_channel_inbound(struct blend_http_req *req, void *arg);
+int blend__h_channel_status(struct blend_http_req *req, void *arg);
 /* A third party on a phone call (h_party.c). */
 int blend__h_party_add(struct blend_http_req *req, void *arg);
 int blend__h_party_get(struct blend_http_req *req, void *arg);
@@ -193,6 +216,13 @@ json_t *blend__agent_states_json(struct blend_app *app, int64_t only_agent);
  * calling done. */
 typedef void (*blend__arrival_created_fn)(struct blend_app *app, void *arg, int64_t id);
 typedef void (*blend__arrival_done_fn)(struct blend_app *app, void *arg, int rc, json_t *doc);
+/* More ops in the arrival's write, after the interaction's CREATE (op 0): e.g. rows that refer
+ * to it (ref_op 0). 0, or an error that abandons the arrival. */
+typedef int (*blend__arrival_ops_fn)(struct blend_write *w, void *arg);
+int blend__interaction_arrive_with(struct blend_app *app, json_t *body,
+                                   blend__arrival_ops_fn extra, void *extra_arg,
+                                   blend__arrival_created_fn created, blend__arrival_done_fn done,
+                                   void *done_arg);
 int blend__interaction_arrive(struct blend_app *app, json_t *body,
                               blend__arrival_created_fn created, blend__arrival_done_fn done,
                               void *done_arg);
@@ -257,6 +287,12 @@ void blend__calls_on_sip_event(struct blend_calls *c, const struct blend_sip_eve
 /* Transfers interaction `id`'s phone call to an external number (the agent's part ends when
  * the number answers). BLEND_ENOENT: not a phone call; BLEND_ESTATE: no outbound trunk. */
 int blend__calls_transfer_number(struct blend_calls *c, int64_t id, const char *number);
+/* The live calls as a JSON array (GET /api/v1/calls; docs/voice.md). */
+json_t *blend__calls_list_json(struct blend_calls *c);
+int blend__h_calls_list(struct blend_http_req *req, void *arg);
+/* Hold (on = 1) or resume interaction `id`'s phone call for its agent (docs/voice.md §Hold).
+ * BLEND_ENOENT: not a phone call connected to an agent. */
+int blend__calls_hold(struct blend_calls *c, int64_t id, int on);
 /* Recording of interaction `id`'s phone call: action "start", "pause", "resume" or "stop".
  * BLEND_ENOENT: not a phone call in progress; BLEND_EINVAL: unknown action. */
 int blend__calls_record(struct blend_calls *c, int64_t id, const char *action);

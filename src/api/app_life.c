@@ -4,6 +4,9 @@
  * store wake-up path (dispatch results, broadcast events), stop and destroy.
  */
 #include "api/app_int.h"
+#include "api/chat.h"
+#include "api/email.h"
+#include "api/webhooks.h"
 
 #include "base/alloc.h"
 #include "base/assert.h"
@@ -99,6 +102,9 @@ static void on_stats_tick(uv_timer_t *t)
     }
 }
 
+/* The webhook channel's signature headers (webhooks.c). */
+static const char *const webhook_headers[] = {"X-Blend-Signature", "X-Blend-Timestamp", NULL};
+
 int blend_app_create(uv_loop_t *loop, struct blend_store *store,
                      const struct blend_app_config *cfg, struct blend_app **out)
 {
@@ -153,6 +159,44 @@ int blend_app_create(uv_loop_t *loop, struct blend_store *store,
             blend__routing_agents_reload(app->routing);
         }
     }
+    if (rc == 0 && cfg->email_imap_url && cfg->email_imap_url[0]) {
+        struct blend__email_config ec = {.imap_url = cfg->email_imap_url,
+                                         .username = cfg->email_username,
+                                         .password = cfg->email_password,
+                                         .poll_s = cfg->email_poll_s > 0 ? cfg->email_poll_s : 30,
+                                         .queue = cfg->email_queue,
+                                         .smtp_url = cfg->email_smtp_url,
+                                         .smtp_username = cfg->email_smtp_username,
+                                         .smtp_password = cfg->email_smtp_password,
+                                         .from = cfg->email_from,
+                                         .from_name = cfg->email_from_name,
+                                         .starttls = cfg->email_starttls,
+                                         .data_dir = cfg->data_dir};
+        rc = blend__email_create(app, &ec, &app->email);
+        if (rc) {
+            BLEND_LOG_ERROR("api", "email channel not started (check [email]: imap_url, queue, "
+                                   "from): %s",
+                            blend_strerror(rc));
+        }
+    }
+    if (rc == 0 && cfg->webhook_secret && cfg->webhook_secret[0]) {
+        struct blend__webhooks_config wc = {.secret = cfg->webhook_secret,
+                                            .provider_url = cfg->webhook_provider_url,
+                                            .provider_token = cfg->webhook_provider_token,
+                                            .sms_queue = cfg->webhook_sms_queue,
+                                            .social_queue = cfg->webhook_social_queue,
+                                            .country_code = cfg->webhook_country_code};
+        rc = blend__webhooks_create(app, &wc, &app->webhooks);
+        if (rc) {
+            BLEND_LOG_ERROR("api", "webhook channel not started ([webhook] secret must be 16 "
+                                   "characters or more): %s",
+                            blend_strerror(rc));
+        }
+    }
+    if (rc == 0) {
+        struct blend__chat_config cc = {.allowed_origins = cfg->chat_allowed_origins};
+        rc = blend__chat_create(app, &cc, &app->chat);
+    }
     if (rc) {
         BLEND_LOG_ERROR("api", "cannot start the app: %s", blend_strerror(rc));
         blend_app_destroy(app);
@@ -179,6 +223,7 @@ int blend_app_create(uv_loop_t *loop, struct blend_store *store,
         .arg = app,
         .metrics = app->metrics,
         .ctx_free = blend_free,
+        .extra_headers = webhook_headers,
     };
     rc = blend_http_create(loop, &hc, &app->http);
     if (rc) {
@@ -207,11 +252,13 @@ void blend_app_store_ready(struct blend_app *app)
 {
     blend_store_dispatch(app->store);
     blend__events_broadcast(app);
+    blend__chat_on_events(app->chat);
 }
 
 void blend_app_reloaded(struct blend_app *app)
 {
     blend__events_broadcast(app);
+    blend__chat_on_events(app->chat);
 }
 
 void blend_app_stop_accepting(struct blend_app *app)
@@ -245,11 +292,17 @@ void blend_app_destroy(struct blend_app *app)
         uv_close((uv_handle_t *)&app->stats_timer, NULL);
         app->stats_timer_live = 0;
     }
-    /* Phones first (they call into routing), then routing: their handles close while
+    /* Phones and mail first (they call into routing), then routing: their handles close while
      * blend_http_destroy turns the loop. */
+    blend__email_destroy(app->email);
+    app->email = NULL;
+    blend__webhooks_destroy(app->webhooks);
+    app->webhooks = NULL;
     blend__phones_destroy(app->phones);
     blend__routing_destroy(app->routing);
     blend_http_destroy(app->http);
+    blend__chat_destroy(app->chat); /* after its sockets closed */
+    app->chat = NULL;
     blend_metrics_destroy(app->metrics);
     blend_free(app->login_limit);
     blend_free(app);

@@ -1254,6 +1254,44 @@ const char *blend__calls_recordings_dir(const struct blend_calls *c)
     return c->recordings_dir;
 }
 
+/* The live calls for the wallboard: each with its interaction (0 for an internal call between
+ * agents), the agent talking, who called and what, its state, and the third party if any. */
+json_t *blend__calls_list_json(struct blend_calls *c)
+{
+    json_t *out = json_array();
+    for (size_t i = 0; c && out && i < c->count; i++) {
+        const struct call *k = &c->calls[i];
+        const char *state = k->phone == CALL_PHONE_INTERNAL ? "internal"
+                            : k->external                  ? "external"
+                            : k->connected                 ? "connected"
+                            : k->ivr                       ? "flow"
+                            : k->outbound                  ? "dialling"
+                                                           : "waiting";
+        int64_t agent = k->phone == CALL_PHONE_INTERNAL ? k->phone_from : k->agent;
+        json_t *one = json_pack("{s:I, s:I, s:o, s:s, s:s, s:s, s:o}", "call", (json_int_t)k->call,
+                                "interaction_id", (json_int_t)k->interaction, "agent_id",
+                                agent > 0 ? json_integer(agent) : json_null(), "caller",
+                                k->caller, "dialled", k->dialled, "state", state, "party",
+                                k->party_mode ? party_doc(k) : json_null());
+        if (one && k->phone == CALL_PHONE_INTERNAL) {
+            json_object_set_new(one, "to_agent_id", json_integer(k->phone_to));
+        }
+        if (one) {
+            json_array_append_new(out, one);
+        }
+    }
+    return out;
+}
+
+int blend__calls_hold(struct blend_calls *c, int64_t id, int on)
+{
+    struct call *k = c ? by_interaction(c, id) : NULL;
+    if (!k || !k->connected || k->external) {
+        return BLEND_ENOENT;
+    }
+    return blend_sip_call_hold(c->sip, k->call, on);
+}
+
 int blend__calls_record(struct blend_calls *c, int64_t id, const char *action)
 {
     struct call *k = c ? by_interaction(c, id) : NULL;
@@ -1599,9 +1637,11 @@ void blend__calls_on_sip_event(struct blend_calls *c, const struct blend_sip_eve
     }
     case BLEND_SIP_EV_CALL_HELD:
     case BLEND_SIP_EV_CALL_RESUMED:
-        record(
-            c, ev->kind == BLEND_SIP_EV_CALL_HELD ? "call.held" : "call.resumed", k->interaction,
-            json_pack("{s:I, s:s}", "interaction_id", (json_int_t)k->interaction, "leg", ev->leg));
+        /* agent_id: the agent's own stream shows it (events.c). */
+        record(c, ev->kind == BLEND_SIP_EV_CALL_HELD ? "call.held" : "call.resumed",
+               k->interaction,
+               json_pack("{s:I, s:s, s:I}", "interaction_id", (json_int_t)k->interaction, "leg",
+                         ev->leg, "agent_id", (json_int_t)k->agent));
         break;
     case BLEND_SIP_EV_TRANSFER_REQUESTED:
         on_refer(c, k, ev);

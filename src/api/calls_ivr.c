@@ -693,6 +693,27 @@ static void join_queue(struct blend__ivr_call *x, struct call *k, const struct b
     if (body && x->contact_id > 0) {
         json_object_set_new(body, "contact", json_integer(x->contact_id));
     }
+    /* The flow's `skills` variable: the caller's own required skills (docs/flows.md). A value
+     * that does not parse (set from a webhook's answer or a caller's input: literal values are
+     * checked when the flow is saved) is logged and the caller joins without own skills. */
+    _Static_assert(BLEND_IVR_SKILLS_MAX == BLEND_ACD_QUEUE_SKILLS_MAX,
+                   "the variable holds what routing takes");
+    struct blend_ivr_skill sk[BLEND_IVR_SKILLS_MAX];
+    size_t sk_count = 0;
+    if (blend_ivr_skills_parse(e->skills ? e->skills : "", sk, &sk_count) != 0) {
+        BLEND_LOG_WARN("ivr", "call %" PRIu64 ": skills \"%.64s\" malformed: joins %s without",
+                       x->call, e->skills, e->queue);
+        sk_count = 0;
+    }
+    if (body && sk_count > 0) {
+        json_t *own = json_object();
+        for (size_t i = 0; own && i < sk_count; i++) {
+            json_object_set_new(own, sk[i].name, json_integer(sk[i].min_proficiency));
+        }
+        if (own) {
+            json_object_set_new(body, "skills", own);
+        }
+    }
     int rc = body ? blend__calls_arrive(x->ivr->calls, k, body) : BLEND_ENOMEM;
     if (rc) {
         BLEND_LOG_WARN("ivr", "call %" PRIu64 " could not join %s: %s", x->call, e->queue,

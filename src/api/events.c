@@ -40,7 +40,8 @@ int blend__event_visible(unsigned role, int64_t agent_id, const json_t *event)
         prefix_is(type, "calendars.") || prefix_is(type, "entry_points.")) {
         return 1;
     }
-    if (prefix_is(type, "contact.") || prefix_is(type, "call.")) {
+    if (prefix_is(type, "contact.") || prefix_is(type, "call.") ||
+        prefix_is(type, "interaction.")) {
         json_t *data = json_object_get(event, "data");
         return agent_id > 0 && json_integer_value(json_object_get(data, "agent_id")) == agent_id;
     }
@@ -203,7 +204,7 @@ void blend__events_broadcast(struct blend_app *app)
 
 void blend__events_push_stats(struct blend_app *app)
 {
-    json_t *queues = NULL;
+    json_t *queues = NULL, *agents = NULL;
     for (struct blend_ws_client *c = app->clients; c; c = c->next) {
         json_t *msg;
         if (c->role & (BLEND_ROLE_ADMIN | BLEND_ROLE_SUPERVISOR | BLEND_ROLE_QA)) {
@@ -211,6 +212,13 @@ void blend__events_push_stats(struct blend_app *app)
                 queues = blend__stats_items(app, &blend_res_queues, 0);
             }
             msg = json_pack("{s:s, s:O}", "type", "stats", "queues", queues);
+            if (msg && (c->role & (BLEND_ROLE_ADMIN | BLEND_ROLE_SUPERVISOR))) {
+                /* Every agent's figures for the wallboard (QA reads them on demand). */
+                if (!agents) {
+                    agents = blend__stats_items(app, &blend_res_agents, 0);
+                }
+                json_object_set(msg, "agents", agents);
+            }
         } else if (c->agent_id > 0) {
             msg = json_pack("{s:s, s:o}", "type", "stats", "agent",
                             blend__routing_agent_stats(app->routing, c->agent_id));
@@ -220,4 +228,5 @@ void blend__events_push_stats(struct blend_app *app)
         (void)send_json(c, msg); /* a full backlog closes that client; it resumes */
     }
     json_decref(queues);
+    json_decref(agents);
 }

@@ -226,9 +226,17 @@ int blend__h_audit(struct blend_http_req *req, void *arg)
     if (blend__page_params(req, &limit, &after) < 0) {
         return BLEND_HTTP_DONE;
     }
+    /* ?order=desc: newest first, the cursor walking back (the audit page opens on today). */
+    const char *order = blend_http_req_query(req, "order");
+    if (order && strcmp(order, "desc") != 0 && strcmp(order, "asc") != 0) {
+        blend_http_respond_error(req, 400, "bad_request", "order is asc or desc", NULL);
+        return BLEND_HTTP_DONE;
+    }
     json_t *items;
     int64_t next;
-    int rc = blend_store_audit_list(app->store, after, limit, &items, &next);
+    int rc = order && strcmp(order, "desc") == 0
+                 ? blend_store_audit_list_desc(app->store, after, limit, &items, &next)
+                 : blend_store_audit_list(app->store, after, limit, &items, &next);
     if (rc) {
         return rc;
     }

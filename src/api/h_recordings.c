@@ -68,6 +68,60 @@ int blend__h_interaction_recording(struct blend_http_req *req, void *arg)
     return BLEND_HTTP_DONE;
 }
 
+/* GET /api/v1/calls: the calls in progress (the wallboard's calls panel). */
+int blend__h_calls_list(struct blend_http_req *req, void *arg)
+{
+    struct blend_app *app = arg;
+    blend_http_respond_json(req, 200,
+                            json_pack("{s:o}", "items", blend__calls_list_json(app->calls)));
+    return BLEND_HTTP_DONE;
+}
+
+/* POST /api/v1/interactions/{id}/hold {"hold": true | false}: the agent desktop's hold button
+ * on a connected phone call (the customer hears music on hold meanwhile). */
+int blend__h_interaction_hold(struct blend_http_req *req, void *arg)
+{
+    struct blend_app *app = arg;
+    int64_t id = blend__parse_id(blend_http_req_param(req, "id"));
+    json_t *body;
+    struct blend_http_body_error berr;
+    if (id <= 0) {
+        blend_http_respond_error(req, 404, "not_found", "no such interaction", NULL);
+        return BLEND_HTTP_DONE;
+    }
+    if (blend_http_req_json(req, &body, &berr) != 0) {
+        blend_http_respond_body_error(req, &berr);
+        return BLEND_HTTP_DONE;
+    }
+    int hold = 0;
+    int ok = json_unpack(body, "{s:b !}", "hold", &hold) == 0;
+    json_decref(body);
+    if (!ok) {
+        blend_http_respond_error(req, 422, "validation_failed", "expected {\"hold\": true | false}",
+                                 json_pack("[{s:s, s:s}]", "path", "hold", "message",
+                                           "required: true or false"));
+        return BLEND_HTTP_DONE;
+    }
+    struct blend_acd_contact_view cv;
+    if (blend__connected_for(app, req, id, &cv) != 0) {
+        return BLEND_HTTP_DONE;
+    }
+    int rc = blend__calls_hold(app->calls, id, hold);
+    if (rc == BLEND_ENOENT) {
+        blend_http_respond_error(req, 409, "conflict", "only a phone call with its agent can be held",
+                                 NULL);
+        return BLEND_HTTP_DONE;
+    }
+    if (rc) {
+        blend__routing_refuse(req, rc);
+        return BLEND_HTTP_DONE;
+    }
+    /* The telephony thread applies it; call.held / call.resumed follow. */
+    blend_http_respond_json(req, 202,
+                            json_pack("{s:I, s:b}", "interaction_id", (json_int_t)id, "hold", hold));
+    return BLEND_HTTP_DONE;
+}
+
 int blend__h_recording_audio(struct blend_http_req *req, void *arg)
 {
     struct blend_app *app = arg;

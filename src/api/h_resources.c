@@ -41,9 +41,33 @@ int blend__h_res_list(struct blend_http_req *req, void *arg)
         return BLEND_HTTP_DONE;
     }
     struct blend_list_query q = {.after_id = after, .limit = limit};
+    /* One equality filter by a field's name: ?state=queued, ?contact=12, ?queue=billing. */
+    for (size_t i = 0; i < res->fields_count; i++) {
+        const struct blend_field *f = &res->fields[i];
+        const char *v = f->column && f->type != BLEND_FT_CHILDREN &&
+                                !(f->flags & (BLEND_FF_WRITE_ONLY | BLEND_FF_INTERNAL))
+                            ? blend_http_req_query(req, f->name)
+                            : NULL;
+        if (!v) {
+            continue;
+        }
+        if (q.filter_field) {
+            blend_http_respond_error(req, 400, "bad_request", "filter by one field at a time",
+                                     NULL);
+            return BLEND_HTTP_DONE;
+        }
+        q.filter_field = f->name;
+        q.filter_value = v;
+    }
     json_t *items;
     int64_t next;
     int rc = blend_store_list(app->store, res, &q, &items, &next);
+    if (rc == BLEND_EINVAL && q.filter_field) {
+        char msg[160];
+        snprintf(msg, sizeof msg, "%s cannot be filtered by that value", q.filter_field);
+        blend_http_respond_error(req, 400, "bad_request", msg, NULL);
+        return BLEND_HTTP_DONE;
+    }
     if (rc) {
         return rc;
     }
@@ -175,6 +199,15 @@ static int save(struct blend_http_req *req, struct blend_app *app, enum blend_op
     }
     if (rc) {
         blend__respond_field_errors(req, &errs);
+        return BLEND_HTTP_DONE;
+    }
+    /* ?dry_run=1: the document is checked as the model checks it (fields, a flow's graph) and
+     * nothing is stored; uniqueness and references are checked only by a real write. */
+    const char *dry = blend_http_req_query(req, "dry_run");
+    if (dry && (strcmp(dry, "1") == 0 || strcmp(dry, "true") == 0)) {
+        json_object_del(doc, "password");
+        blend_http_respond_json(req, 200, json_pack("{s:b, s:b, s:o}", "dry_run", 1, "valid", 1,
+                                                    "document", doc));
         return BLEND_HTTP_DONE;
     }
     struct save *sv = blend_malloc(sizeof *sv);

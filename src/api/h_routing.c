@@ -26,6 +26,8 @@ struct arrival {
     enum blend_channel channel;
     int32_t priority;
     int64_t customer;
+    uint8_t skills_count; /* own required skills (docs/routing.md §Queues and eligibility) */
+    struct blend_acd_skill_req skills[BLEND_ACD_QUEUE_SKILLS_MAX];
     /* Closed-hours treatment (docs/calendars.md): when `closed`, `treatment` says what
      * happened instead of joining queue `queue_id` as asked. */
     int closed;
@@ -104,6 +106,8 @@ static void on_created(struct blend_write *w, void *arg)
         ev.u.arrive.channel = a->channel;
         ev.u.arrive.priority = a->priority;
         ev.u.arrive.customer = a->customer;
+        ev.u.arrive.skills_count = a->skills_count;
+        memcpy(ev.u.arrive.skills, a->skills, sizeof ev.u.arrive.skills);
         rc = blend__routing_apply(app->routing, &ev, &ws);
         if (rc == 0 && a->closed && strcmp(a->treatment, "callback") == 0) {
             struct blend_acd_event cb = {.type = BLEND_ACD_EV_CALLBACK_REQUEST};
@@ -252,7 +256,8 @@ static void plan_closed(struct blend_app *app, const json_t *q, struct arrival *
  * is durable) the engine. Takes doc and qdoc. */
 static int arrive(struct blend_app *app, struct blend_http_req *req,
                   blend__arrival_created_fn created, blend__arrival_done_fn done, void *done_arg,
-                  json_t *doc, int64_t queue_id, enum blend_channel channel, json_t *qdoc)
+                  json_t *doc, int64_t queue_id, enum blend_channel channel, json_t *qdoc,
+                  blend__arrival_ops_fn extra, void *extra_arg)
 {
     struct arrival *a = blend_calloc(1, sizeof *a);
     if (!a) {
@@ -269,6 +274,11 @@ static int arrive(struct blend_app *app, struct blend_http_req *req,
     a->channel = channel;
     a->priority = (int32_t)json_integer_value(json_object_get(doc, "priority"));
     a->customer = json_integer_value(json_object_get(doc, "contact"));
+    /* The API checked the names (422); a channel adapter's unknown names are left out. */
+    if (blend__routing_skills(app->routing, json_object_get(doc, "skills"), 1, a->skills,
+                              &a->skills_count, NULL, 0) != 0) {
+        BLEND_LOG_WARN("routing", "own skills of an arrival unreadable: queued without them");
+    }
     plan_closed(app, qdoc, a);
     json_decref(qdoc);
     if (a->closed && a->queue_id == 0) {
@@ -281,7 +291,8 @@ static int arrive(struct blend_app *app, struct blend_http_req *req,
                                                                       : a->asked_queue));
     }
     struct blend_write *w = blend_write_create();
-    if (!w || !blend_write_add(w, BLEND_OP_CREATE, &blend_res_interactions, json_incref(doc))) {
+    if (!w || !blend_write_add(w, BLEND_OP_CREATE, &blend_res_interactions, json_incref(doc)) ||
+        (extra && extra(w, extra_arg) != 0)) {
         json_decref(doc);
         blend_write_destroy(w);
         blend_free(a);
@@ -317,9 +328,10 @@ static int validate_arrival(json_t *body, json_t **doc, struct blend_field_error
     return rc;
 }
 
-int blend__interaction_arrive(struct blend_app *app, json_t *body,
-                              blend__arrival_created_fn created, blend__arrival_done_fn done,
-                              void *done_arg)
+int blend__interaction_arrive_with(struct blend_app *app, json_t *body,
+                                   blend__arrival_ops_fn extra, void *extra_arg,
+                                   blend__arrival_created_fn created, blend__arrival_done_fn done,
+                                   void *done_arg)
 {
     struct blend_field_errors errs;
     json_t *doc;
@@ -337,8 +349,15 @@ int blend__interaction_arrive(struct blend_app *app, json_t *body,
         return BLEND_EINVAL;
     }
     int64_t queue_id = json_integer_value(json_object_get(q, "id"));
-    rc = arrive(app, NULL, created, done, done_arg, doc, queue_id, channel, q);
+    rc = arrive(app, NULL, created, done, done_arg, doc, queue_id, channel, q, extra, extra_arg);
     return rc == BLEND_HTTP_PENDING || rc == BLEND_HTTP_DONE ? 0 : rc;
+}
+
+int blend__interaction_arrive(struct blend_app *app, json_t *body,
+                              blend__arrival_created_fn created, blend__arrival_done_fn done,
+                              void *done_arg)
+{
+    return blend__interaction_arrive_with(app, body, NULL, NULL, created, done, done_arg);
 }
 
 int blend__h_interaction_create(struct blend_http_req *req, void *arg)
@@ -357,6 +376,20 @@ int blend__h_interaction_create(struct blend_http_req *req, void *arg)
         blend__respond_field_errors(req, &errs);
         return BLEND_HTTP_DONE;
     }
+    /* Own skills must name skills that exist (the model checked the shape). */
+    struct blend_acd_skill_req reqs[BLEND_ACD_QUEUE_SKILLS_MAX];
+    uint8_t reqs_count;
+    char unknown[72] = "";
+    if (blend__routing_skills(app->routing, json_object_get(doc, "skills"), 0, reqs, &reqs_count,
+                              unknown, sizeof unknown) != 0) {
+        char path[96];
+        snprintf(path, sizeof path, "skills.%s", unknown);
+        blend_http_respond_error(req, 422, "validation_failed", "skills: no such skill",
+                                 json_pack("[{s:s, s:s}]", "path", path, "message",
+                                           "no such skill"));
+        json_decref(doc);
+        return BLEND_HTTP_DONE;
+    }
     enum blend_channel channel;
     json_t *qdoc = NULL;
     int64_t queue_id = queue_for(app, req, doc, &channel, &qdoc);
@@ -364,7 +397,7 @@ int blend__h_interaction_create(struct blend_http_req *req, void *arg)
         json_decref(doc);
         return BLEND_HTTP_DONE;
     }
-    return arrive(app, req, NULL, NULL, NULL, doc, queue_id, channel, qdoc);
+    return arrive(app, req, NULL, NULL, NULL, doc, queue_id, channel, qdoc, NULL, NULL);
 }
 
 int blend__h_interaction_routing(struct blend_http_req *req, void *arg)
@@ -488,6 +521,30 @@ int blend__h_interaction_action(struct blend_http_req *req, void *arg)
         blend__routing_refuse(req, rc);
         return BLEND_HTTP_DONE;
     }
+    if (ev.type == BLEND_ACD_EV_CONTACT_PRIORITY && ws.n < BLEND_ROUTING_STEP_WRITES_MAX) {
+        /* The row keeps the contact's own priority (a restart restores it) and every
+         * wallboard sees the change (contact.priority). */
+        struct blend_write *pw = blend_write_create();
+        struct blend_write_op *up =
+            pw ? blend_write_add(pw, BLEND_OP_UPDATE, &blend_res_interactions,
+                                 json_pack("{s:I}", "priority", (json_int_t)priority))
+               : NULL;
+        struct blend_write_op *evop =
+            up ? blend_write_add(pw, BLEND_OP_EVENT, NULL,
+                                 json_pack("{s:I, s:I}", "contact_id", (json_int_t)id, "priority",
+                                           (json_int_t)priority))
+               : NULL;
+        if (evop) {
+            up->id = id;
+            snprintf(evop->event_type, sizeof evop->event_type, "contact.priority");
+            snprintf(evop->subject, sizeof evop->subject, "interactions/%" PRId64, id);
+            ws.w[ws.n++] = pw;
+        } else {
+            blend_write_destroy(pw);
+            BLEND_LOG_WARN("routing", "priority of interaction %" PRId64 " not stored: no memory",
+                           id);
+        }
+    }
     json_t *view = blend__routing_contact_json(app->routing, id);
     if (!view) {
         view = json_pack("{s:I, s:s}", "interaction_id", (json_int_t)id, "state", "done");
@@ -576,9 +633,46 @@ int blend__connected_for(struct blend_app *app, struct blend_http_req *req, int6
     return 0;
 }
 
+/* The queue named `name` (its id in *out), or a 422 answered and BLEND_ENOENT. */
+static int transfer_queue_id(struct blend_app *app, struct blend_http_req *req, const char *name,
+                             int64_t *out)
+{
+    json_t *q;
+    if (blend_store_find(app->store, &blend_res_queues, "name", name, 0, &q) != 0) {
+        blend_http_respond_error(req, 422, "validation_failed", "queue: no such queue",
+                                 json_pack("[{s:s, s:s}]", "path", "queue", "message",
+                                           "no such queue"));
+        return BLEND_ENOENT;
+    }
+    *out = json_integer_value(json_object_get(q, "id"));
+    json_decref(q);
+    return 0;
+}
+
+/* Applies a transfer or move event and answers with the contact's routing view once durable. */
+static int transfer_apply(struct blend_app *app, struct blend_http_req *req, int64_t id,
+                          struct blend_acd_event *ev)
+{
+    struct blend_routing_writes ws = {.n = 0};
+    int rc = blend__routing_apply(app->routing, ev, &ws);
+    if (rc) {
+        blend__routing_refuse(req, rc);
+        return BLEND_HTTP_DONE;
+    }
+    json_t *view = blend__routing_contact_json(app->routing, id);
+    if (!view) {
+        view = json_pack("{s:I, s:s}", "interaction_id", (json_int_t)id, "state", "done");
+    }
+    return blend__routing_commit(app->routing, &ws, req, view, 200);
+}
+
 /* Blind transfer of a connected interaction: {"queue": name} joins that queue as a new stay,
  * {"agent_id": N} is offered to that agent first (then its queue), {"number": "..."} (phone
- * calls only) bridges the customer to an external number through the outbound trunk. */
+ * calls only) bridges the customer to an external number through the outbound trunk.
+ * An interaction still waiting or being offered (routing state) is moved instead
+ * (CONTACT_MOVE, docs/routing.md §Transfers): by a supervisor or an admin only (an agent gets
+ * 403), to a queue or to an agent; a number stays refused (409: not connected), a waiting call
+ * has nobody to bridge. */
 int blend__h_interaction_transfer(struct blend_http_req *req, void *arg)
 {
     struct blend_app *app = arg;
@@ -607,6 +701,24 @@ int blend__h_interaction_transfer(struct blend_http_req *req, void *arg)
         return BLEND_HTTP_DONE;
     }
     struct blend_acd_contact_view cv;
+    if (!number && blend_acd_contact(blend__routing_acd(app->routing), id, &cv) == 0 &&
+        cv.state != BLEND_CONTACT_CONNECTED) {
+        /* Waiting or offered: a supervisor's move. */
+        if (blend__principal(req)->role == BLEND_ROLE_AGENT) {
+            json_decref(body);
+            blend_http_respond_error(req, 403, "forbidden",
+                                     "only a supervisor or an admin may move an interaction "
+                                     "that is not connected",
+                                     NULL);
+            return BLEND_HTTP_DONE;
+        }
+        struct blend_acd_event mv = {.type = BLEND_ACD_EV_CONTACT_MOVE};
+        mv.u.move.contact = id;
+        mv.u.move.to_agent = to_agent;
+        int rc = queue ? transfer_queue_id(app, req, queue, &mv.u.move.to_queue) : 0;
+        json_decref(body);
+        return rc ? BLEND_HTTP_DONE : transfer_apply(app, req, id, &mv);
+    }
     if (blend__connected_for(app, req, id, &cv) != 0) {
         json_decref(body);
         return BLEND_HTTP_DONE;
@@ -633,28 +745,7 @@ int blend__h_interaction_transfer(struct blend_http_req *req, void *arg)
     ev.u.transfer.contact = id;
     ev.u.transfer.agent = cv.agent;
     ev.u.transfer.to_agent = to_agent;
-    if (queue) {
-        json_t *q;
-        if (blend_store_find(app->store, &blend_res_queues, "name", queue, 0, &q) != 0) {
-            json_decref(body);
-            blend_http_respond_error(req, 422, "validation_failed", "queue: no such queue",
-                                     json_pack("[{s:s, s:s}]", "path", "queue", "message",
-                                               "no such queue"));
-            return BLEND_HTTP_DONE;
-        }
-        ev.u.transfer.to_queue = json_integer_value(json_object_get(q, "id"));
-        json_decref(q);
-    }
+    int rc = queue ? transfer_queue_id(app, req, queue, &ev.u.transfer.to_queue) : 0;
     json_decref(body);
-    struct blend_routing_writes ws = {.n = 0};
-    int rc = blend__routing_apply(app->routing, &ev, &ws);
-    if (rc) {
-        blend__routing_refuse(req, rc);
-        return BLEND_HTTP_DONE;
-    }
-    json_t *view = blend__routing_contact_json(app->routing, id);
-    if (!view) {
-        view = json_pack("{s:I, s:s}", "interaction_id", (json_int_t)id, "state", "done");
-    }
-    return blend__routing_commit(app->routing, &ws, req, view, 200);
+    return rc ? BLEND_HTTP_DONE : transfer_apply(app, req, id, &ev);
 }

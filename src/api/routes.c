@@ -4,6 +4,7 @@
  * route added here and not documented fails `make test`.
  */
 #include "api/app_int.h"
+#include "api/chat.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -49,10 +50,23 @@ const struct blend_http_route blend__app_routes[] = {
     RESOURCE("queues", "queues", ALL, A, A, A),
     RESOURCE("flows", "flows", A | S | Q, A, A, A),
     RESOURCE("entry-points", "entry_points", ALL, A, A, A),
-    RESOURCE("contacts", "contacts", ALL, A | S | G, A | S | G, A),
+    /* Contacts: create and patch normalise identities (h_contacts.c, docs/contacts.md). */
+    {GET, "/api/v1/contacts", "contacts.list", ALL, blend__h_res_list},
+    {POST, "/api/v1/contacts", "contacts.create", A | S | G, blend__h_contact_create},
+    {GET, "/api/v1/contacts/{id}", "contacts.get", ALL, blend__h_res_get},
+    {PATCH, "/api/v1/contacts/{id}", "contacts.patch", A | S | G, blend__h_contact_patch},
+    {DELETE, "/api/v1/contacts/{id}", "contacts.delete", A, blend__h_res_delete},
+    {POST, "/api/v1/contacts/resolve", "contacts.resolve", A | S | G, blend__h_contact_resolve},
+    {POST, "/api/v1/contacts/{id}/merge", "contacts.merge", A | S, blend__h_contact_merge},
+    {POST, "/api/v1/contacts/merges/{merge_id}/undo", "contacts.merge_undo", A | S,
+     blend__h_contact_merge_undo},
+    {GET, "/api/v1/contacts/{id}/timeline", "contacts.timeline", ALL,
+     blend__h_contact_timeline},
     {GET, "/api/v1/interactions", "interactions.list", ALL, blend__h_res_list},
     {POST, "/api/v1/interactions", "interactions.create", A | S, blend__h_interaction_create},
     {GET, "/api/v1/interactions/{id}", "interactions.get", ALL, blend__h_res_get},
+    {PATCH, "/api/v1/interactions/{id}", "interactions.patch", A | S | G,
+     blend__h_interaction_patch},
     {GET, "/api/v1/interactions/{id}/routing", "interactions.routing", ALL,
      blend__h_interaction_routing},
     {POST, "/api/v1/interactions/{id}/accept", "interactions.accept", A | S | G,
@@ -65,7 +79,10 @@ const struct blend_http_route blend__app_routes[] = {
      blend__h_interaction_transfer},
     {POST, "/api/v1/interactions/{id}/recording", "interactions.recording", A | S | G,
      blend__h_interaction_recording},
+    {POST, "/api/v1/interactions/{id}/hold", "interactions.hold", A | S | G,
+     blend__h_interaction_hold},
     {POST, "/api/v1/calls", "calls.create", A | S | G, blend__h_click_to_call},
+    {GET, "/api/v1/calls", "calls.list", A | S, blend__h_calls_list},
     {POST, "/api/v1/interactions/{id}/party", "interactions.party.add", A | S | G,
      blend__h_party_add},
     {GET, "/api/v1/interactions/{id}/party", "interactions.party.get", A | S | G,
@@ -76,6 +93,22 @@ const struct blend_http_route blend__app_routes[] = {
      blend__h_party_drop},
     {POST, "/api/v1/interactions/{id}/party/complete", "interactions.party.complete", A | S | G,
      blend__h_party_complete},
+    {GET, "/api/v1/interactions/{id}/messages", "interactions.messages.list", ALL,
+     blend__h_messages_list},
+    {POST, "/api/v1/channels/{channel}/messages", "channels.messages", PUB,
+     blend__h_channel_inbound},
+    {POST, "/api/v1/channels/{channel}/status", "channels.status", PUB, blend__h_channel_status},
+    {POST, "/api/v1/interactions/{id}/messages", "interactions.messages.reply", A | S | G,
+     blend__h_messages_reply},
+    /* Web chat (chat.c, docs/chat-protocol.md): a plain GET describes the protocol, the same
+     * path upgrades to the visitors' WebSocket (public: visitors are not users). */
+    {GET, "/api/v1/chat", "chat.info", PUB, blend__h_chat_info},
+    {POST, "/api/v1/interactions/{id}/typing", "interactions.chat.typing", A | S | G,
+     blend__h_chat_typing},
+    {POST, "/api/v1/interactions/{id}/read", "interactions.chat.read", A | S | G,
+     blend__h_chat_read},
+    {GET, "/api/v1/interactions/{id}/chat", "interactions.chat.get", A | S | G,
+     blend__h_chat_view},
     {GET, "/api/v1/recordings", "recordings.list", A | S | Q, blend__h_res_list},
     {GET, "/api/v1/recordings/{id}", "recordings.get", A | S | Q, blend__h_res_get},
     {GET, "/api/v1/recordings/{id}/audio", "recordings.audio", A | S | Q,
@@ -96,6 +129,7 @@ const size_t blend__app_routes_count = sizeof blend__app_routes / sizeof blend__
 
 const struct blend_ws_endpoint blend__app_ws_endpoints[] = {
     {"/api/v1/events", blend__ws_open, blend__ws_message, blend__ws_close},
+    {"/api/v1/chat", blend__chat_ws_open, blend__chat_ws_message, blend__chat_ws_close},
 };
 const size_t blend__app_ws_endpoints_count =
     sizeof blend__app_ws_endpoints / sizeof blend__app_ws_endpoints[0];
@@ -158,6 +192,14 @@ void blend_app_routes_print(FILE *out)
     }
     roles_text(ALL, roles, sizeof roles);
     for (size_t i = 0; i < blend__app_ws_endpoints_count; i++) {
-        fprintf(out, "WS %s %s\n", blend__app_ws_endpoints[i].path, roles);
+        /* An endpoint whose path is also a GET route (the chat) is listed as that route. */
+        int is_route = 0;
+        for (size_t j = 0; j < blend__app_routes_count; j++) {
+            is_route |= blend__app_routes[j].method == GET &&
+                        strcmp(blend__app_routes[j].pattern, blend__app_ws_endpoints[i].path) == 0;
+        }
+        if (!is_route) {
+            fprintf(out, "WS %s %s\n", blend__app_ws_endpoints[i].path, roles);
+        }
     }
 }

@@ -282,6 +282,9 @@ static const char *effect_name(enum blend_acd_effect_type t)
     }
 }
 
+/* Event-log names of enum blend_acd_withdraw_reason (index = value). */
+static const char *const withdraw_names[] = {"", "taken", "abandoned", "unavailable", "moved"};
+
 static const char *overflow_name(enum blend_acd_overflow o)
 {
     static const char *const names[] = {"none", "queue", "voicemail", "callback"};
@@ -336,13 +339,17 @@ static json_t *effect_data(const struct blend_routing *r, const struct blend_acd
     case BLEND_ACD_FX_OVERFLOW:
         json_object_set_new(d, "to", json_string(overflow_name(f->overflow)));
         break;
-    case BLEND_ACD_FX_WITHDRAWN: {
-        static const char *const why[] = {"", "taken", "abandoned", "unavailable"};
-        json_object_set_new(d, "reason",
-                            json_string(f->withdraw >= 1 && f->withdraw <= 3 ? why[f->withdraw]
-                                                                             : "?"));
+    case BLEND_ACD_FX_QUEUED:
+        if (f->is_move) {
+            /* A supervisor's move: a new stay (restore takes its first join from here). */
+            json_object_set_new(d, "moved", json_true());
+        }
         break;
-    }
+    case BLEND_ACD_FX_WITHDRAWN:
+        json_object_set_new(d, "reason", json_string(f->withdraw >= 1 && f->withdraw <= 4
+                                                         ? withdraw_names[f->withdraw]
+                                                         : "?"));
+        break;
     default:
         break;
     }
@@ -626,6 +633,43 @@ static uint16_t skill_id(struct blend_routing *r, const char *name)
     return (uint16_t)++r->skills_count;
 }
 
+int blend__routing_skills(struct blend_routing *r, const json_t *map, int skip_unknown,
+                          struct blend_acd_skill_req *out, uint8_t *count, char *unknown,
+                          size_t unknown_len)
+{
+    struct blend_acd_skill_req reqs[BLEND_ACD_QUEUE_SKILLS_MAX];
+    uint8_t n = 0;
+    const char *name;
+    json_t *v;
+    if (json_is_object(map) && json_object_size(map) > BLEND_ACD_QUEUE_SKILLS_MAX) {
+        return BLEND_EINVAL;
+    }
+    json_object_foreach((json_t *)map, name, v)
+    {
+        json_t *row = NULL;
+        int known = blend_store_find(r->app->store, &blend_res_skills, "name", name, 0, &row) == 0;
+        json_decref(row);
+        json_int_t min = json_integer_value(v);
+        uint16_t sid = known ? skill_id(r, name) : 0;
+        if (!known || sid == 0 || min < 1 || min > 10) {
+            if (!skip_unknown) {
+                if (unknown) {
+                    snprintf(unknown, unknown_len, "%s", name);
+                }
+                return known && sid != 0 ? BLEND_EINVAL : BLEND_ENOENT;
+            }
+            BLEND_LOG_WARN("routing", "own skill \"%s\" left out: not a known skill", name);
+            continue;
+        }
+        reqs[n].skill = sid;
+        reqs[n].min_proficiency = (uint8_t)min;
+        n++;
+    }
+    memcpy(out, reqs, n * sizeof reqs[0]);
+    *count = n;
+    return 0;
+}
+
 static int64_t queue_id_by_name(struct blend_routing *r, const char *name)
 {
     json_t *q;
@@ -895,6 +939,8 @@ struct contact_hist {
     int32_t priority;
     int64_t customer;
     enum blend_channel channel;
+    uint8_t skills_count; /* the interaction's own skills (unknown names left out) */
+    struct blend_acd_skill_req skills[BLEND_ACD_QUEUE_SKILLS_MAX];
 };
 
 static int cmp_agent_last(const void *a, const void *b)
@@ -986,13 +1032,13 @@ static int effect_of_event(const struct blend_routing *r, const json_t *ev,
             f->overflow = (enum blend_acd_overflow)o;
         }
     }
-    static const char *const why[] = {"", "taken", "abandoned", "unavailable"};
     const char *reason = json_string_value(json_object_get(d, "reason"));
-    for (int w = 1; reason && w <= 3; w++) {
-        if (strcmp(reason, why[w]) == 0) {
+    for (int w = 1; reason && w <= 4; w++) {
+        if (strcmp(reason, withdraw_names[w]) == 0) {
             f->withdraw = (enum blend_acd_withdraw_reason)w;
         }
     }
+    f->is_move = json_is_true(json_object_get(d, "moved"));
     f->is_transfer = json_is_true(json_object_get(d, "transfer"));
     f->to_queue = json_integer_value(json_object_get(d, "to_queue_id"));
     f->to_agent = json_integer_value(json_object_get(d, "to_agent_id"));
@@ -1077,6 +1123,12 @@ static int collect_open(struct blend_routing *r, struct restore_set *rs)
                 h.customer = json_integer_value(json_object_get(row, "contact"));
                 h.connected = s == 2;
                 h.offered = s == 1;
+                /* Own skills: a name no longer among the skills is left out (and logged). */
+                if (blend__routing_skills(r, json_object_get(row, "skills"), 1, h.skills,
+                                          &h.skills_count, NULL, 0) != 0) {
+                    BLEND_LOG_WARN("routing", "interaction %" PRId64 ": own skills unreadable, "
+                                   "restored without them", h.contact);
+                }
                 if (blend__channel_parse(json_string_value(json_object_get(row, "channel")),
                                          &h.channel) != 0) {
                     continue;
@@ -1194,7 +1246,9 @@ static void fold_event(struct restore_set *rs, const json_t *ev)
     if (is_call) {
         c->sip_call = 1;
     } else if (strcmp(type, "contact.queued") == 0) {
-        if (c->first_wall == 0) {
+        if (c->first_wall == 0 || json_is_true(json_object_get(data, "moved"))) {
+            /* The first join, or a supervisor's move: a new stay starts here (a moved
+             * callback stays one). */
             c->first_wall = event_wall_ms(ev);
         }
         c->queue = json_integer_value(json_object_get(data, "queue_id"));
@@ -1328,6 +1382,8 @@ static void restore_contact(struct blend_routing *r, const struct contact_hist *
     cr->enqueued_ms = cr->enqueued_ms > now ? now : cr->enqueued_ms;
     cr->is_callback = c->is_callback;
     cr->agent = c->connected ? c->agent : 0;
+    cr->skills_count = c->skills_count;
+    memcpy(cr->skills, c->skills, sizeof cr->skills);
     if (c->offered) {
         /* The offer died with the process: say so, and the row waits again. */
         struct blend_write *w = blend_write_create();

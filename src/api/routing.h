@@ -51,6 +51,15 @@ void blend__routing_refuse(struct blend_http_req *req, int rc);
 /* Steps with nobody waiting (the writes are submitted unacknowledged). Returns the ACD's code. */
 int blend__routing_step_detached(struct blend_routing *r, struct blend_acd_event *ev);
 
+/* A contact's own skills: the JSON object {"skill-name": min 1..10} (or anything else: none)
+ * as ACD requirements in `out` (BLEND_ACD_QUEUE_SKILLS_MAX entries) and `count`. A name that is
+ * not a skill of the store: with skip_unknown it is left out and logged, else BLEND_ENOENT
+ * with the name copied into `unknown` (when not NULL). More than BLEND_ACD_QUEUE_SKILLS_MAX
+ * names or a minimum outside 1..10: BLEND_EINVAL. Outputs are written only on success. */
+BLEND_MUST_USE int blend__routing_skills(struct blend_routing *r, const json_t *map,
+                                         int skip_unknown, struct blend_acd_skill_req *out,
+                                         uint8_t *count, char *unknown, size_t unknown_len);
+
 /* Views for the API. */
 struct blend_acd *blend__routing_acd(struct blend_routing *r);
 json_t *blend__routing_agent_json(struct blend_routing *r, int64_t agent_id);

@@ -43,6 +43,10 @@ struct req {
     CURL *easy;
     CURLU *url;
     struct curl_slist *headers;
+    struct curl_slist *rcpt; /* MAIL (SMTP): the recipients */
+    char *upload;            /* MAIL (SMTP): the message, read by on_read */
+    size_t upload_len, upload_pos;
+    int mail;
     struct blend_buf answer;
     int write_rc; /* why the write callback refused bytes: BLEND_ELIMIT or BLEND_ENOMEM */
     uint64_t id;
@@ -143,6 +147,8 @@ static void req_free(struct req *r)
     curl_easy_cleanup(r->easy);
     curl_url_cleanup(r->url);
     curl_slist_free_all(r->headers);
+    curl_slist_free_all(r->rcpt);
+    blend_free(r->upload);
     blend_buf_deinit(&r->answer);
     blend_free(r);
 }
@@ -178,6 +184,8 @@ static int rc_of(const struct req *r, CURLcode res)
         return BLEND_ENOMEM;
     case CURLE_WRITE_ERROR:
         return r->write_rc ? r->write_rc : BLEND_EIO;
+    case CURLE_LOGIN_DENIED:
+        return BLEND_EAUTH;
     default:
         return BLEND_EIO;
     }
@@ -198,7 +206,8 @@ static void drain(struct blend_webclient *wc)
         curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&r);
         BLEND_ASSERT(r != NULL && r->easy == m->easy_handle);
         long status = 0;
-        if (res == CURLE_OK) {
+        if (res == CURLE_OK || r->mail) {
+            /* A mail server's refusal code tells a permanent failure from a passing one. */
             curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
         }
         int rc = rc_of(r, res);
@@ -392,7 +401,7 @@ static int is_text_clean(const char *s, size_t len_max)
 }
 
 /* Parses an http(s) URL with curl's parser. Returns an owned handle or NULL. */
-static CURLU *url_parse(const char *text)
+static CURLU *url_parse(const char *text, int mail)
 {
     if (strnlen(text, BLEND_WEBCLIENT_URL_BYTES_MAX + 1) > BLEND_WEBCLIENT_URL_BYTES_MAX) {
         return NULL;
@@ -404,7 +413,9 @@ static CURLU *url_parse(const char *text)
     char *scheme = NULL;
     if (curl_url_set(u, CURLUPART_URL, text, 0) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-        (strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0)) {
+        (mail ? strcasecmp(scheme, "imap") != 0 && strcasecmp(scheme, "imaps") != 0 &&
+                    strcasecmp(scheme, "smtp") != 0 && strcasecmp(scheme, "smtps") != 0
+              : strcasecmp(scheme, "http") != 0 && strcasecmp(scheme, "https") != 0)) {
         curl_free(scheme);
         curl_url_cleanup(u);
         return NULL;
@@ -413,10 +424,57 @@ static CURLU *url_parse(const char *text)
     return u;
 }
 
+/* A MAIL request's own fields (the common ones are checked by check_request). */
+static int check_mail(const struct blend_webclient_request *r)
+{
+    const char *scheme_end = strstr(r->url, "://");
+    int smtp = scheme_end && strncasecmp(r->url, "smtp", 4) == 0;
+    if (r->content_type || (r->username && !is_text_clean(r->username, 256)) ||
+        (r->password && !is_text_clean(r->password, 256))) {
+        return BLEND_EINVAL;
+    }
+    if (!smtp) {
+        /* IMAP: a command (or none), no body, no envelope. */
+        return r->body_len == 0 && !r->mail_from && !r->rcpt &&
+                       (!r->custom_request || is_text_clean(r->custom_request, 1024))
+                   ? 0
+                   : BLEND_EINVAL;
+    }
+    if (r->custom_request || !r->mail_from || !r->rcpt || !r->rcpt[0] || r->body_len == 0 ||
+        !is_text_clean(r->mail_from, 320) || strpbrk(r->mail_from, "<>")) {
+        return BLEND_EINVAL;
+    }
+    for (const char *const *a = r->rcpt; *a; a++) {
+        if (!**a || !is_text_clean(*a, 320) || strpbrk(*a, "<>")) {
+            return BLEND_EINVAL;
+        }
+    }
+    return 0;
+}
+
 static int check_request(const struct blend_webclient_request *r, int *is_post)
 {
     if (!r->method || !r->url || (!r->body && r->body_len > 0)) {
         return BLEND_EINVAL;
+    }
+    if (strcmp(r->method, "MAIL") == 0) {
+        *is_post = 0;
+        if (r->timeout_ms < 1 || r->timeout_ms > BLEND_WEBCLIENT_TIMEOUT_MS_MAX ||
+            r->body_len > BLEND_WEBCLIENT_MAIL_BYTES_MAX ||
+            r->response_bytes_max > BLEND_WEBCLIENT_MAIL_BYTES_MAX) {
+            return BLEND_EINVAL;
+        }
+        return check_mail(r);
+    }
+    if (r->username || r->password || r->custom_request || r->mail_from || r->rcpt) {
+        return BLEND_EINVAL; /* mail fields on an HTTP request */
+    }
+    int n = 0;
+    for (const char *const *x = r->headers; x && *x; x++, n++) {
+        const char *colon = strchr(*x, ':');
+        if (n == 8 || !colon || colon == *x || !is_text_clean(*x, 1024)) {
+            return BLEND_EINVAL; /* CR/LF would inject headers */
+        }
     }
     *is_post = strcmp(r->method, "POST") == 0;
     if (!*is_post && strcmp(r->method, "GET") != 0) {
@@ -435,6 +493,56 @@ static int check_request(const struct blend_webclient_request *r, int *is_post)
         return BLEND_EINVAL; /* CR/LF would inject headers */
     }
     return 0;
+}
+
+static size_t on_read(char *buf, size_t size, size_t n, void *arg)
+{
+    struct req *q = arg;
+    size_t left = q->upload_len - q->upload_pos, want = size * n;
+    size_t k = left < want ? left : want;
+    memcpy(buf, q->upload + q->upload_pos, k);
+    q->upload_pos += k;
+    return k;
+}
+
+/* A MAIL request's options (after the common ones). */
+static CURLcode mail_setup(struct req *q, const struct blend_webclient_request *r)
+{
+    CURL *e = q->easy;
+    CURLcode c = curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "imap,imaps,smtp,smtps");
+    c = c ? c : curl_easy_setopt(e, CURLOPT_USE_SSL, r->require_tls ? (long)CURLUSESSL_ALL
+                                                                     : (long)CURLUSESSL_NONE);
+    if (r->username) {
+        c = c ? c : curl_easy_setopt(e, CURLOPT_USERNAME, r->username);
+    }
+    if (r->password) {
+        c = c ? c : curl_easy_setopt(e, CURLOPT_PASSWORD, r->password);
+    }
+    if (r->custom_request) {
+        c = c ? c : curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, r->custom_request);
+    }
+    if (!r->mail_from) {
+        return c;
+    }
+    for (const char *const *a = r->rcpt; *a && c == CURLE_OK; a++) {
+        struct curl_slist *more = curl_slist_append(q->rcpt, *a);
+        if (!more) {
+            return CURLE_OUT_OF_MEMORY;
+        }
+        q->rcpt = more;
+    }
+    q->upload = blend_malloc(r->body_len);
+    if (!q->upload) {
+        return CURLE_OUT_OF_MEMORY;
+    }
+    memcpy(q->upload, r->body, r->body_len);
+    q->upload_len = r->body_len;
+    c = c ? c : curl_easy_setopt(e, CURLOPT_MAIL_FROM, r->mail_from);
+    c = c ? c : curl_easy_setopt(e, CURLOPT_MAIL_RCPT, q->rcpt);
+    c = c ? c : curl_easy_setopt(e, CURLOPT_UPLOAD, 1L);
+    c = c ? c : curl_easy_setopt(e, CURLOPT_READFUNCTION, on_read);
+    c = c ? c : curl_easy_setopt(e, CURLOPT_READDATA, q);
+    return c ? c : curl_easy_setopt(e, CURLOPT_INFILESIZE_LARGE, (curl_off_t)r->body_len);
 }
 
 /* Sets the easy handle's options. Returns the first failing curl code. */
@@ -458,6 +566,10 @@ static CURLcode req_setup(struct req *q, const struct blend_webclient_request *r
     c = c ? c : curl_easy_setopt(e, CURLOPT_PROXY, ""); /* no proxy from the environment */
     c = c ? c : curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)max);
     c = c ? c : curl_easy_setopt(e, CURLOPT_USERAGENT, "blend/" BLEND_VERSION);
+    if (q->mail) {
+        c = c ? c : curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)0);
+        return c ? c : mail_setup(q, r);
+    }
     if (is_post) {
         c = c ? c : curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)r->body_len);
         c = c ? c : curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, r->body_len ? r->body : "");
@@ -480,6 +592,15 @@ static int headers_build(struct req *q, const struct blend_webclient_request *r)
         if (!more) {
             curl_slist_free_all(h);
             h = NULL;
+        }
+    }
+    for (const char *const *x = r->headers; h && x && *x; x++) {
+        struct curl_slist *more = curl_slist_append(h, *x);
+        if (!more) {
+            curl_slist_free_all(h);
+            h = NULL;
+        } else {
+            h = more;
         }
     }
     q->headers = h;
@@ -505,7 +626,8 @@ int blend__webclient_send(struct blend_webclient *wc, const struct blend_webclie
     if (!q) {
         return BLEND_ENOMEM;
     }
-    q->url = url_parse(r->url);
+    q->mail = strcmp(r->method, "MAIL") == 0;
+    q->url = url_parse(r->url, q->mail);
     if (!q->url) {
         rc = BLEND_EINVAL; /* also on no memory: curl's URL API does not tell them apart */
         goto fail;
@@ -582,7 +704,7 @@ static void parts_free(struct url_parts *p)
 static int parts_get(const char *text, struct url_parts *p)
 {
     memset(p, 0, sizeof *p);
-    CURLU *u = url_parse(text);
+    CURLU *u = url_parse(text, 0);
     if (!u) {
         return -1;
     }

@@ -29,6 +29,8 @@
  * answer fails with BLEND_ELIMIT rather than growing a buffer without bound. */
 #define BLEND_WEBCLIENT_RESPONSE_BYTES_DEFAULT (64 * 1024)
 #define BLEND_WEBCLIENT_RESPONSE_BYTES_MAX (4 * 1024 * 1024)
+/* Largest message a MAIL request sends or receives (the email channel's own limit, 32 MiB). */
+#define BLEND_WEBCLIENT_MAIL_BYTES_MAX (32 * 1024 * 1024)
 /* Largest request body (a webhook's event JSON) and longest URL. */
 #define BLEND_WEBCLIENT_BODY_BYTES_MAX (1024 * 1024)
 #define BLEND_WEBCLIENT_URL_BYTES_MAX 2048
@@ -45,20 +47,39 @@
 struct blend_webclient;
 
 struct blend_webclient_request {
-    const char *method;        /* "GET" or "POST" */
-    const char *url;           /* http:// or https:// only; BLEND_WEBCLIENT_URL_BYTES_MAX */
+    const char *method;        /* "GET", "POST", or "MAIL" (below) */
+    const char *url;           /* http:// or https:// (imap[s]/smtp[s] for MAIL);
+                                  BLEND_WEBCLIENT_URL_BYTES_MAX */
     const char *content_type;  /* POST only, e.g. "application/json"; NULL sends none */
     const void *body;          /* POST only; copied by send() */
     size_t body_len;           /* at most BLEND_WEBCLIENT_BODY_BYTES_MAX; GET must have 0 */
     int timeout_ms;            /* the whole request, connection included: 1..30000 */
     size_t response_bytes_max; /* larger answers fail with BLEND_ELIMIT; 0 = 64 KiB */
+    /* More request headers, "Name: value" lines (NULL-terminated, at most 8, no control
+     * characters), e.g. an Authorization or a signature; NULL for none. */
+    const char *const *headers;
+    /* MAIL (the email channel): one IMAP command or one SMTP send. url is imap://, imaps://,
+     * smtp:// or smtps://; username / password log in (NULL: none). IMAP: custom_request is the
+     * command ("UID SEARCH UID 5:*", "UID STORE 5 +FLAGS (\Seen)"; control characters refused),
+     * NULL fetches what the URL names (";UID=5": the raw message); the answer is what the server
+     * sent back (untagged lines, or the message). SMTP: mail_from and rcpt (NULL-terminated, at
+     * least one; addresses without control characters or angle brackets) and body = the whole
+     * message, uploaded. require_tls: STARTTLS is required on imap:// and smtp:// (the s-schemes
+     * are TLS from the start). */
+    const char *username, *password;
+    const char *custom_request;
+    const char *mail_from;
+    const char *const *rcpt;
+    int require_tls;
 };
 
 /* The outcome of one request. rc: 0 when an HTTP answer arrived, whatever its status (the caller
  * decides what a 404 or 500 means); BLEND_ETIMEDOUT when timeout_ms passed first; BLEND_EIO for
  * connection, TLS and protocol errors; BLEND_ELIMIT for an answer over response_bytes_max;
  * BLEND_ENOMEM; BLEND_ECLOSED when the client was destroyed first. status is the HTTP status
- * (0 when rc != 0). body (borrowed, valid during the call only, NUL-terminated after len bytes)
+ * (0 when rc != 0). MAIL: rc 0 when the command or the send succeeded, BLEND_EAUTH when the
+ * login was refused, BLEND_EIO when the server refused (status: its last reply code, e.g. SMTP
+ * 550 or 451, 0 when it never answered) or the connection failed. body (borrowed, valid during the call only, NUL-terminated after len bytes)
  * holds the answer when rc == 0, else it is "" with len 0. The callback may send, cancel and
  * destroy on this client. */
 typedef void blend_webclient_cb(void *arg, uint64_t token, int rc, int status, const char *body,

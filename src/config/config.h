@@ -77,6 +77,27 @@ struct blend_config {
     char ivr_tts_command[BLEND_PATH_BYTES_MAX];         /* espeak-ng */
     int ivr_tts_wpm;                                    /* 80..400 */
     char ivr_http_allow[BLEND_CONFIG_URL_BYTES_MAX];    /* URL prefixes; "" = none */
+    /* The email channel (docs/email.md); email_imap_url "" = off. */
+    char email_imap_url[BLEND_CONFIG_URL_BYTES_MAX];
+    char email_username[BLEND_SIP_TRUNK_CRED_BYTES_MAX];
+    char email_password[BLEND_SIP_TRUNK_CRED_BYTES_MAX];
+    int email_poll_s; /* 1..3600 */
+    char email_queue[BLEND_SIP_TRUNK_CRED_BYTES_MAX];
+    char email_smtp_url[BLEND_CONFIG_URL_BYTES_MAX];
+    char email_smtp_username[BLEND_SIP_TRUNK_CRED_BYTES_MAX];
+    char email_smtp_password[BLEND_SIP_TRUNK_CRED_BYTES_MAX];
+    char email_from[BLEND_SIP_TRUNK_CRED_BYTES_MAX];
+    char email_from_name[BLEND_SIP_TRUNK_CRED_BYTES_MAX];
+    int email_starttls; /* 0 no, 1 yes */
+    /* The webhook channel (SMS, social; docs/webhooks.md); webhook_secret "" = off. */
+    char webhook_secret[BLEND_SIP_TRUNK_CRED_BYTES_MAX];
+    char webhook_provider_url[BLEND_CONFIG_URL_BYTES_MAX];
+    char webhook_provider_token[BLEND_SIP_TRUNK_CRED_BYTES_MAX];
+    char webhook_sms_queue[BLEND_SIP_TRUNK_CRED_BYTES_MAX];
+    char webhook_social_queue[BLEND_SIP_TRUNK_CRED_BYTES_MAX];
+    int webhook_country_code; /* 1..999 */
+    /* The web chat (docs/chat-protocol.md): origins allowed besides the server's own. */
+    char chat_allowed_origins[BLEND_CONFIG_URL_BYTES_MAX];
     enum blend_log_level log_level;                     /* DEBUG..ERROR */
     char tls_cert[BLEND_PATH_BYTES_MAX];                /* PEM file; "" = no TLS */
     char tls_key[BLEND_PATH_BYTES_MAX];                 /* PEM file; "" = no TLS */

@@ -335,6 +335,17 @@ static void load_vars(struct ctx *c, const json_t *o, struct blend_ivr_node *n)
                 err(c, field, "priority must be an integer");
                 continue;
             }
+            /* skills: the caller's own required skills (blend_ivr_skills_parse). */
+            struct blend_ivr_skill sk[BLEND_IVR_SKILLS_MAX];
+            size_t sk_count;
+            if (strcmp(key, "skills") == 0 &&
+                (!json_is_string(v) ||
+                 blend_ivr_skills_parse(json_string_value(v), sk, &sk_count) != 0)) {
+                err(c, field,
+                    "skills must be a comma-separated list of name[:min] (min 1..10, at most 8 "
+                    "skills), e.g. \"vip:5,korean:3\"");
+                continue;
+            }
             if (get_value(c, field, v, a->value, sizeof a->value)) {
                 memcpy(a->var, key, strlen(key) + 1);
                 n->sets_count++;

@@ -8,9 +8,11 @@
  * blend_resources[].
  */
 #include "model/flow.h"
+#include "model/identity.h"
 #include "model/model.h"
 #include "tz/tz.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -37,8 +39,9 @@ static int check_name(const json_t *value, char *err, size_t errlen)
 }
 
 /* SIP extensions: digits only, so they can be dialled from any phone. */
-/* A relaxation step's requirement: {"skill-name": min_proficiency 1..10, ...}, at most 8
- * skills (the routing engine's BLEND_ACD_QUEUE_SKILLS_MAX). */
+/* A relaxation step's requirement, or an interaction's own skills: {"skill-name":
+ * min_proficiency 1..10, ...}, at most 8 skills (the routing engine's
+ * BLEND_ACD_QUEUE_SKILLS_MAX). */
 static int check_skill_map(const json_t *value, char *err, size_t errlen)
 {
     if (json_object_size(value) > 8) {
@@ -737,11 +740,53 @@ static const struct blend_field contacts_fields[] = {
      .column = "consent_sms",
      .type = BLEND_FT_BOOL,
      .default_json = "false"},
+    /* Do-not-contact per channel (do_not_call is voice's); editing any consent or
+     * do-not-contact flag through the API is audited with old and new values. Their default
+     * (false) is the schema's (migration 006), so documents written before them stay valid. */
+    {.name = "do_not_email", .column = "do_not_email", .type = BLEND_FT_BOOL},
+    {.name = "do_not_sms", .column = "do_not_sms", .type = BLEND_FT_BOOL},
+    {.name = "do_not_social", .column = "do_not_social", .type = BLEND_FT_BOOL},
+    /* Set by a merge (POST /api/v1/contacts/{id}/merge): the contact this one now lives in. */
+    {.name = "merged_into",
+     .column = "merged_into",
+     .type = BLEND_FT_INT,
+     .flags = BLEND_FF_READ_ONLY | BLEND_FF_NULLABLE,
+     .min = 1,
+     .max = INT64_MAX},
     {.name = "identities",
      .column = NULL,
      .type = BLEND_FT_CHILDREN,
      .child = &res_contact_identities},
 };
+
+/* Every identity is stored in its canonical form (model/identity.h), so that one address is one
+ * customer: the API normalises what clients send before validation; anything else writing
+ * contacts (provisioning) must send canonical values, and a value that is not gets the reason or
+ * its canonical spelling. */
+static void check_contact_doc(const json_t *doc, int is_create, struct blend_field_errors *errs)
+{
+    (void)is_create;
+    const json_t *list = json_object_get(doc, "identities");
+    for (size_t i = 0; i < json_array_size(list); i++) {
+        const json_t *item = json_array_get(list, i);
+        const char *kind_name = json_string_value(json_object_get(item, "kind"));
+        const json_t *v = json_object_get(item, "value");
+        enum blend_identity_kind kind;
+        if (!json_is_string(v) || blend_identity_kind_parse(kind_name, &kind) != 0) {
+            continue; /* field validation already reported it */
+        }
+        char path[64];
+        snprintf(path, sizeof path, "identities[%zu].value", i);
+        char out[BLEND_IDENTITY_BYTES_MAX + 1];
+        char err[BLEND_IDENTITY_ERR_BYTES];
+        if (blend_identity_normalize(kind, json_string_value(v), json_string_length(v), 0, out,
+                                     sizeof out, err, sizeof err) != 0) {
+            blend_field_errors_add(errs, path, "%s", err);
+        } else if (strcmp(out, json_string_value(v)) != 0) {
+            blend_field_errors_add(errs, path, "not in canonical form: write \"%s\"", out);
+        }
+    }
+}
 
 const struct blend_resource blend_res_contacts = {
     .name = "contacts",
@@ -751,6 +796,7 @@ const struct blend_resource blend_res_contacts = {
     .fields = contacts_fields,
     .fields_count = COUNT(contacts_fields),
     .is_versioned = 1,
+    .check_doc = check_contact_doc,
 };
 
 static const struct blend_field interactions_fields[] = {
@@ -822,6 +868,14 @@ static const struct blend_field interactions_fields[] = {
      .type = BLEND_FT_ENUM,
      .flags = BLEND_FF_NULLABLE,
      .values = interaction_kinds},
+    /* The contact's own required skills, {"skill-name": min_proficiency 1..10}, at most 8
+     * (BLEND_ACD_QUEUE_SKILLS_MAX), combined with its queue's requirement by routing
+     * (docs/routing.md §Queues and eligibility); NULL when none. */
+    {.name = "skills",
+     .column = "skills",
+     .type = BLEND_FT_JSON,
+     .flags = BLEND_FF_NULLABLE,
+     .check = check_skill_map},
 };
 
 const struct blend_resource blend_res_interactions = {
@@ -835,6 +889,9 @@ const struct blend_resource blend_res_interactions = {
 };
 
 /* A message body may exceed BLEND_FIELD_STRING_BYTES_MAX: the descriptor's max wins. */
+static const char *const message_states[] = {"received", "queued", "sent", "delivered", "failed",
+                                             NULL};
+
 static const struct blend_field messages_fields[] = {
     {.name = "interaction",
      .column = "interaction_id",
@@ -852,6 +909,44 @@ static const struct blend_field messages_fields[] = {
      .type = BLEND_FT_STRING,
      .flags = BLEND_FF_PII,
      .max = 65536},
+    /* Email (docs/email.md): subject, Message-ID, where it was fetched from (unique), what the
+     * parser read (meta), and for replies the sending state and its retries. */
+    {.name = "subject",
+     .column = "subject",
+     .type = BLEND_FT_STRING,
+     .flags = BLEND_FF_NULLABLE | BLEND_FF_PII,
+     .max = 998},
+    {.name = "message_id",
+     .column = "message_id",
+     .type = BLEND_FT_STRING,
+     .flags = BLEND_FF_NULLABLE,
+     .max = 998},
+    {.name = "source",
+     .column = "source",
+     .type = BLEND_FT_STRING,
+     .flags = BLEND_FF_NULLABLE | BLEND_FF_UNIQUE,
+     .max = 256},
+    {.name = "meta",
+     .column = "meta",
+     .type = BLEND_FT_JSON,
+     .flags = BLEND_FF_PII,
+     .default_json = "{}"},
+    {.name = "state",
+     .column = "state",
+     .type = BLEND_FT_ENUM,
+     .flags = BLEND_FF_NULLABLE,
+     .values = message_states},
+    {.name = "attempts",
+     .column = "attempts",
+     .type = BLEND_FT_INT,
+     .min = 0,
+     .max = 1000000,
+     .default_json = "0"},
+    {.name = "next_attempt_at",
+     .column = "next_attempt_at",
+     .type = BLEND_FT_STRING,
+     .flags = BLEND_FF_NULLABLE,
+     .max = 40},
 };
 
 const struct blend_resource blend_res_messages = {

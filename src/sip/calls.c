@@ -2199,6 +2199,38 @@ static void cmd_play(struct call *c, struct blend__sip_call_cmd_data *d)
     c->play_tag = d->tag;
 }
 
+/* Hold from the host (the agent desktop's hold button): as if the bridged phone had held — the
+ * customer is re-INVITEd sendonly and hears music on hold, nothing of the agent side reaches
+ * it; resume undoes it. A hold or resume from the phone itself later takes over. */
+static void cmd_hold(struct call *c, bool on)
+{
+    if (!c->bridged || !c->bridged->winner || !c->answered) {
+        BLEND_LOG_INFO("sip", "call %llu: %s ignored: no agent bridged",
+                       (unsigned long long)c->id, on ? "hold" : "resume");
+        return;
+    }
+    if (c->agent_held == on) {
+        return;
+    }
+    c->agent_held = on;
+    blend__sip_relay_hold(c->relay, BLEND__SIP_AGENT, on);
+    enum sdp_dir mirror = on ? SDP_SENDONLY : SDP_SENDRECV;
+    if (!on && c->cust_held) {
+        mirror = c->cust_dir; /* the customer's own hold stays */
+    }
+    if (c->cust_dir != mirror) {
+        c->cust_dir = mirror;
+        other_modify(c, BLEND__SIP_CUSTOMER);
+    }
+    struct blend_sip_event ev;
+    ev_init(&ev, on ? BLEND_SIP_EV_CALL_HELD : BLEND_SIP_EV_CALL_RESUMED, c, c->bridged->agent_id);
+    str_ncpy(ev.leg, leg_name(c->bridged), sizeof(ev.leg));
+    str_ncpy(ev.cause, "command", sizeof(ev.cause));
+    BLEND_LOG_INFO("sip", "call %llu: %s by command", (unsigned long long)c->id,
+                   on ? "held" : "resumed");
+    c->cs->emit(&ev, c->cs->emit_arg);
+}
+
 static void cmd_moh(struct call *c, bool on)
 {
     if (!c->answered) {
@@ -2318,6 +2350,9 @@ void blend__sip_calls_command(struct blend__sip_calls *cs, enum blend__sip_call_
         return;
     case BLEND__SIP_CALL_REPLACE:
         cmd_replace(c, d->other_call);
+        return;
+    case BLEND__SIP_CALL_HOLD:
+        cmd_hold(c, d->code != 0);
         return;
     case BLEND__SIP_CALL_REFER_FAIL:
         if (!c->referrer) {

@@ -383,6 +383,12 @@ BLEND_MUST_USE int blend_sip_call_unbridge_agent(struct blend_sip *sip, uint64_t
  * (ended, a party or another transfer started) the phone gets NOTIFY 481 instead and nothing
  * moves. */
 BLEND_MUST_USE int blend_sip_call_replace(struct blend_sip *sip, uint64_t call, uint64_t consult);
+/* on = 1: Blend holds the call for the bridged agent (the desktop's hold button): the customer
+ * is re-INVITEd sendonly and hears music on hold (moh_path, else silence), nothing from the
+ * agent side reaches it; on = 0 resumes (sendrecv, unless the customer holds itself). CALL_HELD
+ * / CALL_RESUMED (leg "agent", cause "command") follow a change; ignored without a bridged
+ * agent, or when already so. A hold or resume from the phone later takes over. */
+BLEND_MUST_USE int blend_sip_call_hold(struct blend_sip *sip, uint64_t call, int on);
 /* Ends the pending REFER of the call's bridged phone with a final NOTIFY carrying code
  * (300..699): the transfer is refused, the agent stays with the customer. Ignored without one. */
 BLEND_MUST_USE int blend_sip_call_refer_fail(struct blend_sip *sip, uint64_t call, int code);

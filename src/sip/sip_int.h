@@ -222,7 +222,8 @@ enum blend__sip_call_cmd {
     BLEND__SIP_CALL_VOICEMAIL_START,
     BLEND__SIP_CALL_REPLACE,
     BLEND__SIP_CALL_REFER_FAIL,
-    BLEND__SIP_CALL_CMD_LAST = BLEND__SIP_CALL_REFER_FAIL,
+    BLEND__SIP_CALL_HOLD,
+    BLEND__SIP_CALL_CMD_LAST = BLEND__SIP_CALL_HOLD,
 };
 struct blend__sip_call_cmd_data {
     uint64_t call;

@@ -881,6 +881,11 @@ int blend_sip_call_replace(struct blend_sip *sip, uint64_t call, uint64_t consul
     return push(sip, CMD_CALL_BASE + (int)BLEND__SIP_CALL_REPLACE, d);
 }
 
+int blend_sip_call_hold(struct blend_sip *sip, uint64_t call, int on)
+{
+    return call_push(sip, BLEND__SIP_CALL_HOLD, call, 0, on ? 1 : 0, 0, NULL);
+}
+
 int blend_sip_call_refer_fail(struct blend_sip *sip, uint64_t call, int code)
 {
     if (code < 300 || code > 699) {

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 int blend_store_get(struct blend_store *s, const struct blend_resource *res, int64_t id,
@@ -94,6 +95,27 @@ static const struct blend_field *query_field(const struct blend_resource *res, c
         return NULL;
     }
     return f;
+}
+
+int blend_store_find_first(struct blend_store *s, const struct blend_resource *res,
+                           const char *field, const char *value, json_t **doc_out)
+{
+    BLEND_ASSERT(s && res && doc_out);
+    struct blend_list_query q = {.limit = 1, .filter_field = field, .filter_value = value};
+    json_t *items = NULL;
+    int64_t next = 0;
+    int rc = blend_store_list(s, res, &q, &items, &next);
+    if (rc) {
+        return rc;
+    }
+    json_t *doc = json_array_get(items, 0);
+    if (!doc) {
+        json_decref(items);
+        return BLEND_ENOENT;
+    }
+    *doc_out = json_incref(doc);
+    json_decref(items);
+    return 0;
 }
 
 int blend_store_find(struct blend_store *s, const struct blend_resource *res, const char *field,
@@ -310,6 +332,66 @@ int blend_store_list(struct blend_store *s, const struct blend_resource *res,
     return 0;
 }
 
+/* The WHERE clause of blend_store_list_newest: "col IN (?,...)", the keyset bound, the order. */
+static int newest_where(const struct blend_field *f, size_t values_count, int has_before,
+                        struct blend_buf *b)
+{
+    int rc = blend_buf_printf(b, "WHERE t.\"%s\" IN (", f->column);
+    for (size_t i = 0; rc == 0 && i < values_count; i++) {
+        rc = blend_buf_appends(b, i ? ",?" : "?");
+    }
+    rc = rc ? rc : blend_buf_appends(b, ")");
+    if (rc == 0 && has_before) {
+        rc = blend_buf_appends(b, " AND (t.created_at, t.id) < (?, ?)");
+    }
+    return rc ? rc : blend_buf_appends(b, " ORDER BY t.created_at DESC, t.id DESC LIMIT ?");
+}
+
+int blend_store_list_newest(struct blend_store *s, const struct blend_resource *res,
+                            const char *field, const int64_t *values, size_t values_count,
+                            const char *before_created_at, int64_t before_id, int limit,
+                            json_t **items_out, int *has_more_out)
+{
+    BLEND_ASSERT(s && res && res->is_versioned && field && items_out && has_more_out);
+    const struct blend_field *f = query_field(res, field);
+    int is_id = f && (f->type == BLEND_FT_INT ||
+                      (f->type == BLEND_FT_REF && !blend__store_key_field(f->ref)));
+    if (!is_id || (f->flags & (BLEND_FF_WRITE_ONLY | BLEND_FF_INTERNAL)) || !values ||
+        values_count < 1 || values_count > BLEND_STORE_IN_VALUES_MAX || limit < 1 ||
+        limit > BLEND_API_PAGE_MAX) {
+        return BLEND_EINVAL;
+    }
+    struct blend_buf b;
+    blend_buf_init(&b, BLEND__STORE_SQL_BYTES_MAX);
+    sqlite3_stmt *st = NULL;
+    int rc = newest_where(f, values_count, before_created_at != NULL, &b);
+    rc = rc ? rc : blend__store_select_rows(s->rdb, res, b.data, 0, &st);
+    blend_buf_deinit(&b);
+    if (rc != 0) {
+        return rc;
+    }
+    int idx = 1;
+    for (size_t i = 0; i < values_count; i++) {
+        sqlite3_bind_int64(st, idx++, values[i]);
+    }
+    if (before_created_at) {
+        sqlite3_bind_text(st, idx++, before_created_at, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_int64(st, idx++, before_id);
+    }
+    sqlite3_bind_int(st, idx, limit + 1);
+    json_t *items = json_array();
+    int64_t next = 0;
+    rc = items ? collect(s, st, res, limit, items, &next) : BLEND_ENOMEM;
+    sqlite3_finalize(st);
+    if (rc != 0) {
+        json_decref(items);
+        return rc;
+    }
+    *items_out = items;
+    *has_more_out = next != 0;
+    return 0;
+}
+
 /* ---- Event log and audit log ---------------------------------------------------------------- */
 
 static json_t *text_json(sqlite3_stmt *st, int col)
@@ -380,23 +462,28 @@ int64_t blend_store_last_seq(struct blend_store *s)
     return seq;
 }
 
-int blend_store_audit_list(struct blend_store *s, int64_t after_id, int limit, json_t **items_out,
-                           int64_t *next_after_out)
+/* A page of the audit log: ids above `bound` oldest first, or (desc) below it newest first
+ * (bound 0: from the newest). */
+static int audit_page(struct blend_store *s, int desc, int64_t bound, int limit,
+                      json_t **items_out, int64_t *next_out)
 {
-    BLEND_ASSERT(s && items_out && next_after_out);
-    if (limit < 1 || limit > BLEND_API_PAGE_MAX || after_id < 0) {
+    BLEND_ASSERT(s && items_out && next_out);
+    if (limit < 1 || limit > BLEND_API_PAGE_MAX || bound < 0) {
         return BLEND_EINVAL;
     }
     sqlite3_stmt *st = NULL;
     int rc = blend__store_prepare(s->rdb,
-                                  "SELECT id, ts, actor_id, actor, source, action, resource, "
-                                  "resource_id, detail FROM audit_log WHERE id > ? "
-                                  "ORDER BY id LIMIT ?",
+                                  desc ? "SELECT id, ts, actor_id, actor, source, action, "
+                                         "resource, resource_id, detail FROM audit_log WHERE "
+                                         "id < ? ORDER BY id DESC LIMIT ?"
+                                       : "SELECT id, ts, actor_id, actor, source, action, "
+                                         "resource, resource_id, detail FROM audit_log WHERE "
+                                         "id > ? ORDER BY id LIMIT ?",
                                   &st);
     if (rc != 0) {
         return rc;
     }
-    sqlite3_bind_int64(st, 1, after_id);
+    sqlite3_bind_int64(st, 1, desc && bound == 0 ? INT64_MAX : bound);
     sqlite3_bind_int(st, 2, limit + 1);
     json_t *items = json_array();
     int step = SQLITE_DONE, count = 0;
@@ -429,6 +516,18 @@ int blend_store_audit_list(struct blend_store *s, int64_t after_id, int limit, j
         return rc;
     }
     *items_out = items;
-    *next_after_out = next;
+    *next_out = next;
     return 0;
+}
+
+int blend_store_audit_list(struct blend_store *s, int64_t after_id, int limit, json_t **items_out,
+                           int64_t *next_after_out)
+{
+    return audit_page(s, 0, after_id, limit, items_out, next_after_out);
+}
+
+int blend_store_audit_list_desc(struct blend_store *s, int64_t before_id, int limit,
+                                json_t **items_out, int64_t *next_before_out)
+{
+    return audit_page(s, 1, before_id, limit, items_out, next_before_out);
 }

@@ -757,6 +757,16 @@ int blend__store_exec_write(struct blend_store *s, struct blend_write *w)
     }
     for (int i = 0; i < w->ops_count; i++) {
         c.op = &w->ops[i];
+        if (c.op->ref_field[0]) {
+            BLEND_ASSERT(c.op->ref_op >= 0 && c.op->ref_op < i && c.op->doc);
+            if (json_object_set_new(c.op->doc, c.op->ref_field,
+                                    json_integer(w->ops[c.op->ref_op].id_out)) != 0) {
+                w->rc = BLEND_ENOMEM;
+                w->failed_op = i;
+                c.op->rc = BLEND_ENOMEM;
+                break;
+            }
+        }
         int rc = run_op(&c);
         c.op->rc = rc;
         if (rc != 0) {

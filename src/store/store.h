@@ -71,6 +71,12 @@ struct blend_write_op {
     json_t *doc;         /* owned: normalized document, or event data */
     char event_type[48]; /* BLEND_OP_EVENT: e.g. "agent.state"; AUDIT: action */
     char subject[64];    /* BLEND_OP_EVENT: e.g. "agents/3"; AUDIT: resource */
+    /* CREATE/UPSERT/UPDATE: when ref_field is set, doc[ref_field] becomes the id of the row an
+     * earlier op of the same write (ops[ref_op], ref_op < this op's index) created or updated,
+     * just before this op runs: rows that refer to each other go in one transaction (a message
+     * and the interaction it opens). */
+    int ref_op;
+    char ref_field[32];
 
     /* Results, set by the writer. */
     int rc;                /* this op's result */
@@ -148,6 +154,11 @@ BLEND_MUST_USE int blend_store_get(struct blend_store *s, const struct blend_res
 BLEND_MUST_USE int blend_store_find(struct blend_store *s, const struct blend_resource *res,
                                     const char *field, const char *value, int include_internal,
                                     json_t **doc_out);
+/* The first row (lowest id) whose field equals value, for a field that is not unique (e.g. a
+ * message's Message-ID); redacted as lists are. Filter rules and errors of blend_store_list;
+ * BLEND_ENOENT when none. */
+BLEND_MUST_USE int blend_store_find_first(struct blend_store *s, const struct blend_resource *res,
+                                          const char *field, const char *value, json_t **doc_out);
 /* Same, for the row of `res` that has a child, in CHILDREN field `children_field`, whose fields
  * equal every member of `match` (borrowed), e.g. the contact with identity
  * {"kind":"phone","value":"+821012345678"}. match is a non-empty object; each key is a stored
@@ -172,6 +183,20 @@ BLEND_MUST_USE int blend_store_list(struct blend_store *s, const struct blend_re
                                     const struct blend_list_query *q, json_t **items_out,
                                     int64_t *next_after_out);
 
+/* Rows of `res` whose `field` (an INT field, or a REF to a resource without a key: compared as
+ * the row id) is one of values[0..values_count), 1..BLEND_STORE_IN_VALUES_MAX of them, newest
+ * first by (created_at, id). With before_created_at non-NULL only rows strictly older than the
+ * keyset position (before_created_at, before_id). At most `limit` (1..BLEND_API_PAGE_MAX) rows
+ * in *items_out (owned, redacted); *has_more_out is 1 when older rows remain. A timeline page
+ * reads only its own rows through an index on (field's column, created_at, id). BLEND_EINVAL
+ * for a field or arguments that do not fit. */
+#define BLEND_STORE_IN_VALUES_MAX 64
+BLEND_MUST_USE int blend_store_list_newest(struct blend_store *s, const struct blend_resource *res,
+                                           const char *field, const int64_t *values,
+                                           size_t values_count, const char *before_created_at,
+                                           int64_t before_id, int limit, json_t **items_out,
+                                           int *has_more_out);
+
 /* Events with seq > after_seq, oldest first, at most `limit`. Each item:
  * {"seq":N,"ts":"RFC 3339 UTC","type":"...","subject":"...","actor":"...","data":{...}}. */
 BLEND_MUST_USE int blend_store_events(struct blend_store *s, int64_t after_seq, int limit,
@@ -184,6 +209,11 @@ int64_t blend_store_last_seq(struct blend_store *s);
  *  "resource":"...","resource_id":N,"detail":{...}}. */
 BLEND_MUST_USE int blend_store_audit_list(struct blend_store *s, int64_t after_id, int limit,
                                           json_t **items_out, int64_t *next_after_out);
+/* The same newest first: entries with id < before_id (0: from the newest); *next_before_out is
+ * the cursor of the next (older) page, 0 when this was the last. */
+BLEND_MUST_USE int blend_store_audit_list_desc(struct blend_store *s, int64_t before_id,
+                                               int limit, json_t **items_out,
+                                               int64_t *next_before_out);
 /* Adds an audit entry (action "read") for a read of personal data, as one BLEND_OP_AUDIT write
  * through the writer, not waited for. resource e.g. "contacts" (non-empty, else BLEND_EINVAL),
  * detail may be NULL (borrowed, copied). Submit errors as blend_store_submit(). */

@@ -32,6 +32,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import types
 
 SRC = os.path.abspath(os.environ.get("BLEND_SRC", os.getcwd()))
 BIN = os.environ.get("BLEND_BIN", os.path.join(SRC, "build-main", "blend"))
@@ -731,6 +732,33 @@ class Sipp:
     def kill(self):
         self.proc.kill()
         self.proc.wait()
+
+
+def agent_phone_call(srv, admin, customer_scenario, caller, duration_ms):
+    """Minji (extension 1001) registers a SIPp phone that answers and echoes, goes ready, and a
+    customer calls the billing line (+8225550101) with `customer_scenario` ("-key caller
+    CALLER", "-d duration_ms"); once the call is connected to her, returns a namespace: phone and
+    cust (the Sipp processes), iid (the interaction), token and agent (Minji's), port and media
+    (the phone's SIP and RTP ports, to answer again)."""
+    minji_tok = srv.login("minji")
+    minji = srv.agent_of_user(admin, "minji")["id"]
+    port, media = free_port(), free_port()
+    check(register_phone(srv, port, "1001", "sip-demo-1001") == 0, "the phone registers")
+    wait_for("the phone", lambda: srv.get_ok(f"/api/v1/agents/{minji}/state",
+                                             admin)["phone"]["registered"])
+    st, _, _ = srv.request("POST", f"/api/v1/agents/{minji}/state", minji_tok,
+                           body={"state": "ready"})
+    check(st == 200, "minji ready")
+    phone = Sipp(srv, "agent_answer.xml", ["-p", str(port), "-mp", str(media), "-s", "1001",
+                                           "-key", "codec", "8", "-d", "0", "-rtp_echo"],
+                 "phone")
+    time.sleep(0.2)  # lets the phone's SIPp bind its port before Blend sends the INVITE
+    cust = Sipp(srv, customer_scenario, ["-s", "+8225550101", "-key", "caller", caller, "-mp",
+                                         str(free_port()), "-d", str(duration_ms)], "customer")
+    conn = wait_for("the call connected", lambda: [
+        e for e in srv.event_log(admin) if e["type"] == "contact.connected"])
+    return types.SimpleNamespace(phone=phone, cust=cust, iid=int(conn[0]["subject"].split("/")[1]),
+                                 token=minji_tok, agent=minji, port=port, media=media)
 
 
 def register_phone(srv, port, extension, password, expires=600, tag=None):

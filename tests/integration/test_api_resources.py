@@ -293,6 +293,64 @@ def bodies(srv, tok):
     parts.finish()
 
 
+def filters(srv, tok):
+    """One equality filter by a field's name, on any list."""
+    made = []
+    for q, ch in (("billing", "voice"), ("chat-support", "chat"), ("chat-support", "chat")):
+        st, _, doc = srv.request("POST", "/api/v1/interactions", tok,
+                                 body={"channel": ch, "queue": q})
+        check(st == 201, f"interaction: {st} {doc}")
+        made.append(doc["id"])
+    chats = srv.get_ok("/api/v1/interactions?channel=chat&limit=100", tok)["items"]
+    check({i["id"] for i in chats} >= set(made[1:]) and all(i["channel"] == "chat" for i in chats),
+          f"channel=chat: {chats}")
+    billing = srv.get_ok("/api/v1/interactions?queue=billing", tok)["items"]
+    check(made[0] in [i["id"] for i in billing] and all(i["queue"] == "billing" for i in billing),
+          f"queue=billing (a reference by its key): {billing}")
+    none = srv.get_ok("/api/v1/interactions?queue=no-such-queue", tok)["items"]
+    check(none == [], f"a reference to nothing matches nothing: {none}")
+    skills = srv.get_ok("/api/v1/skills?name=billing", tok)["items"]
+    check([x["name"] for x in skills] == ["billing"], f"skills by name: {skills}")
+    st, _, body = srv.request("GET", "/api/v1/interactions?channel=chat&queue=billing", tok)
+    bt.check_error(st, body, 400, "bad_request", "two filters")
+    st, _, body = srv.request("GET", "/api/v1/interactions?priority=high", tok)
+    bt.check_error(st, body, 400, "bad_request", "a value of the wrong type")
+
+
+def dry_run(srv, tok):
+    """?dry_run=1 validates as a write would and stores nothing."""
+    flows = len(srv.get_ok("/api/v1/flows?limit=500", tok)["items"])
+    good = {"name": "dry-flow", "start": "bye", "nodes": {"bye": {"type": "hangup"}}}
+    st, _, got = srv.request("POST", "/api/v1/flows?dry_run=1", tok, body=good)
+    check(st == 200 and got["valid"] and got["dry_run"] and got["document"]["name"] == "dry-flow",
+          f"a valid flow: {st} {got}")
+    bad = {"name": "dry-bad", "start": "menu",
+           "nodes": {"menu": {"type": "menu", "prompt": "x", "options": {"1": "nowhere"}}}}
+    st, _, got = srv.request("POST", "/api/v1/flows?dry_run=1", tok, body=bad)
+    check(st == 422 and "nodes.menu" in str(got), f"a bad flow names its node: {st} {got}")
+    check(len(srv.get_ok("/api/v1/flows?limit=500", tok)["items"]) == flows, "nothing stored")
+    q = srv.get_ok("/api/v1/queues?name=billing", tok)["items"][0]
+    st, _, got = srv.request("PATCH", f"/api/v1/queues/{q['id']}?dry_run=1", tok,
+                             body={"priority": 7}, headers={"If-Match": f'"{q["version"]}"'})
+    check(st == 200 and got["valid"], f"a patch: {st} {got}")
+    again = srv.get_ok(f"/api/v1/queues/{q['id']}", tok)
+    check(again["version"] == q["version"] and again["priority"] == q["priority"],
+          f"the queue unchanged: {again}")
+
+
+def audit_order(srv, tok):
+    """The audit log newest first, paged back with the cursor."""
+    asc = srv.get_ok("/api/v1/audit?limit=500", tok)["items"]
+    check(len(asc) >= 3, f"audit entries to page: {len(asc)}")
+    page = srv.get_ok("/api/v1/audit?order=desc&limit=2", tok)
+    ids = [e["id"] for e in page["items"]]
+    check(ids == sorted([e["id"] for e in asc], reverse=True)[:2], f"newest first: {ids}")
+    older = srv.get_ok(f"/api/v1/audit?order=desc&limit=2&cursor={page['next_cursor']}", tok)
+    check(older["items"][0]["id"] < ids[-1], f"the next page is older: {older['items']}")
+    st, _, body = srv.request("GET", "/api/v1/audit?order=sideways", tok)
+    bt.check_error(st, body, 400, "bad_request", "an unknown order")
+
+
 def run():
     with bt.Server() as srv:
         tok = srv.login("admin")
@@ -306,6 +364,9 @@ def run():
             ("404/405", not_found_and_methods),
             ("write-only fields", write_only),
             ("body checks", bodies),
+            ("filters", filters),
+            ("dry run", dry_run),
+            ("audit order", audit_order),
         ):
             parts.run(name, fn, srv, tok)
         # The API stays healthy after all the refused requests.

@@ -191,10 +191,33 @@ def refused(srv):
         raise bt.TestFailure(f"WS {path} {headers}: upgrade accepted without a valid token")
 
 
+def stats_push(srv, admin):
+    """Live figures: queues for supervisors and QA, agents too for supervisors, an agent's own."""
+    def first_stats(token):
+        ws = srv.ws_connect(f"/api/v1/events?token={token}")
+        try:
+            for _ in range(2000):
+                msg = ws.recv_json(15)
+                if msg.get("type") == "stats":
+                    return msg
+        finally:
+            ws.close()
+        raise bt.TestFailure("no stats push")
+    sup = first_stats(srv.login("sophia"))
+    check(isinstance(sup.get("queues"), list) and isinstance(sup.get("agents"), list)
+          and any(a.get("agent_id") for a in sup["agents"]), f"supervisor's push: {str(sup)[:300]}")
+    qa = first_stats(srv.login("quinn"))
+    check(isinstance(qa.get("queues"), list) and "agents" not in qa, f"QA's push: {list(qa)}")
+    agent = first_stats(srv.login("minji"))
+    check("agent" in agent and "agents" not in agent and "queues" not in agent,
+          f"an agent's push: {list(agent)}")
+
+
 def run():
     with bt.Server() as srv:
         admin = srv.login("admin")
         parts = bt.Sections()
+        parts.run("live figures", stats_push, srv, admin)
         parts.run("snapshot and live event", snapshot_and_live, srv, admin)
         parts.run("resume with ?after=", resume, srv, admin)
         parts.run("role filter", role_filter, srv, admin)

@@ -19,25 +19,9 @@ def run():
     with bt.Server(phones_required=True) as srv:
         admin = srv.login("admin")
         sophia = srv.login("sophia")
-        minji_tok = srv.login("minji")
-        minji = srv.agent_of_user(admin, "minji")["id"]
-        port, media = bt.free_port(), bt.free_port()
-        check(bt.register_phone(srv, port, "1001", "sip-demo-1001") == 0, "the phone registers")
-        wait_for("the phone", lambda: srv.get_ok(f"/api/v1/agents/{minji}/state",
-                                                 admin)["phone"]["registered"])
-        st, _, _ = srv.request("POST", f"/api/v1/agents/{minji}/state", minji_tok,
-                               body={"state": "ready"})
-        check(st == 200, "minji ready")
-        phone = Sipp(srv, "agent_answer.xml", ["-p", str(port), "-mp", str(media), "-s", "1001",
-                                               "-key", "codec", "8", "-d", "0", "-rtp_echo"],
-                     "phone")
-        time.sleep(0.2)
-        cust = Sipp(srv, "customer_call.xml", ["-s", "+8225550101", "-key", "caller", "0105550",
-                                               "-mp", str(bt.free_port()), "-d", "3500"],
-                    "customer")
-        conn = wait_for("the call connected", lambda: [
-            e for e in srv.event_log(admin) if e["type"] == "contact.connected"])
-        iid = int(conn[0]["subject"].split("/")[1])
+        call = bt.agent_phone_call(srv, admin, "customer_call.xml", "0105550", 3500)
+        phone, cust, iid, minji_tok, minji = call.phone, call.cust, call.iid, call.token, call.agent
+        port, media = call.port, call.media
         path = f"/api/v1/interactions/{iid}/recording"
 
         st, _, body = srv.request("POST", path, minji_tok, body={"action": "rewind"})

@@ -241,6 +241,29 @@ static GByteArray *part_bytes(GMimeObject *obj, GMimeStream **keep)
     return g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(out));
 }
 
+/* Text as stored and shown: "\n" line ends (CRLF and lone CR become LF), no trailing ones. */
+static void lines_normal(char *t)
+{
+    if (!t) {
+        return;
+    }
+    char *w = t;
+    for (const char *r = t; *r; r++) {
+        if (*r == '\r') {
+            *w++ = '\n';
+            if (r[1] == '\n') {
+                r++;
+            }
+        } else {
+            *w++ = *r;
+        }
+    }
+    while (w > t && w[-1] == '\n') {
+        w--;
+    }
+    *w = '\0';
+}
+
 static void on_part(GMimeObject *parent, GMimeObject *part, gpointer arg)
 {
     struct walk *w = arg;
@@ -272,6 +295,7 @@ static void on_part(GMimeObject *parent, GMimeObject *part, gpointer arg)
             int cut = 0;
             blend_free(m->text);
             m->text = dup_utf8(text, BLEND_EMAIL_BODY_BYTES_MAX, &cut);
+            lines_normal(m->text);
             w->failed = m->text ? 0 : BLEND_ENOMEM;
             m->flags |= cut ? BLEND_EMAIL_TRUNCATED : 0;
             w->have_text = 1;

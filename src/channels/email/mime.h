@@ -82,4 +82,25 @@ BLEND_MUST_USE int blend_email_html_clean(const char *html, size_t len, char **h
  * [A-Za-z0-9-]; writes it to out (BLEND_EMAIL_TOKEN_BYTES) and returns 1, or 0 without one. */
 int blend_email_subject_token(const char *subject, char out[BLEND_EMAIL_TOKEN_BYTES]);
 
+/* ---- Outbound: a reply as RFC 5322 bytes (compose.c) ------------------------------------ */
+
+struct blend_email_out {
+    const char *from;        /* "support@example.com" */
+    const char *from_name;   /* display name, may be NULL or "" */
+    const char *to;          /* the customer's address */
+    const char *subject;     /* as it should read (the caller adds "Re: " and the token) */
+    const char *message_id;  /* without angle brackets: "blend-42-7@example.com" */
+    const char *in_reply_to; /* the message answered, NULL or "" for none */
+    const char *const *references; /* the thread, oldest first (NULL-terminated), may be NULL */
+    int64_t date_ms;
+    const char *text;        /* the body, UTF-8 (the signature already appended) */
+};
+
+/* Writes the message (UTF-8 text/plain, quoted-printable; RFC 2047 words for non-ASCII
+ * headers; Auto-Submitted is not set: replies are written by people) into *raw_out (owned,
+ * blend_free; *len_out bytes, NUL-terminated). BLEND_EINVAL: a missing from/to/message_id/text, an
+ * address or id with control characters or angle brackets; BLEND_ENOMEM. */
+BLEND_MUST_USE int blend_email_compose(const struct blend_email_out *o, char **raw_out,
+                                       size_t *len_out);
+
 #endif

@@ -280,6 +280,52 @@ static void attachment_cap(void **state)
     blend_email_free(m);
 }
 
+/* A reply reads back with the same threading keys, sender, subject and Korean body. */
+static void compose_round_trip(void **state)
+{
+    (void)state;
+    const char *refs[] = {"first@example.com", "abc123@example.com", NULL};
+    struct blend_email_out o = {.from = "support@blend.example",
+                                .from_name = "고객센터",
+                                .to = "minji.kim@example.com",
+                                .subject = "Re: 문의드립니다 [#BL-42]",
+                                .message_id = "blend-42-1@blend.example",
+                                .in_reply_to = "abc123@example.com",
+                                .references = refs,
+                                .date_ms = 1795309200000LL,
+                                .text = "안녕하세요, 확인했습니다.\n-- \nJiho"};
+    char *raw = NULL;
+    size_t len = 0;
+    assert_int_equal(blend_email_compose(&o, &raw, &len), 0);
+    assert_int_equal(strlen(raw), len);
+    assert_non_null(strstr(raw, "\r\n\r\n")); /* CRLF line ends for SMTP */
+    assert_null(strstr(raw, "Auto-Submitted"));
+    struct blend_email *m = parse(raw);
+    assert_string_equal(m->from_addr, "support@blend.example");
+    assert_string_equal(m->from_name, "고객센터");
+    assert_string_equal(m->subject, "Re: 문의드립니다 [#BL-42]");
+    assert_string_equal(m->token, "BL-42");
+    assert_string_equal(m->message_id, "blend-42-1@blend.example");
+    assert_string_equal(m->in_reply_to, "abc123@example.com");
+    assert_int_equal(m->references_count, 2);
+    assert_string_equal(m->references[1], "abc123@example.com");
+    assert_string_equal(m->text, "안녕하세요, 확인했습니다.\n-- \nJiho");
+    assert_int_equal(m->date_ms, 1795309200000LL);
+    assert_int_equal(m->flags, 0);
+    blend_email_free(m);
+    blend_free(raw);
+    /* Header injection through stored data is refused. */
+    struct blend_email_out bad = o;
+    bad.to = "a@b.c\r\nBcc: everyone@example.com";
+    assert_int_equal(blend_email_compose(&bad, &raw, &len), BLEND_EINVAL);
+    bad = o;
+    bad.message_id = "x>\r\nX: y";
+    assert_int_equal(blend_email_compose(&bad, &raw, &len), BLEND_EINVAL);
+    bad = o;
+    bad.text = NULL;
+    assert_int_equal(blend_email_compose(&bad, &raw, &len), BLEND_EINVAL);
+}
+
 static int leak_check(void **state)
 {
     (void)state;
@@ -297,6 +343,7 @@ int main(void)
         cmocka_unit_test_teardown(tokens, leak_check),
         cmocka_unit_test_teardown(broken_input_is_flagged_not_refused, leak_check),
         cmocka_unit_test_teardown(attachment_cap, leak_check),
+        cmocka_unit_test_teardown(compose_round_trip, leak_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

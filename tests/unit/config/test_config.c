@@ -346,14 +346,14 @@ static void messages_truncate_and_may_be_dropped(void **state)
 
 struct fake_env {
     const char *const *pairs; /* name, value, name, value, ..., NULL */
-    char asked[48][BLEND_CONFIG_ENV_NAME_BYTES_MAX];
+    char asked[96][BLEND_CONFIG_ENV_NAME_BYTES_MAX];
     int asked_count;
 };
 
 static const char *fake_get(const char *name, void *arg)
 {
     struct fake_env *env = arg;
-    if (env->asked_count < 48) {
+    if (env->asked_count < (int)(sizeof env->asked / sizeof env->asked[0])) {
         snprintf(env->asked[env->asked_count++], BLEND_CONFIG_ENV_NAME_BYTES_MAX, "%s", name);
     }
     for (int i = 0; env->pairs[i]; i += 2) {
@@ -402,6 +402,24 @@ static void env_names_come_from_the_table(void **state)
         "BLEND_IVR_TTS_COMMAND",
         "BLEND_IVR_TTS_WORDS_PER_MINUTE",
         "BLEND_IVR_HTTP_ALLOW",
+        "BLEND_EMAIL_IMAP_URL",
+        "BLEND_EMAIL_USERNAME",
+        "BLEND_EMAIL_PASSWORD",
+        "BLEND_EMAIL_POLL_S",
+        "BLEND_EMAIL_QUEUE",
+        "BLEND_EMAIL_SMTP_URL",
+        "BLEND_EMAIL_SMTP_USERNAME",
+        "BLEND_EMAIL_SMTP_PASSWORD",
+        "BLEND_EMAIL_FROM",
+        "BLEND_EMAIL_FROM_NAME",
+        "BLEND_EMAIL_STARTTLS",
+        "BLEND_WEBHOOK_SECRET",
+        "BLEND_WEBHOOK_PROVIDER_URL",
+        "BLEND_WEBHOOK_PROVIDER_TOKEN",
+        "BLEND_WEBHOOK_SMS_QUEUE",
+        "BLEND_WEBHOOK_SOCIAL_QUEUE",
+        "BLEND_WEBHOOK_COUNTRY_CODE",
+        "BLEND_CHAT_ALLOWED_ORIGINS",
         "BLEND_LOG_LEVEL",
         "BLEND_TLS_CERT",
         "BLEND_TLS_KEY",
@@ -663,6 +681,27 @@ static void defaults_format_as_expected(void **state)
                                "tts_command = espeak-ng\n"
                                "tts_words_per_minute = 150\n"
                                "http_allow = \"\"\n"
+                               "\n[email]\n"
+                               "imap_url = \"\"\n"
+                               "username = \"\"\n"
+                               "password = \"\"\n"
+                               "poll_s = 30\n"
+                               "queue = \"\"\n"
+                               "smtp_url = \"\"\n"
+                               "smtp_username = \"\"\n"
+                               "smtp_password = \"\"\n"
+                               "from = \"\"\n"
+                               "from_name = \"\"\n"
+                               "starttls = no\n"
+                               "\n[webhook]\n"
+                               "secret = \"\"\n"
+                               "provider_url = \"\"\n"
+                               "provider_token = \"\"\n"
+                               "sms_queue = \"\"\n"
+                               "social_queue = \"\"\n"
+                               "country_code = 82\n"
+                               "\n[chat]\n"
+                               "allowed_origins = \"\"\n"
                                "\n[log]\n"
                                "level = info\n"
                                "\n[tls]\n"

@@ -140,9 +140,9 @@ static const char *const good_doc =
     "\"sip_password\":\"sip-pass-1001\",\"skills\":[{\"skill\":\"korean\",\"proficiency\":9}]}],"
     "\"entry_points\":[{\"name\":\"main\",\"channel\":\"voice\",\"address\":\"+8225550100\","
     "\"queue\":\"sales\"}],"
-    "\"contacts\":[{\"name\":\"Kim\",\"identities\":[{\"kind\":\"phone\",\"value\":\"+8210\"}]},"
+    "\"contacts\":[{\"name\":\"Kim\",\"identities\":[{\"kind\":\"phone\",\"value\":\"+821000000010\"}]},"
     "{\"name\":\"Lee\",\"identities\":[{\"kind\":\"email\",\"value\":\"lee@x.example\"},"
-    "{\"kind\":\"phone\",\"value\":\"+8211\"}]}]}";
+    "{\"kind\":\"phone\",\"value\":\"+821000000011\"}]}]}";
 
 static void parses_a_valid_document(void **state)
 {
@@ -402,7 +402,7 @@ static void builds_ops_in_dependency_order(void **state)
 static void existing_users_keep_their_password(void **state)
 {
     static const char *const existing[] = {"admin", "minji", "nopass", NULL};
-    static const char *const identities[] = {"phone:+8211", NULL};
+    static const char *const identities[] = {"phone:+821000000011", NULL};
     struct fake_env fe = {.existing = existing, .identities = identities};
     struct blend_write *w = build(good_doc, &fe);
     /* "Lee" has an identity that exists: not created again. */

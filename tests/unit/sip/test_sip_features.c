@@ -188,6 +188,44 @@ static void agent_holds_and_resumes(void **state)
     assert_int_equal(sipp_wait(h, a.pid, a.tag), 0);
 }
 
+/* The host holds and resumes (the desktop's hold button): the customer gets sendonly then
+ * sendrecv (customer_held.xml fails otherwise) and music meanwhile. */
+static void host_holds_and_resumes(void **state)
+{
+    (void)state;
+    struct harness *h = &H;
+    struct blend_sip_config cfg = trunk_config();
+    harness_start(h, &cfg);
+    struct phone a;
+    pid_t cust;
+    uint64_t call =
+        bridged_call(h, &a, "agent_answer.xml", "0", "customer_held.xml", "300", &cust);
+    /* The customer's SIPp takes a re-INVITE only once its scenario plays audio (an INVITE
+     * arriving on its previous step aborts it): its first relayed packet says it is there. */
+    (void)wait_stat_above(h, offsetof(struct blend_sip_stats, rtp_to_agent), 0);
+    assert_int_equal(blend_sip_call_hold(h->sip, call, 1), 0);
+    int held = wait_event(h, BLEND_SIP_EV_CALL_HELD, 7);
+    assert_true(held >= 0);
+    assert_int_equal(h->log[held].call, call);
+    assert_string_equal(h->log[held].leg, "agent");
+    assert_string_equal(h->log[held].cause, "command");
+    /* Holding twice changes nothing; resume. */
+    assert_int_equal(blend_sip_call_hold(h->sip, call, 1), 0);
+    assert_int_equal(blend_sip_call_hold(h->sip, call, 0), 0);
+    int res = wait_event(h, BLEND_SIP_EV_CALL_RESUMED, 7);
+    assert_true(res > held);
+    assert_string_equal(h->log[res].cause, "command");
+    int e = wait_event(h, BLEND_SIP_EV_CALL_ENDED, -1);
+    assert_true(e > res);
+    assert_string_equal(h->log[e].leg, "customer");
+    assert_int_equal(count_events(h, BLEND_SIP_EV_CALL_HELD), 1);
+    assert_int_equal(sipp_wait(h, cust, "customer"), 0);
+    assert_int_equal(sipp_wait(h, a.pid, a.tag), 0);
+    struct blend_sip_stats st;
+    blend_sip_stats_get(h->sip, &st);
+    assert_true(st.rtp_moh > 0);
+}
+
 static void agent_refers_to_number(void **state)
 {
     (void)state;
@@ -698,6 +736,7 @@ int main(void)
         cmocka_unit_test_teardown(refer_rules, pure_teardown),
         cmocka_unit_test_teardown(customer_holds_and_resumes, harness_stop),
         cmocka_unit_test_teardown(agent_holds_and_resumes, harness_stop),
+        cmocka_unit_test_teardown(host_holds_and_resumes, harness_stop),
         cmocka_unit_test_teardown(agent_refers_to_number, harness_stop),
         cmocka_unit_test_teardown(transfer_to_busy_number_keeps_agent, harness_stop),
         cmocka_unit_test_teardown(unbridge_then_second_agent, harness_stop),

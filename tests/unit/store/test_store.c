@@ -832,13 +832,82 @@ static void find_by_child(void **state)
     check_no_leak();
 }
 
+/* A timeline page: rows of several parents newest first by (created_at, id), keyset-paged, and
+ * refused arguments. */
+static void list_newest(void **state)
+{
+    (void)state;
+    struct tenv t;
+    tenv_init(&t);
+    tenv_open(&t);
+    int64_t kim = create(t.s, &blend_res_contacts, "{\"name\":\"Kim\"}");
+    int64_t lee = create(t.s, &blend_res_contacts, "{\"name\":\"Lee\"}");
+    int64_t ids[7];
+    for (int i = 0; i < 7; i++) {
+        char doc[96];
+        snprintf(doc, sizeof doc, "{\"channel\":\"chat\",\"direction\":\"inbound\",\"contact\":%d}",
+                 (int)(i == 3 ? lee : kim));
+        ids[i] = create(t.s, &blend_res_interactions, doc);
+    }
+    int64_t both[2] = {kim, lee};
+    json_t *items = NULL;
+    int more = 0;
+    int64_t want[] = {ids[6], ids[5], ids[4], ids[3], ids[2], ids[1], ids[0]};
+    size_t seen = 0;
+    char before[40] = "";
+    int64_t before_id = 0;
+    do {
+        assert_int_equal(blend_store_list_newest(t.s, &blend_res_interactions, "contact", both, 2,
+                                                 seen ? before : NULL, before_id, 3, &items,
+                                                 &more),
+                         0);
+        for (size_t i = 0; i < json_array_size(items); i++) {
+            const json_t *row = json_array_get(items, i);
+            assert_true(seen < 7);
+            assert_int_equal(json_integer_value(json_object_get(row, "id")), want[seen++]);
+            snprintf(before, sizeof before, "%s", str_at(row, "created_at"));
+            before_id = json_integer_value(json_object_get(row, "id"));
+        }
+        assert_int_equal(more, seen < 7);
+        json_decref(items);
+    } while (more);
+    assert_int_equal(seen, 7);
+    /* One parent only: Lee's single interaction. */
+    assert_int_equal(blend_store_list_newest(t.s, &blend_res_interactions, "contact", &lee, 1,
+                                             NULL, 0, 10, &items, &more),
+                     0);
+    assert_int_equal(json_array_size(items), 1);
+    assert_int_equal(more, 0);
+    json_decref(items);
+    /* Refused: a field that is not an id, no values, too many, a bad limit. */
+    assert_int_equal(blend_store_list_newest(t.s, &blend_res_interactions, "channel", &lee, 1,
+                                             NULL, 0, 10, &items, &more),
+                     BLEND_EINVAL);
+    assert_int_equal(blend_store_list_newest(t.s, &blend_res_interactions, "queue", &lee, 1,
+                                             NULL, 0, 10, &items, &more),
+                     BLEND_EINVAL);
+    assert_int_equal(blend_store_list_newest(t.s, &blend_res_interactions, "contact", &lee, 0,
+                                             NULL, 0, 10, &items, &more),
+                     BLEND_EINVAL);
+    assert_int_equal(blend_store_list_newest(t.s, &blend_res_interactions, "contact", &lee,
+                                             BLEND_STORE_IN_VALUES_MAX + 1, NULL, 0, 10, &items,
+                                             &more),
+                     BLEND_EINVAL);
+    assert_int_equal(blend_store_list_newest(t.s, &blend_res_interactions, "contact", &lee, 1,
+                                             NULL, 0, 0, &items, &more),
+                     BLEND_EINVAL);
+    tenv_deinit(&t);
+    check_no_leak();
+}
+
 /* Fills the descriptor defaults into doc (what validation does on create). */
 static void fill_defaults(const struct blend_resource *res, json_t *doc)
 {
     for (size_t i = 0; i < res->fields_count; i++) {
         const struct blend_field *f = &res->fields[i];
         if (f->default_json && !json_object_get(doc, f->name) && !strchr(f->name, '.')) {
-            json_object_set_new(doc, f->name, J(f->default_json));
+            /* Defaults may be scalars ("0", "\"new\""). */
+            json_object_set_new(doc, f->name, json_loads(f->default_json, JSON_DECODE_ANY, NULL));
         }
     }
 }
@@ -880,7 +949,7 @@ static void every_resource_round_trips(void **state)
         "\"flow\":\"main\",\"calendar\":\"seoul\",\"enabled\":true}",
         "{\"name\":\"Kim\",\"language\":\"zh\",\"time_zone\":\"UTC\",\"attributes\":{\"a\":[1,2]},"
         "\"do_not_call\":true,\"consent\":{\"recording\":false,\"marketing\":true,\"sms\":true},"
-        "\"identities\":[{\"kind\":\"sms\",\"value\":\"+8210\"}]}",
+        "\"identities\":[{\"kind\":\"sms\",\"value\":\"+821012345678\"}]}",
         "{\"channel\":\"chat\",\"direction\":\"outbound\",\"state\":\"queued\",\"queue\":\"q1\","
         "\"contact\":1,\"agent\":\"ann\",\"priority\":5,\"ended_at\":null,"
         "\"disposition\":\"sold\",\"notes\":\"n\",\"address\":\"+8210\",\"language\":\"zh\","
@@ -1020,6 +1089,7 @@ int main(void)
         cmocka_unit_test(audit_ops_and_details),
         cmocka_unit_test(delete_cascades_to_tokens),
         cmocka_unit_test(find_by_child),
+        cmocka_unit_test(list_newest),
         cmocka_unit_test(every_resource_round_trips),
         cmocka_unit_test(allocation_failures_are_clean),
     };

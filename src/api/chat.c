@@ -1,0 +1,1219 @@
+/*
+ * The web chat channel (chat.h, docs/chat-protocol.md).
+ *
+ * Sessions are sockets; a visitor is the set of sockets sharing one resume token (two tabs, a
+ * reload), with its rate limit, its open conversation and what it last typed and read. The
+ * visitor's identity is "v:" + the hex BLAKE2b-160 of the token, so the database never holds a
+ * token that would let its reader speak as the visitor. A visitor lives while a socket or a write
+ * holds it (reference counts); a session likewise while its socket is open or a write will
+ * answer on it.
+ *
+ * Durability: a message is acknowledged ({"type":"ack"}) only from the write's callback, after
+ * the commit; its source "chat:<identity>:<client_id>" is unique, so a message sent again after
+ * a lost ack is acknowledged with the stored id and not stored twice. Routing states and agents'
+ * replies are read from the committed event log (messages.created, contact.*), so the visitor
+ * sees only durable facts, and a restart loses nothing: the conversation and its history come
+ * back with the token.
+ */
+#include "api/chat.h"
+
+#include "api/app_int.h"
+#include "base/alloc.h"
+#include "base/assert.h"
+#include "base/log.h"
+#include "model/chat.h"
+#include "model/identity.h"
+#include "store/store.h"
+
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define CHAT_ORIGINS_BYTES_MAX 2048
+#define CHAT_IDENTITY_BYTES 43    /* "v:" + 40 hex + NUL */
+#define CHAT_HISTORY_MAX 500      /* messages sent in a welcome (newest kept) */
+#define CHAT_PENDING_MAX 16       /* messages waiting for their conversation's first write */
+#define CHAT_TYPING_FRESH_MS 6000 /* a typing signal older than this is stale */
+#define CHAT_SOURCE_BYTES (5 + CHAT_IDENTITY_BYTES + 1 + BLEND_CHAT_CLIENT_ID_BYTES_MAX + 1)
+
+struct visitor;
+
+struct session {
+    struct blend_chat *chat;
+    struct blend_ws *ws; /* NULL once closed */
+    struct visitor *v;   /* after hello */
+    int refs;            /* writes that will answer on this session */
+    struct session *next;
+};
+
+struct pending {
+    struct session *s;
+    char client_id[BLEND_CHAT_CLIENT_ID_BYTES_MAX + 1];
+    char *text;
+    int is_offline;
+};
+
+struct visitor {
+    char identity[CHAT_IDENTITY_BYTES];
+    char queue[BLEND_CHAT_ENTRY_POINT_BYTES_MAX + 1];
+    char name[BLEND_CHAT_NAME_BYTES_MAX + 1];
+    char email[BLEND_CHAT_EMAIL_BYTES_MAX + 1];
+    char topic[BLEND_CHAT_TOPIC_BYTES_MAX + 1];
+    char agent_name[BLEND_CHAT_NAME_BYTES_MAX + 1];
+    int64_t contact;
+    int64_t agent_id;     /* the agent the conversation is connected to (from routing), 0 none */
+    int64_t conversation; /* open interaction, 0 when none */
+    int64_t ended;        /* the conversation that ended last (a rating is about it), 0 none */
+    int is_rated;
+    int is_opening; /* the first message's write is in flight */
+    struct pending pending[CHAT_PENDING_MAX];
+    int pending_count;
+    int last_position;
+    struct blend_chat_bucket bucket;
+    int64_t typing_ms; /* the visitor's last typing signal (monotonic), 0 when stopped */
+    int64_t read_up_to;
+    int refs;
+    struct visitor *next;
+};
+
+struct blend_chat {
+    struct blend_app *app;
+    char origins[CHAT_ORIGINS_BYTES_MAX];
+    struct session *sessions;
+    struct visitor *visitors;
+    int64_t seq;         /* events followed up to here */
+    int positions_dirty; /* a routing event may have moved waiting visitors' positions */
+};
+
+/* ---- Frames out ---------------------------------------------------------------------------- */
+
+static void send_json(struct session *s, json_t *msg)
+{
+    char *text = msg && s->ws ? json_dumps(msg, JSON_COMPACT) : NULL;
+    json_decref(msg);
+    if (text) {
+        (void)blend_ws_send(s->ws, text, strlen(text)); /* a full backlog closes the socket */
+        blend_free(text);
+    }
+}
+
+static void send_error(struct session *s, const char *code, const char *message,
+                       const char *client_id)
+{
+    json_t *e = json_pack("{s:s, s:s, s:s}", "type", "error", "code", code, "message", message);
+    if (e && client_id && client_id[0]) {
+        json_object_set_new(e, "client_id", json_string(client_id));
+    }
+    send_json(s, e);
+}
+
+/* Sends msg (stolen) to every open socket of visitor v. */
+static void send_visitor(struct blend_chat *c, const struct visitor *v, json_t *msg)
+{
+    for (struct session *s = c->sessions; s && msg; s = s->next) {
+        if (s->v == v && s->ws) {
+            send_json(s, json_incref(msg));
+        }
+    }
+    json_decref(msg);
+}
+
+/* ---- Lifetimes ----------------------------------------------------------------------------- */
+
+static void visitor_release(struct blend_chat *c, struct visitor *v)
+{
+    BLEND_ASSERT(v->refs > 0);
+    if (--v->refs > 0) {
+        return;
+    }
+    for (struct visitor **pp = &c->visitors; *pp; pp = &(*pp)->next) {
+        if (*pp == v) {
+            *pp = v->next;
+            break;
+        }
+    }
+    for (int i = 0; i < v->pending_count; i++) {
+        blend_free(v->pending[i].text);
+    }
+    blend_free(v);
+}
+
+static void session_release(struct session *s)
+{
+    BLEND_ASSERT(s->refs > 0);
+    if (--s->refs > 0) {
+        return;
+    }
+    struct blend_chat *c = s->chat;
+    for (struct session **pp = &c->sessions; *pp; pp = &(*pp)->next) {
+        if (*pp == s) {
+            *pp = s->next;
+            break;
+        }
+    }
+    if (s->v) {
+        visitor_release(c, s->v);
+    }
+    blend_free(s);
+}
+
+static struct visitor *visitor_get(struct blend_chat *c, const char *identity, int64_t now_ms)
+{
+    for (struct visitor *v = c->visitors; v; v = v->next) {
+        if (strcmp(v->identity, identity) == 0) {
+            v->refs++;
+            return v;
+        }
+    }
+    struct visitor *v = blend_calloc(1, sizeof *v);
+    if (!v) {
+        return NULL;
+    }
+    snprintf(v->identity, sizeof v->identity, "%s", identity);
+    blend_chat_bucket_init(&v->bucket, now_ms, BLEND_CHAT_RATE_BURST);
+    v->refs = 1;
+    v->next = c->visitors;
+    c->visitors = v;
+    return v;
+}
+
+/* ---- Reading the store --------------------------------------------------------------------- */
+
+static void identity_of(const char *token, char out[CHAT_IDENTITY_BYTES])
+{
+    unsigned char h[20];
+    crypto_generichash(h, sizeof h, (const unsigned char *)token, strlen(token), NULL, 0);
+    memcpy(out, "v:", 2);
+    sodium_bin2hex(out + 2, CHAT_IDENTITY_BYTES - 2, h, sizeof h);
+}
+
+/* The enabled chat entry point with this address: its document (owned), or NULL. */
+static json_t *entry_point_of(struct blend_chat *c, const char *address)
+{
+    struct blend_list_query q = {.limit = 100, .filter_field = "address", .filter_value = address};
+    json_t *items = NULL, *found = NULL;
+    int64_t next = 0;
+    if (blend_store_list(c->app->store, &blend_res_entry_points, &q, &items, &next) != 0) {
+        return NULL;
+    }
+    size_t i;
+    json_t *it;
+    json_array_foreach(items, i, it)
+    {
+        const char *ch = json_string_value(json_object_get(it, "channel"));
+        if (ch && strcmp(ch, "chat") == 0 && json_is_true(json_object_get(it, "enabled"))) {
+            found = json_incref(it);
+            break;
+        }
+    }
+    json_decref(items);
+    return found;
+}
+
+static int is_open_state(const char *state)
+{
+    return state && (strcmp(state, "new") == 0 || strcmp(state, "queued") == 0 ||
+                     strcmp(state, "offered") == 0 || strcmp(state, "connected") == 0);
+}
+
+/* The visitor's open chat conversation (the newest), 0 when none. */
+static int64_t open_conversation(struct blend_chat *c, const char *identity)
+{
+    int64_t found = 0, after = 0;
+    for (int pages = 0; pages < 50; pages++) {
+        struct blend_list_query q = {
+            .after_id = after, .limit = 100, .filter_field = "address", .filter_value = identity};
+        json_t *items = NULL;
+        int64_t next = 0;
+        if (blend_store_list(c->app->store, &blend_res_interactions, &q, &items, &next) != 0) {
+            break;
+        }
+        size_t i;
+        json_t *it;
+        json_array_foreach(items, i, it)
+        {
+            const char *ch = json_string_value(json_object_get(it, "channel"));
+            if (ch && strcmp(ch, "chat") == 0 &&
+                is_open_state(json_string_value(json_object_get(it, "state")))) {
+                found = json_integer_value(json_object_get(it, "id"));
+            }
+        }
+        json_decref(items);
+        if (!next) {
+            break;
+        }
+        after = next;
+    }
+    return found;
+}
+
+/* A message row as the visitor sees it. */
+static json_t *message_json(const json_t *row, const char *agent_name)
+{
+    const char *dir = json_string_value(json_object_get(row, "direction"));
+    int inbound = dir && strcmp(dir, "inbound") == 0;
+    json_t *m = json_pack("{s:O, s:s, s:O, s:O}", "id", json_object_get(row, "id"), "from",
+                          inbound ? "visitor" : "agent", "text", json_object_get(row, "body"), "at",
+                          json_object_get(row, "created_at"));
+    if (m && !inbound) {
+        json_object_set_new(m, "name",
+                            json_string(agent_name && agent_name[0] ? agent_name : "Agent"));
+    }
+    return m;
+}
+
+/* The conversation's messages, oldest first (the newest CHAT_HISTORY_MAX). */
+static json_t *history_of(struct blend_chat *c, int64_t id, const char *agent_name)
+{
+    json_t *all = json_array();
+    char idtext[32];
+    snprintf(idtext, sizeof idtext, "%" PRId64, id);
+    int64_t after = 0;
+    while (all && id > 0) {
+        struct blend_list_query q = {
+            .after_id = after, .limit = 100, .filter_field = "interaction", .filter_value = idtext};
+        json_t *items = NULL;
+        int64_t next = 0;
+        if (blend_store_list(c->app->store, &blend_res_messages, &q, &items, &next) != 0) {
+            break;
+        }
+        size_t i;
+        json_t *it;
+        json_array_foreach(items, i, it)
+        {
+            json_array_append_new(all, message_json(it, agent_name));
+        }
+        json_decref(items);
+        while (json_array_size(all) > CHAT_HISTORY_MAX) {
+            json_array_remove(all, 0);
+        }
+        if (!next) {
+            break;
+        }
+        after = next;
+    }
+    return all ? all : json_array();
+}
+
+static void agent_display_name(struct blend_chat *c, int64_t agent_id, char *out, size_t cap)
+{
+    json_t *a = NULL;
+    out[0] = '\0';
+    if (agent_id > 0 && blend_store_get(c->app->store, &blend_res_agents, agent_id, 0, &a) == 0) {
+        const char *dn = json_string_value(json_object_get(a, "display_name"));
+        snprintf(out, cap, "%s", dn && dn[0] ? dn : "Agent");
+    }
+    json_decref(a);
+}
+
+/* Whether the queue takes chats now: its calendar (and the entry point's) open and somebody with
+ * chat capacity logged in. */
+static int is_online(struct blend_chat *c, const char *queue, const char *ep_calendar)
+{
+    json_t *q = NULL;
+    if (!queue[0] || blend_store_find(c->app->store, &blend_res_queues, "name", queue, 0, &q)) {
+        return 0;
+    }
+    struct blend_acd_queue_staff st;
+    int64_t qid = json_integer_value(json_object_get(q, "id"));
+    int online = blend_acd_queue_staff(blend__routing_acd(c->app->routing), qid, &st) == 0 &&
+                 st.logged_in > 0;
+    const char *cals[2] = {json_string_value(json_object_get(q, "calendar")), ep_calendar};
+    for (int i = 0; i < 2 && online; i++) {
+        struct blend__open_state os;
+        if (cals[i] && cals[i][0] &&
+            blend__calendar_now(c->app, cals[i], blend__wall_ms(), &os) == 0) {
+            online = os.state == BLEND_CALENDAR_OPEN;
+        }
+    }
+    json_decref(q);
+    return online;
+}
+
+/* The conversation's routing state as the visitor sees it (NULL when unknown). */
+static json_t *state_json(struct blend_chat *c, struct visitor *v, int64_t id)
+{
+    struct blend_acd_contact_view cv;
+    if (blend_acd_contact(blend__routing_acd(c->app->routing), id, &cv) == 0) {
+        v->agent_id = cv.state == BLEND_CONTACT_CONNECTED ? cv.agent : 0;
+        if (cv.state == BLEND_CONTACT_CONNECTED) {
+            agent_display_name(c, cv.agent, v->agent_name, sizeof v->agent_name);
+            return json_pack("{s:s, s:I, s:s, s:s}", "type", "state", "conversation",
+                             (json_int_t)id, "state", "connected", "agent", v->agent_name);
+        }
+        v->last_position = cv.position;
+        return json_pack("{s:s, s:I, s:s, s:i, s:I}", "type", "state", "conversation",
+                         (json_int_t)id, "state", "queued", "position",
+                         cv.position > 0 ? (int)cv.position : 1, "ewt_s",
+                         (json_int_t)(cv.ewt_ms / 1000));
+    }
+    v->agent_id = 0;
+    return json_pack("{s:s, s:I, s:s}", "type", "state", "conversation", (json_int_t)id, "state",
+                     "ended");
+}
+
+/* ---- Hello --------------------------------------------------------------------------------- */
+
+static void new_token(char *out, size_t cap)
+{
+    unsigned char rnd[24];
+    randombytes_buf(rnd, sizeof rnd);
+    BLEND_ASSERT(cap >= 2 * sizeof rnd + 1);
+    sodium_bin2hex(out, cap, rnd, sizeof rnd);
+}
+
+static void on_hello(struct session *s, const struct blend_chat_frame *f)
+{
+    struct blend_chat *c = s->chat;
+    if (s->v) {
+        send_error(s, "bad_state", "hello was already said on this connection", NULL);
+        return;
+    }
+    json_t *ep = entry_point_of(c, f->entry_point);
+    const char *queue = json_string_value(json_object_get(ep, "queue"));
+    if (!ep || !queue) {
+        json_decref(ep);
+        send_error(s, "unknown_entry_point", "no chat entry point has that address", NULL);
+        return;
+    }
+    char token[BLEND_CHAT_TOKEN_BYTES_MAX + 1];
+    if (f->resume_token[0]) {
+        snprintf(token, sizeof token, "%s", f->resume_token);
+    } else {
+        new_token(token, sizeof token);
+    }
+    char identity[CHAT_IDENTITY_BYTES];
+    identity_of(token, identity);
+    struct visitor *v = visitor_get(c, identity, blend__now_ms(c->app));
+    if (!v) {
+        json_decref(ep);
+        send_error(s, "unavailable", "the server is out of memory", NULL);
+        return;
+    }
+    s->v = v;
+    snprintf(v->queue, sizeof v->queue, "%s", queue);
+    if (f->name[0]) {
+        snprintf(v->name, sizeof v->name, "%s", f->name);
+    }
+    if (f->email[0]) {
+        snprintf(v->email, sizeof v->email, "%s", f->email);
+    }
+    if (f->topic[0]) {
+        snprintf(v->topic, sizeof v->topic, "%s", f->topic);
+    }
+    if (!v->is_opening) {
+        v->conversation = open_conversation(c, identity);
+    }
+    int online = is_online(c, queue, json_string_value(json_object_get(ep, "calendar")));
+    json_decref(ep);
+    json_t *state = v->conversation ? state_json(c, v, v->conversation) : NULL;
+    json_t *welcome =
+        json_pack("{s:s, s:s, s:o, s:o, s:b}", "type", "welcome", "resume_token", token,
+                  "conversation", v->conversation ? json_integer(v->conversation) : json_null(),
+                  "history", history_of(c, v->conversation, v->agent_name), "online", online);
+    send_json(s, welcome);
+    if (state) {
+        send_json(s, state);
+    }
+}
+
+/* ---- Messages in --------------------------------------------------------------------------- */
+
+struct wctx {
+    struct blend_chat *c;
+    struct visitor *v;
+    struct session *s;
+    char client_id[BLEND_CHAT_CLIENT_ID_BYTES_MAX + 1];
+    char source[CHAT_SOURCE_BYTES];
+    json_t *message; /* the message row (opening: also the contact step) */
+    json_t *arrival; /* the interaction document, opening only */
+};
+
+static struct wctx *wctx_new(struct session *s, const char *client_id)
+{
+    struct wctx *x = blend_calloc(1, sizeof *x);
+    if (!x) {
+        return NULL;
+    }
+    x->c = s->chat;
+    x->v = s->v;
+    x->s = s;
+    x->v->refs++;
+    s->refs++;
+    snprintf(x->client_id, sizeof x->client_id, "%s", client_id);
+    snprintf(x->source, sizeof x->source, "chat:%s:%s", s->v->identity, client_id);
+    return x;
+}
+
+static void wctx_free(struct wctx *x)
+{
+    json_decref(x->message);
+    json_decref(x->arrival);
+    struct blend_chat *c = x->c;
+    visitor_release(c, x->v);
+    session_release(x->s);
+    blend_free(x);
+}
+
+/* Acknowledges the stored message (found by its unique source) to its sender, and shows it to
+ * the visitor's other sockets. */
+static void ack_stored(struct wctx *x)
+{
+    json_t *row = NULL;
+    if (blend_store_find(x->c->app->store, &blend_res_messages, "source", x->source, 0, &row)) {
+        send_error(x->s, "unavailable", "the message could not be stored: send it again",
+                   x->client_id);
+        return;
+    }
+    json_t *id = json_object_get(row, "id");
+    send_json(x->s, json_pack("{s:s, s:s, s:O, s:O}", "type", "ack", "client_id", x->client_id,
+                              "id", id, "conversation", json_object_get(row, "interaction")));
+    json_t *echo = message_json(row, NULL);
+    for (struct session *o = x->c->sessions; o && echo; o = o->next) {
+        if (o != x->s && o->v == x->v && o->ws) {
+            json_t *m = json_pack("{s:s, s:O}", "type", "message", "message", echo);
+            send_json(o, m);
+        }
+    }
+    json_decref(echo);
+    json_decref(row);
+}
+
+static json_t *message_row(struct visitor *v, const char *source, const char *client_id,
+                           const char *text, int is_offline)
+{
+    json_t *meta = json_pack("{s:s, s:s}", "channel", "chat", "client_id", client_id);
+    if (meta && is_offline) {
+        json_object_set_new(meta, "offline", json_true());
+    }
+    if (meta && v->topic[0]) {
+        json_object_set_new(meta, "topic", json_string(v->topic));
+    }
+    return json_pack("{s:s, s:s, s:s, s:s, s:o, s:s}", "direction", "inbound", "author",
+                     v->name[0] ? v->name : "visitor", "body", text, "source", source, "meta",
+                     meta ? meta : json_object(), "state", "received");
+}
+
+static void on_joined(struct blend_write *w, void *arg)
+{
+    struct wctx *x = arg;
+    int rc = w->rc;
+    blend_write_destroy(w);
+    if (rc == 0 || rc == BLEND_EEXIST) {
+        ack_stored(x); /* a unique clash is this message stored before: acknowledged again */
+    } else {
+        send_error(x->s, "unavailable", "the message could not be stored: send it again",
+                   x->client_id);
+    }
+    wctx_free(x);
+}
+
+static void join(struct wctx *x, int64_t conversation, const char *text, int is_offline)
+{
+    json_t *row = message_row(x->v, x->source, x->client_id, text, is_offline);
+    struct blend_write *w = blend_write_create();
+    struct blend_write_op *ev = NULL;
+    if (row && w) {
+        json_object_set_new(row, "interaction", json_integer(conversation));
+        if (blend_write_add(w, BLEND_OP_CREATE, &blend_res_messages, json_incref(row))) {
+            ev = blend_write_add(w, BLEND_OP_EVENT, NULL,
+                                 json_pack("{s:I, s:s, s:s}", "interaction_id",
+                                           (json_int_t)conversation, "channel", "chat", "direction",
+                                           "inbound"));
+            if (ev && x->v->agent_id > 0) {
+                /* The agent holding it sees it on their stream (events.c). */
+                json_object_set_new(ev->doc, "agent_id", json_integer(x->v->agent_id));
+            }
+        }
+    }
+    json_decref(row);
+    if (!ev) {
+        blend_write_destroy(w);
+        send_error(x->s, "unavailable", "the server is out of memory", x->client_id);
+        wctx_free(x);
+        return;
+    }
+    snprintf(ev->event_type, sizeof ev->event_type, "interaction.message");
+    snprintf(ev->subject, sizeof ev->subject, "interactions/%" PRId64, conversation);
+    ev->ref_op = 0;
+    snprintf(ev->ref_field, sizeof ev->ref_field, "message");
+    snprintf(w->actor, sizeof w->actor, "chat");
+    (void)blend__app_submit(x->c->app, NULL, w, on_joined, x);
+}
+
+static void store_message(struct session *s, const char *client_id, const char *text,
+                          int is_offline);
+
+/* Messages that waited for the conversation's first write go now, in order. */
+static void flush_pending(struct blend_chat *c, struct visitor *v)
+{
+    int n = v->pending_count;
+    struct pending p[CHAT_PENDING_MAX];
+    memcpy(p, v->pending, sizeof p);
+    v->pending_count = 0;
+    for (int i = 0; i < n; i++) {
+        if (p[i].s->ws) {
+            store_message(p[i].s, p[i].client_id, p[i].text, p[i].is_offline);
+        }
+        blend_free(p[i].text);
+        session_release(p[i].s);
+    }
+    (void)c;
+}
+
+static void opened(struct wctx *x, int rc, const json_t *doc)
+{
+    struct visitor *v = x->v;
+    v->is_opening = 0;
+    if (rc) {
+        v->conversation = 0;
+        send_error(x->s, "unavailable", "the conversation could not be opened: send it again",
+                   x->client_id);
+    } else {
+        ack_stored(x);
+        const char *state = json_string_value(json_object_get(doc, "state"));
+        if (!is_open_state(state)) {
+            /* Closed hours: the message is kept on an interaction that ended at once. */
+            v->ended = v->conversation;
+            v->conversation = 0;
+            send_visitor(x->c, v,
+                         json_pack("{s:s, s:I, s:s, s:s}", "type", "state", "conversation",
+                                   (json_int_t)v->ended, "state", "ended", "reason", "closed"));
+        } else {
+            send_visitor(x->c, v, state_json(x->c, v, v->conversation));
+        }
+    }
+    flush_pending(x->c, v);
+    wctx_free(x);
+}
+
+static void on_arrival_created(struct blend_app *app, void *arg, int64_t id)
+{
+    (void)app;
+    struct wctx *x = arg;
+    x->v->conversation = id; /* before routing's events name it */
+    x->v->is_rated = 0;
+}
+
+static void on_arrival_done(struct blend_app *app, void *arg, int rc, json_t *doc)
+{
+    (void)app;
+    opened(arg, rc, doc);
+}
+
+static int add_first_message(struct blend_write *w, void *arg)
+{
+    struct wctx *x = arg;
+    struct blend_write_op *op =
+        blend_write_add(w, BLEND_OP_CREATE, &blend_res_messages, json_incref(x->message));
+    if (!op) {
+        return BLEND_ENOMEM;
+    }
+    op->ref_op = 0;
+    snprintf(op->ref_field, sizeof op->ref_field, "interaction");
+    return 0;
+}
+
+static void arrive(struct wctx *x)
+{
+    json_t *body = json_pack("{s:s, s:s, s:s, s:s}", "channel", "chat", "direction", "inbound",
+                             "queue", x->v->queue, "address", x->v->identity);
+    if (body && x->v->contact > 0) {
+        json_object_set_new(body, "contact", json_integer(x->v->contact));
+    }
+    int rc = body ? blend__interaction_arrive_with(x->c->app, body, add_first_message, x,
+                                                   on_arrival_created, on_arrival_done, x)
+                  : BLEND_ENOMEM;
+    if (rc) {
+        BLEND_LOG_ERROR("chat", "a conversation cannot open in %s: %s", x->v->queue,
+                        blend_strerror(rc));
+        opened(x, rc, NULL);
+    }
+}
+
+static int64_t contact_of(struct blend_chat *c, const char *identity)
+{
+    json_t *match = json_pack("{s:s, s:s}", "kind", "chat", "value", identity);
+    json_t *doc = NULL;
+    int64_t id = 0;
+    if (match && blend_store_find_by_child(c->app->store, &blend_res_contacts, "identities", match,
+                                           0, &doc) == 0) {
+        id = json_integer_value(json_object_get(doc, "id"));
+    }
+    json_decref(doc);
+    json_decref(match);
+    return id;
+}
+
+static void on_contact(struct blend_write *w, void *arg)
+{
+    struct wctx *x = arg;
+    x->v->contact = w->rc == 0 ? w->ops[0].id_out : contact_of(x->c, x->v->identity);
+    blend_write_destroy(w);
+    arrive(x);
+}
+
+/* A new contact for the visitor: the token's identity, the name given, and the email given kept
+ * as an attribute — an email typed into a form proves nothing, so it is not an identity that
+ * would join this visitor to someone else's history (or theirs to this one). */
+static void open_conversation_for(struct wctx *x)
+{
+    struct visitor *v = x->v;
+    v->contact = v->contact ? v->contact : contact_of(x->c, v->identity);
+    if (v->contact) {
+        arrive(x);
+        return;
+    }
+    json_t *attrs = json_object();
+    if (attrs && v->email[0]) {
+        json_object_set_new(attrs, "chat_email", json_string(v->email));
+    }
+    if (attrs && v->topic[0]) {
+        json_object_set_new(attrs, "chat_topic", json_string(v->topic));
+    }
+    json_t *contact = json_pack("{s:[{s:s, s:s}], s:o}", "identities", "kind", "chat", "value",
+                                v->identity, "attributes", attrs ? attrs : json_object());
+    if (contact && v->name[0]) {
+        json_object_set_new(contact, "name", json_string(v->name));
+    }
+    struct blend_write *w = blend_write_create();
+    if (!contact || !w || !blend_write_add(w, BLEND_OP_CREATE, &blend_res_contacts, contact)) {
+        if (!w) {
+            json_decref(contact);
+        }
+        blend_write_destroy(w);
+        arrive(x); /* without a contact rather than not at all */
+        return;
+    }
+    snprintf(w->actor, sizeof w->actor, "chat");
+    (void)blend__app_submit(x->c->app, NULL, w, on_contact, x);
+}
+
+static void store_message(struct session *s, const char *client_id, const char *text,
+                          int is_offline)
+{
+    struct visitor *v = s->v;
+    if (v->is_opening) {
+        if (v->pending_count >= CHAT_PENDING_MAX) {
+            send_error(s, "busy", "too many messages before the conversation opened", client_id);
+            return;
+        }
+        struct pending *p = &v->pending[v->pending_count];
+        size_t n = strlen(text);
+        p->text = blend_malloc(n + 1);
+        if (!p->text) {
+            send_error(s, "unavailable", "the server is out of memory", client_id);
+            return;
+        }
+        memcpy(p->text, text, n + 1);
+        snprintf(p->client_id, sizeof p->client_id, "%s", client_id);
+        p->s = s;
+        p->is_offline = is_offline;
+        s->refs++;
+        v->pending_count++;
+        return;
+    }
+    struct wctx *x = wctx_new(s, client_id);
+    if (!x) {
+        send_error(s, "unavailable", "the server is out of memory", client_id);
+        return;
+    }
+    /* Sent again after a lost ack: acknowledged, not stored twice. */
+    json_t *seen = NULL;
+    if (blend_store_find(s->chat->app->store, &blend_res_messages, "source", x->source, 0, &seen) ==
+        0) {
+        json_decref(seen);
+        ack_stored(x);
+        wctx_free(x);
+        return;
+    }
+    if (v->conversation) {
+        join(x, v->conversation, text, is_offline);
+        return;
+    }
+    x->message = message_row(v, x->source, client_id, text, is_offline);
+    if (!x->message) {
+        send_error(s, "unavailable", "the server is out of memory", client_id);
+        wctx_free(x);
+        return;
+    }
+    v->is_opening = 1;
+    open_conversation_for(x);
+}
+
+static void on_message_frame(struct session *s, const struct blend_chat_frame *f)
+{
+    struct blend_chat *c = s->chat;
+    if (!blend_chat_bucket_take(&s->v->bucket, blend__now_ms(c->app), BLEND_CHAT_RATE_PER_S,
+                                BLEND_CHAT_RATE_BURST)) {
+        send_error(s, "rate_limited", "too many messages: wait a moment and send it again",
+                   f->client_id);
+        return;
+    }
+    s->v->typing_ms = 0;
+    int is_offline = !s->v->conversation && !is_online(c, s->v->queue, NULL);
+    store_message(s, f->client_id, f->text, is_offline);
+}
+
+/* ---- End and rating ------------------------------------------------------------------------ */
+
+static void on_end(struct session *s)
+{
+    struct blend_chat *c = s->chat;
+    struct visitor *v = s->v;
+    struct blend_acd_contact_view cv;
+    if (!v->conversation ||
+        blend_acd_contact(blend__routing_acd(c->app->routing), v->conversation, &cv) != 0) {
+        send_error(s, "no_conversation", "there is no conversation to end", NULL);
+        return;
+    }
+    struct blend_acd_event ev = {.type = cv.state == BLEND_CONTACT_CONNECTED
+                                             ? BLEND_ACD_EV_CONTACT_END
+                                             : BLEND_ACD_EV_CONTACT_ABANDON};
+    ev.u.contact.contact = v->conversation;
+    ev.u.contact.agent = cv.state == BLEND_CONTACT_CONNECTED ? cv.agent : 0;
+    int rc = blend__routing_step_detached(c->app->routing, &ev);
+    if (rc) {
+        send_error(s, "unavailable", "the conversation could not be ended now", NULL);
+    }
+    /* The state "ended" follows from the event log (contact.ended / contact.abandoned). */
+}
+
+struct rating {
+    struct session *s;
+    struct blend_chat *c;
+};
+
+static void on_rated(struct blend_write *w, void *arg)
+{
+    struct rating *r = arg;
+    if (w->rc == 0) {
+        send_json(r->s, json_pack("{s:s}", "type", "rated"));
+    } else {
+        if (r->s->v) {
+            r->s->v->is_rated = 0;
+        }
+        send_error(r->s, "unavailable", "the rating could not be stored", NULL);
+    }
+    blend_write_destroy(w);
+    session_release(r->s);
+    blend_free(r);
+}
+
+static void on_rating(struct session *s, const struct blend_chat_frame *f)
+{
+    struct visitor *v = s->v;
+    if (!v->ended || v->is_rated) {
+        send_error(s, v->ended ? "already_rated" : "no_conversation",
+                   v->ended ? "this conversation was rated already"
+                            : "a rating follows the end of a conversation",
+                   NULL);
+        return;
+    }
+    json_t *row = NULL;
+    json_t *agent = json_null();
+    if (blend_store_get(s->chat->app->store, &blend_res_interactions, v->ended, 0, &row) == 0 &&
+        json_is_string(json_object_get(row, "agent"))) {
+        agent = json_incref(json_object_get(row, "agent"));
+    }
+    json_decref(row);
+    json_t *data =
+        json_pack("{s:I, s:i, s:o, s:I}", "interaction_id", (json_int_t)v->ended, "value",
+                  f->rating, "agent", agent, "contact_id", (json_int_t)v->contact);
+    if (data && f->comment[0]) {
+        json_object_set_new(data, "comment", json_string(f->comment));
+    }
+    struct rating *r = blend_malloc(sizeof *r);
+    struct blend_write *w = r ? blend_write_create() : NULL;
+    struct blend_write_op *op = w ? blend_write_add(w, BLEND_OP_EVENT, NULL, data) : NULL;
+    if (!op) {
+        if (!w) {
+            json_decref(data);
+        }
+        blend_write_destroy(w);
+        blend_free(r);
+        send_error(s, "unavailable", "the server is out of memory", NULL);
+        return;
+    }
+    snprintf(op->event_type, sizeof op->event_type, "chat.rating");
+    snprintf(op->subject, sizeof op->subject, "interactions/%" PRId64, v->ended);
+    snprintf(w->actor, sizeof w->actor, "chat");
+    v->is_rated = 1;
+    r->s = s;
+    r->c = s->chat;
+    s->refs++;
+    (void)blend__app_submit(s->chat->app, NULL, w, on_rated, r);
+}
+
+/* ---- The socket ---------------------------------------------------------------------------- */
+
+/* The Origin a browser sent is the server's own (scheme://Host) or on the allow-list. Clients
+ * that are not browsers send none and are not at risk of a foreign page speaking for them. */
+static int origin_allowed(struct blend_chat *c, struct blend_http_req *req)
+{
+    const char *origin = blend_http_req_header(req, "Origin");
+    if (!origin) {
+        return 1;
+    }
+    const char *host = blend_http_req_header(req, "Host");
+    if (host) {
+        const char *rest = strncmp(origin, "http://", 7) == 0    ? origin + 7
+                           : strncmp(origin, "https://", 8) == 0 ? origin + 8
+                                                                 : NULL;
+        if (rest && strcasecmp(rest, host) == 0) {
+            return 1;
+        }
+    }
+    size_t n = strlen(origin);
+    for (const char *p = c->origins; *p;) {
+        while (*p == ' ' || *p == ',') {
+            p++;
+        }
+        size_t len = strcspn(p, ", ");
+        if ((len == 1 && *p == '*') || (len == n && len > 0 && strncasecmp(p, origin, n) == 0)) {
+            return 1;
+        }
+        p += len;
+    }
+    return 0;
+}
+
+int blend__chat_ws_open(struct blend_ws *ws, struct blend_http_req *req, void *arg)
+{
+    struct blend_app *app = arg;
+    struct blend_chat *c = app->chat;
+    if (!c) {
+        return 404;
+    }
+    if (!origin_allowed(c, req)) {
+        BLEND_LOG_INFO("chat", "socket from origin %s refused",
+                       blend_http_req_header(req, "Origin"));
+        return 403;
+    }
+    struct session *s = blend_calloc(1, sizeof *s);
+    if (!s) {
+        return 503;
+    }
+    s->chat = c;
+    s->ws = ws;
+    s->refs = 1; /* the socket's */
+    s->next = c->sessions;
+    c->sessions = s;
+    blend_ws_set_ctx(ws, s);
+    return 0;
+}
+
+void blend__chat_ws_message(struct blend_ws *ws, const char *text, size_t len, void *arg)
+{
+    (void)arg;
+    struct session *s = blend_ws_ctx(ws);
+    if (!s) {
+        return;
+    }
+    struct blend_chat_frame *f = blend_malloc(sizeof *f);
+    struct blend_chat_error err;
+    if (!f) {
+        send_error(s, "unavailable", "the server is out of memory", NULL);
+        return;
+    }
+    if (blend_chat_frame_parse(text, len, f, &err) != 0) {
+        send_error(s, err.code ? err.code : "unavailable", err.message, NULL);
+    } else if (f->type == BLEND_CHAT_PING) {
+        send_json(s, json_pack("{s:s}", "type", "pong"));
+    } else if (f->type == BLEND_CHAT_HELLO) {
+        on_hello(s, f);
+    } else if (!s->v) {
+        send_error(s, "bad_state", "say hello first",
+                   f->type == BLEND_CHAT_MESSAGE ? f->client_id : NULL);
+    } else if (f->type == BLEND_CHAT_MESSAGE) {
+        on_message_frame(s, f);
+    } else if (f->type == BLEND_CHAT_TYPING) {
+        s->v->typing_ms = f->is_typing ? blend__now_ms(s->chat->app) : 0;
+    } else if (f->type == BLEND_CHAT_READ) {
+        s->v->read_up_to = f->up_to > s->v->read_up_to ? f->up_to : s->v->read_up_to;
+    } else if (f->type == BLEND_CHAT_END) {
+        on_end(s);
+    } else if (f->type == BLEND_CHAT_RATING) {
+        on_rating(s, f);
+    }
+    blend_free(f);
+}
+
+void blend__chat_ws_close(struct blend_ws *ws, void *arg)
+{
+    (void)arg;
+    struct session *s = blend_ws_ctx(ws);
+    if (!s) {
+        return;
+    }
+    blend_ws_set_ctx(ws, NULL);
+    s->ws = NULL;
+    session_release(s);
+}
+
+/* ---- Following the event log --------------------------------------------------------------- */
+
+static struct visitor *visitor_of_conversation(struct blend_chat *c, int64_t id)
+{
+    for (struct visitor *v = c->visitors; v && id > 0; v = v->next) {
+        if (v->conversation == id) {
+            return v;
+        }
+    }
+    return NULL;
+}
+
+static void on_event(struct blend_chat *c, const json_t *ev)
+{
+    const char *type = json_string_value(json_object_get(ev, "type"));
+    const json_t *data = json_object_get(ev, "data");
+    if (type && strcmp(type, "messages.created") == 0) {
+        const char *dir = json_string_value(json_object_get(data, "direction"));
+        struct visitor *v =
+            visitor_of_conversation(c, json_integer_value(json_object_get(data, "interaction")));
+        if (v && dir && strcmp(dir, "outbound") == 0) {
+            send_visitor(c, v,
+                         json_pack("{s:s, s:o}", "type", "message", "message",
+                                   message_json(data, v->agent_name)));
+        }
+        return;
+    }
+    if (!type || strncmp(type, "contact.", 8) != 0) {
+        return;
+    }
+    int64_t id = json_integer_value(json_object_get(data, "contact_id"));
+    struct visitor *v = visitor_of_conversation(c, id);
+    int is_end =
+        strcmp(type, "contact.abandoned") == 0 ||
+        (strcmp(type, "contact.ended") == 0 && !json_is_true(json_object_get(data, "transfer")));
+    if (v && is_end) {
+        v->agent_id = 0;
+        v->ended = id;
+        v->conversation = 0;
+        v->is_rated = 0;
+        send_visitor(c, v,
+                     json_pack("{s:s, s:I, s:s}", "type", "state", "conversation", (json_int_t)id,
+                               "state", "ended"));
+    } else if (v) {
+        send_visitor(c, v, state_json(c, v, id));
+    }
+    c->positions_dirty = 1;
+}
+
+/* Positions move for everybody waiting behind a contact that left the queue: recomputed once
+ * per batch of events (a contact's position costs the size of its queue to compute). */
+static void push_positions(struct blend_chat *c)
+{
+    c->positions_dirty = 0;
+    for (struct visitor *o = c->visitors; o; o = o->next) {
+        struct blend_acd_contact_view cv;
+        if (o->conversation &&
+            blend_acd_contact(blend__routing_acd(c->app->routing), o->conversation, &cv) == 0 &&
+            cv.state == BLEND_CONTACT_WAITING && cv.position != o->last_position) {
+            send_visitor(c, o, state_json(c, o, o->conversation));
+        }
+    }
+}
+
+void blend__chat_on_events(struct blend_chat *c)
+{
+    if (!c) {
+        return;
+    }
+    int64_t upto = c->app->broadcast_seq;
+    if (!c->visitors) {
+        c->seq = upto; /* nobody to tell */
+        return;
+    }
+    while (c->seq < upto) {
+        json_t *events = NULL;
+        if (blend_store_events(c->app->store, c->seq, BLEND_WS_REPLAY_BATCH, &events) != 0) {
+            return;
+        }
+        size_t i, n = json_array_size(events);
+        json_t *ev;
+        json_array_foreach(events, i, ev)
+        {
+            int64_t seq = json_integer_value(json_object_get(ev, "seq"));
+            if (seq > upto) {
+                break;
+            }
+            c->seq = seq;
+            on_event(c, ev);
+        }
+        json_decref(events);
+        if (n == 0) {
+            break;
+        }
+    }
+    if (c->positions_dirty) {
+        push_positions(c);
+    }
+}
+
+/* ---- HTTP routes --------------------------------------------------------------------------- */
+
+int blend__h_chat_info(struct blend_http_req *req, void *arg)
+{
+    (void)arg;
+    blend_http_respond_json(req, 200,
+                            json_pack("{s:s, s:i, s:s, s:i, s:i, s:i}", "protocol", "blend-chat",
+                                      "version", 1, "websocket", "/api/v1/chat", "text_bytes_max",
+                                      BLEND_CHAT_TEXT_BYTES_MAX, "rate_per_s",
+                                      BLEND_CHAT_RATE_PER_S, "rate_burst", BLEND_CHAT_RATE_BURST));
+    return BLEND_HTTP_DONE;
+}
+
+/* The chat conversation `id` if the caller may act on it (an agent: the one it is connected to);
+ * otherwise answers 404 / 409 / 403 and returns 0. */
+static int64_t chat_for(struct blend_app *app, struct blend_http_req *req)
+{
+    int64_t id = blend__parse_id(blend_http_req_param(req, "id"));
+    json_t *row = NULL;
+    if (id <= 0 || blend_store_get(app->store, &blend_res_interactions, id, 0, &row) != 0) {
+        blend_http_respond_error(req, 404, "not_found", "no such interaction", NULL);
+        return 0;
+    }
+    const char *ch = json_string_value(json_object_get(row, "channel"));
+    int is_chat = ch && strcmp(ch, "chat") == 0;
+    json_decref(row);
+    if (!is_chat) {
+        blend_http_respond_error(req, 409, "conflict", "not a chat conversation", NULL);
+        return 0;
+    }
+    const struct blend_principal *p = blend__principal(req);
+    struct blend_acd_contact_view cv;
+    if (p->role == BLEND_ROLE_AGENT &&
+        (blend_acd_contact(blend__routing_acd(app->routing), id, &cv) != 0 ||
+         cv.agent != p->agent_id || p->agent_id <= 0)) {
+        blend_http_respond_error(req, 403, "forbidden",
+                                 "an agent acts only on the conversations they handle", NULL);
+        return 0;
+    }
+    return id;
+}
+
+int blend__h_chat_typing(struct blend_http_req *req, void *arg)
+{
+    struct blend_app *app = arg;
+    int64_t id = chat_for(app, req);
+    if (!id) {
+        return BLEND_HTTP_DONE;
+    }
+    json_t *body = NULL;
+    struct blend_http_body_error berr;
+    if (blend_http_req_json(req, &body, &berr) != 0) {
+        blend_http_respond_body_error(req, &berr);
+        return BLEND_HTTP_DONE;
+    }
+    const json_t *on = json_object_get(body, "on");
+    if (on && !json_is_boolean(on)) {
+        json_decref(body);
+        blend_http_respond_error(
+            req, 422, "validation_failed", "on: true or false",
+            json_pack("[{s:s, s:s}]", "path", "on", "message", "true or false"));
+        return BLEND_HTTP_DONE;
+    }
+    int is_on = on ? json_is_true(on) : 1;
+    json_decref(body);
+    struct visitor *v = visitor_of_conversation(app->chat, id);
+    if (v) {
+        send_visitor(app->chat, v,
+                     json_pack("{s:s, s:s, s:b}", "type", "typing", "from", "agent", "on", is_on));
+    }
+    blend_http_respond_json(req, 200, json_pack("{s:b}", "delivered", v != NULL));
+    return BLEND_HTTP_DONE;
+}
+
+int blend__h_chat_read(struct blend_http_req *req, void *arg)
+{
+    struct blend_app *app = arg;
+    int64_t id = chat_for(app, req);
+    if (!id) {
+        return BLEND_HTTP_DONE;
+    }
+    json_t *body = NULL;
+    struct blend_http_body_error berr;
+    if (blend_http_req_json(req, &body, &berr) != 0) {
+        blend_http_respond_body_error(req, &berr);
+        return BLEND_HTTP_DONE;
+    }
+    const json_t *u = json_object_get(body, "up_to");
+    json_int_t up_to = json_is_integer(u) ? json_integer_value(u) : 0;
+    json_decref(body);
+    if (up_to < 1) {
+        blend_http_respond_error(
+            req, 422, "validation_failed", "up_to: a message id",
+            json_pack("[{s:s, s:s}]", "path", "up_to", "message", "a message id"));
+        return BLEND_HTTP_DONE;
+    }
+    struct visitor *v = visitor_of_conversation(app->chat, id);
+    if (v) {
+        send_visitor(app->chat, v,
+                     json_pack("{s:s, s:s, s:I}", "type", "read", "by", "agent", "up_to", up_to));
+    }
+    blend_http_respond_json(req, 200, json_pack("{s:b}", "delivered", v != NULL));
+    return BLEND_HTTP_DONE;
+}
+
+int blend__h_chat_view(struct blend_http_req *req, void *arg)
+{
+    struct blend_app *app = arg;
+    int64_t id = chat_for(app, req);
+    if (!id) {
+        return BLEND_HTTP_DONE;
+    }
+    struct visitor *v = visitor_of_conversation(app->chat, id);
+    int sockets = 0;
+    for (struct session *s = app->chat ? app->chat->sessions : NULL; s && v; s = s->next) {
+        sockets += s->v == v && s->ws;
+    }
+    int typing = v && v->typing_ms && blend__now_ms(app) - v->typing_ms < CHAT_TYPING_FRESH_MS;
+    blend_http_respond_json(req, 200,
+                            json_pack("{s:I, s:b, s:b, s:I}", "interaction_id", (json_int_t)id,
+                                      "visitor_online", sockets > 0, "visitor_typing", typing,
+                                      "visitor_read_up_to", (json_int_t)(v ? v->read_up_to : 0)));
+    return BLEND_HTTP_DONE;
+}
+
+/* ---- Lifecycle ----------------------------------------------------------------------------- */
+
+int blend__chat_create(struct blend_app *app, const struct blend__chat_config *cfg,
+                       struct blend_chat **out)
+{
+    BLEND_ASSERT(app && cfg && out);
+    struct blend_chat *c = blend_calloc(1, sizeof *c);
+    if (!c) {
+        return BLEND_ENOMEM;
+    }
+    c->app = app;
+    snprintf(c->origins, sizeof c->origins, "%s", cfg->allowed_origins ? cfg->allowed_origins : "");
+    c->seq = blend_store_last_seq(app->store);
+    *out = c;
+    return 0;
+}
+
+void blend__chat_destroy(struct blend_chat *c)
+{
+    if (!c) {
+        return;
+    }
+    /* The HTTP layer closed every socket and every write has run: what is left is freed. */
+    while (c->sessions) {
+        struct session *s = c->sessions;
+        c->sessions = s->next;
+        blend_free(s);
+    }
+    while (c->visitors) {
+        struct visitor *v = c->visitors;
+        c->visitors = v->next;
+        for (int i = 0; i < v->pending_count; i++) {
+            blend_free(v->pending[i].text);
+        }
+        blend_free(v);
+    }
+    blend_free(c);
+}
