@@ -48,3 +48,6 @@ python3 "$HERE/sip_media_bench.py" "$BUILD_DIR"
 "$BUILD_DIR/bench_engine_ivr"
 
 python3 "$HERE/ivr_queue_bench.py" "$BUILD_DIR"
+
+# The wallboard in Chromium: 500 agents and 50 queues of live updates (bench/web/run.mjs).
+BLEND_SRC="$HERE/.." node "$HERE/web/run.mjs" --agents 500 --queues 50 --rate 2000 --seconds 10

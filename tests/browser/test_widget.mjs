@@ -1,0 +1,154 @@
+// Browser test of the web chat widget (web/widget/blend-chat.js, docs/chat-protocol.md) against
+// a real `blend serve` with the demo center: the demo page (web/widget/demo.html) shows the
+// launcher; the visitor fills the pre-chat form and sends a message, which gets its "sent"
+// receipt once stored; jiho (ready on chat, driven through the API) is offered the chat and
+// accepts, the widget says who the visitor talks to; his reply (with markup in it, shown as
+// text, never as HTML) appears, his typing shows, his read receipt turns "sent" into "read"; a
+// reload resumes the conversation with its history; the visitor ends the chat and gives five
+// stars (a chat.rating event); with nobody on chat the widget offers to leave a message, which
+// becomes a queued interaction; a Korean browser gets Korean texts; no script errors.
+import {
+  run, startServer, launchBrowser, newPage, step, screenshot, apiLogin, apiClient, waitFor,
+} from "./lib.mjs";
+
+await run(async () => {
+  const srv = await startServer();
+  const browser = await launchBrowser();
+  const admin = apiClient(srv.base, await apiLogin(srv.base, "admin", "admin-demo-pass"));
+  const jiho = apiClient(srv.base, await apiLogin(srv.base, "jiho", "agent-demo-pass"));
+  const agents = new Map((await admin("GET", "/api/v1/agents?limit=500")).body.items.map((a) => [a.name, a]));
+  const jihoId = agents.get("jiho").id;
+  const r = await jiho("POST", `/api/v1/agents/${jihoId}/state`, { state: "ready" });
+  if (r.status !== 200) throw new Error(`jiho ready: ${r.status} ${JSON.stringify(r.body)}`);
+  const page = await newPage(browser);
+  const widget = page.locator(".blend-chat");
+  let iid = 0;
+
+  await step("the demo page shows the launcher, which opens the pre-chat form", async () => {
+    await page.goto(srv.base + "/widget/demo.html");
+    await widget.locator(".bc-launcher", { hasText: "Chat with us" }).click();
+    await widget.locator(".bc-prechat").waitFor({ state: "visible" });
+    await widget.locator("[data-online=yes]").or(page.locator(".blend-chat[data-online=yes]")).first().waitFor();
+    await screenshot(page, "widget-01-prechat");
+  });
+
+  await step("the visitor starts a chat and sends a message: stored, receipt \"sent\"", async () => {
+    await widget.locator(".bc-prechat input[name=name]").fill("Mina Park");
+    await widget.locator(".bc-prechat input[name=email]").fill("mina@example.com");
+    await widget.locator(".bc-prechat button[type=submit]").click();
+    await widget.locator(".bc-chat").waitFor({ state: "visible" });
+    await page.locator(".blend-chat[data-connection=connected]").waitFor();
+    await widget.locator(".bc-input").fill("Hello, where is my order?");
+    await widget.locator(".bc-input").press("Enter");
+    const mine = widget.locator(".bc-visitor", { hasText: "Hello, where is my order?" });
+    await mine.locator(".bc-receipt", { hasText: "sent" }).waitFor();
+    const id = Number(await mine.getAttribute("data-id"));
+    const msg = await waitFor(async () => {
+      const list = (await admin("GET", "/api/v1/interactions?limit=500")).body.items
+        .filter((i) => i.channel === "chat");
+      return list.length ? list[list.length - 1] : null;
+    }, 10000, "the chat interaction");
+    iid = msg.id;
+    const stored = (await admin("GET", `/api/v1/interactions/${iid}/messages`)).body.items;
+    if (stored.length !== 1 || stored[0].id !== id) throw new Error(`stored: ${JSON.stringify(stored)}`);
+  });
+
+  await step("jiho accepts: the widget names him", async () => {
+    await waitFor(async () => (await admin("GET", `/api/v1/interactions/${iid}`)).body.state === "offered",
+      10000, "the offer to jiho");
+    const a = await jiho("POST", `/api/v1/interactions/${iid}/accept`, {});
+    if (a.status !== 200) throw new Error(`accept: ${a.status}`);
+    await page.locator(".blend-chat[data-chat-state=connected]").waitFor();
+    const name = agents.get("jiho").display_name || "Agent";
+    await widget.locator(".bc-notice", { hasText: name }).waitFor();
+  });
+
+  await step("jiho types and replies: shown as text; his read receipt shows", async () => {
+    await jiho("POST", `/api/v1/interactions/${iid}/typing`, { on: true });
+    await widget.locator(".bc-typing").waitFor({ state: "visible" });
+    const text = "<b>Your order</b> ships today <img src=x onerror=alert(1)>";
+    const rep = await jiho("POST", `/api/v1/interactions/${iid}/messages`, { body: text });
+    if (rep.status !== 201) throw new Error(`reply: ${rep.status} ${JSON.stringify(rep.body)}`);
+    const theirs = widget.locator(".bc-agent .bc-text").last();
+    await waitFor(async () => (await theirs.textContent()) === text, 10000, "the reply as text");
+    if ((await widget.locator(".bc-agent b, .bc-agent img").count()) !== 0) {
+      throw new Error("agent text was rendered as HTML");
+    }
+    await widget.locator(".bc-typing").waitFor({ state: "hidden" });
+    const mineId = Number(await widget.locator(".bc-visitor").first().getAttribute("data-id"));
+    await jiho("POST", `/api/v1/interactions/${iid}/read`, { up_to: mineId });
+    await widget.locator(".bc-visitor .bc-receipt", { hasText: "read" }).waitFor();
+    // The visitor's own read receipt reached the server (the widget sends it for shown replies).
+    await waitFor(async () => (await jiho("GET", `/api/v1/interactions/${iid}/chat`)).body.visitor_read_up_to === rep.body.id,
+      10000, "the visitor's read receipt");
+    await screenshot(page, "widget-02-chat");
+  });
+
+  await step("a reload resumes the conversation with its history", async () => {
+    await page.reload();
+    await widget.locator(".bc-launcher").click();
+    await widget.locator(".bc-chat").waitFor({ state: "visible" });
+    await widget.locator(".bc-visitor", { hasText: "Hello, where is my order?" }).waitFor();
+    await widget.locator(".bc-agent", { hasText: "ships today" }).waitFor();
+  });
+
+  await step("the visitor ends the chat and gives five stars", async () => {
+    await widget.locator(".bc-end").click();
+    await widget.locator(".bc-ended").waitFor({ state: "visible" });
+    await widget.locator(".bc-star[data-value='5']").focus();
+    await page.keyboard.press("Enter");
+    await widget.locator(".bc-notice", { hasText: "Thank you for your rating." }).waitFor();
+    const ratings = async () => {
+      const out = [];
+      for (let after = 0, pages = 0; after !== null && after !== undefined && pages < 1000; pages++) {
+        const b = (await admin("GET", `/api/v1/event-log?after=${after}&limit=500`)).body;
+        out.push(...b.items.filter((e) => e.type === "chat.rating"));
+        after = b.next_after;
+      }
+      return out.length ? out : null;
+    };
+    const evs = await waitFor(ratings, 10000, "the chat.rating event");
+    if (evs[0].data.value !== 5 || evs[0].data.interaction_id !== iid) {
+      throw new Error(`rating event: ${JSON.stringify(evs[0])}`);
+    }
+    await screenshot(page, "widget-03-rated");
+    page.assertNoErrors();
+  });
+
+  await step("with nobody on chat the widget offers to leave a message, which is queued", async () => {
+    await jiho("POST", `/api/v1/agents/${jihoId}/wrapup-end`);
+    await waitFor(async () => (await jiho("POST", `/api/v1/agents/${jihoId}/state`, { state: "logged-out" })).status === 200,
+      10000, "jiho logged out");
+    const off = await newPage(browser);
+    await off.goto(srv.base + "/widget/demo.html");
+    await off.locator(".blend-chat .bc-launcher").click();
+    const form = off.locator(".blend-chat .bc-offline");
+    await form.waitFor({ state: "visible" });
+    await form.locator("input[name=name]").fill("Night Owl");
+    await form.locator("textarea[name=message]").fill("Please call me back tomorrow");
+    await form.locator("button[type=submit]").click();
+    await off.locator(".blend-chat .bc-offline-done", { hasText: "your message was received" }).waitFor();
+    const left = await waitFor(async () => (await admin("GET", "/api/v1/interactions?limit=500")).body.items
+      .filter((i) => i.channel === "chat" && i.state === "queued").pop(), 10000, "the queued chat");
+    const msgs = (await admin("GET", `/api/v1/interactions/${left.id}/messages`)).body.items;
+    if (msgs[0].body !== "Please call me back tomorrow" || !msgs[0].meta.offline) {
+      throw new Error(`left message: ${JSON.stringify(msgs)}`);
+    }
+    await screenshot(off, "widget-04-offline");
+    off.assertNoErrors();
+  });
+
+  await step("a Korean browser gets Korean texts; Escape closes the panel", async () => {
+    const ko = await newPage(browser, { locale: "ko-KR" });
+    await ko.goto(srv.base + "/widget/demo.html");
+    const launcher = ko.locator(".blend-chat .bc-launcher", { hasText: "채팅 상담" });
+    await launcher.focus();
+    await ko.keyboard.press("Enter");
+    await ko.locator(".blend-chat .bc-panel").waitFor({ state: "visible" });
+    // Nobody is on chat any more: the leave-a-message form, in Korean.
+    await ko.locator(".blend-chat .bc-offline", { hasText: "메시지를 남겨" }).waitFor({ state: "visible" });
+    await ko.keyboard.press("Escape");
+    await ko.locator(".blend-chat .bc-panel").waitFor({ state: "hidden" });
+    ko.assertNoErrors();
+  });
+});
