@@ -346,17 +346,22 @@ static void on_refer_attended(struct blend_calls *c, struct call *k,
     struct call *consult = by_call(c, ev->other_call);
     const char *why = !k->connected || k->external || k->agent != ev->agent_id
                           ? "the call is not this agent's"
-                      : !consult || consult->phone != CALL_PHONE_INTERNAL
-                          ? "the consultation is not a call to an agent"
+                      : !consult || (consult->phone != CALL_PHONE_INTERNAL &&
+                                     consult->phone != CALL_PHONE_CONSULT)
+                          ? "the consultation is not a call to an agent or a number"
                       : consult->phone_from != ev->agent_id || !consult->phone_answered
                           ? "the consultation is not this agent's answered call"
                           : NULL;
     record(c, "call.refer", k->interaction,
-           json_pack("{s:I, s:I, s:s, s:s, s:o}", "interaction_id", (json_int_t)k->interaction,
-                     "agent_id", (json_int_t)ev->agent_id, "target", ev->dialled, "kind",
-                     "attended", "to_agent_id",
+           json_pack("{s:I, s:I, s:s, s:s, s:o, s:o}", "interaction_id",
+                     (json_int_t)k->interaction, "agent_id", (json_int_t)ev->agent_id, "target",
+                     ev->dialled, "kind", "attended", "to_agent_id",
                      consult && consult->phone == CALL_PHONE_INTERNAL
                          ? json_integer(consult->phone_to)
+                         : json_null(),
+                     "number",
+                     consult && consult->phone == CALL_PHONE_CONSULT
+                         ? json_string(consult->dialled)
                          : json_null()));
     if (why) {
         BLEND_LOG_INFO("calls", "attended transfer of interaction %" PRId64 " refused: %s",
@@ -381,9 +386,18 @@ static void on_agent_replaced(struct blend_calls *c, struct call *k,
     struct call *consult = by_call(c, ev->other_call);
     int64_t from = k->agent, to = ev->agent_id;
     record(c, "call.transferred", k->interaction,
-           json_pack("{s:I, s:s, s:I, s:I, s:s}", "interaction_id", (json_int_t)k->interaction,
-                     "kind", "attended", "from_agent_id", (json_int_t)from, "to_agent_id",
-                     (json_int_t)to, "via", "phone"));
+           json_pack("{s:I, s:s, s:I, s:o, s:o, s:s}", "interaction_id",
+                     (json_int_t)k->interaction, "kind", "attended", "from_agent_id",
+                     (json_int_t)from, "to_agent_id", to > 0 ? json_integer(to) : json_null(),
+                     "number", to > 0 || !ev->dialled[0] ? json_null() : json_string(ev->dialled),
+                     "via", "phone"));
+    if (to <= 0 && k->connected && !k->external) {
+        /* A number took the customer: the agent's part is over (wrap-up); the call goes on
+         * outside routing, as after a transfer to a number. */
+        k->external = 1;
+        step(c, BLEND_ACD_EV_CONTACT_END, k->interaction, from);
+        return;
+    }
     if (to <= 0 || !k->connected || k->external) {
         BLEND_LOG_WARN("calls", "interaction %" PRId64 ": unexpected takeover by %s %" PRId64,
                        k->interaction, ev->leg, to);
@@ -1124,6 +1138,73 @@ static void outbound_created(struct blend_write *w, void *arg)
     }
 }
 
+/* "call.consult" {agent_id, number, state, ...extra (stolen)}, subject agents/<A>: the steps of a
+ * consultation with a number placed from an agent's phone during a customer call. */
+static void consult_record(struct blend_calls *c, const struct call *k, const char *state,
+                           json_t *extra)
+{
+    json_t *doc = json_pack("{s:I, s:s, s:s}", "agent_id", (json_int_t)k->phone_from, "number",
+                            k->dialled, "state", state);
+    if (doc && extra) {
+        json_object_update(doc, extra);
+    }
+    json_decref(extra);
+    if (!doc) {
+        return;
+    }
+    char subject[64];
+    snprintf(subject, sizeof subject, "agents/%" PRId64, k->phone_from);
+    blend__app_record_event(c->app, "sip", "call.consult", subject, doc);
+}
+
+/* An agent on a customer call dials a number: a consultation (docs/voice.md §Transfer). No
+ * interaction (the customer's is the agent's work) and no engagement (their capacity is the
+ * customer's already); the phone may hand its customer to the number (REFER with Replaces). */
+static void consult_start(struct blend_calls *c, const struct blend_sip_event *ev)
+{
+    struct call *k;
+    if (blend__calls_add(c, ev->call, &k) != 0) {
+        phone_refuse(c, ev, 503, "Service Unavailable", "no memory");
+        return;
+    }
+    k->state = CALL_ROUTED;
+    k->phone = CALL_PHONE_CONSULT;
+    k->phone_from = ev->agent_id;
+    snprintf(k->caller, sizeof k->caller, "%s", ev->caller);
+    snprintf(k->dialled, sizeof k->dialled, "%s", ev->dialled);
+    int rc = blend_sip_call_transfer_number(c->sip, ev->call, ev->dialled);
+    if (rc) {
+        /* CALL_ENDED follows the refusal and forgets it. */
+        (void)blend_sip_call_reject(c->sip, ev->call, 503, "Service Unavailable");
+    }
+    consult_record(c, k, "dialling", NULL);
+}
+
+static void on_consult_event(struct blend_calls *c, struct call *k,
+                             const struct blend_sip_event *ev)
+{
+    switch (ev->kind) {
+    case BLEND_SIP_EV_OUTBOUND_PROGRESS:
+        if (ev->sip_code == 180 || ev->sip_code == 183) {
+            (void)blend_sip_call_ringing(c->sip, k->call);
+        } else if (ev->sip_code >= 200 && ev->sip_code < 300 && !k->phone_answered) {
+            k->phone_answered = 1;
+            consult_record(c, k, "answered", NULL);
+        } else if (ev->sip_code >= 300) {
+            consult_record(c, k, "failed", json_pack("{s:i}", "sip_code", ev->sip_code));
+        }
+        return;
+    case BLEND_SIP_EV_CALL_ENDED:
+        consult_record(c, k, "ended",
+                       json_pack("{s:s, s:i, s:s}", "leg", ev->leg, "sip_code", ev->sip_code,
+                                 "cause", ev->cause));
+        forget(c, k);
+        return;
+    default:
+        return;
+    }
+}
+
 static void outbound_start(struct blend_calls *c, const struct blend_sip_event *ev)
 {
     if (!c->app->cfg.sip_trunk_uri[0]) {
@@ -1140,7 +1221,13 @@ static void outbound_start(struct blend_calls *c, const struct blend_sip_event *
                   "agent", json_object_get(agent, "name"), "state", "new", "address", ev->dialled);
     json_decref(agent);
     int engaged = 0;
-    if (!doc || phone_engage_caller(c, ev->agent_id, &engaged) != 0) {
+    int rc = doc ? phone_engage_caller(c, ev->agent_id, &engaged) : BLEND_ENOMEM;
+    if (rc != 0 && doc && on_customer_call(c, ev->agent_id)) {
+        json_decref(doc);
+        consult_start(c, ev); /* a consultation with a number during a customer call */
+        return;
+    }
+    if (rc != 0) {
         json_decref(doc);
         phone_refuse(c, ev, 486, "Busy Here", "the calling agent is on a call");
         return;
@@ -1219,6 +1306,8 @@ static void on_phone_event(struct blend_calls *c, struct call *k, const struct b
 {
     if (k->phone == CALL_PHONE_INTERNAL) {
         on_internal_event(c, k, ev);
+    } else if (k->phone == CALL_PHONE_CONSULT) {
+        on_consult_event(c, k, ev);
     } else {
         on_outbound_phone_event(c, k, ev);
     }

@@ -25,6 +25,8 @@
 enum call_phone {
     CALL_PHONE_INTERNAL = 1, /* to another agent's extension: no interaction, both engaged */
     CALL_PHONE_OUTBOUND,     /* to a number through the trunk: an outbound interaction */
+    CALL_PHONE_CONSULT,      /* to a number while on a customer call: a consultation, no
+                                interaction (the phone may transfer its customer to it) */
 };
 
 enum call_state {

@@ -21,7 +21,12 @@ customer's SIPp calls from.
    hands it over; Minji goes to wrap-up), "call.refer" (kind attended), "call.transferred" and
    "call.internal" state ended cause replaced are recorded; when the customer hangs up Jiho
    wraps up and nobody is left engaged.
-5. Without an outbound trunk a number gets 503."""
+5. Attended transfer to a number: the same with Minji's phone dialling +3312345 during the
+   customer's call (a consultation: "call.consult" steps dialling, answered, ended cause
+   replaced, and no interaction); the trunk's SIPp answers, is moved onto the customer's call and
+   echoes the customer's audio; "call.refer" and "call.transferred" name the number; Minji wraps
+   up and holds nothing.
+6. Without an outbound trunk a number gets 503."""
 
 import time
 
@@ -301,6 +306,54 @@ def attended(srv, admin, mid, jid, minji_port, jiho_port):
              and state(srv, admin, jid)["active"]["voice"] == 0)
 
 
+def attended_number(srv, admin, mid, jid, minji_port):
+    jtok = srv.login("jiho")
+    st, _, resp = srv.request("POST", f"/api/v1/agents/{jid}/state", jtok,
+                              body={"state": "not-ready", "reason": "break"})
+    check(st == 200, f"jiho not ready: {st} {resp}")
+    login_ready(srv, admin, "minji", mid)  # ends her wrap-up of the last call
+    far = Sipp(srv, "agent_moved.xml", ["-p", str(TRUNK_PORT), "-mp", str(bt.free_port()),
+                                        "-s", "+3312345", "-key", "codec", "0", "-d", "0",
+                                        "-rtp_echo"], "number-moved", target="127.0.0.1:9")
+    minji = Sipp(srv, "agent_attended.xml",
+                 ["-p", minji_port, "-mp", str(bt.free_port()), "-s", "1001", "-key", "consult",
+                  "+3312345", "-au", "1001", "-ap", "sip-demo-1001",
+                  "-auth_uri", f"+3312345@127.0.0.1:{srv.sip_port}", "-d", "500"],
+                 "minji-attended-number")
+    time.sleep(0.2)
+    seen = set(phone_interactions(srv, admin))
+    before = len(srv.event_log(admin))
+    cust = Sipp(srv, "customer_held.xml", ["-i", CUSTOMER_IP, "-s", "+8225550103", "-key",
+                                           "caller", "01077779999", "-d", "2500"],
+                "customer-to-number")
+    iid = wait_for("the customer's interaction", lambda: [
+        e["data"]["interaction_id"] for e in srv.event_log(admin)
+        if e["type"] == "call.arrived" and e["data"]["caller"] == "01077779999"])[0]
+    check(minji.wait() == 0, "minji's phone: hold, consultation with the number, REFER, BYEs")
+    evs = events_of(srv, admin, iid)
+    refer = [e["data"] for e in evs if e["type"] == "call.refer"]
+    check(refer and refer[0]["kind"] == "attended" and refer[0]["to_agent_id"] is None
+          and refer[0]["number"] == "+3312345", f"call.refer: {refer}")
+    moved = [e["data"] for e in evs if e["type"] == "call.transferred"]
+    check(moved and moved[0]["from_agent_id"] == mid and moved[0]["to_agent_id"] is None
+          and moved[0]["number"] == "+3312345", f"call.transferred: {moved}")
+    steps = [e["data"] for e in srv.event_log(admin)[before:]
+             if e["type"] == "call.consult" and e["subject"] == f"agents/{mid}"]
+    check([s["state"] for s in steps][:2] == ["dialling", "answered"]
+          and steps[-1]["state"] == "ended" and steps[-1]["cause"] == "replaced"
+          and steps[-1]["number"] == "+3312345", f"the consultation's steps: {steps}")
+    check(set(phone_interactions(srv, admin)) == seen, "a consultation is no interaction")
+    wait_for("minji's part ended", lambda: state(srv, admin, mid)["state"] in ("wrap-up", "ready")
+             and engaged(srv, admin, mid) == 0 and state(srv, admin, mid)["active"]["voice"] == 0)
+    check(cust.wait() == 0, "the customer was held, resumed, talked to the number, hung up")
+    check(far.wait() == 0, "the number answered, was moved onto the customer's call, got BYE")
+    wait_for("the interaction ended", lambda: row(srv, admin, iid)["state"] in ("wrap_up",
+                                                                                 "ended"))
+    ends = [e["data"] for e in events_of(srv, admin, iid) if e["type"] == "call.ended"]
+    check(ends and ends[0]["rtp_to_customer"] > 0, f"the number's audio reached the customer: "
+          f"{ends}")
+
+
 def run():
     with bt.Server(phones_required=True, extra_config=config(trunk=True)) as srv:
         admin = srv.login("admin")
@@ -321,6 +374,8 @@ def run():
         parts.run("failures", failures, srv, admin, mid, jid, jiho_port)
         parts.run("outbound call", outbound, srv, admin, mid)
         parts.run("attended transfer", attended, srv, admin, mid, jid, minji_port, jiho_port)
+        parts.run("attended transfer to a number", attended_number, srv, admin, mid, jid,
+                  minji_port)
         parts.finish()
         srv.stop()
 
