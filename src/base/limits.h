@@ -293,4 +293,16 @@
 /* An agent offer without a timeout rings this long (a safety net: the host withdraws). */
 #define BLEND_SIP_OFFER_TIMEOUT_S_DEFAULT 60
 
+/* --- Outbound pacing (src/engine/dialer/pacing.c) ---------------------------------------- */
+/* Recent attempts' ring times and recent handle times kept for the pacer's estimates: enough
+ * for stable survival curves, small enough to follow a change within minutes. */
+#define BLEND_PACER_SAMPLES_MAX 512
+/* Buckets of the rolling abandon window (30 days: 3-hour buckets). */
+#define BLEND_PACER_BUCKETS 240
+/* Agents and calls in flight one decision weighs (its distributions live on the stack). */
+#define BLEND_PACER_AGENTS_MAX 2048
+#define BLEND_PACER_CALLS_MAX 4096
+/* Calls in flight per staffed agent, the most any mode may ask for. */
+#define BLEND_PACER_LINES_MAX 5
+
 #endif

@@ -1,0 +1,409 @@
+/*
+ * Outbound pacing (pacing.h has the model in one paragraph; docs/dialer.md the whole of it).
+ *
+ * Estimates: the answer probability is a count of attempts answered by a person over all
+ * attempts, both decayed by half every BLEND_PACER_ANSWER_HALF_LIFE attempts and blended with
+ * the prior as PRIOR_WEIGHT pseudo-attempts; ring times and handle times are the last
+ * BLEND_PACER_SAMPLES_MAX samples, read as empirical survival curves smoothed toward the
+ * prior's exponential curve. Distributions are Poisson-binomial, computed exactly by the
+ * usual O(n^2) recurrence in stack arrays bounded by the limits of limits.h.
+ */
+#include "engine/dialer/pacing.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "base/assert.h"
+
+/* Attempts after which an old attempt weighs half: a change of the answer rate is half
+ * followed after this many attempts (a minute for 50 agents). */
+#define ANSWER_HALF_LIFE 100.0
+/* The prior counts as this many attempts. */
+#define PRIOR_WEIGHT 10.0
+/* Survival curves: the prior's curve counts as this many samples. */
+#define CURVE_PRIOR_WEIGHT 2.0
+/* Fewer busy agents' samples beyond `elapsed` than this: the release chance is the prior's. */
+#define P_MIN 0.01
+#define P_MAX 0.99
+/* The window's record moves the target between these factors. */
+#define TARGET_FACTOR_MIN 0.25
+#define TARGET_FACTOR_MAX 1.5
+/* A person gives up on an unanswered call after about this long when no sample says. */
+#define NO_ANSWER_PRIOR_MS 20000
+
+void blend_pacer_params_default(struct blend_pacer_params *p)
+{
+    memset(p, 0, sizeof *p);
+    p->mode = BLEND_DIAL_PREDICTIVE;
+    p->power_ratio = 2.0;
+    p->abandon_target = 0.03;
+    p->max_lines_per_agent = 3.0;
+    p->prior_answer = 0.3;
+    p->prior_answer_ms = 12000;
+    p->prior_handle_ms = 180000;
+    p->window_ms = (int64_t)30 * 24 * 3600 * 1000;
+}
+
+static int params_valid(const struct blend_pacer_params *p)
+{
+    return p->mode >= BLEND_DIAL_PREVIEW && p->mode <= BLEND_DIAL_PREDICTIVE &&
+           p->power_ratio >= 1.0 && p->power_ratio <= BLEND_PACER_LINES_MAX &&
+           p->abandon_target > 0.0 && p->abandon_target <= 0.2 &&
+           p->max_lines_per_agent >= 1.0 && p->max_lines_per_agent <= BLEND_PACER_LINES_MAX &&
+           p->prior_answer >= P_MIN && p->prior_answer <= P_MAX && p->prior_answer_ms > 0 &&
+           p->prior_handle_ms > 0 && p->window_ms >= BLEND_PACER_BUCKETS;
+}
+
+int blend_pacer_init(struct blend_pacer *p, const struct blend_pacer_params *params)
+{
+    BLEND_ASSERT(p && params);
+    if (!params_valid(params)) {
+        return BLEND_EINVAL;
+    }
+    memset(p, 0, sizeof *p);
+    p->params = *params;
+    p->bucket_ms = params->window_ms / BLEND_PACER_BUCKETS;
+    for (int i = 0; i < BLEND_PACER_BUCKETS; i++) {
+        p->window[i].start_ms = INT64_MIN;
+    }
+    return 0;
+}
+
+static double clamp(double x, double lo, double hi)
+{
+    return x < lo ? lo : x > hi ? hi : x;
+}
+
+void blend_pacer_attempt(struct blend_pacer *p, int64_t now_ms, enum blend_dial_outcome outcome,
+                         int64_t ring_ms)
+{
+    BLEND_ASSERT(p && outcome >= BLEND_DIAL_HUMAN && outcome <= BLEND_DIAL_FAILED);
+    (void)now_ms;
+    double keep = exp2(-1.0 / ANSWER_HALF_LIFE);
+    int is_human = outcome == BLEND_DIAL_HUMAN;
+    p->human_w = p->human_w * keep + (is_human ? 1.0 : 0.0);
+    p->total_w = p->total_w * keep + 1.0;
+    p->rings[p->rings_next] =
+        (struct blend_pacer_ring){.ring_ms = ring_ms < 0 ? 0 : ring_ms, .is_human = is_human};
+    p->rings_next = (p->rings_next + 1) % BLEND_PACER_SAMPLES_MAX;
+    if (p->rings_count < BLEND_PACER_SAMPLES_MAX) {
+        p->rings_count++;
+    }
+    p->attempts++;
+}
+
+static struct blend_pacer_bucket *bucket_at(struct blend_pacer *p, int64_t now_ms)
+{
+    int64_t start = now_ms - (((now_ms % p->bucket_ms) + p->bucket_ms) % p->bucket_ms);
+    int64_t n = start / p->bucket_ms;
+    struct blend_pacer_bucket *b = &p->window[((n % BLEND_PACER_BUCKETS) + BLEND_PACER_BUCKETS) %
+                                              BLEND_PACER_BUCKETS];
+    if (b->start_ms != start) {
+        *b = (struct blend_pacer_bucket){.start_ms = start};
+    }
+    return b;
+}
+
+void blend_pacer_live(struct blend_pacer *p, int64_t now_ms, int is_dropped)
+{
+    BLEND_ASSERT(p);
+    struct blend_pacer_bucket *b = bucket_at(p, now_ms);
+    b->lives++;
+    p->lives++;
+    if (is_dropped) {
+        b->drops++;
+        p->drops++;
+    }
+}
+
+void blend_pacer_handled(struct blend_pacer *p, int64_t handle_ms)
+{
+    BLEND_ASSERT(p);
+    p->handles_ms[p->handles_next] = handle_ms < 0 ? 0 : handle_ms;
+    p->handles_next = (p->handles_next + 1) % BLEND_PACER_SAMPLES_MAX;
+    if (p->handles_count < BLEND_PACER_SAMPLES_MAX) {
+        p->handles_count++;
+    }
+}
+
+static void window_counts(const struct blend_pacer *p, int64_t now_ms, double *lives,
+                          double *drops)
+{
+    uint64_t l = 0, d = 0;
+    for (int i = 0; i < BLEND_PACER_BUCKETS; i++) {
+        const struct blend_pacer_bucket *b = &p->window[i];
+        if (b->start_ms != INT64_MIN && b->start_ms <= now_ms &&
+            b->start_ms > now_ms - p->params.window_ms) {
+            l += b->lives;
+            d += b->drops;
+        }
+    }
+    *lives = (double)l;
+    *drops = (double)d;
+}
+
+double blend_pacer_window_rate(const struct blend_pacer *p, int64_t now_ms)
+{
+    double lives, drops;
+    window_counts(p, now_ms, &lives, &drops);
+    return lives > 0 ? drops / lives : 0.0;
+}
+
+double blend_pacer_p_answer(const struct blend_pacer *p)
+{
+    double v = (p->human_w + PRIOR_WEIGHT * p->params.prior_answer) / (p->total_w + PRIOR_WEIGHT);
+    return clamp(v, P_MIN, P_MAX);
+}
+
+/* Mean dial-to-answer time of the calls people answered, or the prior's. */
+static int64_t horizon_ms(const struct blend_pacer *p)
+{
+    double sum = 0;
+    int n = 0;
+    for (int i = 0; i < p->rings_count; i++) {
+        if (p->rings[i].is_human) {
+            sum += (double)p->rings[i].ring_ms;
+            n++;
+        }
+    }
+    double prior = (double)p->params.prior_answer_ms;
+    double h = (sum + CURVE_PRIOR_WEIGHT * prior) / (n + CURVE_PRIOR_WEIGHT);
+    return h < 1 ? 1 : (int64_t)h;
+}
+
+/* The probability that a call still ringing after `elapsed_ms` is answered by a person: the
+ * answer probability weighed by how many answered and unanswered calls of the samples rang
+ * that long. */
+static double p_ringing(const struct blend_pacer *p, double p_ans, int64_t elapsed_ms)
+{
+    double h_gt = 0, h_n = 0, o_gt = 0, o_n = 0;
+    for (int i = 0; i < p->rings_count; i++) {
+        const struct blend_pacer_ring *r = &p->rings[i];
+        if (r->is_human) {
+            h_n++;
+            h_gt += r->ring_ms > elapsed_ms;
+        } else {
+            o_n++;
+            o_gt += r->ring_ms > elapsed_ms;
+        }
+    }
+    double e = (double)elapsed_ms;
+    double h_prior = exp(-e / (double)p->params.prior_answer_ms);
+    double o_prior = exp(-e / (double)NO_ANSWER_PRIOR_MS);
+    double sh = (h_gt + CURVE_PRIOR_WEIGHT * h_prior) / (h_n + CURVE_PRIOR_WEIGHT);
+    double so = (o_gt + CURVE_PRIOR_WEIGHT * o_prior) / (o_n + CURVE_PRIOR_WEIGHT);
+    double num = p_ans * sh, den = num + (1.0 - p_ans) * so;
+    return den > 0 ? clamp(num / den, 0.0, P_MAX) : 0.0;
+}
+
+/* The probability that a contact `elapsed_ms` old ends within `h_ms`, from the handle times:
+ * among the samples longer than `elapsed_ms`, the share that end within the horizon. */
+static double p_release(const struct blend_pacer *p, int64_t elapsed_ms, int64_t h_ms)
+{
+    double gt = 0, within = 0, sum = 0;
+    for (int i = 0; i < p->handles_count; i++) {
+        int64_t d = p->handles_ms[i];
+        sum += (double)d;
+        if (d > elapsed_ms) {
+            gt++;
+            within += d <= elapsed_ms + h_ms;
+        }
+    }
+    double mean = p->handles_count ? sum / p->handles_count : (double)p->params.prior_handle_ms;
+    double prior = 1.0 - exp(-(double)h_ms / (mean > 1 ? mean : 1));
+    return clamp((within + CURVE_PRIOR_WEIGHT * prior) / (gt + CURVE_PRIOR_WEIGHT), 0.0, 1.0);
+}
+
+/* dist[0..n] becomes the distribution of the count plus one Bernoulli(q) trial. */
+static void add_trial(double *dist, int n, double q)
+{
+    dist[n + 1] = dist[n] * q;
+    for (int k = n; k > 0; k--) {
+        dist[k] = dist[k] * (1.0 - q) + dist[k - 1] * q;
+    }
+    dist[0] *= 1.0 - q;
+}
+
+/* The agents' side over the horizon: F[b] = P(B <= b), G[b] = sum_{j<=b} j P(B=j), where B
+ * counts the busy agents released in time. */
+struct supply {
+    int free_agents, busy;
+    double F[BLEND_PACER_AGENTS_MAX + 1];
+    double G[BLEND_PACER_AGENTS_MAX + 1];
+    double mean;
+};
+
+/* The lives side: dist[0..n] of the live answers so far. */
+struct demand {
+    int n;
+    double dist[BLEND_PACER_CALLS_MAX + 1];
+    double mean;
+};
+
+static int view_valid(const struct blend_pacer_view *v)
+{
+    return v && v->free_agents >= 0 && v->busy_count >= 0 && v->ringing_count >= 0 &&
+           v->records_left >= 0 && v->free_agents + v->busy_count <= BLEND_PACER_AGENTS_MAX &&
+           v->ringing_count <= BLEND_PACER_CALLS_MAX &&
+           (v->busy_count == 0 || v->busy_elapsed_ms) &&
+           (v->ringing_count == 0 || v->ringing_elapsed_ms);
+}
+
+static void supply_build(const struct blend_pacer *p, const struct blend_pacer_view *v,
+                         int64_t h_ms, struct supply *s)
+{
+    double dist[BLEND_PACER_AGENTS_MAX + 1];
+    dist[0] = 1.0;
+    s->free_agents = v->free_agents;
+    s->busy = v->busy_count;
+    s->mean = v->free_agents;
+    for (int i = 0; i < v->busy_count; i++) {
+        double r = p_release(p, v->busy_elapsed_ms[i], h_ms);
+        add_trial(dist, i, r);
+        s->mean += r;
+    }
+    double f = 0, g = 0;
+    for (int b = 0; b <= v->busy_count; b++) {
+        f += dist[b];
+        g += b * dist[b];
+        s->F[b] = f;
+        s->G[b] = g;
+    }
+}
+
+/* P(D >= S): a further live answer would find no agent. */
+static double p_no_agent(const struct supply *s, const struct demand *d)
+{
+    double p = 0;
+    for (int k = 0; k <= d->n; k++) {
+        /* S = free + B <= k  <=>  B <= k - free */
+        int b = k - s->free_agents;
+        if (b >= 0) {
+            p += d->dist[k] * s->F[b > s->busy ? s->busy : b];
+        }
+    }
+    return clamp(p, 0.0, 1.0);
+}
+
+/* E[max(0, D - S)]. */
+static double drops_of(const struct supply *s, const struct demand *d)
+{
+    double e = 0;
+    for (int k = 1; k <= d->n; k++) {
+        int b = k - s->free_agents - 1; /* the largest B with free + B < k */
+        if (b < 0) {
+            continue;
+        }
+        b = b > s->busy ? s->busy : b;
+        e += d->dist[k] * ((k - s->free_agents) * s->F[b] - s->G[b]);
+    }
+    return e < 0 ? 0 : e;
+}
+
+static void demand_build(const struct blend_pacer *p, const struct blend_pacer_view *v, double pa,
+                         struct demand *d)
+{
+    d->dist[0] = 1.0;
+    d->n = 0;
+    d->mean = 0;
+    for (int i = 0; i < v->ringing_count; i++) {
+        double q = p_ringing(p, pa, v->ringing_elapsed_ms[i]);
+        add_trial(d->dist, d->n++, q);
+        d->mean += q;
+    }
+}
+
+/* The drop ratio this decision may risk: the aim, moved by the window's record. */
+static double target_now(const struct blend_pacer *p, int64_t now_ms, double *rate)
+{
+    double lives, drops;
+    window_counts(p, now_ms, &lives, &drops);
+    *rate = lives > 0 ? drops / lives : 0.0;
+    double t = p->params.abandon_target * BLEND_PACER_AIM;
+    double budget = t * lives - drops;
+    double factor = 1.0 + 0.5 * budget / (t * lives + 1.0);
+    return t * clamp(factor, TARGET_FACTOR_MIN, TARGET_FACTOR_MAX);
+}
+
+int blend_pacer_risk(const struct blend_pacer *p, const struct blend_pacer_view *view, int extra,
+                     double *agents, double *lives, double *drops)
+{
+    BLEND_ASSERT(p && agents && lives && drops);
+    if (!view_valid(view) || extra < 0 || view->ringing_count + extra > BLEND_PACER_CALLS_MAX) {
+        return BLEND_EINVAL;
+    }
+    struct supply s;
+    struct demand d;
+    double pa = blend_pacer_p_answer(p);
+    supply_build(p, view, horizon_ms(p), &s);
+    demand_build(p, view, pa, &d);
+    for (int i = 0; i < extra; i++) {
+        add_trial(d.dist, d.n++, pa);
+        d.mean += pa;
+    }
+    *agents = s.mean;
+    *lives = d.mean;
+    *drops = drops_of(&s, &d);
+    return 0;
+}
+
+static int cap(int want, int limit)
+{
+    return want < 0 ? 0 : want > limit ? limit : want;
+}
+
+int blend_pacer_decide(const struct blend_pacer *p, int64_t now_ms,
+                       const struct blend_pacer_view *view, struct blend_pacer_decision *out)
+{
+    BLEND_ASSERT(p && out);
+    if (!view_valid(view)) {
+        return BLEND_EINVAL;
+    }
+    struct blend_pacer_decision r = {0};
+    r.p_answer = blend_pacer_p_answer(p);
+    r.horizon_ms = horizon_ms(p);
+    r.target_used = target_now(p, now_ms, &r.window_rate);
+    int staffed = view->free_agents + view->busy_count;
+    int room = BLEND_PACER_CALLS_MAX - view->ringing_count;
+    room = room < view->records_left ? room : view->records_left;
+    switch (p->params.mode) {
+    case BLEND_DIAL_PREVIEW:
+        break;
+    case BLEND_DIAL_PROGRESSIVE:
+        r.dial = cap(view->free_agents - view->ringing_count, room);
+        break;
+    case BLEND_DIAL_POWER:
+        r.dial = cap((int)floor(p->params.power_ratio * view->free_agents + 1e-9) -
+                         view->ringing_count,
+                     room);
+        break;
+    case BLEND_DIAL_PREDICTIVE: {
+        if (staffed == 0) {
+            break;
+        }
+        int lines = (int)floor(p->params.max_lines_per_agent * staffed + 1e-9);
+        int limit = cap(lines - view->ringing_count, room);
+        struct supply s;
+        struct demand d;
+        supply_build(p, view, r.horizon_ms, &s);
+        demand_build(p, view, r.p_answer, &d);
+        /* Each further call is launched while the chance that its answer finds no agent stays
+         * within the target: those chances only grow with every call added. */
+        while (r.dial < limit && p_no_agent(&s, &d) <= r.target_used) {
+            add_trial(d.dist, d.n++, r.p_answer);
+            d.mean += r.p_answer;
+            r.dial++;
+        }
+        r.agents_expected = s.mean;
+        r.lives_expected = d.mean;
+        r.drops_expected = drops_of(&s, &d);
+        break;
+    }
+    }
+    BLEND_ASSERT(r.dial >= 0 && r.dial <= view->records_left);
+    BLEND_ASSERT(p->params.mode != BLEND_DIAL_PROGRESSIVE ||
+                 view->ringing_count + r.dial <= view->free_agents ||
+                 r.dial == 0);
+    *out = r;
+    return 0;
+}
