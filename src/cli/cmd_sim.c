@@ -9,6 +9,7 @@
 #include "cli/cli.h"
 
 #include "base/alloc.h"
+#include "sim/dial.h"
 #include "sim/run.h"
 #include "sim/sim.h"
 
@@ -117,6 +118,34 @@ static void write_file_line(const char *line, size_t len, void *arg)
     fputc('\n', arg);
 }
 
+/* An outbound model: each of its modes run on the same seed, one line (or one JSON) out. */
+static int run_dial_model(const char *path, const char *text, size_t len, uint64_t seed,
+                          int is_json)
+{
+    struct blend_sim_dial_model *m = NULL;
+    struct blend_sim_errors errs;
+    int rc = blend_sim_dial_model_parse(text, len, path, &m, &errs);
+    if (rc) {
+        print_errors(rc, &errs);
+        return 1;
+    }
+    struct blend_sim_dial_figures figs[4];
+    size_t n = 0;
+    for (int mode = BLEND_DIAL_PREVIEW; !rc && mode <= BLEND_DIAL_PREDICTIVE; mode++) {
+        if (m->modes & (1u << mode)) {
+            rc = blend_sim_dial_run(m, seed, (enum blend_dial_mode)mode, &figs[n++]);
+        }
+    }
+    rc = rc ? rc : blend_sim_dial_format(m, figs, n, is_json, write_line, NULL);
+    blend_sim_dial_model_destroy(m);
+    fflush(stdout);
+    if (rc) {
+        fprintf(stderr, "blend sim run: %s: %s\n", path, blend_strerror(rc));
+        return 1;
+    }
+    return 0;
+}
+
 static int run_model(const char *path, uint64_t seed, const char *events, int is_json,
                      int is_checked)
 {
@@ -124,6 +153,16 @@ static int run_model(const char *path, uint64_t seed, const char *events, int is
     size_t len = 0;
     if (read_file(path, &text, &len)) {
         return 1;
+    }
+    if (blend_sim_dial_is_model(text, len)) {
+        if (events || is_checked) {
+            blend_free(text);
+            fprintf(stderr, "blend sim run: --events and --check apply to inbound models only\n");
+            return 2;
+        }
+        int code = run_dial_model(path, text, len, seed, is_json);
+        blend_free(text);
+        return code;
     }
     struct blend_sim_model *m = NULL;
     struct blend_sim_errors errs;

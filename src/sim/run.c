@@ -25,6 +25,7 @@
  * in the canonical order of `blend sim replay`.
  */
 #include "sim/run.h"
+#include "sim/model_int.h"
 
 #include "base/alloc.h"
 #include "base/assert.h"
@@ -106,17 +107,7 @@ double blend_sim_rng_lognormal(struct blend_sim_rng *r, double mean, double sd)
 /* Longest answer delay: an hour (an offer timeout longer than that is unusual). */
 #define ANSWER_DELAY_S_MAX 3600.0
 
-struct mparser {
-    const char *file;
-    struct blend_sim_errors *errs;
-    struct blend_sim_model *m;
-    int is_oom;
-};
-
-static int merr(struct mparser *p, const char *path, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int merr(struct mparser *p, const char *path, const char *fmt, ...)
+int blend__sim_merr(struct blend__sim_mparser *p, const char *path, const char *fmt, ...)
 {
     if (p->errs->count < BLEND_SIM_ERRORS_MAX) {
         char msg[200];
@@ -131,7 +122,8 @@ static int merr(struct mparser *p, const char *path, const char *fmt, ...)
     return BLEND_EPARSE;
 }
 
-static int mcheck_keys(struct mparser *p, json_t *obj, const char *path, const char *const *keys)
+int blend__sim_mcheck_keys(struct blend__sim_mparser *p, json_t *obj, const char *path,
+                           const char *const *keys)
 {
     const char *key;
     json_t *v;
@@ -142,7 +134,7 @@ static int mcheck_keys(struct mparser *p, json_t *obj, const char *path, const c
             known = strcmp(key, keys[i]) == 0;
         }
         if (!known) {
-            return merr(p, path, "unknown field \"%.60s\"", key);
+            return blend__sim_merr(p, path, "unknown field \"%.60s\"", key);
         }
     }
     return 0;
@@ -150,36 +142,37 @@ static int mcheck_keys(struct mparser *p, json_t *obj, const char *path, const c
 
 /* A number field in [lo, hi] (lo excluded when is_lo_open). Absent: *out untouched, or an error
  * when required. */
-static int mget_number(struct mparser *p, json_t *obj, const char *path, const char *key,
-                       int is_required, double lo, int is_lo_open, double hi, double *out)
+int blend__sim_mget_number(struct blend__sim_mparser *p, json_t *obj, const char *path,
+                           const char *key, int is_required, double lo, int is_lo_open, double hi,
+                           double *out)
 {
     json_t *v = json_object_get(obj, key);
     if (!v) {
-        return is_required ? merr(p, path, "missing \"%s\"", key) : 0;
+        return is_required ? blend__sim_merr(p, path, "missing \"%s\"", key) : 0;
     }
     double x = json_number_value(v);
     if (!json_is_number(v) || !(is_lo_open ? x > lo : x >= lo) || !(x <= hi)) {
-        return merr(p, path, "\"%s\" must be a number %s %g and <= %g", key,
-                    is_lo_open ? ">" : ">=", lo, hi);
+        return blend__sim_merr(p, path, "\"%s\" must be a number %s %g and <= %g", key,
+                               is_lo_open ? ">" : ">=", lo, hi);
     }
     *out = x;
     return 0;
 }
 
-static int64_t s_to_ms(double s)
+int64_t blend__sim_s_to_ms(double s)
 {
     return (int64_t)llround(s * 1000.0);
 }
 
 /* A non-empty string id shorter than NAME_BYTES_MAX without NUL bytes. */
-static int mget_id(struct mparser *p, json_t *obj, const char *path, const char **out)
+static int mget_id(struct blend__sim_mparser *p, json_t *obj, const char *path, const char **out)
 {
     json_t *v = json_object_get(obj, "id");
     if (!json_is_string(v) || json_string_length(v) == 0 ||
         json_string_length(v) >= NAME_BYTES_MAX - 8 ||
         strlen(json_string_value(v)) != json_string_length(v)) {
-        return merr(p, path, "\"id\" must be a non-empty string shorter than %d bytes",
-                    NAME_BYTES_MAX - 8);
+        return blend__sim_merr(p, path, "\"id\" must be a non-empty string shorter than %d bytes",
+                               NAME_BYTES_MAX - 8);
     }
     *out = json_string_value(v);
     return 0;
@@ -189,16 +182,16 @@ static int mget_id(struct mparser *p, json_t *obj, const char *path, const char 
 
 /* {"dist":"exponential","mean_s":M}, {"dist":"lognormal","mean_s":M,"sd_s":S} (handle) or
  * {"dist":"none"} (patience). */
-static int parse_distribution(struct mparser *p, json_t *v, const char *path, int is_patience,
-                              struct blend_sim_distribution *out)
+int blend__sim_parse_distribution(struct blend__sim_mparser *p, json_t *v, const char *path,
+                                  int is_patience, struct blend_sim_distribution *out)
 {
     static const char *const keys[] = {"dist", "mean_s", "sd_s", NULL};
     const char *allowed =
         is_patience ? "\"exponential\" or \"none\"" : "\"exponential\" or \"lognormal\"";
     if (!json_is_object(v)) {
-        return merr(p, path, "must be an object with \"dist\" (%s)", allowed);
+        return blend__sim_merr(p, path, "must be an object with \"dist\" (%s)", allowed);
     }
-    int rc = mcheck_keys(p, v, path, keys);
+    int rc = blend__sim_mcheck_keys(p, v, path, keys);
     const char *dist = json_string_value(json_object_get(v, "dist"));
     struct blend_sim_distribution d = {0};
     if (!rc && dist && strcmp(dist, "exponential") == 0) {
@@ -208,15 +201,15 @@ static int parse_distribution(struct mparser *p, json_t *v, const char *path, in
     } else if (!rc && dist && strcmp(dist, "none") == 0 && is_patience) {
         d.dist = BLEND_SIM_DIST_NONE;
     } else if (!rc) {
-        return merr(p, path, "\"dist\" must be %s", allowed);
+        return blend__sim_merr(p, path, "\"dist\" must be %s", allowed);
     }
     if (!rc && d.dist != BLEND_SIM_DIST_NONE) {
-        rc = mget_number(p, v, path, "mean_s", 1, 0, 1, 86400, &d.mean_s);
+        rc = blend__sim_mget_number(p, v, path, "mean_s", 1, 0, 1, 86400, &d.mean_s);
     }
     if (!rc && d.dist == BLEND_SIM_DIST_LOGNORMAL) {
-        rc = mget_number(p, v, path, "sd_s", 1, 0, 0, 86400, &d.sd_s);
+        rc = blend__sim_mget_number(p, v, path, "sd_s", 1, 0, 0, 86400, &d.sd_s);
     } else if (!rc && json_object_get(v, "sd_s")) {
-        rc = merr(p, path, "\"sd_s\" applies to \"lognormal\" only");
+        rc = blend__sim_merr(p, path, "\"sd_s\" applies to \"lognormal\" only");
     }
     if (!rc) {
         *out = d;
@@ -225,7 +218,7 @@ static int parse_distribution(struct mparser *p, json_t *v, const char *path, in
 }
 
 /* A number (every interval) or an array with one rate per interval. */
-static int parse_rates(struct mparser *p, json_t *v, const char *path,
+static int parse_rates(struct blend__sim_mparser *p, json_t *v, const char *path,
                        struct blend_sim_model_queue *q)
 {
     size_t n = p->m->intervals_count;
@@ -235,11 +228,12 @@ static int parse_rates(struct mparser *p, json_t *v, const char *path,
         return BLEND_ENOMEM;
     }
     if (json_is_array(v) && json_array_size(v) != n) {
-        return merr(p, path, "must hold one rate per interval (%zu), not %zu", n,
-                    json_array_size(v));
+        return blend__sim_merr(p, path, "must hold one rate per interval (%zu), not %zu", n,
+                               json_array_size(v));
     }
     if (!json_is_array(v) && !json_is_number(v)) {
-        return merr(p, path, "must be a number or an array of numbers (arrivals per hour)");
+        return blend__sim_merr(p, path,
+                               "must be a number or an array of numbers (arrivals per hour)");
     }
     for (size_t i = 0; i < n; i++) {
         json_t *r = json_is_array(v) ? json_array_get(v, i) : v;
@@ -247,7 +241,7 @@ static int parse_rates(struct mparser *p, json_t *v, const char *path,
         if (!json_is_number(r) || !(x >= 0 && x <= 1e7)) {
             char at[PATH_BYTES + 16];
             snprintf(at, sizeof at, json_is_array(v) ? "%s[%zu]" : "%s", path, i);
-            return merr(p, at, "must be a number of arrivals per hour in 0..1e7");
+            return blend__sim_merr(p, at, "must be a number of arrivals per hour in 0..1e7");
         }
         q->rates_per_hour[i] = x;
     }
@@ -256,13 +250,14 @@ static int parse_rates(struct mparser *p, json_t *v, const char *path,
 
 /* Shifts [{"start_s","end_s"}...]: sorted, non-overlapping, within the run. Absent: one shift
  * over the whole run. */
-static int parse_shifts(struct mparser *p, json_t *v, const char *path,
+static int parse_shifts(struct blend__sim_mparser *p, json_t *v, const char *path,
                         struct blend_sim_shift **out, size_t *count)
 {
     static const char *const keys[] = {"start_s", "end_s", NULL};
     size_t n = v ? json_array_size(v) : 1;
     if (v && (!json_is_array(v) || n > BLEND_SIM_RUN_SHIFTS_MAX)) {
-        return merr(p, path, "must be an array of at most %d shifts", BLEND_SIM_RUN_SHIFTS_MAX);
+        return blend__sim_merr(p, path, "must be an array of at most %d shifts",
+                               BLEND_SIM_RUN_SHIFTS_MAX);
     }
     struct blend_sim_shift *sh = blend_calloc(n ? n : 1, sizeof *sh);
     if (!sh) {
@@ -277,14 +272,17 @@ static int parse_shifts(struct mparser *p, json_t *v, const char *path,
         snprintf(at, sizeof at, "%s[%zu]", path, i);
         json_t *o = json_array_get(v, i);
         double start = 0, end = 0;
-        rc = json_is_object(o) ? mcheck_keys(p, o, at, keys)
-                               : merr(p, at, "must be {\"start_s\",\"end_s\"}");
-        rc = rc ? rc : mget_number(p, o, at, "start_s", 1, 0, 0, dur_s, &start);
-        rc = rc ? rc : mget_number(p, o, at, "end_s", 1, 0, 0, BLEND_SIM_RUN_SECONDS_MAX, &end);
-        sh[i] = (struct blend_sim_shift){s_to_ms(start), s_to_ms(end)};
+        rc = json_is_object(o) ? blend__sim_mcheck_keys(p, o, at, keys)
+                               : blend__sim_merr(p, at, "must be {\"start_s\",\"end_s\"}");
+        rc = rc ? rc : blend__sim_mget_number(p, o, at, "start_s", 1, 0, 0, dur_s, &start);
+        rc = rc ? rc
+                : blend__sim_mget_number(p, o, at, "end_s", 1, 0, 0, BLEND_SIM_RUN_SECONDS_MAX,
+                                         &end);
+        sh[i] = (struct blend_sim_shift){blend__sim_s_to_ms(start), blend__sim_s_to_ms(end)};
         if (!rc &&
             (sh[i].end_ms <= sh[i].start_ms || (i > 0 && sh[i].start_ms < sh[i - 1].end_ms))) {
-            rc = merr(p, at, "shifts must have end_s > start_s and not overlap, in order");
+            rc = blend__sim_merr(p, at,
+                                 "shifts must have end_s > start_s and not overlap, in order");
         }
     }
     if (rc) {
@@ -300,19 +298,20 @@ static int parse_shifts(struct mparser *p, json_t *v, const char *path,
  */
 
 /* Our fields of queue i; adds a copy without them (for the scenario parser) to `plain`. */
-static int parse_model_queue(struct mparser *p, json_t *o, size_t i, json_t *seen, json_t *plain)
+static int parse_model_queue(struct blend__sim_mparser *p, json_t *o, size_t i, json_t *seen,
+                             json_t *plain)
 {
     struct blend_sim_model_queue *q = &p->m->queues[i];
     char path[PATH_BYTES], sub[PATH_BYTES + 32];
     const char *id = NULL;
     snprintf(path, sizeof path, "$.queues[%zu]", i);
     if (!json_is_object(o)) {
-        return merr(p, path, "must be an object");
+        return blend__sim_merr(p, path, "must be an object");
     }
     int rc = mget_id(p, o, path, &id);
     if (!rc && json_object_get(seen, id)) {
         snprintf(sub, sizeof sub, "%s.id", path);
-        rc = merr(p, sub, "queue \"%.60s\" defined twice", id);
+        rc = blend__sim_merr(p, sub, "queue \"%.60s\" defined twice", id);
     }
     if (!rc && json_object_set_new(seen, id, json_true())) {
         p->is_oom = 1;
@@ -322,15 +321,15 @@ static int parse_model_queue(struct mparser *p, json_t *o, size_t i, json_t *see
     json_t *rates = json_object_get(o, "arrivals_per_hour");
     rc = rc      ? rc
          : rates ? parse_rates(p, rates, sub, q)
-                 : merr(p, path, "missing \"%s\"", "arrivals_per_hour");
+                 : blend__sim_merr(p, path, "missing \"%s\"", "arrivals_per_hour");
     snprintf(sub, sizeof sub, "%s.handle", path);
     json_t *handle = json_object_get(o, "handle");
     rc = rc       ? rc
-         : handle ? parse_distribution(p, handle, sub, 0, &q->handle)
-                  : merr(p, path, "missing \"handle\"");
+         : handle ? blend__sim_parse_distribution(p, handle, sub, 0, &q->handle)
+                  : blend__sim_merr(p, path, "missing \"handle\"");
     snprintf(sub, sizeof sub, "%s.patience", path);
     json_t *patience = json_object_get(o, "patience");
-    rc = rc || !patience ? rc : parse_distribution(p, patience, sub, 1, &q->patience);
+    rc = rc || !patience ? rc : blend__sim_parse_distribution(p, patience, sub, 1, &q->patience);
     json_t *copy = rc ? NULL : json_copy(o);
     if (!rc && (!copy || json_array_append_new(plain, copy))) {
         p->is_oom = 1;
@@ -348,22 +347,24 @@ static int parse_model_queue(struct mparser *p, json_t *o, size_t i, json_t *see
 }
 
 /* Agent entry i, expanded by "count" into `plain` (ids "<id>-1".. "<id>-N" when counted). */
-static int parse_model_agent(struct mparser *p, json_t *o, size_t i, json_t *seen, json_t *plain,
-                             json_t *entry_of)
+static int parse_model_agent(struct blend__sim_mparser *p, json_t *o, size_t i, json_t *seen,
+                             json_t *plain, json_t *entry_of)
 {
     char path[PATH_BYTES], sub[PATH_BYTES + 32];
     const char *id = NULL;
     double count = 1;
     snprintf(path, sizeof path, "$.agents[%zu]", i);
     if (!json_is_object(o)) {
-        return merr(p, path, "must be an object");
+        return blend__sim_merr(p, path, "must be an object");
     }
     int rc = mget_id(p, o, path, &id);
-    rc = rc ? rc : mget_number(p, o, path, "count", 0, 1, 0, BLEND_SIM_RUN_AGENTS_MAX, &count);
+    rc =
+        rc ? rc
+           : blend__sim_mget_number(p, o, path, "count", 0, 1, 0, BLEND_SIM_RUN_AGENTS_MAX, &count);
     if (!rc && (count != floor(count) ||
                 json_array_size(plain) + (size_t)count > BLEND_SIM_RUN_AGENTS_MAX)) {
-        rc = merr(p, path, "\"count\" must be an integer; at most %d agents in all",
-                  BLEND_SIM_RUN_AGENTS_MAX);
+        rc = blend__sim_merr(p, path, "\"count\" must be an integer; at most %d agents in all",
+                             BLEND_SIM_RUN_AGENTS_MAX);
     }
     struct blend_sim_shift *shifts = NULL;
     size_t shifts_count = 0;
@@ -376,7 +377,7 @@ static int parse_model_agent(struct mparser *p, json_t *o, size_t i, json_t *see
         if (json_object_get(seen, name)) {
             json_decref(copy);
             snprintf(sub, sizeof sub, "%s.id", path);
-            rc = merr(p, sub, "agent \"%.60s\" defined twice", name);
+            rc = blend__sim_merr(p, sub, "agent \"%.60s\" defined twice", name);
             break;
         }
         if (!copy || json_object_set_new(copy, "id", json_string(name)) ||
@@ -458,8 +459,8 @@ static json_t *queue_stand_ins(json_t *plain, size_t keep)
 
 /* After a refusal of the whole config: names the first queue, else the first agent entry, that
  * the scenario parser refuses alone (with the other queues as stand-ins), else "$". */
-static int locate_refusal(struct mparser *p, json_t *queues, json_t *agents, json_t *entry_of,
-                          const char *whole_msg)
+static int locate_refusal(struct blend__sim_mparser *p, json_t *queues, json_t *agents,
+                          json_t *entry_of, const char *whole_msg)
 {
     char msg[256], path[PATH_BYTES];
     size_t nq = json_array_size(queues);
@@ -475,7 +476,7 @@ static int locate_refusal(struct mparser *p, json_t *queues, json_t *agents, jso
             rc = qrc;
         } else if (qrc) {
             snprintf(path, sizeof path, "$.queues[%zu]", i);
-            rc = merr(p, path, "%s", msg);
+            rc = blend__sim_merr(p, path, "%s", msg);
         }
     }
     for (size_t i = 0; i < json_array_size(agents) && rc == 0; i++) {
@@ -489,7 +490,7 @@ static int locate_refusal(struct mparser *p, json_t *queues, json_t *agents, jso
         } else if (arc) {
             snprintf(path, sizeof path, "$.agents[%" JSON_INTEGER_FORMAT "]",
                      json_integer_value(json_array_get(entry_of, i)));
-            rc = merr(p, path, "%s", msg);
+            rc = blend__sim_merr(p, path, "%s", msg);
         }
     }
     json_decref(none);
@@ -498,11 +499,11 @@ static int locate_refusal(struct mparser *p, json_t *queues, json_t *agents, jso
         p->is_oom = 1;
         return rc;
     }
-    return rc ? rc : merr(p, "$", "%s", whole_msg);
+    return rc ? rc : blend__sim_merr(p, "$", "%s", whole_msg);
 }
 
 /* Takes the engine configs and names the scenario parser produced. */
-static int take_scenario(struct mparser *p, struct blend_sim_scenario *s)
+static int take_scenario(struct blend__sim_mparser *p, struct blend_sim_scenario *s)
 {
     struct blend_sim_model *m = p->m;
     BLEND_ASSERT(s->queues_count == m->queues_count && s->agents_count == m->agents_count);
@@ -530,38 +531,41 @@ static int take_scenario(struct mparser *p, struct blend_sim_scenario *s)
 
 /* ---- Model parser: the whole model ----------------------------------------------------------- */
 
-static int parse_times(struct mparser *p, json_t *root)
+static int parse_times(struct blend__sim_mparser *p, json_t *root)
 {
     struct blend_sim_model *m = p->m;
     double duration = 0, warmup = 0, interval = 1800, delay = 0;
     double in_system = BLEND_SIM_RUN_IN_SYSTEM_DEFAULT;
-    int rc = mget_number(p, root, "$", "duration_s", 1, 0, 1, BLEND_SIM_RUN_SECONDS_MAX, &duration);
-    rc = rc ? rc : mget_number(p, root, "$", "warmup_s", 0, 0, 0, duration, &warmup);
-    rc = rc ? rc : mget_number(p, root, "$", "interval_s", 0, 0, 1, duration, &interval);
-    rc = rc ? rc : mget_number(p, root, "$", "answer_delay_s", 0, 0, 0, ANSWER_DELAY_S_MAX, &delay);
+    int rc = blend__sim_mget_number(p, root, "$", "duration_s", 1, 0, 1, BLEND_SIM_RUN_SECONDS_MAX,
+                                    &duration);
+    rc = rc ? rc : blend__sim_mget_number(p, root, "$", "warmup_s", 0, 0, 0, duration, &warmup);
+    rc = rc ? rc : blend__sim_mget_number(p, root, "$", "interval_s", 0, 0, 1, duration, &interval);
     rc = rc ? rc
-            : mget_number(p, root, "$", "in_system_max", 0, 1, 0, BLEND_SIM_RUN_IN_SYSTEM_MAX,
-                          &in_system);
+            : blend__sim_mget_number(p, root, "$", "answer_delay_s", 0, 0, 0, ANSWER_DELAY_S_MAX,
+                                     &delay);
+    rc = rc ? rc
+            : blend__sim_mget_number(p, root, "$", "in_system_max", 0, 1, 0,
+                                     BLEND_SIM_RUN_IN_SYSTEM_MAX, &in_system);
     if (!rc && in_system != floor(in_system)) {
-        rc = merr(p, "$", "\"in_system_max\" must be an integer");
+        rc = blend__sim_merr(p, "$", "\"in_system_max\" must be an integer");
     }
     if (rc) {
         return rc;
     }
     m->in_system_max = (size_t)in_system;
-    m->duration_ms = s_to_ms(duration);
-    m->warmup_ms = s_to_ms(warmup);
-    m->interval_ms = s_to_ms(interval);
-    m->answer_delay_ms = s_to_ms(delay);
+    m->duration_ms = blend__sim_s_to_ms(duration);
+    m->warmup_ms = blend__sim_s_to_ms(warmup);
+    m->interval_ms = blend__sim_s_to_ms(interval);
+    m->answer_delay_ms = blend__sim_s_to_ms(delay);
     if (m->duration_ms <= 0 || m->interval_ms <= 0 || m->warmup_ms >= m->duration_ms) {
-        return merr(p, "$",
-                    "need duration_s and interval_s of at least 1 ms, warmup_s below "
-                    "duration_s");
+        return blend__sim_merr(p, "$",
+                               "need duration_s and interval_s of at least 1 ms, warmup_s below "
+                               "duration_s");
     }
     m->intervals_count = (size_t)((m->duration_ms + m->interval_ms - 1) / m->interval_ms);
     if (m->intervals_count > BLEND_SIM_RUN_INTERVALS_MAX) {
-        return merr(p, "$.interval_s", "more than %d intervals in the run",
-                    BLEND_SIM_RUN_INTERVALS_MAX);
+        return blend__sim_merr(p, "$.interval_s", "more than %d intervals in the run",
+                               BLEND_SIM_RUN_INTERVALS_MAX);
     }
     return 0;
 }
@@ -581,18 +585,19 @@ static size_t agents_total(json_t *agents)
     return total < BLEND_SIM_RUN_AGENTS_MAX ? total : BLEND_SIM_RUN_AGENTS_MAX;
 }
 
-static int parse_lists(struct mparser *p, json_t *root, json_t *plain_q, json_t *plain_a,
+static int parse_lists(struct blend__sim_mparser *p, json_t *root, json_t *plain_q, json_t *plain_a,
                        json_t *entry_of)
 {
     struct blend_sim_model *m = p->m;
     json_t *qs = json_object_get(root, "queues"), *as = json_object_get(root, "agents");
     if (!json_is_array(qs) || json_array_size(qs) == 0 ||
         json_array_size(qs) > BLEND_SIM_RUN_QUEUES_MAX) {
-        return merr(p, "$.queues", "must be an array of 1..%d queues", BLEND_SIM_RUN_QUEUES_MAX);
+        return blend__sim_merr(p, "$.queues", "must be an array of 1..%d queues",
+                               BLEND_SIM_RUN_QUEUES_MAX);
     }
     if (!json_is_array(as) || json_array_size(as) > BLEND_SIM_RUN_AGENTS_MAX) {
-        return merr(p, "$.agents", "must be an array of at most %d agents",
-                    BLEND_SIM_RUN_AGENTS_MAX);
+        return blend__sim_merr(p, "$.agents", "must be an array of at most %d agents",
+                               BLEND_SIM_RUN_AGENTS_MAX);
     }
     m->queues = blend_calloc(json_array_size(qs), sizeof *m->queues);
     m->agents = blend_calloc(agents_total(as) + 1, sizeof *m->agents);
@@ -611,20 +616,21 @@ static int parse_lists(struct mparser *p, json_t *root, json_t *plain_q, json_t 
     return rc;
 }
 
-static int parse_model(struct mparser *p, const char *text, size_t len)
+static int parse_model(struct blend__sim_mparser *p, const char *text, size_t len)
 {
     static const char *const keys[] = {"duration_s",    "warmup_s", "interval_s", "answer_delay_s",
                                        "in_system_max", "queues",   "agents",     NULL};
     json_error_t jerr;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!root) {
-        return merr(p, "$", "bad JSON at line %d column %d: %s", jerr.line, jerr.column, jerr.text);
+        return blend__sim_merr(p, "$", "bad JSON at line %d column %d: %s", jerr.line, jerr.column,
+                               jerr.text);
     }
     json_t *plain_q = json_array(), *plain_a = json_array(), *entry_of = json_array();
     int rc = plain_q && plain_a && entry_of ? 0 : BLEND_ENOMEM;
     rc = rc                     ? rc
-         : json_is_object(root) ? mcheck_keys(p, root, "$", keys)
-                                : merr(p, "$", "a model must be a JSON object");
+         : json_is_object(root) ? blend__sim_mcheck_keys(p, root, "$", keys)
+                                : blend__sim_merr(p, "$", "a model must be a JSON object");
     rc = rc ? rc : parse_times(p, root);
     rc = rc ? rc : parse_lists(p, root, plain_q, plain_a, entry_of);
     if (!rc) {
@@ -651,9 +657,9 @@ int blend_sim_model_parse(const char *text, size_t len, const char *file,
     BLEND_ASSERT(text || len == 0);
     BLEND_ASSERT(file && out && errs);
     errs->count = 0;
-    struct mparser p = {.file = file, .errs = errs};
+    struct blend__sim_mparser p = {.file = file, .errs = errs};
     if (len > BLEND_SIM_MODEL_BYTES_MAX) {
-        return merr(&p, "$", "file larger than %d bytes", BLEND_SIM_MODEL_BYTES_MAX);
+        return blend__sim_merr(&p, "$", "file larger than %d bytes", BLEND_SIM_MODEL_BYTES_MAX);
     }
     p.m = blend_calloc(1, sizeof *p.m);
     if (!p.m) {

@@ -10,6 +10,7 @@
  */
 #include "engine/dialer/pacing.h"
 
+#include <assert.h>
 #include <math.h>
 #include <string.h>
 
@@ -20,6 +21,8 @@
 #define ANSWER_HALF_LIFE 100.0
 /* The prior counts as this many attempts. */
 #define PRIOR_WEIGHT 10.0
+/* Standard errors added to the answer probability predictive paces on. */
+#define ANSWER_CAUTION 1.0
 /* Survival curves: the prior's curve counts as this many samples. */
 #define CURVE_PRIOR_WEIGHT 2.0
 /* Fewer busy agents' samples beyond `elapsed` than this: the release chance is the prior's. */
@@ -27,7 +30,7 @@
 #define P_MAX 0.99
 /* The window's record moves the target between these factors. */
 #define TARGET_FACTOR_MIN 0.25
-#define TARGET_FACTOR_MAX 1.5
+#define TARGET_FACTOR_MAX 1.0
 /* A person gives up on an unanswered call after about this long when no sample says. */
 #define NO_ANSWER_PRIOR_MS 20000
 
@@ -48,10 +51,10 @@ static int params_valid(const struct blend_pacer_params *p)
 {
     return p->mode >= BLEND_DIAL_PREVIEW && p->mode <= BLEND_DIAL_PREDICTIVE &&
            p->power_ratio >= 1.0 && p->power_ratio <= BLEND_PACER_LINES_MAX &&
-           p->abandon_target > 0.0 && p->abandon_target <= 0.2 &&
-           p->max_lines_per_agent >= 1.0 && p->max_lines_per_agent <= BLEND_PACER_LINES_MAX &&
-           p->prior_answer >= P_MIN && p->prior_answer <= P_MAX && p->prior_answer_ms > 0 &&
-           p->prior_handle_ms > 0 && p->window_ms >= BLEND_PACER_BUCKETS;
+           p->abandon_target > 0.0 && p->abandon_target <= 0.2 && p->max_lines_per_agent >= 1.0 &&
+           p->max_lines_per_agent <= BLEND_PACER_LINES_MAX && p->prior_answer >= P_MIN &&
+           p->prior_answer <= P_MAX && p->prior_answer_ms > 0 && p->prior_handle_ms > 0 &&
+           p->window_ms >= BLEND_PACER_BUCKETS;
 }
 
 int blend_pacer_init(struct blend_pacer *p, const struct blend_pacer_params *params)
@@ -74,6 +77,13 @@ static double clamp(double x, double lo, double hi)
     return x < lo ? lo : x > hi ? hi : x;
 }
 
+/* The whole second a time falls in, the last bin holding every longer time. */
+static int bin_of(int64_t ms, int bins)
+{
+    int64_t b = ms < 0 ? 0 : ms / 1000;
+    return b >= bins - 1 ? bins - 1 : (int)b;
+}
+
 void blend_pacer_attempt(struct blend_pacer *p, int64_t now_ms, enum blend_dial_outcome outcome,
                          int64_t ring_ms)
 {
@@ -83,12 +93,17 @@ void blend_pacer_attempt(struct blend_pacer *p, int64_t now_ms, enum blend_dial_
     int is_human = outcome == BLEND_DIAL_HUMAN;
     p->human_w = p->human_w * keep + (is_human ? 1.0 : 0.0);
     p->total_w = p->total_w * keep + 1.0;
-    p->rings[p->rings_next] =
-        (struct blend_pacer_ring){.ring_ms = ring_ms < 0 ? 0 : ring_ms, .is_human = is_human};
-    p->rings_next = (p->rings_next + 1) % BLEND_PACER_SAMPLES_MAX;
-    if (p->rings_count < BLEND_PACER_SAMPLES_MAX) {
+    struct blend_pacer_ring *slot = &p->rings[p->rings_next];
+    if (p->rings_count == BLEND_PACER_SAMPLES_MAX) { /* the oldest sample leaves */
+        p->ring_bins[slot->is_human][bin_of(slot->ring_ms, BLEND_PACER_RING_BINS)]--;
+        p->human_ring_ms_sum -= slot->is_human ? (double)slot->ring_ms : 0.0;
+    } else {
         p->rings_count++;
     }
+    *slot = (struct blend_pacer_ring){.ring_ms = ring_ms < 0 ? 0 : ring_ms, .is_human = is_human};
+    p->ring_bins[is_human][bin_of(slot->ring_ms, BLEND_PACER_RING_BINS)]++;
+    p->human_ring_ms_sum += is_human ? (double)slot->ring_ms : 0.0;
+    p->rings_next = (p->rings_next + 1) % BLEND_PACER_SAMPLES_MAX;
     p->attempts++;
 }
 
@@ -96,8 +111,8 @@ static struct blend_pacer_bucket *bucket_at(struct blend_pacer *p, int64_t now_m
 {
     int64_t start = now_ms - (((now_ms % p->bucket_ms) + p->bucket_ms) % p->bucket_ms);
     int64_t n = start / p->bucket_ms;
-    struct blend_pacer_bucket *b = &p->window[((n % BLEND_PACER_BUCKETS) + BLEND_PACER_BUCKETS) %
-                                              BLEND_PACER_BUCKETS];
+    struct blend_pacer_bucket *b =
+        &p->window[((n % BLEND_PACER_BUCKETS) + BLEND_PACER_BUCKETS) % BLEND_PACER_BUCKETS];
     if (b->start_ms != start) {
         *b = (struct blend_pacer_bucket){.start_ms = start};
     }
@@ -119,15 +134,20 @@ void blend_pacer_live(struct blend_pacer *p, int64_t now_ms, int is_dropped)
 void blend_pacer_handled(struct blend_pacer *p, int64_t handle_ms)
 {
     BLEND_ASSERT(p);
-    p->handles_ms[p->handles_next] = handle_ms < 0 ? 0 : handle_ms;
-    p->handles_next = (p->handles_next + 1) % BLEND_PACER_SAMPLES_MAX;
-    if (p->handles_count < BLEND_PACER_SAMPLES_MAX) {
+    int64_t *slot = &p->handles_ms[p->handles_next];
+    if (p->handles_count == BLEND_PACER_SAMPLES_MAX) { /* the oldest sample leaves */
+        p->handle_bins[bin_of(*slot, BLEND_PACER_HANDLE_BINS)]--;
+        p->handle_ms_sum -= (double)*slot;
+    } else {
         p->handles_count++;
     }
+    *slot = handle_ms < 0 ? 0 : handle_ms;
+    p->handle_bins[bin_of(*slot, BLEND_PACER_HANDLE_BINS)]++;
+    p->handle_ms_sum += (double)*slot;
+    p->handles_next = (p->handles_next + 1) % BLEND_PACER_SAMPLES_MAX;
 }
 
-static void window_counts(const struct blend_pacer *p, int64_t now_ms, double *lives,
-                          double *drops)
+static void window_counts(const struct blend_pacer *p, int64_t now_ms, double *lives, double *drops)
 {
     uint64_t l = 0, d = 0;
     for (int i = 0; i < BLEND_PACER_BUCKETS; i++) {
@@ -155,38 +175,61 @@ double blend_pacer_p_answer(const struct blend_pacer *p)
     return clamp(v, P_MIN, P_MAX);
 }
 
+/* The answer probability predictive paces on: the estimate plus ANSWER_CAUTION standard errors
+ * of it (wide at the start of a campaign, when an unknown list may answer far more than the
+ * prior says; about +0.04 once a hundred-odd attempts weigh in). */
+static double p_paced(const struct blend_pacer *p)
+{
+    double v = blend_pacer_p_answer(p);
+    return clamp(v + ANSWER_CAUTION * sqrt(v * (1.0 - v) / (p->total_w + PRIOR_WEIGHT)), P_MIN,
+                 P_MAX);
+}
+
 /* Mean dial-to-answer time of the calls people answered, or the prior's. */
 static int64_t horizon_ms(const struct blend_pacer *p)
 {
-    double sum = 0;
     int n = 0;
-    for (int i = 0; i < p->rings_count; i++) {
-        if (p->rings[i].is_human) {
-            sum += (double)p->rings[i].ring_ms;
-            n++;
-        }
+    for (int b = 0; b < BLEND_PACER_RING_BINS; b++) {
+        n += p->ring_bins[1][b];
     }
     double prior = (double)p->params.prior_answer_ms;
-    double h = (sum + CURVE_PRIOR_WEIGHT * prior) / (n + CURVE_PRIOR_WEIGHT);
+    double h = (p->human_ring_ms_sum + CURVE_PRIOR_WEIGHT * prior) / (n + CURVE_PRIOR_WEIGHT);
     return h < 1 ? 1 : (int64_t)h;
+}
+
+/* Survival counts per second: above[k][b] = samples of kind k that lasted b whole seconds or
+ * more; above_handle[b] likewise for handle times. */
+struct curves {
+    int above[2][BLEND_PACER_RING_BINS + 1];
+    int above_handle[BLEND_PACER_HANDLE_BINS + 1];
+    double handle_mean_ms;
+};
+
+static void curves_build(const struct blend_pacer *p, struct curves *c)
+{
+    for (int k = 0; k < 2; k++) {
+        c->above[k][BLEND_PACER_RING_BINS] = 0;
+        for (int b = BLEND_PACER_RING_BINS - 1; b >= 0; b--) {
+            c->above[k][b] = c->above[k][b + 1] + p->ring_bins[k][b];
+        }
+    }
+    c->above_handle[BLEND_PACER_HANDLE_BINS] = 0;
+    for (int b = BLEND_PACER_HANDLE_BINS - 1; b >= 0; b--) {
+        c->above_handle[b] = c->above_handle[b + 1] + p->handle_bins[b];
+    }
+    c->handle_mean_ms =
+        p->handles_count ? p->handle_ms_sum / p->handles_count : (double)p->params.prior_handle_ms;
 }
 
 /* The probability that a call still ringing after `elapsed_ms` is answered by a person: the
  * answer probability weighed by how many answered and unanswered calls of the samples rang
- * that long. */
-static double p_ringing(const struct blend_pacer *p, double p_ans, int64_t elapsed_ms)
+ * longer (to the second). */
+static double p_ringing(const struct blend_pacer *p, const struct curves *c, double p_ans,
+                        int64_t elapsed_ms)
 {
-    double h_gt = 0, h_n = 0, o_gt = 0, o_n = 0;
-    for (int i = 0; i < p->rings_count; i++) {
-        const struct blend_pacer_ring *r = &p->rings[i];
-        if (r->is_human) {
-            h_n++;
-            h_gt += r->ring_ms > elapsed_ms;
-        } else {
-            o_n++;
-            o_gt += r->ring_ms > elapsed_ms;
-        }
-    }
+    int b = bin_of(elapsed_ms, BLEND_PACER_RING_BINS) + 1;
+    double h_n = c->above[1][0], h_gt = c->above[1][b];
+    double o_n = c->above[0][0], o_gt = c->above[0][b];
     double e = (double)elapsed_ms;
     double h_prior = exp(-e / (double)p->params.prior_answer_ms);
     double o_prior = exp(-e / (double)NO_ANSWER_PRIOR_MS);
@@ -196,22 +239,21 @@ static double p_ringing(const struct blend_pacer *p, double p_ans, int64_t elaps
     return den > 0 ? clamp(num / den, 0.0, P_MAX) : 0.0;
 }
 
-/* The probability that a contact `elapsed_ms` old ends within `h_ms`, from the handle times:
- * among the samples longer than `elapsed_ms`, the share that end within the horizon. */
-static double p_release(const struct blend_pacer *p, int64_t elapsed_ms, int64_t h_ms)
+/* The probability that a contact `elapsed_ms` old ends within `h_ms`: the handle times that
+ * ended within the horizon over all contacts known to have lasted that long, the finished ones
+ * (samples longer than `elapsed_ms`) and the ones under way (`running`: the busy agents at
+ * least as far in, this one included, whose end is not known yet — Kaplan-Meier's at-risk set,
+ * which keeps the first short contacts of a campaign from passing for the usual ones). To the
+ * second. */
+static double p_release(const struct curves *c, int64_t elapsed_ms, int64_t h_ms, int running)
 {
-    double gt = 0, within = 0, sum = 0;
-    for (int i = 0; i < p->handles_count; i++) {
-        int64_t d = p->handles_ms[i];
-        sum += (double)d;
-        if (d > elapsed_ms) {
-            gt++;
-            within += d <= elapsed_ms + h_ms;
-        }
-    }
-    double mean = p->handles_count ? sum / p->handles_count : (double)p->params.prior_handle_ms;
-    double prior = 1.0 - exp(-(double)h_ms / (mean > 1 ? mean : 1));
-    return clamp((within + CURVE_PRIOR_WEIGHT * prior) / (gt + CURVE_PRIOR_WEIGHT), 0.0, 1.0);
+    int from = bin_of(elapsed_ms, BLEND_PACER_HANDLE_BINS) + 1;
+    int to = bin_of(elapsed_ms + h_ms, BLEND_PACER_HANDLE_BINS) + 1;
+    double gt = c->above_handle[from], within = gt - c->above_handle[to];
+    double mean = c->handle_mean_ms > 1 ? c->handle_mean_ms : 1;
+    double prior = 1.0 - exp(-(double)h_ms / mean);
+    return clamp((within + CURVE_PRIOR_WEIGHT * prior) / (gt + running + CURVE_PRIOR_WEIGHT), 0.0,
+                 1.0);
 }
 
 /* dist[0..n] becomes the distribution of the count plus one Bernoulli(q) trial. */
@@ -249,16 +291,26 @@ static int view_valid(const struct blend_pacer_view *v)
            (v->ringing_count == 0 || v->ringing_elapsed_ms);
 }
 
-static void supply_build(const struct blend_pacer *p, const struct blend_pacer_view *v,
-                         int64_t h_ms, struct supply *s)
+static void supply_build(const struct curves *c, const struct blend_pacer_view *v, int64_t h_ms,
+                         struct supply *s)
 {
     double dist[BLEND_PACER_AGENTS_MAX + 1];
+    static_assert(BLEND_PACER_AGENTS_MAX < 65536, "counts per second fit 16 bits");
+    uint16_t running[BLEND_PACER_HANDLE_BINS + 1];
+    memset(running, 0, sizeof running);
+    for (int i = 0; i < v->busy_count; i++) {
+        running[bin_of(v->busy_elapsed_ms[i], BLEND_PACER_HANDLE_BINS)]++;
+    }
+    for (int b = BLEND_PACER_HANDLE_BINS - 1; b >= 0; b--) {
+        running[b] = (uint16_t)(running[b] + running[b + 1]);
+    }
     dist[0] = 1.0;
     s->free_agents = v->free_agents;
     s->busy = v->busy_count;
     s->mean = v->free_agents;
     for (int i = 0; i < v->busy_count; i++) {
-        double r = p_release(p, v->busy_elapsed_ms[i], h_ms);
+        int64_t e = v->busy_elapsed_ms[i];
+        double r = p_release(c, e, h_ms, running[bin_of(e, BLEND_PACER_HANDLE_BINS)]);
         add_trial(dist, i, r);
         s->mean += r;
     }
@@ -300,14 +352,14 @@ static double drops_of(const struct supply *s, const struct demand *d)
     return e < 0 ? 0 : e;
 }
 
-static void demand_build(const struct blend_pacer *p, const struct blend_pacer_view *v, double pa,
-                         struct demand *d)
+static void demand_build(const struct blend_pacer *p, const struct curves *c,
+                         const struct blend_pacer_view *v, double pa, struct demand *d)
 {
     d->dist[0] = 1.0;
     d->n = 0;
     d->mean = 0;
     for (int i = 0; i < v->ringing_count; i++) {
-        double q = p_ringing(p, pa, v->ringing_elapsed_ms[i]);
+        double q = p_ringing(p, c, pa, v->ringing_elapsed_ms[i]);
         add_trial(d->dist, d->n++, q);
         d->mean += q;
     }
@@ -334,9 +386,11 @@ int blend_pacer_risk(const struct blend_pacer *p, const struct blend_pacer_view 
     }
     struct supply s;
     struct demand d;
-    double pa = blend_pacer_p_answer(p);
-    supply_build(p, view, horizon_ms(p), &s);
-    demand_build(p, view, pa, &d);
+    struct curves c;
+    double pa = p_paced(p);
+    curves_build(p, &c);
+    supply_build(&c, view, horizon_ms(p), &s);
+    demand_build(p, &c, view, pa, &d);
     for (int i = 0; i < extra; i++) {
         add_trial(d.dist, d.n++, pa);
         d.mean += pa;
@@ -360,7 +414,7 @@ int blend_pacer_decide(const struct blend_pacer *p, int64_t now_ms,
         return BLEND_EINVAL;
     }
     struct blend_pacer_decision r = {0};
-    r.p_answer = blend_pacer_p_answer(p);
+    r.p_answer = p_paced(p);
     r.horizon_ms = horizon_ms(p);
     r.target_used = target_now(p, now_ms, &r.window_rate);
     int staffed = view->free_agents + view->busy_count;
@@ -373,9 +427,9 @@ int blend_pacer_decide(const struct blend_pacer *p, int64_t now_ms,
         r.dial = cap(view->free_agents - view->ringing_count, room);
         break;
     case BLEND_DIAL_POWER:
-        r.dial = cap((int)floor(p->params.power_ratio * view->free_agents + 1e-9) -
-                         view->ringing_count,
-                     room);
+        r.dial =
+            cap((int)floor(p->params.power_ratio * view->free_agents + 1e-9) - view->ringing_count,
+                room);
         break;
     case BLEND_DIAL_PREDICTIVE: {
         if (staffed == 0) {
@@ -385,8 +439,10 @@ int blend_pacer_decide(const struct blend_pacer *p, int64_t now_ms,
         int limit = cap(lines - view->ringing_count, room);
         struct supply s;
         struct demand d;
-        supply_build(p, view, r.horizon_ms, &s);
-        demand_build(p, view, r.p_answer, &d);
+        struct curves c;
+        curves_build(p, &c);
+        supply_build(&c, view, r.horizon_ms, &s);
+        demand_build(p, &c, view, r.p_answer, &d);
         /* Each further call is launched while the chance that its answer finds no agent stays
          * within the target: those chances only grow with every call added. */
         while (r.dial < limit && p_no_agent(&s, &d) <= r.target_used) {
@@ -402,8 +458,7 @@ int blend_pacer_decide(const struct blend_pacer *p, int64_t now_ms,
     }
     BLEND_ASSERT(r.dial >= 0 && r.dial <= view->records_left);
     BLEND_ASSERT(p->params.mode != BLEND_DIAL_PROGRESSIVE ||
-                 view->ringing_count + r.dial <= view->free_agents ||
-                 r.dial == 0);
+                 view->ringing_count + r.dial <= view->free_agents || r.dial == 0);
     *out = r;
     return 0;
 }

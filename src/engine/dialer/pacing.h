@@ -79,7 +79,7 @@ struct blend_pacer_view {
 
 struct blend_pacer_decision {
     int dial;              /* calls to launch now, >= 0 */
-    double p_answer;       /* the answer probability used */
+    double p_answer;       /* the answer probability paced on (the estimate plus a margin) */
     int64_t horizon_ms;    /* H */
     double agents_expected; /* E[agents available within H] */
     double lives_expected; /* E[live answers] of the calls in flight and the new ones */
@@ -104,10 +104,16 @@ struct blend_pacer_ring {
 struct blend_pacer {
     struct blend_pacer_params params;
     double human_w, total_w; /* decayed counts of answered-by-a-person and of all attempts */
+    /* The last samples, and the same counted per whole second (the last bin holds the longer
+     * ones): the survival curves are read from the bins, to the second. */
     struct blend_pacer_ring rings[BLEND_PACER_SAMPLES_MAX];
     int rings_count, rings_next;
+    uint16_t ring_bins[2][BLEND_PACER_RING_BINS]; /* [is_human][second] */
+    double human_ring_ms_sum;
     int64_t handles_ms[BLEND_PACER_SAMPLES_MAX];
     int handles_count, handles_next;
+    uint16_t handle_bins[BLEND_PACER_HANDLE_BINS];
+    double handle_ms_sum;
     struct blend_pacer_bucket window[BLEND_PACER_BUCKETS];
     int64_t bucket_ms;
     uint64_t attempts, lives, drops; /* since init */
