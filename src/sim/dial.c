@@ -46,6 +46,7 @@ void blend_sim_dial_model_destroy(struct blend_sim_dial_model *m)
 {
     if (m) {
         blend_free(m->answer_rates);
+        blend_free(m->inbound_rates);
         blend_free(m);
     }
 }
@@ -139,6 +140,123 @@ static int parse_amd(struct blend__sim_mparser *p, json_t *v, struct blend_sim_d
     return rc;
 }
 
+/* A number (every interval) or one number per interval, each in [lo, hi], into *out (owned). */
+static int parse_per_interval(struct blend__sim_mparser *p, json_t *v, const char *path,
+                              size_t count, double lo, double hi, double **out)
+{
+    double *rates = blend_calloc(count, sizeof *rates);
+    if (!rates) {
+        p->is_oom = 1;
+        return BLEND_ENOMEM;
+    }
+    *out = rates;
+    if (json_is_number(v)) {
+        double x = json_number_value(v);
+        if (!(x >= lo && x <= hi)) {
+            return blend__sim_merr(p, path, "must be a number in [%g, %g]", lo, hi);
+        }
+        for (size_t i = 0; i < count; i++) {
+            rates[i] = x;
+        }
+        return 0;
+    }
+    if (!json_is_array(v) || json_array_size(v) != count) {
+        return blend__sim_merr(
+            p, path, "must be a number or an array of %zu numbers (one per interval)", count);
+    }
+    for (size_t i = 0; i < count; i++) {
+        double x = json_number_value(json_array_get(v, i));
+        if (!json_is_number(json_array_get(v, i)) || !(x >= lo && x <= hi)) {
+            return blend__sim_merr(p, path, "item %zu must be a number in [%g, %g]", i, lo, hi);
+        }
+        rates[i] = x;
+    }
+    return 0;
+}
+
+static int parse_inbound(struct blend__sim_mparser *p, json_t *v, struct blend_sim_dial_model *m)
+{
+    static const char *const keys[] = {"calls_per_hour", "handle",          "patience",
+                                       "sl_threshold_s", "short_abandon_s", NULL};
+    const char *path = "$.outbound.inbound";
+    if (!json_is_object(v)) {
+        return blend__sim_merr(p, path, "must be an object");
+    }
+    double threshold = 20, short_abandon = 5;
+    int rc = blend__sim_mcheck_keys(p, v, path, keys);
+    json_t *rates = json_object_get(v, "calls_per_hour");
+    if (!rc && !rates) {
+        rc = blend__sim_merr(p, path, "missing \"calls_per_hour\"");
+    }
+    rc = rc ? rc
+            : parse_per_interval(p, rates, "$.outbound.inbound.calls_per_hour", m->intervals_count,
+                                 0, 100000, &m->inbound_rates);
+    json_t *handle = json_object_get(v, "handle");
+    if (!rc && !handle) {
+        rc = blend__sim_merr(p, path, "missing \"handle\"");
+    }
+    rc = rc ? rc
+            : blend__sim_parse_distribution(p, handle, "$.outbound.inbound.handle", 0,
+                                            &m->inbound_handle);
+    json_t *patience = json_object_get(v, "patience");
+    m->inbound_patience = (struct blend_sim_distribution){BLEND_SIM_DIST_NONE, 0, 0};
+    rc = rc || !patience ? rc
+                         : blend__sim_parse_distribution(p, patience, "$.outbound.inbound.patience",
+                                                         1, &m->inbound_patience);
+    rc = rc ? rc : blend__sim_mget_number(p, v, path, "sl_threshold_s", 0, 0, 0, 3600, &threshold);
+    rc = rc ? rc
+            : blend__sim_mget_number(p, v, path, "short_abandon_s", 0, 0, 0, 60, &short_abandon);
+    m->sl_threshold_ms = blend__sim_s_to_ms(threshold);
+    m->short_abandon_ms = blend__sim_s_to_ms(short_abandon);
+    m->has_inbound = rc == 0;
+    return rc;
+}
+
+/* {"policy": "reserve", "reserve_agents": N} or {"policy": "service_level", "sl_target",
+ * "margin_agents"} (the threshold and patience are inbound's). Default: service level 80%. */
+static int parse_blending(struct blend__sim_mparser *p, json_t *v, struct blend_sim_dial_model *m)
+{
+    static const char *const keys[] = {"policy", "reserve_agents", "sl_target", "margin_agents",
+                                       NULL};
+    const char *path = "$.outbound.blending";
+    struct blend_blending_params *b = &m->blending;
+    *b = (struct blend_blending_params){.policy = BLEND_BLENDING_SERVICE_LEVEL, .sl_target = 0.8};
+    b->sl_threshold_s = (double)m->sl_threshold_ms / 1000.0;
+    b->patience_s =
+        m->inbound_patience.dist == BLEND_SIM_DIST_EXPONENTIAL ? m->inbound_patience.mean_s : 0;
+    if (!v) {
+        return 0;
+    }
+    if (!json_is_object(v)) {
+        return blend__sim_merr(p, path, "must be an object");
+    }
+    if (!m->has_inbound) {
+        return blend__sim_merr(p, path, "applies with \"inbound\" only");
+    }
+    int rc = blend__sim_mcheck_keys(p, v, path, keys);
+    const char *policy = json_string_value(json_object_get(v, "policy"));
+    double reserve = 0, margin = 0;
+    if (!rc && policy && strcmp(policy, "reserve") == 0) {
+        b->policy = BLEND_BLENDING_RESERVE;
+        rc = blend__sim_mget_number(p, v, path, "reserve_agents", 1, 0, 0,
+                                    BLEND_SIM_DIAL_AGENTS_MAX, &reserve);
+        b->reserve_agents = (int)reserve;
+    } else if (!rc && policy && strcmp(policy, "service_level") == 0) {
+        rc = blend__sim_mget_number(p, v, path, "sl_target", 0, 0, 1, 0.999, &b->sl_target);
+        rc = rc ? rc : blend__sim_mget_number(p, v, path, "margin_agents", 0, 0, 0, 1000, &margin);
+        b->margin_agents = (int)margin;
+    } else if (!rc) {
+        rc = blend__sim_merr(p, path, "\"policy\" must be \"reserve\" or \"service_level\"");
+    }
+    if (!rc && (reserve != floor(reserve) || margin != floor(margin))) {
+        rc = blend__sim_merr(p, path, "agent counts must be whole numbers");
+    }
+    if (!rc && blend_blending_check(b) != 0) {
+        rc = blend__sim_merr(p, path, "out of range");
+    }
+    return rc;
+}
+
 static int parse_dist_field(struct blend__sim_mparser *p, json_t *o, const char *key,
                             int is_required, struct blend_sim_distribution *out)
 {
@@ -171,6 +289,8 @@ static int parse_outbound(struct blend__sim_mparser *p, json_t *o, struct blend_
                                        "power_ratio",
                                        "abandon_target",
                                        "max_lines_per_agent",
+                                       "inbound",
+                                       "blending",
                                        NULL};
     const char *path = "$.outbound";
     if (!json_is_object(o)) {
@@ -223,6 +343,9 @@ static int parse_outbound(struct blend__sim_mparser *p, json_t *o, struct blend_
         rc = blend__sim_merr(p, path, "missing \"answer_rate\"");
     }
     rc = rc ? rc : parse_answer_rates(p, rates, m);
+    json_t *inbound = json_object_get(o, "inbound");
+    rc = rc || !inbound ? rc : parse_inbound(p, inbound, m);
+    rc = rc ? rc : parse_blending(p, json_object_get(o, "blending"), m);
     if (rc) {
         return rc;
     }
@@ -291,6 +414,7 @@ enum agent_state { A_FREE, A_PREVIEW, A_WAITING, A_BUSY };
 struct agent {
     enum agent_state state;
     int64_t since_ms, until_ms, handle_ms;
+    int is_inbound; /* busy with an inbound call */
 };
 
 struct call {
@@ -305,9 +429,18 @@ struct waiting {
     int is_person;
 };
 
+/* An inbound caller waiting for an agent. */
+struct caller {
+    int64_t arrived_ms, gives_up_ms, handle_ms; /* all drawn at arrival */
+};
+
+/* Inbound arrivals are counted per minute over the last LIVE_MINUTES for the live rate. */
+#define LIVE_MINUTES 15
+
 struct run {
     const struct blend_sim_dial_model *m;
     struct blend_sim_rng rng;
+    struct blend_sim_rng in_rng; /* inbound's own stream: the same callers in every mode */
     struct blend_pacer pacer;
     struct agent *agents;
     struct call *calls;
@@ -315,16 +448,27 @@ struct run {
     struct waiting *waiting;
     int waiting_count, waiting_cap;
     int64_t *busy_ms, *ringing_ms;
+    struct caller *callers;
+    int callers_count, callers_cap;
+    int64_t next_arrival_ms;
+    uint32_t arrivals_per_minute[LIVE_MINUTES];
+    int64_t minute_of[LIVE_MINUTES];
+    double in_handle_ms_sum;
+    uint64_t in_handled;
     struct blend_sim_dial_figures f;
 };
 
-static int64_t draw_ms(struct run *r, const struct blend_sim_distribution *d)
+static int64_t draw_from(struct blend_sim_rng *g, const struct blend_sim_distribution *d)
 {
-    double s = d->dist == BLEND_SIM_DIST_LOGNORMAL
-                   ? blend_sim_rng_lognormal(&r->rng, d->mean_s, d->sd_s)
-                   : blend_sim_rng_exponential(&r->rng, d->mean_s);
+    double s = d->dist == BLEND_SIM_DIST_LOGNORMAL ? blend_sim_rng_lognormal(g, d->mean_s, d->sd_s)
+                                                   : blend_sim_rng_exponential(g, d->mean_s);
     int64_t ms = blend__sim_s_to_ms(s);
     return ms < DRAW_MS_MIN ? DRAW_MS_MIN : ms > 86400000 ? 86400000 : ms;
+}
+
+static int64_t draw_ms(struct run *r, const struct blend_sim_distribution *d)
+{
+    return draw_from(&r->rng, d);
 }
 
 static double answer_rate(const struct run *r, int64_t now_ms)
@@ -338,6 +482,7 @@ static void occupy(struct run *r, int a, int64_t now_ms, int64_t ms, enum agent_
 {
     struct agent *g = &r->agents[a];
     g->state = st;
+    g->is_inbound = 0;
     g->since_ms = now_ms;
     g->until_ms = now_ms + ms;
     g->handle_ms = ms;
@@ -437,13 +582,153 @@ static int call_ended(struct run *r, const struct call *c, int64_t now_ms)
     return 0;
 }
 
+/* ---- Inbound (blended models) ---- */
+
+static int free_agent(const struct run *r)
+{
+    for (int k = 0; k < r->m->agents; k++) {
+        if (r->agents[k].state == A_FREE) {
+            return k;
+        }
+    }
+    return -1;
+}
+
+static double inbound_rate(const struct run *r, int64_t now_ms)
+{
+    size_t i = (size_t)(now_ms / r->m->interval_ms);
+    return r->m->inbound_rates[i < r->m->intervals_count ? i : r->m->intervals_count - 1];
+}
+
+/* The next arrival after `from_ms`: Poisson at the interval's rate; an interval without calls
+ * moves on to the next one. INT64_MAX when no call comes before the end. */
+static int64_t next_arrival(struct run *r, int64_t from_ms)
+{
+    const struct blend_sim_dial_model *m = r->m;
+    for (int64_t t = from_ms; t < m->duration_ms;) {
+        double rate = inbound_rate(r, t);
+        int64_t interval_end = (t / m->interval_ms + 1) * m->interval_ms;
+        if (rate <= 0) {
+            t = interval_end;
+            continue;
+        }
+        int64_t gap = blend__sim_s_to_ms(blend_sim_rng_exponential(&r->in_rng, 3600.0 / rate));
+        if (t + gap < interval_end) {
+            return t + (gap < 1 ? 1 : gap);
+        }
+        t = interval_end; /* memoryless: draw again at the next interval's rate */
+    }
+    return INT64_MAX;
+}
+
+static void count_arrival(struct run *r, int64_t now_ms)
+{
+    int64_t minute = now_ms / 60000;
+    int slot = (int)(minute % LIVE_MINUTES);
+    if (r->minute_of[slot] != minute) {
+        r->minute_of[slot] = minute;
+        r->arrivals_per_minute[slot] = 0;
+    }
+    r->arrivals_per_minute[slot]++;
+}
+
+/* Inbound's live rate (calls per hour over the last 15 minutes, or since the start); the
+ * model's rate in the first minute, before any traffic is seen. */
+static double inbound_live_rate(const struct run *r, int64_t now_ms)
+{
+    if (now_ms < 60000) {
+        return inbound_rate(r, now_ms);
+    }
+    int64_t minute = now_ms / 60000;
+    uint64_t n = 0;
+    for (int i = 0; i < LIVE_MINUTES; i++) {
+        n += r->minute_of[i] > minute - LIVE_MINUTES && r->minute_of[i] <= minute
+                 ? r->arrivals_per_minute[i]
+                 : 0;
+    }
+    double span_s = now_ms < LIVE_MINUTES * 60000 ? (double)now_ms / 1000.0 : LIVE_MINUTES * 60.0;
+    return (double)n * 3600.0 / span_s;
+}
+
+/* Arrivals up to now join the line; callers who gave up leave it; the line takes free agents
+ * first, in order of arrival (inbound always wins a free agent). */
+static int inbound_step(struct run *r, int64_t now_ms)
+{
+    const struct blend_sim_dial_model *m = r->m;
+    while (r->next_arrival_ms <= now_ms) {
+        if (r->callers_count == r->callers_cap) {
+            return BLEND_ELIMIT;
+        }
+        struct caller *c = &r->callers[r->callers_count++];
+        c->arrived_ms = r->next_arrival_ms;
+        c->gives_up_ms = m->inbound_patience.dist == BLEND_SIM_DIST_NONE
+                             ? INT64_MAX
+                             : c->arrived_ms + draw_from(&r->in_rng, &m->inbound_patience);
+        c->handle_ms = draw_from(&r->in_rng, &m->inbound_handle);
+        count_arrival(r, c->arrived_ms);
+        r->f.in_offered++;
+        r->next_arrival_ms = next_arrival(r, r->next_arrival_ms);
+    }
+    int kept = 0;
+    for (int i = 0; i < r->callers_count; i++) {
+        struct caller c = r->callers[i];
+        int a = c.gives_up_ms > now_ms ? free_agent(r) : -1;
+        if (c.gives_up_ms <= now_ms) {
+            r->f.in_abandoned += c.gives_up_ms - c.arrived_ms > m->short_abandon_ms;
+        } else if (a >= 0) {
+            int64_t wait = now_ms - c.arrived_ms;
+            r->f.in_answered++;
+            r->f.in_answered_in_sl += wait <= m->sl_threshold_ms;
+            r->f.in_wait_s += (double)wait / 1000.0;
+            occupy(r, a, now_ms, c.handle_ms + m->wrapup_ms, A_BUSY);
+            r->agents[a].is_inbound = 1;
+        } else {
+            r->callers[kept++] = c;
+        }
+    }
+    r->callers_count = kept;
+    return 0;
+}
+
+/* The free agents outbound may use now (all of them in an outbound-only day). */
+static int outbound_free(struct run *r, int64_t now_ms, int free_agents)
+{
+    const struct blend_sim_dial_model *m = r->m;
+    if (!m->has_inbound) {
+        return free_agents;
+    }
+    int inbound_busy = 0;
+    for (int a = 0; a < m->agents; a++) {
+        inbound_busy += r->agents[a].state == A_BUSY && r->agents[a].is_inbound;
+    }
+    double aht_s = r->in_handled ? r->in_handle_ms_sum / (double)r->in_handled / 1000.0
+                                 : m->inbound_handle.mean_s + (double)m->wrapup_ms / 1000.0;
+    struct blend_blending_view v = {.free_agents = free_agents,
+                                    .inbound_busy = inbound_busy,
+                                    .inbound_waiting = r->callers_count,
+                                    .inbound_per_hour = inbound_live_rate(r, now_ms),
+                                    .inbound_aht_s = aht_s > 0.001 ? aht_s : 0.001,
+                                    .horizon_s =
+                                        (double)blend_pacer_horizon_ms(&r->pacer) / 1000.0};
+    struct blend_blending_decision d;
+    if (blend_blending_decide(&m->blending, &v, &d) != 0) {
+        return 0; /* traffic beyond Erlang's range: inbound keeps everyone */
+    }
+    return d.outbound;
+}
+
 static int step(struct run *r, int64_t now_ms)
 {
     const struct blend_sim_dial_model *m = r->m;
     for (int a = 0; a < m->agents; a++) {
         struct agent *g = &r->agents[a];
         if (g->state == A_BUSY && g->until_ms <= now_ms) {
-            blend_pacer_handled(&r->pacer, g->handle_ms);
+            if (g->is_inbound) {
+                r->in_handle_ms_sum += (double)g->handle_ms;
+                r->in_handled++;
+            } else {
+                blend_pacer_handled(&r->pacer, g->handle_ms);
+            }
             g->state = A_FREE;
         } else if (g->state == A_PREVIEW && g->until_ms <= now_ms) {
             g->state = A_WAITING;
@@ -463,6 +748,10 @@ static int step(struct run *r, int64_t now_ms)
         if (rc) {
             return rc;
         }
+    }
+    int rc = m->has_inbound ? inbound_step(r, now_ms) : 0;
+    if (rc) {
+        return rc;
     }
     /* Waiting answers take free agents in order of arrival; the late ones are dropped. */
     int kept = 0;
@@ -491,10 +780,16 @@ static int decide(struct run *r, int64_t now_ms, enum blend_dial_mode mode)
     const struct blend_sim_dial_model *m = r->m;
     int64_t left = m->list_size - (int64_t)r->f.dials;
     if (mode == BLEND_DIAL_PREVIEW) {
-        for (int a = 0; a < m->agents && left > 0; a++) {
+        int free_agents = 0;
+        for (int a = 0; a < m->agents; a++) {
+            free_agents += r->agents[a].state == A_FREE;
+        }
+        int may = outbound_free(r, now_ms, free_agents);
+        for (int a = 0; a < m->agents && left > 0 && may > 0; a++) {
             if (r->agents[a].state == A_FREE) {
                 occupy(r, a, now_ms, m->preview_ms, A_PREVIEW);
                 left--;
+                may--;
             }
         }
         r->f.is_list_exhausted |= left <= 0;
@@ -504,10 +799,11 @@ static int decide(struct run *r, int64_t now_ms, enum blend_dial_mode mode)
     for (int a = 0; a < m->agents; a++) {
         if (r->agents[a].state == A_FREE) {
             free_agents++;
-        } else {
+        } else if (!r->agents[a].is_inbound) { /* inbound's agents may not come back to us */
             r->busy_ms[busy++] = now_ms - r->agents[a].since_ms;
         }
     }
+    free_agents = outbound_free(r, now_ms, free_agents);
     /* Answers waiting for an agent hold the free agents they will take. */
     free_agents = free_agents > r->waiting_count ? free_agents - r->waiting_count : 0;
     for (int i = 0; i < r->calls_count; i++) {
@@ -541,6 +837,7 @@ int blend_sim_dial_run(const struct blend_sim_dial_model *m, uint64_t seed,
         return BLEND_EINVAL;
     }
     blend_sim_rng_seed(&r.rng, seed);
+    blend_sim_rng_seed(&r.in_rng, seed ^ 0x9e3779b97f4a7c15u);
     r.calls_cap = BLEND_PACER_CALLS_MAX;
     r.waiting_cap = BLEND_PACER_CALLS_MAX;
     r.agents = blend_calloc((size_t)m->agents, sizeof *r.agents);
@@ -548,11 +845,18 @@ int blend_sim_dial_run(const struct blend_sim_dial_model *m, uint64_t seed,
     r.waiting = blend_calloc((size_t)r.waiting_cap, sizeof *r.waiting);
     r.busy_ms = blend_calloc((size_t)m->agents, sizeof *r.busy_ms);
     r.ringing_ms = blend_calloc((size_t)r.calls_cap, sizeof *r.ringing_ms);
-    if (!r.agents || !r.calls || !r.waiting || !r.busy_ms || !r.ringing_ms) {
+    r.callers_cap = m->has_inbound ? BLEND_SIM_DIAL_INBOUND_WAITING_MAX : 0;
+    r.callers = m->has_inbound ? blend_calloc((size_t)r.callers_cap, sizeof *r.callers) : NULL;
+    if (!r.agents || !r.calls || !r.waiting || !r.busy_ms || !r.ringing_ms ||
+        (m->has_inbound && !r.callers)) {
         rc = BLEND_ENOMEM;
         goto out;
     }
     r.f.mode = mode;
+    for (int i = 0; i < LIVE_MINUTES; i++) {
+        r.minute_of[i] = -1;
+    }
+    r.next_arrival_ms = m->has_inbound ? next_arrival(&r, 0) : INT64_MAX;
     for (int64_t now = 0; !rc && now < m->duration_ms; now += STEP_MS) {
         rc = step(&r, now);
         if (!rc && now % DECIDE_EVERY_MS == 0) {
@@ -560,13 +864,18 @@ int blend_sim_dial_run(const struct blend_sim_dial_model *m, uint64_t seed,
         }
     }
     if (!rc) {
-        BLEND_ASSERT(mode != BLEND_DIAL_PROGRESSIVE && mode != BLEND_DIAL_PREVIEW ||
-                     r.f.dropped == 0 || m->is_uk);
+        /* Progressive and preview never drop, unless inbound took the agent first. */
+        BLEND_ASSERT((mode != BLEND_DIAL_PROGRESSIVE && mode != BLEND_DIAL_PREVIEW) ||
+                     r.f.dropped == 0 || m->is_uk || m->has_inbound);
         double hours = (double)m->duration_ms / 3600000.0;
         r.f.talk_min_per_agent_hour = r.f.talk_s / 60.0 / (m->agents * hours);
         r.f.occupancy = r.f.busy_s / (m->agents * (double)m->duration_ms / 1000.0);
         r.f.abandon_rate = r.f.lives ? (double)r.f.dropped / (double)r.f.lives : 0.0;
         r.f.dials_per_hour = (double)r.f.dials / hours;
+        uint64_t counted = r.f.in_answered + r.f.in_abandoned;
+        r.f.in_service_level = counted ? (double)r.f.in_answered_in_sl / (double)counted : 0;
+        r.f.in_abandon_rate = counted ? (double)r.f.in_abandoned / (double)counted : 0;
+        r.f.in_asa_s = r.f.in_answered ? r.f.in_wait_s / (double)r.f.in_answered : 0;
         *out = r.f;
     }
 out:
@@ -575,6 +884,7 @@ out:
     blend_free(r.waiting);
     blend_free(r.busy_ms);
     blend_free(r.ringing_ms);
+    blend_free(r.callers);
     return rc;
 }
 
@@ -586,7 +896,7 @@ int blend_sim_dial_format(const struct blend_sim_dial_model *m,
 {
     double hours = (double)m->duration_ms / 3600000.0;
     if (!is_json) {
-        char line[512];
+        char line[768];
         for (size_t i = 0; i < count; i++) {
             const struct blend_sim_dial_figures *f = &figures[i];
             int n = snprintf(line, sizeof line,
@@ -600,6 +910,12 @@ int blend_sim_dial_format(const struct blend_sim_dial_model *m,
                              f->abandon_rate, f->talk_min_per_agent_hour, f->occupancy, f->machines,
                              f->amd_false_positives, f->amd_false_negatives,
                              f->is_list_exhausted ? "yes" : "no");
+            if (m->has_inbound && n > 0 && (size_t)n < sizeof line) {
+                n += snprintf(line + n, sizeof line - (size_t)n,
+                              " inbound_offered=%" PRIu64 " inbound_service_level=%.4f"
+                              " inbound_asa_s=%.1f inbound_abandon_rate=%.4f",
+                              f->in_offered, f->in_service_level, f->in_asa_s, f->in_abandon_rate);
+            }
             write(line, (size_t)n < sizeof line ? (size_t)n : sizeof line - 1, arg);
         }
         return 0;
@@ -618,6 +934,14 @@ int blend_sim_dial_format(const struct blend_sim_dial_model *m,
                       (json_int_t)f->machines, "amd_false_positives",
                       (json_int_t)f->amd_false_positives, "amd_false_negatives",
                       (json_int_t)f->amd_false_negatives, "list_exhausted", f->is_list_exhausted));
+        if (m->has_inbound) {
+            json_object_set_new(
+                json_array_get(modes, i), "inbound",
+                json_pack("{s:I, s:I, s:I, s:f, s:f, s:f}", "offered", (json_int_t)f->in_offered,
+                          "answered", (json_int_t)f->in_answered, "abandoned",
+                          (json_int_t)f->in_abandoned, "service_level", f->in_service_level,
+                          "asa_s", f->in_asa_s, "abandon_rate", f->in_abandon_rate));
+        }
     }
     json_t *doc =
         modes ? json_pack("{s:{s:s, s:i, s:f, s:o}}", "outbound", "rule", m->is_uk ? "uk" : "us",

@@ -14,6 +14,12 @@
  * wrapup_s; a machine taken for a person takes the agent amd.machine_handle_s. In preview mode
  * each free agent reads a record for preview_s, then dials it and waits for the outcome.
  *
+ * With `inbound`, calls also arrive for the same agents (Poisson per interval, a handle time, a
+ * patience): a waiting inbound caller always takes the next free agent, before any outbound
+ * answer, and the blending policy (engine/dialer/blending.h) says how many free agents the
+ * dialer may use; inbound's service level, ASA and abandon rate are reported beside the
+ * outbound figures.
+ *
  * Determinism: one generator drawn in event order; the same model and seed give the same
  * figures. Each mode's run re-seeds it with the same seed.
  */
@@ -24,11 +30,14 @@
 #include <stdint.h>
 
 #include "base/error.h"
+#include "engine/dialer/blending.h"
 #include "engine/dialer/pacing.h"
 #include "sim/run.h"
 
 /* Agents of an outbound model. */
 #define BLEND_SIM_DIAL_AGENTS_MAX 2000
+/* Inbound callers waiting at once in a blended model (beyond: the run fails, BLEND_ELIMIT). */
+#define BLEND_SIM_DIAL_INBOUND_WAITING_MAX 100000
 
 struct blend_sim_dial_model {
     int64_t duration_ms;
@@ -44,6 +53,12 @@ struct blend_sim_dial_model {
     double amd_human_as_machine, amd_machine_as_human;
     int is_uk; /* UK rule: 24-hour window, AMD's people-taken-for-machines count as drops */
     struct blend_pacer_params pacer;
+    /* Inbound calls to the same agents (blending); has_inbound 0: an outbound-only day. */
+    int has_inbound;
+    double *inbound_rates; /* owned: calls per hour, one per interval */
+    struct blend_sim_distribution inbound_handle, inbound_patience;
+    int64_t sl_threshold_ms, short_abandon_ms;
+    struct blend_blending_params blending;
 };
 
 /* The figures of one mode's run. */
@@ -53,6 +68,10 @@ struct blend_sim_dial_figures {
     double talk_s, busy_s; /* busy: talk, wrap-up, preview and machines taken for people */
     double talk_min_per_agent_hour, occupancy, abandon_rate, dials_per_hour;
     int is_list_exhausted;
+    /* Inbound (KPIS.md: abandons after the short-abandon threshold count) */
+    uint64_t in_offered, in_answered, in_answered_in_sl, in_abandoned;
+    double in_wait_s; /* sum over answered */
+    double in_service_level, in_asa_s, in_abandon_rate;
 };
 
 /* Nonzero when the model document (parsed JSON text) is an outbound model (has "outbound"). */

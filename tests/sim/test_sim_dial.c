@@ -6,6 +6,8 @@
  * seeds and answer rates — steady at 12%, 25% and 45%, a sudden fall 35% -> 12% and a sudden
  * rise 12% -> 40% half-way — predictive keeps the abandon rate <= 3% and gives agents more
  * talk time per hour than progressive (at least 1.2x where answers are scarce, 25% or less).
+ * Blended with inbound calls: inbound keeps its service level, the dialer its abandon rate,
+ * and a stricter blending policy gives outbound less talk time and inbound a better service.
  */
 #include "sim/dial.h"
 
@@ -154,6 +156,56 @@ static void predictive_validated(void **state)
     assert_int_equal(blend_alloc_live(), 0);
 }
 
+static char *blended_text(const char *blending)
+{
+    static char buf[1024];
+    snprintf(buf, sizeof buf,
+             "{\"duration_s\":7200,\"interval_s\":3600,\"outbound\":{\"agents\":30,"
+             "\"modes\":[\"predictive\"],\"answer_rate\":0.2,\"talk\":{\"dist\":"
+             "\"lognormal\",\"mean_s\":150,\"sd_s\":90},\"inbound\":{\"calls_per_hour\":"
+             "[300,400],\"handle\":{\"dist\":\"lognormal\",\"mean_s\":240,\"sd_s\":120},"
+             "\"patience\":{\"dist\":\"exponential\",\"mean_s\":90}},\"blending\":%s}}",
+             blending);
+    return buf;
+}
+
+/* Blending: inbound comes first, the dialer keeps its abandon rate, and a stricter policy
+ * trades outbound talk time for inbound service (the same callers in every run of a seed). */
+static void blended(void **state)
+{
+    (void)state;
+    const char *policies[] = {
+        "{\"policy\":\"reserve\",\"reserve_agents\":0}",
+        "{\"policy\":\"service_level\",\"sl_target\":0.8}",
+        ("{\"policy\":\"service_level\",\"sl_target\":0.9,\"margin_agents\":2}")};
+    for (uint64_t seed = 1; seed <= 3; seed++) {
+        double talk[3], sl[3];
+        uint64_t offered[3];
+        for (int k = 0; k < 3; k++) {
+            struct blend_sim_dial_model *m = parse_ok(blended_text(policies[k]));
+            assert_true(m->has_inbound);
+            struct blend_sim_dial_figures f;
+            assert_int_equal(blend_sim_dial_run(m, seed, BLEND_DIAL_PREDICTIVE, &f), 0);
+            print_message("blending %s seed %llu: outbound %.1f talk min/agent-hour, abandon "
+                          "%.2f%%; inbound SL %.3f, ASA %.1f s, abandoned %.2f%%\n",
+                          policies[k], (unsigned long long)seed, f.talk_min_per_agent_hour,
+                          100 * f.abandon_rate, f.in_service_level, f.in_asa_s,
+                          100 * f.in_abandon_rate);
+            assert_true(f.abandon_rate <= 0.03);
+            assert_true(f.in_offered > 500 && f.in_answered > 0);
+            talk[k] = f.talk_min_per_agent_hour;
+            sl[k] = f.in_service_level;
+            offered[k] = f.in_offered;
+            blend_sim_dial_model_destroy(m);
+        }
+        assert_true(offered[0] == offered[1] && offered[1] == offered[2]);
+        assert_true(talk[0] > talk[1] && talk[1] > talk[2]);
+        assert_true(sl[2] > sl[0]);
+        assert_true(sl[1] >= 0.8 && sl[2] >= 0.8);
+    }
+    assert_int_equal(blend_alloc_live(), 0);
+}
+
 struct lines {
     char text[4][1024];
     size_t count;
@@ -203,6 +255,7 @@ int main(void)
         cmocka_unit_test(determinism),
         cmocka_unit_test(simple_modes_never_drop),
         cmocka_unit_test(predictive_validated),
+        cmocka_unit_test(blended),
         cmocka_unit_test(output),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

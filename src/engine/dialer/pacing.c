@@ -186,7 +186,7 @@ static double p_paced(const struct blend_pacer *p)
 }
 
 /* Mean dial-to-answer time of the calls people answered, or the prior's. */
-static int64_t horizon_ms(const struct blend_pacer *p)
+int64_t blend_pacer_horizon_ms(const struct blend_pacer *p)
 {
     int n = 0;
     for (int b = 0; b < BLEND_PACER_RING_BINS; b++) {
@@ -389,7 +389,7 @@ int blend_pacer_risk(const struct blend_pacer *p, const struct blend_pacer_view 
     struct curves c;
     double pa = p_paced(p);
     curves_build(p, &c);
-    supply_build(&c, view, horizon_ms(p), &s);
+    supply_build(&c, view, blend_pacer_horizon_ms(p), &s);
     demand_build(p, &c, view, pa, &d);
     for (int i = 0; i < extra; i++) {
         add_trial(d.dist, d.n++, pa);
@@ -415,7 +415,7 @@ int blend_pacer_decide(const struct blend_pacer *p, int64_t now_ms,
     }
     struct blend_pacer_decision r = {0};
     r.p_answer = p_paced(p);
-    r.horizon_ms = horizon_ms(p);
+    r.horizon_ms = blend_pacer_horizon_ms(p);
     r.target_used = target_now(p, now_ms, &r.window_rate);
     int staffed = view->free_agents + view->busy_count;
     int room = BLEND_PACER_CALLS_MAX - view->ringing_count;

@@ -69,23 +69,23 @@ void blend_pacer_params_default(struct blend_pacer_params *p);
 
 /* What the campaign has right now. Arrays are borrowed for the call. */
 struct blend_pacer_view {
-    int free_agents;                  /* ready for this campaign, no contact, not reserved */
-    int busy_count;                   /* agents of the campaign handling a contact */
-    const int64_t *busy_elapsed_ms;   /* per busy agent: time since the contact began */
-    int ringing_count;                /* calls launched and not yet answered or ended */
+    int free_agents;                   /* ready for this campaign, no contact, not reserved */
+    int busy_count;                    /* agents of the campaign handling a contact */
+    const int64_t *busy_elapsed_ms;    /* per busy agent: time since the contact began */
+    int ringing_count;                 /* calls launched and not yet answered or ended */
     const int64_t *ringing_elapsed_ms; /* per call in flight: time since it was dialled */
-    int records_left;                 /* numbers that may be dialled now (window, DNC...) */
+    int records_left;                  /* numbers that may be dialled now (window, DNC...) */
 };
 
 struct blend_pacer_decision {
-    int dial;              /* calls to launch now, >= 0 */
-    double p_answer;       /* the answer probability paced on (the estimate plus a margin) */
-    int64_t horizon_ms;    /* H */
+    int dial;               /* calls to launch now, >= 0 */
+    double p_answer;        /* the answer probability paced on (the estimate plus a margin) */
+    int64_t horizon_ms;     /* H */
     double agents_expected; /* E[agents available within H] */
-    double lives_expected; /* E[live answers] of the calls in flight and the new ones */
-    double drops_expected; /* E[max(0, lives - agents)] */
-    double target_used;    /* the drop ratio allowed for this decision */
-    double window_rate;    /* dropped / live answers in the rolling window (0 when none) */
+    double lives_expected;  /* E[live answers] of the calls in flight and the new ones */
+    double drops_expected;  /* E[max(0, lives - agents)] */
+    double target_used;     /* the drop ratio allowed for this decision */
+    double window_rate;     /* dropped / live answers in the rolling window (0 when none) */
 };
 
 /* One bucket of the rolling window. */
@@ -143,13 +143,18 @@ BLEND_MUST_USE int blend_pacer_decide(const struct blend_pacer *p, int64_t now_m
 
 /* Predictive's risk of launching `extra` calls on `view`: the expected agents, lives and drops
  * over the horizon, as blend_pacer_decide weighs them (for explanations and tests). */
-BLEND_MUST_USE int blend_pacer_risk(const struct blend_pacer *p, const struct blend_pacer_view *view,
-                                    int extra, double *agents, double *lives, double *drops);
+BLEND_MUST_USE int blend_pacer_risk(const struct blend_pacer *p,
+                                    const struct blend_pacer_view *view, int extra, double *agents,
+                                    double *lives, double *drops);
 
 /* dropped / live answers in the rolling window ending at now_ms; 0 with no live answer. */
 double blend_pacer_window_rate(const struct blend_pacer *p, int64_t now_ms);
 
 /* The current answer probability (decayed counts with the prior). */
 double blend_pacer_p_answer(const struct blend_pacer *p);
+
+/* The horizon H: the mean dial-to-answer time of the calls people answered (the prior's before
+ * any). */
+int64_t blend_pacer_horizon_ms(const struct blend_pacer *p);
 
 #endif
