@@ -11,6 +11,8 @@ foreach(f ${FILES})
     string(REGEX REPLACE "([0-9a-f][0-9a-f])" "0x\\1," bytes "${sql}")
     string(APPEND body "static const char mig_${count}[] = {${bytes} 0x00};\n")
     string(REGEX MATCH "^[0-9]+" version "${name}")
+    # "008" would be an (invalid) octal constant in C: drop the leading zeros.
+    string(REGEX REPLACE "^0+([0-9])" "\\1" version "${version}")
     string(APPEND table "    {${version}, \"${name}\", mig_${count}},\n")
     math(EXPR count "${count} + 1")
 endforeach()

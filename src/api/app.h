@@ -20,6 +20,13 @@
 
 struct blend_app;
 
+/* A mailbox beside [email] (docs/email.md §Mailboxes): the keys of an [email.NAME] section. */
+struct blend_app_mailbox {
+    const char *name, *imap_url, *username, *password, *queue;
+    const char *smtp_url, *smtp_username, *smtp_password, *from, *from_name;
+    int poll_s, starttls;
+};
+
 struct blend_app_config {
     const char *http_host;
     int http_port; /* 0 = any free port */
@@ -59,10 +66,15 @@ struct blend_app_config {
     const char *email_smtp_url, *email_smtp_username, *email_smtp_password;
     const char *email_from, *email_from_name;
     int email_poll_s, email_starttls;
+    const struct blend_app_mailbox *email_mailboxes; /* [email.NAME] sections, borrowed */
+    size_t email_mailboxes_count;
     /* The webhook channel (docs/webhooks.md); webhook_secret NULL or "" = none. */
     const char *webhook_secret, *webhook_provider_url, *webhook_provider_token;
     const char *webhook_sms_queue, *webhook_social_queue;
     int webhook_country_code;
+    int webhook_sms_preset; /* 0 blend, 1 twilio */
+    const char *webhook_public_url, *webhook_account_sid, *webhook_auth_token;
+    const char *webhook_sms_from, *webhook_sms_provider_url;
     /* The web chat (docs/chat-protocol.md): origins allowed besides the server's own,
      * comma-separated, "*" for any; NULL or "" = the server's own only. */
     const char *chat_allowed_origins;

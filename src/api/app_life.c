@@ -102,8 +102,9 @@ static void on_stats_tick(uv_timer_t *t)
     }
 }
 
-/* The webhook channel's signature headers (webhooks.c). */
-static const char *const webhook_headers[] = {"X-Blend-Signature", "X-Blend-Timestamp", NULL};
+/* The webhook channel's signature headers (webhooks.c; X-Twilio-Signature: the SMS preset). */
+static const char *const webhook_headers[] = {"X-Blend-Signature", "X-Blend-Timestamp",
+                                              "X-Twilio-Signature", NULL};
 
 int blend_app_create(uv_loop_t *loop, struct blend_store *store,
                      const struct blend_app_config *cfg, struct blend_app **out)
@@ -178,6 +179,26 @@ int blend_app_create(uv_loop_t *loop, struct blend_store *store,
                                    "from): %s",
                             blend_strerror(rc));
         }
+        for (size_t i = 0; rc == 0 && i < cfg->email_mailboxes_count; i++) {
+            const struct blend_app_mailbox *m = &cfg->email_mailboxes[i];
+            struct blend__email_config mc = {.name = m->name,
+                                             .imap_url = m->imap_url,
+                                             .username = m->username,
+                                             .password = m->password,
+                                             .poll_s = m->poll_s,
+                                             .queue = m->queue,
+                                             .smtp_url = m->smtp_url,
+                                             .smtp_username = m->smtp_username,
+                                             .smtp_password = m->smtp_password,
+                                             .from = m->from,
+                                             .from_name = m->from_name,
+                                             .starttls = m->starttls};
+            rc = blend__email_add_mailbox(app->email, &mc);
+            if (rc) {
+                BLEND_LOG_ERROR("api", "mailbox [email.%s] not started: %s", m->name,
+                                blend_strerror(rc));
+            }
+        }
     }
     if (rc == 0 && cfg->webhook_secret && cfg->webhook_secret[0]) {
         struct blend__webhooks_config wc = {.secret = cfg->webhook_secret,
@@ -185,7 +206,13 @@ int blend_app_create(uv_loop_t *loop, struct blend_store *store,
                                             .provider_token = cfg->webhook_provider_token,
                                             .sms_queue = cfg->webhook_sms_queue,
                                             .social_queue = cfg->webhook_social_queue,
-                                            .country_code = cfg->webhook_country_code};
+                                            .country_code = cfg->webhook_country_code,
+                                            .sms_preset = cfg->webhook_sms_preset,
+                                            .public_url = cfg->webhook_public_url,
+                                            .account_sid = cfg->webhook_account_sid,
+                                            .auth_token = cfg->webhook_auth_token,
+                                            .sms_from = cfg->webhook_sms_from,
+                                            .sms_provider_url = cfg->webhook_sms_provider_url};
         rc = blend__webhooks_create(app, &wc, &app->webhooks);
         if (rc) {
             BLEND_LOG_ERROR("api", "webhook channel not started ([webhook] secret must be 16 "

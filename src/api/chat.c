@@ -14,6 +14,14 @@
  * replies are read from the committed event log (messages.created, contact.*), so the visitor
  * sees only durable facts, and a restart loses nothing: the conversation and its history come
  * back with the token.
+ *
+ * Bot first (chat_flow.c, ADR 0020): on an entry point with a flow, the first message opens
+ * the conversation in state "new" (outside routing) and the flow answers; each visitor message
+ * is fed to it after its commit; its queue node (or "talk to an agent") puts the same
+ * interaction into routing. Closed hours with the treatment "offline" queue the chat (state
+ * queued, reason "closed"). A rating is kept on the row too, so a reload after the end (or a
+ * restart) offers it once (welcome.to_rate). The visitor's typing reaches the agent's event
+ * stream as a rate-limited stored event (interaction.typing).
  */
 #include "api/chat.h"
 
@@ -21,6 +29,7 @@
 #include "base/alloc.h"
 #include "base/assert.h"
 #include "base/log.h"
+#include "engine/ivr/ivr.h"
 #include "model/chat.h"
 #include "model/identity.h"
 #include "store/store.h"
@@ -38,6 +47,9 @@
 #define CHAT_PENDING_MAX 16       /* messages waiting for their conversation's first write */
 #define CHAT_TYPING_FRESH_MS 6000 /* a typing signal older than this is stale */
 #define CHAT_SOURCE_BYTES (5 + CHAT_IDENTITY_BYTES + 1 + BLEND_CHAT_CLIENT_ID_BYTES_MAX + 1)
+/* The visitor's typing reaches the agent's event stream as a stored event (interaction.typing):
+ * at most one "on" per conversation in this period; "off" once after an "on". */
+#define CHAT_TYPING_EVENT_EVERY_MS 3000
 
 struct visitor;
 
@@ -47,6 +59,7 @@ struct session {
     struct visitor *v;   /* after hello */
     int refs;            /* writes that will answer on this session */
     struct session *next;
+    struct session *vnext; /* the visitor's other sessions */
 };
 
 struct pending {
@@ -63,20 +76,31 @@ struct visitor {
     char email[BLEND_CHAT_EMAIL_BYTES_MAX + 1];
     char topic[BLEND_CHAT_TOPIC_BYTES_MAX + 1];
     char agent_name[BLEND_CHAT_NAME_BYTES_MAX + 1];
+    char flow[BLEND_IVR_NAME_BYTES];     /* the entry point's flow ("" = straight to the queue) */
+    char calendar[BLEND_IVR_NAME_BYTES]; /* the entry point's calendar (the flow's facts) */
     int64_t contact;
     int64_t agent_id;     /* the agent the conversation is connected to (from routing), 0 none */
     int64_t conversation; /* open interaction, 0 when none */
     int64_t ended;        /* the conversation that ended last (a rating is about it), 0 none */
     int is_rated;
-    int is_opening; /* the first message's write is in flight */
+    int is_closed_hours; /* the open conversation was left while the queue was closed */
+    int is_opening;      /* the first message's write is in flight */
     struct pending pending[CHAT_PENDING_MAX];
     int pending_count;
     int last_position;
     struct blend_chat_bucket bucket;
-    int64_t typing_ms; /* the visitor's last typing signal (monotonic), 0 when stopped */
+    int64_t typing_ms;       /* the visitor's last typing signal (monotonic), 0 when stopped */
+    int64_t typing_event_ms; /* the last interaction.typing "on" stored, 0 after an "off" */
     int64_t read_up_to;
     int refs;
+    struct session *sessions; /* the sessions that said hello as this visitor (vnext) */
     struct visitor *next;
+};
+
+/* A visitor found by its open conversation: the index of one batch of events. */
+struct by_conversation {
+    int64_t conversation;
+    struct visitor *v;
 };
 
 struct blend_chat {
@@ -84,8 +108,15 @@ struct blend_chat {
     char origins[CHAT_ORIGINS_BYTES_MAX];
     struct session *sessions;
     struct visitor *visitors;
-    int64_t seq;         /* events followed up to here */
-    int positions_dirty; /* a routing event may have moved waiting visitors' positions */
+    struct blend__chat_bots *bots; /* bot-first conversations (chat_flow.c) */
+    int64_t seq;                   /* events followed up to here */
+    int positions_dirty;           /* a routing event may have moved waiting visitors' positions */
+    /* Built for each batch of events: visitors by open conversation (sorted), and the waiting
+     * contacts' views (positions); both grow as needed and are kept between batches. */
+    struct by_conversation *index;
+    size_t index_count, index_cap;
+    struct blend_acd_contact_view *waiting;
+    size_t waiting_cap;
 };
 
 /* ---- Frames out ---------------------------------------------------------------------------- */
@@ -113,8 +144,9 @@ static void send_error(struct session *s, const char *code, const char *message,
 /* Sends msg (stolen) to every open socket of visitor v. */
 static void send_visitor(struct blend_chat *c, const struct visitor *v, json_t *msg)
 {
-    for (struct session *s = c->sessions; s && msg; s = s->next) {
-        if (s->v == v && s->ws) {
+    (void)c;
+    for (struct session *s = v->sessions; s && msg; s = s->vnext) {
+        if (s->ws) {
             send_json(s, json_incref(msg));
         }
     }
@@ -155,6 +187,12 @@ static void session_release(struct session *s)
         }
     }
     if (s->v) {
+        for (struct session **pp = &s->v->sessions; *pp; pp = &(*pp)->vnext) {
+            if (*pp == s) {
+                *pp = s->vnext;
+                break;
+            }
+        }
         visitor_release(c, s->v);
     }
     blend_free(s);
@@ -250,15 +288,77 @@ static int64_t open_conversation(struct blend_chat *c, const char *identity)
     return found;
 }
 
+/* After the open conversation: the visitor's newest chat conversation, when it ended (a reload
+ * after the end finds it again to rate it); is_rated from its stored rating. 0 when none. */
+static int64_t last_ended(struct blend_chat *c, const char *identity, int *is_rated)
+{
+    int64_t found = 0, after = 0;
+    int rated = 0;
+    for (int pages = 0; pages < 50; pages++) {
+        struct blend_list_query q = {
+            .after_id = after, .limit = 100, .filter_field = "address", .filter_value = identity};
+        json_t *items = NULL;
+        int64_t next = 0;
+        if (blend_store_list(c->app->store, &blend_res_interactions, &q, &items, &next) != 0) {
+            break;
+        }
+        size_t i;
+        json_t *it;
+        json_array_foreach(items, i, it)
+        {
+            const char *ch = json_string_value(json_object_get(it, "channel"));
+            if (ch && strcmp(ch, "chat") == 0) {
+                found = is_open_state(json_string_value(json_object_get(it, "state")))
+                            ? 0
+                            : json_integer_value(json_object_get(it, "id"));
+                rated = json_is_integer(json_object_get(it, "rating"));
+            }
+        }
+        json_decref(items);
+        if (!next) {
+            break;
+        }
+        after = next;
+    }
+    *is_rated = rated;
+    return found;
+}
+
+/* A conversation left "new" with no bot running it (its bot was lost: a failed start, a
+ * restart before the recovery saw it) goes to its queue now. */
+static void requeue_orphan(struct blend_chat *c, struct visitor *v)
+{
+    json_t *row = NULL;
+    if (blend__chat_bots_has(c->bots, v->conversation) ||
+        blend_store_get(c->app->store, &blend_res_interactions, v->conversation, 0, &row) != 0) {
+        return;
+    }
+    const char *st = json_string_value(json_object_get(row, "state"));
+    const char *queue = json_string_value(json_object_get(row, "queue"));
+    if (st && strcmp(st, "new") == 0 && queue) {
+        (void)blend__chat_bots_queue(c->app, v->conversation, queue,
+                                     json_integer_value(json_object_get(row, "contact")));
+    }
+    json_decref(row);
+}
+
 /* A message row as the visitor sees it. */
 static json_t *message_json(const json_t *row, const char *agent_name)
 {
     const char *dir = json_string_value(json_object_get(row, "direction"));
     int inbound = dir && strcmp(dir, "inbound") == 0;
-    json_t *m = json_pack("{s:O, s:s, s:O, s:O}", "id", json_object_get(row, "id"), "from",
-                          inbound ? "visitor" : "agent", "text", json_object_get(row, "body"), "at",
-                          json_object_get(row, "created_at"));
-    if (m && !inbound) {
+    const json_t *meta = json_object_get(row, "meta");
+    int is_bot = !inbound && json_is_true(json_object_get(meta, "bot"));
+    json_t *m =
+        json_pack("{s:O, s:s, s:O, s:O}", "id", json_object_get(row, "id"), "from",
+                  inbound  ? "visitor"
+                  : is_bot ? "bot"
+                           : "agent",
+                  "text", json_object_get(row, "body"), "at", json_object_get(row, "created_at"));
+    if (m && is_bot && json_is_array(json_object_get(meta, "options"))) {
+        json_object_set(m, "options", json_object_get(meta, "options"));
+    }
+    if (m && !inbound && !is_bot) {
         json_object_set_new(m, "name",
                             json_string(agent_name && agent_name[0] ? agent_name : "Agent"));
     }
@@ -333,10 +433,29 @@ static int is_online(struct blend_chat *c, const char *queue, const char *ep_cal
     return online;
 }
 
+/* The "queued" state frame of a waiting conversation from its routing view. */
+static json_t *queued_json(struct visitor *v, const struct blend_acd_contact_view *cv)
+{
+    v->last_position = cv->position;
+    json_t *st =
+        json_pack("{s:s, s:I, s:s, s:i, s:I}", "type", "state", "conversation", (json_int_t)cv->id,
+                  "state", "queued", "position", cv->position > 0 ? (int)cv->position : 1, "ewt_s",
+                  (json_int_t)(cv->ewt_ms / 1000));
+    if (st && v->is_closed_hours) {
+        json_object_set_new(st, "reason", json_string("closed"));
+    }
+    return st;
+}
+
 /* The conversation's routing state as the visitor sees it (NULL when unknown). */
 static json_t *state_json(struct blend_chat *c, struct visitor *v, int64_t id)
 {
     struct blend_acd_contact_view cv;
+    if (blend__chat_bots_has(c->bots, id)) {
+        v->agent_id = 0;
+        return json_pack("{s:s, s:I, s:s}", "type", "state", "conversation", (json_int_t)id,
+                         "state", "bot");
+    }
     if (blend_acd_contact(blend__routing_acd(c->app->routing), id, &cv) == 0) {
         v->agent_id = cv.state == BLEND_CONTACT_CONNECTED ? cv.agent : 0;
         if (cv.state == BLEND_CONTACT_CONNECTED) {
@@ -344,11 +463,7 @@ static json_t *state_json(struct blend_chat *c, struct visitor *v, int64_t id)
             return json_pack("{s:s, s:I, s:s, s:s}", "type", "state", "conversation",
                              (json_int_t)id, "state", "connected", "agent", v->agent_name);
         }
-        v->last_position = cv.position;
-        return json_pack("{s:s, s:I, s:s, s:i, s:I}", "type", "state", "conversation",
-                         (json_int_t)id, "state", "queued", "position",
-                         cv.position > 0 ? (int)cv.position : 1, "ewt_s",
-                         (json_int_t)(cv.ewt_ms / 1000));
+        return queued_json(v, &cv);
     }
     v->agent_id = 0;
     return json_pack("{s:s, s:I, s:s}", "type", "state", "conversation", (json_int_t)id, "state",
@@ -394,6 +509,8 @@ static void on_hello(struct session *s, const struct blend_chat_frame *f)
         return;
     }
     s->v = v;
+    s->vnext = v->sessions;
+    v->sessions = s;
     snprintf(v->queue, sizeof v->queue, "%s", queue);
     if (f->name[0]) {
         snprintf(v->name, sizeof v->name, "%s", f->name);
@@ -404,16 +521,27 @@ static void on_hello(struct session *s, const struct blend_chat_frame *f)
     if (f->topic[0]) {
         snprintf(v->topic, sizeof v->topic, "%s", f->topic);
     }
+    const char *flow = json_string_value(json_object_get(ep, "flow"));
+    const char *cal = json_string_value(json_object_get(ep, "calendar"));
+    snprintf(v->flow, sizeof v->flow, "%s", flow ? flow : "");
+    snprintf(v->calendar, sizeof v->calendar, "%s", cal ? cal : "");
     if (!v->is_opening) {
         v->conversation = open_conversation(c, identity);
     }
-    int online = is_online(c, queue, json_string_value(json_object_get(ep, "calendar")));
+    if (v->conversation) {
+        requeue_orphan(c, v);
+    } else if (!v->is_opening && !v->ended) {
+        v->ended = last_ended(c, identity, &v->is_rated);
+    }
+    int online = is_online(c, queue, cal);
     json_decref(ep);
     json_t *state = v->conversation ? state_json(c, v, v->conversation) : NULL;
+    int64_t to_rate = !v->conversation && v->ended && !v->is_rated ? v->ended : 0;
     json_t *welcome =
-        json_pack("{s:s, s:s, s:o, s:o, s:b}", "type", "welcome", "resume_token", token,
+        json_pack("{s:s, s:s, s:o, s:o, s:b, s:o}", "type", "welcome", "resume_token", token,
                   "conversation", v->conversation ? json_integer(v->conversation) : json_null(),
-                  "history", history_of(c, v->conversation, v->agent_name), "online", online);
+                  "history", history_of(c, v->conversation, v->agent_name), "online", online,
+                  "to_rate", to_rate ? json_integer(to_rate) : json_null());
     send_json(s, welcome);
     if (state) {
         send_json(s, state);
@@ -472,8 +600,8 @@ static void ack_stored(struct wctx *x)
     send_json(x->s, json_pack("{s:s, s:s, s:O, s:O}", "type", "ack", "client_id", x->client_id,
                               "id", id, "conversation", json_object_get(row, "interaction")));
     json_t *echo = message_json(row, NULL);
-    for (struct session *o = x->c->sessions; o && echo; o = o->next) {
-        if (o != x->s && o->v == x->v && o->ws) {
+    for (struct session *o = x->v->sessions; o && echo; o = o->vnext) {
+        if (o != x->s && o->ws) {
             json_t *m = json_pack("{s:s, s:O}", "type", "message", "message", echo);
             send_json(o, m);
         }
@@ -497,6 +625,9 @@ static json_t *message_row(struct visitor *v, const char *source, const char *cl
                      meta ? meta : json_object(), "state", "received");
 }
 
+static void bot_outcome(struct blend_chat *c, struct visitor *v, int64_t id,
+                        enum blend__chat_bot_outcome oc);
+
 static void on_joined(struct blend_write *w, void *arg)
 {
     struct wctx *x = arg;
@@ -504,6 +635,12 @@ static void on_joined(struct blend_write *w, void *arg)
     blend_write_destroy(w);
     if (rc == 0 || rc == BLEND_EEXIST) {
         ack_stored(x); /* a unique clash is this message stored before: acknowledged again */
+        int64_t id = json_integer_value(json_object_get(x->message, "interaction"));
+        const char *text = json_string_value(json_object_get(x->message, "body"));
+        enum blend__chat_bot_outcome oc;
+        if (rc == 0 && text && blend__chat_bots_text(x->c->bots, id, text, &oc) == 0) {
+            bot_outcome(x->c, x->v, id, oc); /* the bot answers what is durable */
+        }
     } else {
         send_error(x->s, "unavailable", "the message could not be stored: send it again",
                    x->client_id);
@@ -529,7 +666,8 @@ static void join(struct wctx *x, int64_t conversation, const char *text, int is_
             }
         }
     }
-    json_decref(row);
+    json_decref(x->message);
+    x->message = row; /* its text is fed to the bot after the commit */
     if (!ev) {
         blend_write_destroy(w);
         send_error(x->s, "unavailable", "the server is out of memory", x->client_id);
@@ -583,11 +721,113 @@ static void opened(struct wctx *x, int rc, const json_t *doc)
                          json_pack("{s:s, s:I, s:s, s:s}", "type", "state", "conversation",
                                    (json_int_t)v->ended, "state", "ended", "reason", "closed"));
         } else {
+            const char *treatment = json_string_value(json_object_get(
+                json_object_get(json_object_get(doc, "routing"), "closed"), "treatment"));
+            /* Closed hours with the treatment "offline": queued until agents take it. */
+            v->is_closed_hours = treatment && strcmp(treatment, "offline") == 0;
             send_visitor(x->c, v, state_json(x->c, v, v->conversation));
         }
     }
     flush_pending(x->c, v);
     wctx_free(x);
+}
+
+static int add_first_message(struct blend_write *w, void *arg);
+
+/* What the bot's step did to the conversation, told to the visitor. */
+static void bot_outcome(struct blend_chat *c, struct visitor *v, int64_t id,
+                        enum blend__chat_bot_outcome oc)
+{
+    if (oc == BLEND__CHAT_BOT_ENDED && v->conversation == id) {
+        v->ended = id;
+        v->conversation = 0;
+        v->is_rated = 0;
+        send_visitor(c, v,
+                     json_pack("{s:s, s:I, s:s, s:s}", "type", "state", "conversation",
+                               (json_int_t)id, "state", "ended", "reason", "bot"));
+    } else if (oc == BLEND__CHAT_BOT_QUEUED && v->conversation == id) {
+        send_visitor(c, v, state_json(c, v, id)); /* routing has it: queued, or connected */
+    }
+}
+
+/* The bot conversation's row (state "new") and its first message are committed: the flow
+ * starts; if it cannot, the conversation goes to the queue as if there were no flow. */
+static void on_bot_opened(struct blend_write *w, void *arg)
+{
+    struct wctx *x = arg;
+    struct visitor *v = x->v;
+    int rc = w->rc;
+    int64_t id = rc == 0 ? w->ops[0].id_out : 0;
+    blend_write_destroy(w);
+    v->is_opening = 0;
+    if (rc) {
+        v->conversation = 0;
+        send_error(x->s, "unavailable", "the conversation could not be opened: send it again",
+                   x->client_id);
+        flush_pending(x->c, v);
+        wctx_free(x);
+        return;
+    }
+    v->conversation = id;
+    v->is_rated = 0;
+    v->is_closed_hours = 0;
+    ack_stored(x);
+    struct blend__chat_bot_info info = {.conversation = id,
+                                        .contact = v->contact,
+                                        .flow = v->flow,
+                                        .queue = v->queue,
+                                        .calendar = v->calendar[0] ? v->calendar : NULL,
+                                        .name = v->name,
+                                        .first_text =
+                                            json_string_value(json_object_get(x->message, "body"))};
+    enum blend__chat_bot_outcome oc = BLEND__CHAT_BOT_QUEUED;
+    rc = blend__chat_bots_start(x->c->bots, &info, &oc);
+    if (rc) {
+        BLEND_LOG_ERROR("chat", "flow %s cannot run conversation %" PRId64 " (%s): queued", v->flow,
+                        id, blend_strerror(rc));
+        (void)blend__chat_bots_queue(x->c->app, id, v->queue, v->contact);
+    }
+    if (oc == BLEND__CHAT_BOT_RUNNING) {
+        send_visitor(x->c, v, state_json(x->c, v, id));
+    } else {
+        bot_outcome(x->c, v, id, oc);
+    }
+    flush_pending(x->c, v);
+    wctx_free(x);
+}
+
+/* Opens a conversation on an entry point with a flow: the interaction is stored "new" (not in
+ * routing while the bot runs) with the first message, in one write. */
+static void arrive_bot(struct wctx *x)
+{
+    json_t *body = json_pack("{s:s, s:s, s:s, s:s, s:s}", "channel", "chat", "direction", "inbound",
+                             "queue", x->v->queue, "address", x->v->identity, "state", "new");
+    if (body && x->v->contact > 0) {
+        json_object_set_new(body, "contact", json_integer(x->v->contact));
+    }
+    json_t *doc = NULL;
+    struct blend_field_errors *errs = blend_malloc(sizeof *errs);
+    int rc = body && errs ? blend_model_validate(&blend_res_interactions, body,
+                                                 BLEND_VALIDATE_CREATE, 0, &doc, errs)
+                          : BLEND_ENOMEM;
+    blend_free(errs);
+    json_decref(body);
+    struct blend_write *w = rc == 0 ? blend_write_create() : NULL;
+    if (!w || !blend_write_add(w, BLEND_OP_CREATE, &blend_res_interactions, doc) ||
+        add_first_message(w, x) != 0) {
+        if (!w) {
+            json_decref(doc);
+        }
+        blend_write_destroy(w);
+        x->v->is_opening = 0;
+        send_error(x->s, "unavailable", "the conversation could not be opened: send it again",
+                   x->client_id);
+        flush_pending(x->c, x->v);
+        wctx_free(x);
+        return;
+    }
+    snprintf(w->actor, sizeof w->actor, "chat");
+    (void)blend__app_submit(x->c->app, NULL, w, on_bot_opened, x);
 }
 
 static void on_arrival_created(struct blend_app *app, void *arg, int64_t id)
@@ -596,6 +836,7 @@ static void on_arrival_created(struct blend_app *app, void *arg, int64_t id)
     struct wctx *x = arg;
     x->v->conversation = id; /* before routing's events name it */
     x->v->is_rated = 0;
+    x->v->is_closed_hours = 0;
 }
 
 static void on_arrival_done(struct blend_app *app, void *arg, int rc, json_t *doc)
@@ -619,6 +860,10 @@ static int add_first_message(struct blend_write *w, void *arg)
 
 static void arrive(struct wctx *x)
 {
+    if (x->v->flow[0]) {
+        arrive_bot(x);
+        return;
+    }
     json_t *body = json_pack("{s:s, s:s, s:s, s:s}", "channel", "chat", "direction", "inbound",
                              "queue", x->v->queue, "address", x->v->identity);
     if (body && x->v->contact > 0) {
@@ -754,6 +999,7 @@ static void on_message_frame(struct session *s, const struct blend_chat_frame *f
         return;
     }
     s->v->typing_ms = 0;
+    s->v->typing_event_ms = 0; /* the message itself tells the agent the typing stopped */
     int is_offline = !s->v->conversation && !is_online(c, s->v->queue, NULL);
     store_message(s, f->client_id, f->text, is_offline);
 }
@@ -765,6 +1011,11 @@ static void on_end(struct session *s)
     struct blend_chat *c = s->chat;
     struct visitor *v = s->v;
     struct blend_acd_contact_view cv;
+    if (blend__chat_bots_has(c->bots, v->conversation)) {
+        blend__chat_bots_end(c->bots, v->conversation);
+        bot_outcome(c, v, v->conversation, BLEND__CHAT_BOT_ENDED);
+        return;
+    }
     if (!v->conversation ||
         blend_acd_contact(blend__routing_acd(c->app->routing), v->conversation, &cv) != 0) {
         send_error(s, "no_conversation", "there is no conversation to end", NULL);
@@ -780,6 +1031,43 @@ static void on_end(struct session *s)
         send_error(s, "unavailable", "the conversation could not be ended now", NULL);
     }
     /* The state "ended" follows from the event log (contact.ended / contact.abandoned). */
+}
+
+/* "Talk to an agent" from the widget's button: the bot hands over to the queue. */
+static void on_to_agent(struct session *s)
+{
+    struct blend_chat *c = s->chat;
+    struct visitor *v = s->v;
+    enum blend__chat_bot_outcome oc;
+    if (blend__chat_bots_to_agent(c->bots, v->conversation, &oc) == 0) {
+        bot_outcome(c, v, v->conversation, oc);
+    } else if (v->conversation) {
+        send_json(s, state_json(c, v, v->conversation)); /* already with routing */
+    } else {
+        send_error(s, "no_conversation", "there is no conversation to hand to an agent", NULL);
+    }
+}
+
+/* The visitor's typing on the agent's event stream: a stored event interaction.typing (the
+ * stream carries only stored events), at most one "on" per CHAT_TYPING_EVENT_EVERY_MS per
+ * conversation and one "off" after an "on"; only while an agent holds the conversation. */
+static void typing_event(struct blend_chat *c, struct visitor *v, int is_on)
+{
+    int64_t now = blend__now_ms(c->app);
+    v->typing_ms = is_on ? now : 0;
+    if (!v->conversation || v->agent_id <= 0 ||
+        (is_on && v->typing_event_ms && now - v->typing_event_ms < CHAT_TYPING_EVENT_EVERY_MS) ||
+        (!is_on && !v->typing_event_ms)) {
+        return;
+    }
+    v->typing_event_ms = is_on ? now : 0;
+    char subject[48];
+    snprintf(subject, sizeof subject, "interactions/%" PRId64, v->conversation);
+    blend__app_record_event(c->app, "chat", "interaction.typing", subject,
+                            json_pack("{s:I, s:I, s:s, s:b, s:i}", "interaction_id",
+                                      (json_int_t)v->conversation, "agent_id",
+                                      (json_int_t)v->agent_id, "from", "visitor", "on", is_on,
+                                      "ttl_ms", CHAT_TYPING_FRESH_MS));
 }
 
 struct rating {
@@ -815,11 +1103,21 @@ static void on_rating(struct session *s, const struct blend_chat_frame *f)
     }
     json_t *row = NULL;
     json_t *agent = json_null();
-    if (blend_store_get(s->chat->app->store, &blend_res_interactions, v->ended, 0, &row) == 0 &&
-        json_is_string(json_object_get(row, "agent"))) {
-        agent = json_incref(json_object_get(row, "agent"));
+    int is_stored = 0;
+    if (blend_store_get(s->chat->app->store, &blend_res_interactions, v->ended, 0, &row) == 0) {
+        if (json_is_string(json_object_get(row, "agent"))) {
+            agent = json_incref(json_object_get(row, "agent"));
+        }
+        is_stored = json_is_integer(json_object_get(row, "rating"));
     }
     json_decref(row);
+    if (is_stored) {
+        /* Rated from another page or before a restart: the row keeps it. */
+        json_decref(agent);
+        v->is_rated = 1;
+        send_error(s, "already_rated", "this conversation was rated already", NULL);
+        return;
+    }
     json_t *data =
         json_pack("{s:I, s:i, s:o, s:I}", "interaction_id", (json_int_t)v->ended, "value",
                   f->rating, "agent", agent, "contact_id", (json_int_t)v->contact);
@@ -829,7 +1127,13 @@ static void on_rating(struct session *s, const struct blend_chat_frame *f)
     struct rating *r = blend_malloc(sizeof *r);
     struct blend_write *w = r ? blend_write_create() : NULL;
     struct blend_write_op *op = w ? blend_write_add(w, BLEND_OP_EVENT, NULL, data) : NULL;
-    if (!op) {
+    struct blend_write_op *up = op ? blend_write_add(w, BLEND_OP_UPDATE, &blend_res_interactions,
+                                                     json_pack("{s:i}", "rating", f->rating))
+                                   : NULL;
+    if (up) {
+        up->id = v->ended;
+    }
+    if (!up) {
         if (!w) {
             json_decref(data);
         }
@@ -931,7 +1235,9 @@ void blend__chat_ws_message(struct blend_ws *ws, const char *text, size_t len, v
     } else if (f->type == BLEND_CHAT_MESSAGE) {
         on_message_frame(s, f);
     } else if (f->type == BLEND_CHAT_TYPING) {
-        s->v->typing_ms = f->is_typing ? blend__now_ms(s->chat->app) : 0;
+        typing_event(s->chat, s->v, f->is_typing);
+    } else if (f->type == BLEND_CHAT_TO_AGENT) {
+        on_to_agent(s);
     } else if (f->type == BLEND_CHAT_READ) {
         s->v->read_up_to = f->up_to > s->v->read_up_to ? f->up_to : s->v->read_up_to;
     } else if (f->type == BLEND_CHAT_END) {
@@ -956,9 +1262,56 @@ void blend__chat_ws_close(struct blend_ws *ws, void *arg)
 
 /* ---- Following the event log --------------------------------------------------------------- */
 
+static int by_conversation_cmp(const void *x, const void *y)
+{
+    int64_t a = ((const struct by_conversation *)x)->conversation;
+    int64_t b = ((const struct by_conversation *)y)->conversation;
+    return a < b ? -1 : a > b;
+}
+
+/* Indexes the visitors by open conversation for one batch of events (a conversation that
+ * closes in the batch is checked at lookup; none opens while events are read). */
+static int index_build(struct blend_chat *c)
+{
+    size_t n = 0;
+    for (struct visitor *v = c->visitors; v; v = v->next) {
+        n += v->conversation > 0;
+    }
+    if (n > c->index_cap) {
+        struct by_conversation *grown = blend_realloc(c->index, n * sizeof *grown);
+        if (!grown) {
+            c->index_count = 0;
+            return BLEND_ENOMEM;
+        }
+        c->index = grown;
+        c->index_cap = n;
+    }
+    n = 0;
+    for (struct visitor *v = c->visitors; v; v = v->next) {
+        if (v->conversation > 0) {
+            c->index[n++] = (struct by_conversation){v->conversation, v};
+        }
+    }
+    if (n > 1) {
+        qsort(c->index, n, sizeof *c->index, by_conversation_cmp);
+    }
+    c->index_count = n;
+    return 0;
+}
+
+/* The visitor whose open conversation is `id`: from the batch's index when there is one. */
 static struct visitor *visitor_of_conversation(struct blend_chat *c, int64_t id)
 {
-    for (struct visitor *v = c->visitors; v && id > 0; v = v->next) {
+    if (id <= 0) {
+        return NULL;
+    }
+    if (c->index_count > 0) {
+        struct by_conversation key = {.conversation = id};
+        const struct by_conversation *hit =
+            bsearch(&key, c->index, c->index_count, sizeof key, by_conversation_cmp);
+        return hit && hit->v->conversation == id ? hit->v : NULL;
+    }
+    for (struct visitor *v = c->visitors; v; v = v->next) {
         if (v->conversation == id) {
             return v;
         }
@@ -1004,16 +1357,26 @@ static void on_event(struct blend_chat *c, const json_t *ev)
 }
 
 /* Positions move for everybody waiting behind a contact that left the queue: recomputed once
- * per batch of events (a contact's position costs the size of its queue to compute). */
+ * per batch of events, for every waiting contact in one pass of the routing engine. */
 static void push_positions(struct blend_chat *c)
 {
     c->positions_dirty = 0;
-    for (struct visitor *o = c->visitors; o; o = o->next) {
-        struct blend_acd_contact_view cv;
-        if (o->conversation &&
-            blend_acd_contact(blend__routing_acd(c->app->routing), o->conversation, &cv) == 0 &&
-            cv.state == BLEND_CONTACT_WAITING && cv.position != o->last_position) {
-            send_visitor(c, o, state_json(c, o, o->conversation));
+    struct blend_acd *acd = blend__routing_acd(c->app->routing);
+    size_t n = 0;
+    while (blend_acd_waiting(acd, c->waiting, c->waiting_cap, &n) == BLEND_ELIMIT) {
+        size_t cap = c->waiting_cap ? 2 * c->waiting_cap : 1024;
+        struct blend_acd_contact_view *grown = blend_realloc(c->waiting, cap * sizeof *grown);
+        if (!grown) {
+            return;
+        }
+        c->waiting = grown;
+        c->waiting_cap = cap;
+    }
+    for (size_t k = 0; k < n; k++) {
+        struct visitor *o = visitor_of_conversation(c, c->waiting[k].id);
+        if (o && c->waiting[k].position != o->last_position &&
+            !blend__chat_bots_has(c->bots, o->conversation)) {
+            send_visitor(c, o, queued_json(o, &c->waiting[k]));
         }
     }
 }
@@ -1028,9 +1391,11 @@ void blend__chat_on_events(struct blend_chat *c)
         c->seq = upto; /* nobody to tell */
         return;
     }
+    (void)index_build(c); /* without it (no memory) lookups walk the visitors */
     while (c->seq < upto) {
         json_t *events = NULL;
         if (blend_store_events(c->app->store, c->seq, BLEND_WS_REPLAY_BATCH, &events) != 0) {
+            c->index_count = 0;
             return;
         }
         size_t i, n = json_array_size(events);
@@ -1052,6 +1417,7 @@ void blend__chat_on_events(struct blend_chat *c)
     if (c->positions_dirty) {
         push_positions(c);
     }
+    c->index_count = 0; /* conversations open between batches: the index is per batch */
 }
 
 /* ---- HTTP routes --------------------------------------------------------------------------- */
@@ -1168,8 +1534,8 @@ int blend__h_chat_view(struct blend_http_req *req, void *arg)
     }
     struct visitor *v = visitor_of_conversation(app->chat, id);
     int sockets = 0;
-    for (struct session *s = app->chat ? app->chat->sessions : NULL; s && v; s = s->next) {
-        sockets += s->v == v && s->ws;
+    for (struct session *s = v ? v->sessions : NULL; s; s = s->vnext) {
+        sockets += s->ws != NULL;
     }
     int typing = v && v->typing_ms && blend__now_ms(app) - v->typing_ms < CHAT_TYPING_FRESH_MS;
     blend_http_respond_json(req, 200,
@@ -1192,6 +1558,13 @@ int blend__chat_create(struct blend_app *app, const struct blend__chat_config *c
     c->app = app;
     snprintf(c->origins, sizeof c->origins, "%s", cfg->allowed_origins ? cfg->allowed_origins : "");
     c->seq = blend_store_last_seq(app->store);
+    int rc = blend__chat_bots_create(app, &c->bots);
+    if (rc) {
+        blend_free(c);
+        return rc;
+    }
+    /* Conversations whose bot part a stop cut short go to their queues (ADR 0020). */
+    blend__chat_bots_recover(c->bots);
     *out = c;
     return 0;
 }
@@ -1215,5 +1588,8 @@ void blend__chat_destroy(struct blend_chat *c)
         }
         blend_free(v);
     }
+    blend__chat_bots_destroy(c->bots);
+    blend_free(c->index);
+    blend_free(c->waiting);
     blend_free(c);
 }

@@ -1,9 +1,11 @@
 /*
- * The email channel (see email.h and docs/email.md). Inbound, one round per poll: STATUS of the
+ * The email channel (see email.h and docs/email.md). Inbound, per mailbox ([email] and each
+ * [email.NAME], each with its own IMAP connection and timer), one round per poll: STATUS of the
  * mailbox (its UIDVALIDITY), UID SEARCH the messages without the $BlendStored keyword, then one
- * at a time: fetch the raw message, keep it (files, then one write), mark it. Outbound: a tick
- * (and a kick when a reply is queued) sends the oldest due reply through SMTP and writes the
- * outcome; a passing failure (4xx, no connection) is retried with a doubling delay (5 s up to
+ * at a time: fetch the raw message, keep it (the file store, files.h, then one write), mark it.
+ * A message remembers its mailbox (meta.mailbox, absent for [email]). Outbound: a tick (and a
+ * kick when a reply is queued) sends the oldest due reply, from its conversation's mailbox,
+ * through that mailbox's SMTP server or [email]'s, with its files, and writes the outcome; a passing failure (4xx, no connection) is retried with a doubling delay (5 s up to
  * an hour) for as long as it takes, a permanent refusal (5xx) marks it failed.
  *
  * Threading (docs/email.md §Conversations): a message joins the interaction of the stored
@@ -15,6 +17,7 @@
 #include "api/email.h"
 
 #include "api/app_int.h"
+#include "api/files.h"
 #include "api/outbox.h"
 #include "api/routing.h"
 #include "api/webclient.h"
@@ -29,14 +32,11 @@
 
 #include <curl/curl.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <inttypes.h>
-#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #define EMAIL_TIMEOUT_MS 30000
 #define EMAIL_ROUND_MAX 64            /* messages taken per round; the rest come next round */
@@ -45,23 +45,27 @@
 #define EMAIL_KEYWORD "$BlendStored"
 #define EMAIL_URL_BYTES 1024
 #define EMAIL_CRED_BYTES 128
+#define EMAIL_NAME_BYTES 32
+#define EMAIL_MAILBOXES_MAX 9 /* [email] and 8 [email.NAME] (config.h) */
 
 enum imap_step { STEP_IDLE = 0, STEP_STATUS, STEP_SEARCH, STEP_FETCH, STEP_STORE, STEP_MARK };
 
-struct blend_email_channel {
-    struct blend_app *app;
+/* One mailbox: read on its own timer with its own IMAP connection, so a mailbox that fails
+ * (authentication, server down) never holds up the others. */
+struct mailbox {
+    struct blend_email_channel *e;
+    char name[EMAIL_NAME_BYTES]; /* "" for [email], else its [email.NAME] */
+    char label[EMAIL_NAME_BYTES + 8]; /* its metrics' label: "email", "email.sales" */
     struct blend_webclient *wc;
     uv_timer_t poll_timer;
-    int timers_live;
     char base_url[EMAIL_URL_BYTES];    /* imap://host:port/ */
     char mailbox_url[EMAIL_URL_BYTES]; /* imap://host:port/INBOX */
     char mailbox[256];
     char username[EMAIL_CRED_BYTES], password[EMAIL_CRED_BYTES];
-    char smtp_url[EMAIL_URL_BYTES];
+    char smtp_url[EMAIL_URL_BYTES]; /* "" = the first mailbox's SMTP server */
     char smtp_username[EMAIL_CRED_BYTES], smtp_password[EMAIL_CRED_BYTES];
     char from[EMAIL_CRED_BYTES], from_name[EMAIL_CRED_BYTES];
     char queue[EMAIL_CRED_BYTES];
-    char mail_dir[4096];
     int starttls;
     uint64_t poll_ms;
     /* The round under way. */
@@ -70,45 +74,73 @@ struct blend_email_channel {
     uint64_t uids[EMAIL_ROUND_MAX];
     size_t uids_count, uids_next;
     int more; /* the search found more than a round takes */
+    int failing; /* the last round ended on an error (logged once, until a round succeeds) */
+};
+
+struct blend_email_channel {
+    struct blend_app *app;
+    struct blend_webclient *smtp; /* replies, one send at a time */
+    struct mailbox *boxes[EMAIL_MAILBOXES_MAX]; /* [0] is [email] */
+    size_t boxes_count;
+    int timers_live;
+    char data_dir[4096]; /* the file store's (files.h) */
+    /* /metrics, by mailbox ("email", "email.sales"): readable (1) or failing (0), and the
+     * messages taken from it. NULL when the registry refused them (metrics are never fatal). */
+    struct blend_metric *m_up, *m_messages;
     struct blend__outbox *outbox; /* the replies waiting to leave */
     int closing;
     int writes; /* a message's writes not answered yet: the channel lives until they are */
 };
 
-static void round_next(struct blend_email_channel *e);
+static void round_next(struct mailbox *b);
 static void on_poll(uv_timer_t *t);
 static void maybe_free(struct blend_email_channel *e);
 
 /* ---- Requests ------------------------------------------------------------------------------ */
 
-static int imap(struct blend_email_channel *e, const char *url, const char *command,
-                size_t answer_max, blend_webclient_cb *cb)
+static int imap(struct mailbox *b, const char *url, const char *command, size_t answer_max,
+                blend_webclient_cb *cb)
 {
     struct blend_webclient_request r = {.method = "MAIL",
                                         .url = url,
                                         .timeout_ms = EMAIL_TIMEOUT_MS,
                                         .response_bytes_max = answer_max,
-                                        .username = e->username[0] ? e->username : NULL,
-                                        .password = e->password[0] ? e->password : NULL,
+                                        .username = b->username[0] ? b->username : NULL,
+                                        .password = b->password[0] ? b->password : NULL,
                                         .custom_request = command,
-                                        .require_tls = e->starttls};
-    return blend__webclient_send(e->wc, &r, cb, e, 0, NULL);
+                                        .require_tls = b->starttls};
+    return blend__webclient_send(b->wc, &r, cb, b, 0, NULL);
 }
 
 /* The round stops here (an error was logged); the next poll starts a new one. */
-static void round_end(struct blend_email_channel *e)
+static void round_end(struct mailbox *b)
 {
-    e->step = STEP_IDLE;
-    e->uids_count = e->uids_next = 0;
-    if (e->more && !e->closing) {
-        e->more = 0;
-        uv_timer_start(&e->poll_timer, on_poll, 0, e->poll_ms);
+    b->step = STEP_IDLE;
+    b->uids_count = b->uids_next = 0;
+    if (b->more && !b->e->closing) {
+        b->more = 0;
+        uv_timer_start(&b->poll_timer, on_poll, 0, b->poll_ms);
     }
+}
+
+/* A round failed at its start (the mailbox unreachable, its login refused): logged as a warning
+ * once, then quietly until a round gets through again. */
+static void round_failed(struct mailbox *b, const char *what, int rc, int status)
+{
+    if (b->e->m_up) {
+        (void)blend_metric_set(b->e->m_up, b->label, NULL, 0);
+    }
+    if (!b->failing) {
+        BLEND_LOG_WARN("email", "mailbox %s%s%s: %s: %s (%d)", b->mailbox, b->name[0] ? " of " : "",
+                       b->name, what, blend_strerror(rc ? rc : BLEND_EIO), status);
+    }
+    b->failing = 1;
+    round_end(b);
 }
 
 static void on_mark(void *arg, uint64_t token, int rc, int status, const char *body, size_t len)
 {
-    struct blend_email_channel *e = arg;
+    struct mailbox *b = arg;
     (void)token;
     (void)body;
     (void)len;
@@ -118,84 +150,32 @@ static void on_mark(void *arg, uint64_t token, int rc, int status, const char *b
     if (rc) {
         /* Kept but not marked: fetched again next round, recognised, marked then. */
         BLEND_LOG_WARN("email", "message %" PRIu64 " kept but not marked in %s: %s (%d)",
-                       e->uids[e->uids_next], e->mailbox, blend_strerror(rc), status);
-        round_end(e);
+                       b->uids[b->uids_next], b->mailbox, blend_strerror(rc), status);
+        round_end(b);
         return;
     }
-    e->uids_next++;
-    round_next(e);
+    b->uids_next++;
+    round_next(b);
 }
 
-static void mark(struct blend_email_channel *e)
+static void mark(struct mailbox *b)
 {
     char cmd[96];
     snprintf(cmd, sizeof cmd, "UID STORE %" PRIu64 " +FLAGS (" EMAIL_KEYWORD ")",
-             e->uids[e->uids_next]);
-    e->step = STEP_MARK;
-    int rc = imap(e, e->mailbox_url, cmd, 0, on_mark);
+             b->uids[b->uids_next]);
+    b->step = STEP_MARK;
+    int rc = imap(b, b->mailbox_url, cmd, 0, on_mark);
     if (rc) {
         BLEND_LOG_WARN("email", "cannot mark message: %s", blend_strerror(rc));
-        round_end(e);
+        round_end(b);
     }
-}
-
-/* ---- Files --------------------------------------------------------------------------------- */
-
-static void hex_of(const unsigned char *d, size_t n, char hex[65])
-{
-    unsigned char out[crypto_hash_sha256_BYTES];
-    crypto_hash_sha256(out, d, n);
-    sodium_bin2hex(hex, 65, out, sizeof out);
-}
-
-/* Writes data to <dir>/<name> once: an existing file (same checksum, same bytes) is kept; a new
- * one is written beside it, flushed to disk, then renamed into place. 0 or BLEND_EIO. */
-static int keep_file(const char *dir, const char *name, const void *data, size_t len)
-{
-    char path[4200], tmp[4200];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
-    struct stat st;
-    if (stat(path, &st) == 0 && (size_t)st.st_size == len) {
-        return 0;
-    }
-    snprintf(tmp, sizeof tmp, "%s/.%s.XXXXXX", dir, name);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        return BLEND_EIO;
-    }
-    const char *p = data;
-    size_t left = len;
-    while (left > 0) {
-        ssize_t n = write(fd, p, left);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            close(fd);
-            unlink(tmp);
-            return BLEND_EIO;
-        }
-        p += n;
-        left -= (size_t)n;
-    }
-    int bad = fsync(fd) != 0;
-    bad |= close(fd) != 0;
-    if (bad || rename(tmp, path) != 0) {
-        unlink(tmp);
-        return BLEND_EIO;
-    }
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
-    if (dfd >= 0) {
-        (void)fsync(dfd);
-        close(dfd);
-    }
-    return 0;
 }
 
 /* ---- Keeping one message ----------------------------------------------------------------- */
 
 struct ingest {
     struct blend_email_channel *e;
+    struct mailbox *b; /* the mailbox it came from */
     struct blend_email *m;
     char source[96];
     json_t *meta;  /* owned */
@@ -221,6 +201,13 @@ static int ingest_free(struct ingest *x)
     return 1;
 }
 
+static void count_message(const struct ingest *x, int again)
+{
+    if (!again && x->e && x->e->m_messages) {
+        (void)blend_metric_inc(x->e->m_messages, x->b->label, NULL);
+    }
+}
+
 static json_t *flags_json(unsigned f)
 {
     json_t *a = json_array();
@@ -240,24 +227,21 @@ static json_t *flags_json(unsigned f)
     return a;
 }
 
-/* The files (raw message, attachments) and what the row keeps beside the text. */
+/* The files (raw message, attachments: the file store, files.h) and what the row keeps beside
+ * the text. */
 static int ingest_files(struct ingest *x, const char *raw, size_t len)
 {
     struct blend_email_channel *e = x->e;
     const struct blend_email *m = x->m;
-    char hex[65], name[80], att_dir[4200];
-    hex_of((const unsigned char *)raw, len, hex);
-    snprintf(name, sizeof name, "%s.eml", hex);
-    if (keep_file(e->mail_dir, name, raw, len) != 0) {
+    char hex[BLEND__FILES_HEX_BYTES];
+    if (blend__files_put(e->data_dir, raw, len, hex) != 0) {
         return BLEND_EIO;
     }
-    snprintf(att_dir, sizeof att_dir, "%s/att", e->mail_dir);
     json_t *atts = json_array();
     for (size_t i = 0; atts && i < m->attachments_count; i++) {
         const struct blend_email_attachment *a = &m->attachments[i];
-        char ahex[65];
-        hex_of(a->data, a->size, ahex);
-        if (keep_file(att_dir, ahex, a->data, a->size) != 0) {
+        char ahex[BLEND__FILES_HEX_BYTES];
+        if (blend__files_put(e->data_dir, a->data, a->size, ahex) != 0) {
             json_decref(atts);
             return BLEND_EIO;
         }
@@ -279,6 +263,9 @@ static int ingest_files(struct ingest *x, const char *raw, size_t len)
                         flags_json(m->flags), "date_ms", (json_int_t)m->date_ms, "html", m->html,
                         "raw", "sha256", hex, "bytes", (json_int_t)len, "attachments",
                         atts ? atts : json_array());
+    if (x->meta && x->b->name[0]) {
+        json_object_set_new(x->meta, "mailbox", json_string(x->b->name));
+    }
     return x->meta ? 0 : BLEND_ENOMEM;
 }
 
@@ -359,7 +346,7 @@ static struct blend_write_op *add_message(struct blend_write *w, const struct in
 static void on_kept(struct blend_write *w, void *arg)
 {
     struct ingest *x = arg;
-    struct blend_email_channel *e = x->e;
+    struct mailbox *b = x->b;
     int rc = w->rc;
     /* Stored before (a crash between the commit and the mark): the same source, kept once. */
     int again = rc == BLEND_EEXIST && w->failed_op >= 0 &&
@@ -368,14 +355,15 @@ static void on_kept(struct blend_write *w, void *arg)
     if (rc && !again) {
         BLEND_LOG_ERROR("email", "message %s not stored: %s", x->source, blend_strerror(rc));
         if (ingest_free(x)) {
-            round_end(e);
+            round_end(b);
         }
         return;
     }
     BLEND_LOG_INFO("email", "message %s from %s %s", x->source, x->m->from_addr,
                    again ? "was stored already" : "stored");
+    count_message(x, again);
     if (ingest_free(x)) {
-        mark(e);
+        mark(b);
     }
 }
 
@@ -391,21 +379,22 @@ static void on_arrival_created(struct blend_app *app, void *arg, int64_t id)
 static void on_arrival_done(struct blend_app *app, void *arg, int rc, json_t *doc)
 {
     struct ingest *x = arg;
-    struct blend_email_channel *e = x->e;
+    struct mailbox *b = x->b;
     (void)app;
     (void)doc; /* borrowed */
     int again = rc == BLEND_EEXIST;
     if (rc && !again) {
         BLEND_LOG_ERROR("email", "message %s not stored: %s", x->source, blend_strerror(rc));
         if (ingest_free(x)) {
-            round_end(e);
+            round_end(b);
         }
         return;
     }
     BLEND_LOG_INFO("email", "message %s from %s %s", x->source, x->m->from_addr,
                    again ? "was stored already" : "opened a conversation");
+    count_message(x, again);
     if (ingest_free(x)) {
-        mark(e);
+        mark(b);
     }
 }
 
@@ -418,9 +407,10 @@ static int add_first_message(struct blend_write *w, void *arg)
 static void keep_new(struct ingest *x)
 {
     struct blend_email_channel *e = x->e;
+    struct mailbox *b = x->b;
     const struct blend_email *m = x->m;
     json_t *body = json_pack("{s:s, s:s, s:s, s:s}", "channel", "email", "direction", "inbound",
-                             "queue", e->queue, "address", m->from_addr);
+                             "queue", b->queue, "address", m->from_addr);
     if (body && x->contact > 0) {
         json_object_set_new(body, "contact", json_integer(x->contact));
     }
@@ -435,7 +425,7 @@ static void keep_new(struct ingest *x)
             !add_message(w, x, 0, 0)) {
             blend_write_destroy(w);
             if (ingest_free(x)) {
-                round_end(e);
+                round_end(b);
             }
             return;
         }
@@ -448,9 +438,9 @@ static void keep_new(struct ingest *x)
                   : BLEND_ENOMEM;
     if (rc) {
         BLEND_LOG_ERROR("email", "message %s cannot open a conversation in %s: %s", x->source,
-                        e->queue, blend_strerror(rc));
+                        b->queue, blend_strerror(rc));
         if (ingest_free(x)) {
-            round_end(e);
+            round_end(b);
         }
     }
 }
@@ -458,6 +448,7 @@ static void keep_new(struct ingest *x)
 static void keep_in_thread(struct ingest *x)
 {
     struct blend_email_channel *e = x->e;
+    struct mailbox *b = x->b;
     struct blend_write *w = blend_write_create();
     struct blend_write_op *ev = NULL;
     if (w && add_message(w, x, x->thread, -1)) {
@@ -476,7 +467,7 @@ static void keep_in_thread(struct ingest *x)
     if (!ev) {
         blend_write_destroy(w);
         if (ingest_free(x)) {
-            round_end(e);
+            round_end(b);
         }
         return;
     }
@@ -556,26 +547,28 @@ static void resolve_contact(struct ingest *x)
     (void)blend__app_submit(e->app, NULL, w, on_contact, x);
 }
 
-static void ingest(struct blend_email_channel *e, const char *raw, size_t len)
+static void ingest(struct mailbox *b, const char *raw, size_t len)
 {
+    struct blend_email_channel *e = b->e;
     struct ingest *x = blend_calloc(1, sizeof *x);
     if (x) {
         x->e = e;
+        x->b = b;
         e->writes++;
     }
     int rc = x ? blend_email_parse(raw, len, &x->m) : BLEND_ENOMEM;
     if (rc == 0) {
-        snprintf(x->source, sizeof x->source, "imap:%" PRId64 ":%" PRIu64, e->uidvalidity,
-                 e->uids[e->uids_next]);
+        snprintf(x->source, sizeof x->source, "imap:%" PRId64 ":%" PRIu64, b->uidvalidity,
+                 b->uids[b->uids_next]);
         rc = ingest_files(x, raw, len);
     }
     if (rc) {
-        BLEND_LOG_ERROR("email", "message %" PRIu64 " of %s not kept: %s", e->uids[e->uids_next],
-                        e->mailbox, blend_strerror(rc));
+        BLEND_LOG_ERROR("email", "message %" PRIu64 " of %s not kept: %s", b->uids[b->uids_next],
+                        b->mailbox, blend_strerror(rc));
         if (x) {
             (void)ingest_free(x);
         }
-        round_end(e);
+        round_end(b);
         return;
     }
     x->thread = thread_of(e, x->m);
@@ -594,38 +587,38 @@ static void ingest(struct blend_email_channel *e, const char *raw, size_t len)
 
 static void on_fetch(void *arg, uint64_t token, int rc, int status, const char *body, size_t len)
 {
-    struct blend_email_channel *e = arg;
+    struct mailbox *b = arg;
     (void)token;
     if (rc == BLEND_ECLOSED) {
         return;
     }
     if (rc || len == 0) {
         BLEND_LOG_WARN("email", "message %" PRIu64 " of %s not fetched: %s (%d)",
-                       e->uids[e->uids_next], e->mailbox, blend_strerror(rc ? rc : BLEND_EIO),
+                       b->uids[b->uids_next], b->mailbox, blend_strerror(rc ? rc : BLEND_EIO),
                        status);
-        round_end(e);
+        round_end(b);
         return;
     }
-    e->step = STEP_STORE;
-    ingest(e, body, len);
+    b->step = STEP_STORE;
+    ingest(b, body, len);
 }
 
-static void round_next(struct blend_email_channel *e)
+static void round_next(struct mailbox *b)
 {
-    if (e->closing) {
+    if (b->e->closing) {
         return;
     }
-    if (e->uids_next >= e->uids_count) {
-        round_end(e);
+    if (b->uids_next >= b->uids_count) {
+        round_end(b);
         return;
     }
     char url[EMAIL_URL_BYTES + 32];
-    snprintf(url, sizeof url, "%s;UID=%" PRIu64, e->mailbox_url, e->uids[e->uids_next]);
-    e->step = STEP_FETCH;
-    int rc = imap(e, url, NULL, BLEND_EMAIL_RAW_BYTES_MAX, on_fetch);
+    snprintf(url, sizeof url, "%s;UID=%" PRIu64, b->mailbox_url, b->uids[b->uids_next]);
+    b->step = STEP_FETCH;
+    int rc = imap(b, url, NULL, BLEND_EMAIL_RAW_BYTES_MAX, on_fetch);
     if (rc) {
         BLEND_LOG_WARN("email", "cannot fetch: %s", blend_strerror(rc));
-        round_end(e);
+        round_end(b);
     }
 }
 
@@ -637,20 +630,20 @@ static int uid_cmp(const void *a, const void *b)
 
 static void on_search(void *arg, uint64_t token, int rc, int status, const char *body, size_t len)
 {
-    struct blend_email_channel *e = arg;
+    struct mailbox *b = arg;
     (void)token;
     (void)len;
     if (rc == BLEND_ECLOSED) {
         return;
     }
     if (rc) {
-        BLEND_LOG_WARN("email", "search of %s failed: %s (%d)", e->mailbox, blend_strerror(rc),
+        BLEND_LOG_WARN("email", "search of %s failed: %s (%d)", b->mailbox, blend_strerror(rc),
                        status);
-        round_end(e);
+        round_end(b);
         return;
     }
     /* "* SEARCH 4 7 9": the oldest first, at most a round's worth. */
-    e->uids_count = e->uids_next = 0;
+    b->uids_count = b->uids_next = 0;
     const char *p = strstr(body, "* SEARCH");
     p = p ? p + 8 : NULL;
     while (p && *p) {
@@ -662,21 +655,21 @@ static void on_search(void *arg, uint64_t token, int rc, int status, const char 
         if (end == p) {
             break;
         }
-        if (e->uids_count < EMAIL_ROUND_MAX) {
-            e->uids[e->uids_count++] = uid;
+        if (b->uids_count < EMAIL_ROUND_MAX) {
+            b->uids[b->uids_count++] = uid;
         } else {
-            e->more = 1;
+            b->more = 1;
         }
         p = end;
     }
-    qsort(e->uids, e->uids_count, sizeof e->uids[0], uid_cmp);
-    round_next(e);
+    qsort(b->uids, b->uids_count, sizeof b->uids[0], uid_cmp);
+    round_next(b);
 }
 
 static void on_status(void *arg, uint64_t token, int rc, int status, const char *body,
                        size_t len)
 {
-    struct blend_email_channel *e = arg;
+    struct mailbox *b = arg;
     (void)token;
     (void)len;
     if (rc == BLEND_ECLOSED) {
@@ -684,35 +677,41 @@ static void on_status(void *arg, uint64_t token, int rc, int status, const char 
     }
     const char *v = rc == 0 ? strstr(body, "UIDVALIDITY ") : NULL;
     if (!v) {
-        BLEND_LOG_WARN("email", "mailbox %s not readable: %s (%d)", e->mailbox,
-                       blend_strerror(rc ? rc : BLEND_EIO), status);
-        round_end(e);
+        round_failed(b, "not readable", rc, status);
         return;
     }
-    e->uidvalidity = strtoll(v + 12, NULL, 10);
-    e->step = STEP_SEARCH;
-    rc = imap(e, e->mailbox_url, "UID SEARCH UNKEYWORD " EMAIL_KEYWORD, 1024 * 1024, on_search);
+    if (b->failing) {
+        BLEND_LOG_INFO("email", "mailbox %s%s%s readable again", b->mailbox,
+                       b->name[0] ? " of " : "", b->name);
+        b->failing = 0;
+    }
+    if (b->e->m_up) {
+        (void)blend_metric_set(b->e->m_up, b->label, NULL, 1);
+    }
+    b->uidvalidity = strtoll(v + 12, NULL, 10);
+    b->step = STEP_SEARCH;
+    rc = imap(b, b->mailbox_url, "UID SEARCH UNKEYWORD " EMAIL_KEYWORD, 1024 * 1024, on_search);
     if (rc) {
         BLEND_LOG_WARN("email", "cannot search: %s", blend_strerror(rc));
-        round_end(e);
+        round_end(b);
     }
 }
 
 static void on_poll(uv_timer_t *t)
 {
-    struct blend_email_channel *e = t->data;
-    if (e->step != STEP_IDLE || e->closing) {
+    struct mailbox *b = t->data;
+    if (b->step != STEP_IDLE || b->e->closing) {
         return;
     }
     char cmd[300];
     /* STATUS, not EXAMINE: it leaves the connection's selected mailbox (curl's to manage, and
      * read-write for the marks) alone. */
-    snprintf(cmd, sizeof cmd, "STATUS \"%s\" (UIDVALIDITY)", e->mailbox);
-    e->step = STEP_STATUS;
-    int rc = imap(e, e->base_url, cmd, 64 * 1024, on_status);
+    snprintf(cmd, sizeof cmd, "STATUS \"%s\" (UIDVALIDITY)", b->mailbox);
+    b->step = STEP_STATUS;
+    int rc = imap(b, b->base_url, cmd, 64 * 1024, on_status);
     if (rc) {
-        BLEND_LOG_WARN("email", "cannot reach %s: %s", e->base_url, blend_strerror(rc));
-        e->step = STEP_IDLE;
+        BLEND_LOG_WARN("email", "cannot reach %s: %s", b->base_url, blend_strerror(rc));
+        b->step = STEP_IDLE;
     }
 }
 
@@ -750,14 +749,65 @@ static json_t *string_list(const json_t *a)
     return out;
 }
 
+/* The files of a reply (its meta.attachments) read back from the file store into files[] and
+ * data[] (owned by the caller, also on failure: *count_out of them). A file missing from the
+ * store can never be sent: BLEND_EINVAL (the reply fails). */
+static int reply_files(struct blend_email_channel *e, const json_t *atts,
+                       struct blend_email_out_file files[BLEND__UPLOADS_MAX],
+                       unsigned char *data[BLEND__UPLOADS_MAX], size_t *count_out)
+{
+    size_t n = 0;
+    int rc = 0;
+    if (json_array_size(atts) > BLEND__UPLOADS_MAX) {
+        return BLEND_EINVAL;
+    }
+    for (size_t i = 0; rc == 0 && i < json_array_size(atts); i++) {
+        const json_t *a = json_array_get(atts, i);
+        size_t len = 0;
+        rc = blend__files_read(e->data_dir, json_string_value(json_object_get(a, "sha256")),
+                               BLEND__UPLOAD_BYTES_MAX, &data[n], &len);
+        if (rc == 0) {
+            files[n] = (struct blend_email_out_file){
+                .filename = json_string_value(json_object_get(a, "filename")),
+                .content_type = json_string_value(json_object_get(a, "content_type")),
+                .data = data[n],
+                .size = len};
+            n++;
+        } else if (rc != BLEND_ENOMEM && rc != BLEND_EIO) {
+            BLEND_LOG_ERROR("email", "file %s of a reply is missing from the store",
+                            json_string_value(json_object_get(a, "sha256"))
+                                ? json_string_value(json_object_get(a, "sha256"))
+                                : "(none)");
+            rc = BLEND_EINVAL;
+        }
+    }
+    *count_out = n;
+    return rc;
+}
+
+/* The mailbox called name (NULL or "": [email]); one no longer configured is [email] too. */
+static const struct mailbox *box_named(const struct blend_email_channel *e, const char *name)
+{
+    BLEND_ASSERT(e->boxes_count > 0);
+    for (size_t i = 1; name && name[0] && i < e->boxes_count; i++) {
+        if (strcmp(e->boxes[i]->name, name) == 0) {
+            return e->boxes[i];
+        }
+    }
+    return e->boxes[0];
+}
+
 /* Sends one queued reply (doc: its row): the outbox's send function. */
 static int send_one(void *arg, const json_t *doc)
 {
     struct blend_email_channel *e = arg;
-    if (!e->smtp_url[0]) {
+    const json_t *meta = json_object_get(doc, "meta");
+    /* From the mailbox the conversation came through; through its SMTP server, else [email]'s. */
+    const struct mailbox *b = box_named(e, json_string_value(json_object_get(meta, "mailbox")));
+    const struct mailbox *smtp = b->smtp_url[0] ? b : e->boxes[0];
+    if (!smtp->smtp_url[0]) {
         return BLEND_ESTATE; /* replies stay queued without an SMTP server */
     }
-    const json_t *meta = json_object_get(doc, "meta");
     const char *refs[BLEND_EMAIL_REFERENCES_MAX + 1];
     size_t n = 0;
     size_t i;
@@ -781,8 +831,8 @@ static int send_one(void *arg, const json_t *doc)
     snprintf(body, blen, "%s%s%s", text ? text : "", sig && sig[0] ? "\n-- \n" : "",
              sig ? sig : "");
     struct blend_email_out o = {
-        .from = e->from,
-        .from_name = e->from_name,
+        .from = b->from,
+        .from_name = b->from_name,
         .to = json_string_value(json_object_get(meta, "to")),
         .subject = json_string_value(json_object_get(doc, "subject")),
         .message_id = json_string_value(json_object_get(doc, "message_id")),
@@ -792,28 +842,37 @@ static int send_one(void *arg, const json_t *doc)
         .text = body,
     };
     (void)author;
+    struct blend_email_out_file files[BLEND__UPLOADS_MAX];
+    unsigned char *data[BLEND__UPLOADS_MAX] = {0};
+    size_t nfiles = 0;
+    int rc = reply_files(e, json_object_get(meta, "attachments"), files, data, &nfiles);
+    o.files = files;
+    o.files_count = nfiles;
     char *raw = NULL;
     size_t len = 0;
-    int rc = blend_email_compose(&o, &raw, &len);
+    rc = rc ? rc : blend_email_compose(&o, &raw, &len);
     blend_free(body);
+    for (size_t k = 0; k < nfiles; k++) {
+        blend_free(data[k]);
+    }
     if (rc) {
         return rc;
     }
     const char *rcpt[] = {o.to, NULL};
     struct blend_webclient_request r = {
         .method = "MAIL",
-        .url = e->smtp_url,
+        .url = smtp->smtp_url,
         .body = raw,
         .body_len = len,
         .timeout_ms = EMAIL_TIMEOUT_MS,
-        .username = e->smtp_username[0] ? e->smtp_username : NULL,
-        .password = e->smtp_password[0] ? e->smtp_password : NULL,
-        .mail_from = e->from,
+        .username = smtp->smtp_username[0] ? smtp->smtp_username : NULL,
+        .password = smtp->smtp_password[0] ? smtp->smtp_password : NULL,
+        .mail_from = b->from,
         .rcpt = rcpt,
-        .require_tls = e->starttls,
+        .require_tls = smtp->starttls,
     };
     int64_t id = json_integer_value(json_object_get(doc, "id"));
-    rc = blend__webclient_send(e->wc, &r, on_sent, e, (uint64_t)id, NULL);
+    rc = blend__webclient_send(e->smtp, &r, on_sent, e, (uint64_t)id, NULL);
     blend_free(raw);
     return rc;
 }
@@ -891,10 +950,14 @@ int blend__email_reply_fields(struct blend_email_channel *e, int64_t id, json_t 
     while (refs && json_array_size(refs) > BLEND_EMAIL_REFERENCES_MAX) {
         json_array_remove(refs, 0);
     }
+    const struct mailbox *b = box_named(e, json_string_value(json_object_get(meta, "mailbox")));
     json_t *doc = json_pack("{s:s, s:s, s:s, s:o, s:s}", "subject", subject, "to",
                             reply_to && reply_to[0] ? reply_to : from ? from : "", "in_reply_to",
                             mid ? mid : "", "references", refs ? refs : json_array(), "from",
-                            e->from);
+                            b->from);
+    if (doc && b->name[0]) {
+        json_object_set_new(doc, "mailbox", json_string(b->name));
+    }
     json_decref(last);
     if (!doc) {
         return BLEND_ENOMEM;
@@ -905,7 +968,7 @@ int blend__email_reply_fields(struct blend_email_channel *e, int64_t id, json_t 
 
 /* ---- Life ---------------------------------------------------------------------------------- */
 
-static int split_url(struct blend_email_channel *e, const char *url)
+static int split_url(struct mailbox *b, const char *url)
 {
     CURLU *u = curl_url();
     char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL;
@@ -917,10 +980,10 @@ static int split_url(struct blend_email_channel *e, const char *url)
         curl_url_get(u, CURLUPART_PATH, &path, CURLU_URLDECODE) == CURLUE_OK &&
         (strcmp(scheme, "imap") == 0 || strcmp(scheme, "imaps") == 0)) {
         const char *box = path[0] == '/' ? path + 1 : path;
-        if (box[0] && strlen(box) < sizeof e->mailbox && !strpbrk(box, "\r\n\"")) {
-            snprintf(e->mailbox, sizeof e->mailbox, "%s", box);
-            snprintf(e->base_url, sizeof e->base_url, "%s://%s:%s/", scheme, host, port);
-            snprintf(e->mailbox_url, sizeof e->mailbox_url, "%s", url);
+        if (box[0] && strlen(box) < sizeof b->mailbox && !strpbrk(box, "\r\n\"")) {
+            snprintf(b->mailbox, sizeof b->mailbox, "%s", box);
+            snprintf(b->base_url, sizeof b->base_url, "%s://%s:%s/", scheme, host, port);
+            snprintf(b->mailbox_url, sizeof b->mailbox_url, "%s", url);
             rc = 0;
         }
     }
@@ -937,12 +1000,71 @@ static int mkdir_one(const char *path)
     return mkdir(path, 0750) == 0 || errno == EEXIST ? 0 : BLEND_EIO;
 }
 
+static int config_usable(const struct blend__email_config *cfg)
+{
+    return cfg->imap_url && cfg->queue && cfg->queue[0] && cfg->from && cfg->from[0] &&
+           cfg->poll_s >= 1 && strlen(cfg->name ? cfg->name : "") < EMAIL_NAME_BYTES;
+}
+
+#define COPY(field, value) snprintf(field, sizeof field, "%s", (value) ? (value) : "")
+
+/* A mailbox of channel e from cfg, polling from now on. */
+static int mailbox_start(struct blend_email_channel *e, const struct blend__email_config *cfg)
+{
+    if (!config_usable(cfg) || e->boxes_count >= EMAIL_MAILBOXES_MAX) {
+        return BLEND_EINVAL;
+    }
+    for (size_t i = 0; i < e->boxes_count; i++) {
+        if (strcmp(e->boxes[i]->name, cfg->name ? cfg->name : "") == 0) {
+            return BLEND_EEXIST;
+        }
+    }
+    struct mailbox *b = blend_calloc(1, sizeof *b);
+    if (!b) {
+        return BLEND_ENOMEM;
+    }
+    b->e = e;
+    int rc = split_url(b, cfg->imap_url);
+    COPY(b->name, cfg->name);
+    snprintf(b->label, sizeof b->label, "email%s%s", b->name[0] ? "." : "", b->name);
+    COPY(b->username, cfg->username);
+    COPY(b->password, cfg->password);
+    COPY(b->smtp_url, cfg->smtp_url);
+    COPY(b->smtp_username, cfg->smtp_username);
+    COPY(b->smtp_password, cfg->smtp_password);
+    COPY(b->from, cfg->from);
+    COPY(b->from_name, cfg->from_name);
+    COPY(b->queue, cfg->queue);
+    b->starttls = cfg->starttls;
+    b->poll_ms = (uint64_t)cfg->poll_s * 1000;
+    rc = rc ? rc : blend__webclient_create(e->app->loop, &b->wc);
+    if (rc) {
+        blend_free(b);
+        return rc;
+    }
+    uv_timer_init(e->app->loop, &b->poll_timer);
+    b->poll_timer.data = b;
+    e->timers_live++;
+    e->boxes[e->boxes_count++] = b;
+    if (e->m_up) {
+        (void)blend_metric_set(e->m_up, b->label, NULL, 0); /* until its first round */
+    }
+    if (e->m_messages) {
+        (void)blend_metric_add(e->m_messages, b->label, NULL, 0);
+    }
+    uv_timer_start(&b->poll_timer, on_poll, 0, b->poll_ms);
+    BLEND_LOG_INFO("email", "mailbox %s reading %s every %d s into queue %s", b->name[0] ? b->name : "(email)",
+                   b->mailbox_url, cfg->poll_s, b->queue);
+    return 0;
+}
+
+#undef COPY
+
 int blend__email_create(struct blend_app *app, const struct blend__email_config *cfg,
                         struct blend_email_channel **out)
 {
     BLEND_ASSERT(app && cfg && out);
-    if (!cfg->imap_url || !cfg->queue || !cfg->queue[0] || !cfg->from || !cfg->from[0] ||
-        cfg->poll_s < 1) {
+    if (!config_usable(cfg)) {
         return BLEND_EINVAL;
     }
     struct blend_email_channel *e = blend_calloc(1, sizeof *e);
@@ -950,26 +1072,24 @@ int blend__email_create(struct blend_app *app, const struct blend__email_config 
         return BLEND_ENOMEM;
     }
     e->app = app;
-    int rc = split_url(e, cfg->imap_url);
-    snprintf(e->username, sizeof e->username, "%s", cfg->username ? cfg->username : "");
-    snprintf(e->password, sizeof e->password, "%s", cfg->password ? cfg->password : "");
-    snprintf(e->smtp_url, sizeof e->smtp_url, "%s", cfg->smtp_url ? cfg->smtp_url : "");
-    snprintf(e->smtp_username, sizeof e->smtp_username, "%s",
-             cfg->smtp_username ? cfg->smtp_username : "");
-    snprintf(e->smtp_password, sizeof e->smtp_password, "%s",
-             cfg->smtp_password ? cfg->smtp_password : "");
-    snprintf(e->from, sizeof e->from, "%s", cfg->from);
-    snprintf(e->from_name, sizeof e->from_name, "%s", cfg->from_name ? cfg->from_name : "");
-    snprintf(e->queue, sizeof e->queue, "%s", cfg->queue);
-    e->starttls = cfg->starttls;
-    e->poll_ms = (uint64_t)cfg->poll_s * 1000;
-    snprintf(e->mail_dir, sizeof e->mail_dir, "%s/mail",
+    if (app->metrics &&
+        (blend_metrics_register(app->metrics, BLEND_METRIC_GAUGE, "blend_email_mailbox_up",
+                                "1 when the mailbox's last round could read it, 0 when it "
+                                "failed (login, server down) or has not run yet.",
+                                "mailbox", NULL, NULL, 0, &e->m_up) != 0 ||
+         blend_metrics_register(app->metrics, BLEND_METRIC_COUNTER, "blend_email_messages_total",
+                                "Messages taken from the mailbox and stored.", "mailbox", NULL,
+                                NULL, 0, &e->m_messages) != 0)) {
+        e->m_up = e->m_messages = NULL;
+        BLEND_LOG_WARN("email", "mailbox metrics not registered");
+    }
+    snprintf(e->data_dir, sizeof e->data_dir, "%s",
              cfg->data_dir && cfg->data_dir[0] ? cfg->data_dir : ".");
-    char att[4200];
-    snprintf(att, sizeof att, "%s/att", e->mail_dir);
-    rc = rc ? rc : mkdir_one(e->mail_dir);
-    rc = rc ? rc : mkdir_one(att);
-    rc = rc ? rc : blend__webclient_create(app->loop, &e->wc);
+    char files_dir[4200];
+    snprintf(files_dir, sizeof files_dir, "%s/files", e->data_dir);
+    int rc = mkdir_one(e->data_dir);
+    rc = rc ? rc : mkdir_one(files_dir);
+    rc = rc ? rc : blend__webclient_create(app->loop, &e->smtp);
     if (rc) {
         blend_free(e);
         return rc;
@@ -983,31 +1103,47 @@ int blend__email_create(struct blend_app *app, const struct blend__email_config 
                                       .arg = e};
     rc = blend__outbox_create(app, &oc, &e->outbox);
     if (rc) {
-        blend__webclient_destroy(e->wc);
+        blend__webclient_destroy(e->smtp);
         blend_free(e); /* the client's memory goes with its handles, once the loop closes them */
         return rc;
     }
     blend_email_init();
-    uv_timer_init(app->loop, &e->poll_timer);
-    e->poll_timer.data = e;
-    e->timers_live = 1;
-    uv_timer_start(&e->poll_timer, on_poll, 0, e->poll_ms);
-    BLEND_LOG_INFO("email", "reading %s every %d s into queue %s; replies %s", e->mailbox_url,
-                   cfg->poll_s, e->queue, e->smtp_url[0] ? e->smtp_url : "stay queued");
+    struct blend__email_config first = *cfg;
+    first.name = ""; /* [email] is the mailbox without a name */
+    rc = mailbox_start(e, &first);
+    if (rc) {
+        blend__email_destroy(e);
+        return rc;
+    }
+    BLEND_LOG_INFO("email", "replies %s", cfg->smtp_url && cfg->smtp_url[0] ? cfg->smtp_url
+                                                                              : "stay queued");
     *out = e;
     return 0;
+}
+
+int blend__email_add_mailbox(struct blend_email_channel *e, const struct blend__email_config *cfg)
+{
+    BLEND_ASSERT(e && cfg);
+    if (!cfg->name || !cfg->name[0]) {
+        return BLEND_EINVAL;
+    }
+    return mailbox_start(e, cfg);
 }
 
 static void maybe_free(struct blend_email_channel *e)
 {
     if (e->closing && e->timers_live == 0 && e->writes == 0) {
+        for (size_t i = 0; i < e->boxes_count; i++) {
+            blend_free(e->boxes[i]);
+        }
         blend_free(e);
     }
 }
 
 static void on_timer_closed(uv_handle_t *h)
 {
-    struct blend_email_channel *e = h->data;
+    struct mailbox *b = h->data;
+    struct blend_email_channel *e = b->e;
     e->timers_live--;
     maybe_free(e);
 }
@@ -1020,7 +1156,12 @@ void blend__email_destroy(struct blend_email_channel *e)
     e->closing = 1;
     blend__outbox_destroy(e->outbox);
     e->outbox = NULL;
-    blend__webclient_destroy(e->wc);
-    e->wc = NULL;
-    uv_close((uv_handle_t *)&e->poll_timer, on_timer_closed);
+    blend__webclient_destroy(e->smtp);
+    e->smtp = NULL;
+    for (size_t i = 0; i < e->boxes_count; i++) {
+        blend__webclient_destroy(e->boxes[i]->wc);
+        e->boxes[i]->wc = NULL;
+        uv_close((uv_handle_t *)&e->boxes[i]->poll_timer, on_timer_closed);
+    }
+    maybe_free(e); /* no mailbox started: nothing to wait for */
 }

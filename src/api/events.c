@@ -37,7 +37,8 @@ int blend__event_visible(unsigned role, int64_t agent_id, const json_t *event)
         return !prefix_is(type, "users.") && !prefix_is(type, "api_tokens.");
     }
     if (prefix_is(type, "skills.") || prefix_is(type, "queues.") ||
-        prefix_is(type, "calendars.") || prefix_is(type, "entry_points.")) {
+        prefix_is(type, "calendars.") || prefix_is(type, "entry_points.") ||
+        prefix_is(type, "canned_responses.")) {
         return 1;
     }
     if (prefix_is(type, "contact.") || prefix_is(type, "call.") ||

@@ -248,6 +248,9 @@ static void plan_closed(struct blend_app *app, const json_t *q, struct arrival *
     } else if (strcmp(action, "voicemail") == 0 && a->channel == BLEND_CH_VOICE) {
         a->treatment = "voicemail";
     } else if (a->channel == BLEND_CH_CHAT && strcmp(action, "none") != 0) {
+        /* A message left at night: it joins the queue and waits for agents, like an email
+         * (docs/calendars.md); the visitor sees it queued with reason "closed". */
+        a->queue_id = asked;
         a->treatment = "offline";
     }
 }

@@ -5,6 +5,7 @@
  */
 #include "api/app_int.h"
 #include "api/chat.h"
+#include "api/files.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -50,6 +51,8 @@ const struct blend_http_route blend__app_routes[] = {
     RESOURCE("queues", "queues", ALL, A, A, A),
     RESOURCE("flows", "flows", A | S | Q, A, A, A),
     RESOURCE("entry-points", "entry_points", ALL, A, A, A),
+    /* Canned responses (model/canned.c, docs/web.md): every signed-in user reads them. */
+    RESOURCE("canned_responses", "canned_responses", ALL, A, A, A),
     /* Contacts: create and patch normalise identities (h_contacts.c, docs/contacts.md). */
     {GET, "/api/v1/contacts", "contacts.list", ALL, blend__h_res_list},
     {POST, "/api/v1/contacts", "contacts.create", A | S | G, blend__h_contact_create},
@@ -95,6 +98,8 @@ const struct blend_http_route blend__app_routes[] = {
      blend__h_party_complete},
     {GET, "/api/v1/interactions/{id}/messages", "interactions.messages.list", ALL,
      blend__h_messages_list},
+    {GET, "/api/v1/interactions/{id}/messages/{mid}/attachments/{n}",
+     "interactions.messages.attachment", ALL, blend__h_messages_attachment},
     {POST, "/api/v1/channels/{channel}/messages", "channels.messages", PUB,
      blend__h_channel_inbound},
     {POST, "/api/v1/channels/{channel}/status", "channels.status", PUB, blend__h_channel_status},

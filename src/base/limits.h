@@ -22,8 +22,9 @@
 #define BLEND_HTTP_URI_BYTES_MAX 2048
 /* Largest header value we copy out (Authorization, Cookie, If-Match). */
 #define BLEND_HTTP_HEADER_BYTES_MAX 4096
-/* Concurrent HTTP connections; beyond it lws refuses new ones. */
-#define BLEND_HTTP_CONNECTIONS_MAX 4096
+/* Concurrent HTTP connections; beyond it lws refuses new ones. Sized for 10,000 web chat
+ * visitors beside the desktops (the process's open-files limit must allow as many). */
+#define BLEND_HTTP_CONNECTIONS_MAX 16384
 /* Largest page a list request may ask for, and the default page. */
 #define BLEND_API_PAGE_MAX 500
 #define BLEND_API_PAGE_DEFAULT 50
@@ -67,8 +68,8 @@
 #define BLEND_STORE_EVENTS_PER_WRITE_MAX 64
 
 /* --- Event stream ----------------------------------------------------------------------------- */
-/* Concurrent WebSocket subscribers. */
-#define BLEND_WS_CLIENTS_MAX 1024
+/* Concurrent WebSocket clients: event-stream subscribers and web chat visitors together. */
+#define BLEND_WS_CLIENTS_MAX 16384
 /* Events buffered for one slow subscriber before it is disconnected (it can resume by seq). */
 #define BLEND_WS_CLIENT_BACKLOG_MAX 4096
 /* How often live figures are pushed to WebSocket subscribers. */
@@ -297,6 +298,10 @@
 /* Recent attempts' ring times and recent handle times kept for the pacer's estimates: enough
  * for stable survival curves, small enough to follow a change within minutes. */
 #define BLEND_PACER_SAMPLES_MAX 512
+/* The pacer's survival curves, to the second: ring times up to 2 minutes, handle times up to
+ * 2 hours (longer samples count in the last bin). */
+#define BLEND_PACER_RING_BINS 121
+#define BLEND_PACER_HANDLE_BINS 7201
 /* Buckets of the rolling abandon window (30 days: 3-hour buckets). */
 #define BLEND_PACER_BUCKETS 240
 /* Agents and calls in flight one decision weighs (its distributions live on the stack). */

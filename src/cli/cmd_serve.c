@@ -120,7 +120,25 @@ static int start(struct serve *s)
         fprintf(stderr, "blend: http.listen: bad address %s\n", s->cfg.http_listen);
         return 1;
     }
+    static struct blend_app_mailbox boxes[BLEND_CONFIG_MAILBOXES_MAX];
+    for (int i = 0; i < s->cfg.email_mailboxes_count; i++) {
+        const struct blend_config_mailbox *m = &s->cfg.email_mailboxes[i];
+        boxes[i] = (struct blend_app_mailbox){.name = m->name,
+                                              .imap_url = m->imap_url,
+                                              .username = m->username,
+                                              .password = m->password,
+                                              .queue = m->queue,
+                                              .smtp_url = m->smtp_url,
+                                              .smtp_username = m->smtp_username,
+                                              .smtp_password = m->smtp_password,
+                                              .from = m->from,
+                                              .from_name = m->from_name,
+                                              .poll_s = m->poll_s,
+                                              .starttls = m->starttls};
+    }
     struct blend_app_config ac = {
+        .email_mailboxes = boxes,
+        .email_mailboxes_count = (size_t)s->cfg.email_mailboxes_count,
         .http_host = host,
         .http_port = port,
         .web_dir = s->cfg.http_web_dir,
@@ -166,6 +184,12 @@ static int start(struct serve *s)
         .webhook_sms_queue = s->cfg.webhook_sms_queue,
         .webhook_social_queue = s->cfg.webhook_social_queue,
         .webhook_country_code = s->cfg.webhook_country_code,
+        .webhook_sms_preset = s->cfg.webhook_sms_preset,
+        .webhook_public_url = s->cfg.webhook_public_url,
+        .webhook_account_sid = s->cfg.webhook_account_sid,
+        .webhook_auth_token = s->cfg.webhook_auth_token,
+        .webhook_sms_from = s->cfg.webhook_sms_from,
+        .webhook_sms_provider_url = s->cfg.webhook_sms_provider_url,
         .chat_allowed_origins = s->cfg.chat_allowed_origins,
         .sip_trunk_register = s->cfg.sip_trunk_register,
         .sip_trunk_register_expires_s = s->cfg.sip_trunk_register_expires_s,

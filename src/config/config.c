@@ -30,6 +30,7 @@ _Static_assert(BLEND_LOG_DEBUG == 0 && BLEND_LOG_ERROR == 3, "log level names ar
 
 static const char *const log_level_names[] = {"debug", "info", "warn", "error", NULL};
 static const char *const no_yes_names[] = {"no", "yes", NULL};
+static const char *const sms_preset_names[] = {"blend", "twilio", NULL};
 static const char *const password_cost_names[] = {"min", "interactive", "moderate", "sensitive",
                                                   NULL};
 
@@ -151,6 +152,22 @@ static const struct blend_config_option options[] = {
             "Queue that new social conversations join (a queue with the social channel)."),
     OPT_INT("webhook", "country_code", webhook_country_code, 1, 999, "82",
             "Country calling code of national numbers in SMS webhooks, 1..999."),
+    OPT_ENUM("webhook", "sms_preset", webhook_sms_preset, sms_preset_names, "blend",
+             "SMS webhook format: blend (Blend's signed JSON) or twilio (the provider's form "
+             "posts and X-Twilio-Signature, replies to its Messages API)."),
+    OPT_STR("webhook", "public_url", webhook_public_url, 1, "",
+            "Blend's base URL as the SMS provider calls it (https://blend.example.com): the "
+            "twilio preset's signatures cover it, and status callbacks are sent to it."),
+    OPT_STR("webhook", "account_sid", webhook_account_sid, 1, "",
+            "twilio preset: the account SID (user name of the replies' Basic auth)."),
+    OPT_STR("webhook", "auth_token", webhook_auth_token, 1, "",
+            "twilio preset: the auth token: verifies X-Twilio-Signature and is the replies' "
+            "Basic auth password (keep the file private)."),
+    OPT_STR("webhook", "sms_from", webhook_sms_from, 1, "",
+            "twilio preset: the number SMS replies are sent from (From)."),
+    OPT_STR("webhook", "sms_provider_url", webhook_sms_provider_url, 1, "",
+            "twilio preset: URL SMS replies are posted to; empty: "
+            "https://api.twilio.com/2010-04-01/Accounts/<account_sid>/Messages.json."),
     OPT_STR("chat", "allowed_origins", chat_allowed_origins, 1, "",
             "Web pages allowed to open the chat socket besides the server's own, comma-separated "
             "origins (https://www.example.com), * for any; empty: the server's own only."),
@@ -176,6 +193,30 @@ static const struct blend_config_option options[] = {
 };
 
 #define OPTIONS_COUNT (sizeof options / sizeof options[0])
+
+/* The keys of an [email.NAME] mailbox (config.h), on struct blend_config_mailbox. Strings may be
+ * empty here, so a formatted config parses back; blend_config_validate requires imap_url, queue
+ * and from. */
+#undef FIELD
+#define FIELD(f)                                                                                   \
+    offsetof(struct blend_config_mailbox, f), sizeof(((struct blend_config_mailbox *)0)->f)
+static const struct blend_config_option mailbox_options[] = {
+    OPT_STR("email.NAME", "imap_url", imap_url, 1, "", "IMAP mailbox this mailbox reads."),
+    OPT_STR("email.NAME", "username", username, 1, "", "User name for its IMAP server."),
+    OPT_STR("email.NAME", "password", password, 1, "", "Password for its IMAP server."),
+    OPT_INT("email.NAME", "poll_s", poll_s, 1, 3600, "30", "Seconds between its rounds."),
+    OPT_STR("email.NAME", "queue", queue, 1, "", "Queue its new conversations join."),
+    OPT_STR("email.NAME", "smtp_url", smtp_url, 1, "", "SMTP server of its replies; empty: [email]'s."),
+    OPT_STR("email.NAME", "smtp_username", smtp_username, 1, "", "User name for its SMTP server."),
+    OPT_STR("email.NAME", "smtp_password", smtp_password, 1, "", "Password for its SMTP server."),
+    OPT_STR("email.NAME", "from", from, 1, "", "Address its replies are sent from."),
+    OPT_STR("email.NAME", "from_name", from_name, 1, "", "Display name of its replies."),
+    OPT_ENUM("email.NAME", "starttls", starttls, no_yes_names, "no",
+             "yes: STARTTLS is required on its imap:// and smtp:// URLs."),
+};
+#undef FIELD
+
+#define MAILBOX_OPTIONS_COUNT (sizeof mailbox_options / sizeof mailbox_options[0])
 
 size_t blend_config_options_count(void)
 {
@@ -433,8 +474,7 @@ static int set_enum(void *field, const struct blend_config_option *o, const char
 
 /* Sets option o of c from the text value v (NUL-terminated, already checked by text_problem()).
  * On error writes the reason into why (WHY_BYTES_MAX bytes) and leaves c untouched. */
-static int set_option(struct blend_config *c, const struct blend_config_option *o, const char *v,
-                      char *why)
+static int set_option(void *c, const struct blend_config_option *o, const char *v, char *why)
 {
     void *field = (char *)c + o->offset;
     switch (o->type) {
@@ -487,6 +527,8 @@ struct parse {
     int line;
     const char *section; /* current section (a name from the table), NULL before the first */
     int first_line[OPTIONS_COUNT]; /* line where each option was set, 0 = not yet */
+    int box; /* in an [email.NAME] section: its mailbox's index + 1; 0 = not */
+    int box_first_line[MAILBOX_OPTIONS_COUNT]; /* the same for the current mailbox's keys */
     char *err;
     size_t errlen;
 };
@@ -511,7 +553,93 @@ static int is_rest_empty(const char *p, const char *end)
     return p == end || *p == '#';
 }
 
-static int parse_section(struct parse *ps, const char *p, const char *end)
+/* BLEND_EMAIL_<NAME>_<KEY> of a mailbox's key (NAME upper-cased, '-' as '_'). */
+static void mailbox_env_name(const char *box, const char *key, char *out, size_t cap)
+{
+    snprintf(out, cap, "BLEND_EMAIL_%s_%s", box, key);
+    for (char *p = out; *p; p++) {
+        *p = *p == '-' ? '_' : (*p >= 'a' && *p <= 'z') ? (char)(*p - 'a' + 'A') : *p;
+    }
+}
+
+/* Whether mailbox `name` (n bytes) would share an environment name with an option or with a
+ * mailbox already declared ([email.smtp]'s username is BLEND_EMAIL_SMTP_USERNAME). */
+static int mailbox_env_clash(const struct blend_config *c, const char *name, int n)
+{
+    char box[BLEND_CONFIG_MAILBOX_NAME_BYTES];
+    snprintf(box, sizeof box, "%.*s", n, name);
+    for (size_t k = 0; k < MAILBOX_OPTIONS_COUNT; k++) {
+        char mine[BLEND_CONFIG_ENV_NAME_BYTES_MAX + BLEND_CONFIG_MAILBOX_NAME_BYTES];
+        char other[sizeof mine];
+        mailbox_env_name(box, mailbox_options[k].key, mine, sizeof mine);
+        for (size_t i = 0; i < OPTIONS_COUNT; i++) {
+            if (blend_config_env_name(&options[i], other, sizeof other) == 0 &&
+                strcmp(mine, other) == 0) {
+                return 1;
+            }
+        }
+        for (int b = 0; b < c->email_mailboxes_count; b++) {
+            for (size_t j = 0; j < MAILBOX_OPTIONS_COUNT; j++) {
+                mailbox_env_name(c->email_mailboxes[b].name, mailbox_options[j].key, other,
+                                 sizeof other);
+                if (strcmp(mine, other) == 0) {
+                    return 1;
+                }
+            }
+        }
+    }
+    return 0;
+}
+
+/* [email.NAME]: a new mailbox (a name seen before is refused: one section per mailbox). */
+static int parse_mailbox_section(struct parse *ps, struct blend_config *c, const char *name,
+                                 int n)
+{
+    int ok = n >= 1 && n < BLEND_CONFIG_MAILBOX_NAME_BYTES;
+    for (int i = 0; ok && i < n; i++) {
+        ok = (name[i] >= 'a' && name[i] <= 'z') || (name[i] >= '0' && name[i] <= '9') ||
+             name[i] == '_' || name[i] == '-';
+    }
+    if (!ok) {
+        fail(ps->err, ps->errlen, "%s:%d: mailbox name must be 1..31 of a-z 0-9 _ -", ps->file,
+             ps->line);
+        return BLEND_EINVAL;
+    }
+    for (int i = 0; i < c->email_mailboxes_count; i++) {
+        if (strlen(c->email_mailboxes[i].name) == (size_t)n &&
+            memcmp(c->email_mailboxes[i].name, name, (size_t)n) == 0) {
+            fail(ps->err, ps->errlen, "%s:%d: duplicate section [email.%.*s]", ps->file, ps->line,
+                 n, name);
+            return BLEND_EINVAL;
+        }
+    }
+    if (mailbox_env_clash(c, name, n)) {
+        fail(ps->err, ps->errlen,
+             "%s:%d: [email.%.*s] would share environment variable names with another option "
+             "or mailbox: choose another name",
+             ps->file, ps->line, n, name);
+        return BLEND_EINVAL;
+    }
+    if (c->email_mailboxes_count >= BLEND_CONFIG_MAILBOXES_MAX) {
+        fail(ps->err, ps->errlen, "%s:%d: more than %d [email.NAME] mailboxes", ps->file,
+             ps->line, BLEND_CONFIG_MAILBOXES_MAX);
+        return BLEND_ELIMIT;
+    }
+    struct blend_config_mailbox *b = &c->email_mailboxes[c->email_mailboxes_count++];
+    memset(b, 0, sizeof *b);
+    memcpy(b->name, name, (size_t)n);
+    for (size_t i = 0; i < MAILBOX_OPTIONS_COUNT; i++) {
+        char why[WHY_BYTES_MAX];
+        int rc = set_option(b, &mailbox_options[i], mailbox_options[i].default_text, why);
+        BLEND_ASSERT(rc == 0);
+    }
+    ps->section = "email";
+    ps->box = c->email_mailboxes_count;
+    memset(ps->box_first_line, 0, sizeof ps->box_first_line);
+    return 0;
+}
+
+static int parse_section(struct parse *ps, struct blend_config *c, const char *p, const char *end)
 {
     const char *close = memchr(p, ']', (size_t)(end - p));
     if (!close || close == p + 1 || !is_rest_empty(close + 1, end)) {
@@ -520,6 +648,10 @@ static int parse_section(struct parse *ps, const char *p, const char *end)
         return BLEND_EPARSE;
     }
     int n = (int)(close - p - 1);
+    ps->box = 0;
+    if (n > 6 && memcmp(p + 1, "email.", 6) == 0) {
+        return parse_mailbox_section(ps, c, p + 7, n - 6);
+    }
     for (size_t i = 0; i < OPTIONS_COUNT; i++) {
         if (strlen(options[i].section) == (size_t)n && memcmp(options[i].section, p + 1, n) == 0) {
             ps->section = options[i].section;
@@ -583,6 +715,46 @@ static int find_option(const char *section, const char *key, size_t keylen)
     return -1;
 }
 
+/* A key of the current [email.NAME] section (p: after the '='). */
+static int parse_mailbox_key(struct parse *ps, struct blend_config *c, const char *key, int kn,
+                             const char *p, const char *end)
+{
+    struct blend_config_mailbox *b = &c->email_mailboxes[ps->box - 1];
+    int idx = -1;
+    for (size_t i = 0; i < MAILBOX_OPTIONS_COUNT && idx < 0; i++) {
+        if (strlen(mailbox_options[i].key) == (size_t)kn &&
+            memcmp(mailbox_options[i].key, key, (size_t)kn) == 0) {
+            idx = (int)i;
+        }
+    }
+    if (idx < 0) {
+        fail(ps->err, ps->errlen, "%s:%d: unknown key '%.*s' in [email.%s]", ps->file, ps->line,
+             kn, key, b->name);
+        return BLEND_EINVAL;
+    }
+    const struct blend_config_option *o = &mailbox_options[idx];
+    if (ps->box_first_line[idx]) {
+        fail(ps->err, ps->errlen, "%s:%d: duplicate key '%s' in [email.%s] (first set on line %d)",
+             ps->file, ps->line, o->key, b->name, ps->box_first_line[idx]);
+        return BLEND_EINVAL;
+    }
+    ps->box_first_line[idx] = ps->line;
+    char value[BLEND_CONFIG_LINE_BYTES_MAX + 1];
+    const char *syntax = NULL;
+    char why[WHY_BYTES_MAX];
+    if (parse_value(skip_space(p, end), end, value, &syntax) != 0) {
+        fail(ps->err, ps->errlen, "%s:%d: [email.%s] %s: %s", ps->file, ps->line, b->name, o->key,
+             syntax);
+        return BLEND_EPARSE;
+    }
+    if (set_option(b, o, value, why) != 0) {
+        fail(ps->err, ps->errlen, "%s:%d: [email.%s] %s: %s", ps->file, ps->line, b->name, o->key,
+             why);
+        return BLEND_EINVAL;
+    }
+    return 0;
+}
+
 static int parse_key_line(struct parse *ps, struct blend_config *c, const char *p, const char *end)
 {
     const char *key = p;
@@ -595,6 +767,9 @@ static int parse_key_line(struct parse *ps, struct blend_config *c, const char *
         fail(ps->err, ps->errlen, "%s:%d: expected 'key = value' or '[section]'", ps->file,
              ps->line);
         return BLEND_EPARSE;
+    }
+    if (ps->box) {
+        return parse_mailbox_key(ps, c, key, kn, p + 1, end);
     }
     if (!ps->section) {
         fail(ps->err, ps->errlen, "%s:%d: key '%.*s' outside any section", ps->file, ps->line, kn,
@@ -648,7 +823,7 @@ static int parse_line(struct parse *ps, struct blend_config *c, const char *p, c
         return 0;
     }
     if (*p == '[') {
-        return parse_section(ps, p, end);
+        return parse_section(ps, c, p, end);
     }
     return parse_key_line(ps, c, p, end);
 }
@@ -731,6 +906,37 @@ done:
 
 /* --- Environment, cross-option rules, formatting ---------------------------------------------- */
 
+/* BLEND_EMAIL_<NAME>_<KEY> for each declared [email.NAME] mailbox (applied to c, a copy). */
+static int apply_env_mailboxes(struct blend_config *c,
+                               const char *(*get)(const char *name, void *arg), void *arg,
+                               char *err, size_t errlen)
+{
+    for (int b = 0; b < c->email_mailboxes_count; b++) {
+        struct blend_config_mailbox *box = &c->email_mailboxes[b];
+        for (size_t i = 0; i < MAILBOX_OPTIONS_COUNT; i++) {
+            char name[BLEND_CONFIG_ENV_NAME_BYTES_MAX + BLEND_CONFIG_MAILBOX_NAME_BYTES];
+            mailbox_env_name(box->name, mailbox_options[i].key, name, sizeof name);
+            const char *v = get(name, arg);
+            if (!v) {
+                continue;
+            }
+            size_t n = strnlen(v, BLEND_CONFIG_ENV_VALUE_BYTES_MAX + 1);
+            if (n > BLEND_CONFIG_ENV_VALUE_BYTES_MAX) {
+                fail(err, errlen, "%s: longer than %d bytes", name,
+                     BLEND_CONFIG_ENV_VALUE_BYTES_MAX);
+                return BLEND_ELIMIT;
+            }
+            const char *problem = text_problem(v, n);
+            char why[WHY_BYTES_MAX];
+            if (problem || set_option(box, &mailbox_options[i], v, why) != 0) {
+                fail(err, errlen, "%s: %s", name, problem ? problem : why);
+                return BLEND_EINVAL;
+            }
+        }
+    }
+    return 0;
+}
+
 int blend_config_apply_env(struct blend_config *c, const char *(*get)(const char *name, void *arg),
                            void *arg, char *err, size_t errlen)
 {
@@ -759,6 +965,10 @@ int blend_config_apply_env(struct blend_config *c, const char *(*get)(const char
             fail(err, errlen, "%s: %s", name, why);
             return BLEND_EINVAL;
         }
+    }
+    int rc = apply_env_mailboxes(&next, get, arg, err, errlen);
+    if (rc) {
+        return rc;
     }
     *c = next;
     return 0;
@@ -795,6 +1005,17 @@ int blend_config_validate(const struct blend_config *c, char *err, size_t errlen
         fail(err, errlen, "sip.tls_listen: want host:port or [v6]:port");
         return BLEND_EINVAL;
     }
+    if (c->email_mailboxes_count > 0 && !c->email_imap_url[0]) {
+        fail(err, errlen, "[email.%s] needs [email] (imap_url) too", c->email_mailboxes[0].name);
+        return BLEND_EINVAL;
+    }
+    for (int i = 0; i < c->email_mailboxes_count; i++) {
+        const struct blend_config_mailbox *b = &c->email_mailboxes[i];
+        if (!b->imap_url[0] || !b->queue[0] || !b->from[0]) {
+            fail(err, errlen, "[email.%s] needs imap_url, queue and from", b->name);
+            return BLEND_EINVAL;
+        }
+    }
     return 0;
 }
 
@@ -805,8 +1026,8 @@ static int needs_quotes(const char *v)
 }
 
 /* Appends the value of option o to out at *n (outlen bytes). Returns 0 or BLEND_ELIMIT. */
-static int format_value(const struct blend_config *c, const struct blend_config_option *o,
-                        char *out, size_t outlen, size_t *n)
+static int format_value(const void *c, const struct blend_config_option *o, char *out,
+                        size_t outlen, size_t *n)
 {
     const void *field = (const char *)c + o->offset;
     int w;
@@ -843,6 +1064,32 @@ static int format_value(const struct blend_config *c, const struct blend_config_
     return 0;
 }
 
+/* The [email.NAME] sections after the table's, every key written. 0 or BLEND_ELIMIT. */
+static int format_mailboxes(const struct blend_config *c, char *out, size_t outlen, size_t *n)
+{
+    for (int b = 0; b < c->email_mailboxes_count; b++) {
+        const struct blend_config_mailbox *box = &c->email_mailboxes[b];
+        int w = snprintf(out + *n, outlen - *n, "\n[email.%s]\n", box->name);
+        if (w < 0 || (size_t)w >= outlen - *n) {
+            return BLEND_ELIMIT;
+        }
+        *n += (size_t)w;
+        for (size_t i = 0; i < MAILBOX_OPTIONS_COUNT; i++) {
+            w = snprintf(out + *n, outlen - *n, "%s = ", mailbox_options[i].key);
+            if (w < 0 || (size_t)w >= outlen - *n) {
+                return BLEND_ELIMIT;
+            }
+            *n += (size_t)w;
+            if (format_value(box, &mailbox_options[i], out, outlen, n) != 0 || *n + 1 >= outlen) {
+                return BLEND_ELIMIT;
+            }
+            out[(*n)++] = '\n';
+            out[*n] = '\0';
+        }
+    }
+    return 0;
+}
+
 int blend_config_format(const struct blend_config *c, char *out, size_t outlen)
 {
     BLEND_ASSERT(c != NULL && out != NULL && outlen > 0);
@@ -870,6 +1117,9 @@ int blend_config_format(const struct blend_config *c, char *out, size_t outlen)
         }
         out[n++] = '\n';
         out[n] = '\0';
+    }
+    if (format_mailboxes(c, out, outlen, &n) != 0) {
+        goto full;
     }
     return 0;
 full:

@@ -47,6 +47,27 @@ enum blend_config_password_cost {
     BLEND_CONFIG_PASSWORD_COST_SENSITIVE,
 };
 
+/* More mailboxes beside [email] (docs/email.md §Mailboxes): sections [email.NAME] with the same
+ * keys as [email]; NAME is 1..31 characters of [a-z0-9_-]. An empty smtp_url sends that
+ * mailbox's replies through [email]'s SMTP server and credentials. */
+#define BLEND_CONFIG_MAILBOXES_MAX 8
+#define BLEND_CONFIG_MAILBOX_NAME_BYTES 32
+
+struct blend_config_mailbox {
+    char name[BLEND_CONFIG_MAILBOX_NAME_BYTES]; /* "sales" */
+    char imap_url[BLEND_CONFIG_URL_BYTES_MAX];  /* required */
+    char username[BLEND_SIP_TRUNK_CRED_BYTES_MAX];
+    char password[BLEND_SIP_TRUNK_CRED_BYTES_MAX];
+    int poll_s; /* 1..3600 */
+    char queue[BLEND_SIP_TRUNK_CRED_BYTES_MAX]; /* required */
+    char smtp_url[BLEND_CONFIG_URL_BYTES_MAX];  /* "" = [email]'s */
+    char smtp_username[BLEND_SIP_TRUNK_CRED_BYTES_MAX];
+    char smtp_password[BLEND_SIP_TRUNK_CRED_BYTES_MAX];
+    char from[BLEND_SIP_TRUNK_CRED_BYTES_MAX]; /* required */
+    char from_name[BLEND_SIP_TRUNK_CRED_BYTES_MAX];
+    int starttls; /* 0 no, 1 yes */
+};
+
 struct blend_config {
     char http_listen[BLEND_CONFIG_HOSTPORT_BYTES_MAX];  /* "host:port" or "[v6]:port" */
     char http_web_dir[BLEND_PATH_BYTES_MAX];            /* static files of the web UI */
@@ -89,6 +110,9 @@ struct blend_config {
     char email_from[BLEND_SIP_TRUNK_CRED_BYTES_MAX];
     char email_from_name[BLEND_SIP_TRUNK_CRED_BYTES_MAX];
     int email_starttls; /* 0 no, 1 yes */
+    /* [email.NAME] sections, in the order they first appear. */
+    struct blend_config_mailbox email_mailboxes[BLEND_CONFIG_MAILBOXES_MAX];
+    int email_mailboxes_count;
     /* The webhook channel (SMS, social; docs/webhooks.md); webhook_secret "" = off. */
     char webhook_secret[BLEND_SIP_TRUNK_CRED_BYTES_MAX];
     char webhook_provider_url[BLEND_CONFIG_URL_BYTES_MAX];
@@ -96,6 +120,12 @@ struct blend_config {
     char webhook_sms_queue[BLEND_SIP_TRUNK_CRED_BYTES_MAX];
     char webhook_social_queue[BLEND_SIP_TRUNK_CRED_BYTES_MAX];
     int webhook_country_code; /* 1..999 */
+    int webhook_sms_preset;   /* 0 blend, 1 twilio */
+    char webhook_public_url[BLEND_CONFIG_URL_BYTES_MAX];
+    char webhook_account_sid[BLEND_SIP_TRUNK_CRED_BYTES_MAX];
+    char webhook_auth_token[BLEND_SIP_TRUNK_CRED_BYTES_MAX];
+    char webhook_sms_from[BLEND_SIP_TRUNK_CRED_BYTES_MAX];
+    char webhook_sms_provider_url[BLEND_CONFIG_URL_BYTES_MAX];
     /* The web chat (docs/chat-protocol.md): origins allowed besides the server's own. */
     char chat_allowed_origins[BLEND_CONFIG_URL_BYTES_MAX];
     enum blend_log_level log_level;                     /* DEBUG..ERROR */
@@ -171,8 +201,10 @@ BLEND_MUST_USE int blend_config_load_file(struct blend_config *c, const char *pa
 
 /*
  * Applies environment overrides BLEND_<SECTION>_<KEY> (e.g. BLEND_HTTP_LISTEN, BLEND_STORE_URL,
- * BLEND_LOG_LEVEL) for every option; get(name, arg) returns the value or NULL when unset (an
- * empty value sets the option to ""). Values are taken literally: no quotes, no comments. A bad
+ * BLEND_LOG_LEVEL) for every option, and BLEND_EMAIL_<NAME>_<KEY> for the keys of each
+ * [email.NAME] mailbox the file declared (NAME upper-cased, '-' as '_'; a name that would
+ * share one with another option or mailbox is refused by the parser); get(name, arg) returns
+ * the value or NULL when unset (an empty value sets the option to ""). Values are taken literally: no quotes, no comments. A bad
  * value leaves c untouched, writes "BLEND_HTTP_LISTEN: port must be 1..65535" into err and
  * returns BLEND_EINVAL (BLEND_ELIMIT when longer than BLEND_CONFIG_ENV_VALUE_BYTES_MAX bytes).
  */
@@ -181,7 +213,8 @@ BLEND_MUST_USE int blend_config_apply_env(struct blend_config *c,
                                           void *arg, char *err, size_t errlen);
 
 /* Checks rules between options on the final config: tls.cert and tls.key both set or both
- * empty. Returns 0 or BLEND_EINVAL with a message in err. */
+ * empty; each [email.NAME] mailbox has imap_url, queue and from. Returns 0 or BLEND_EINVAL with
+ * a message in err. */
 BLEND_MUST_USE int blend_config_validate(const struct blend_config *c, char *err, size_t errlen);
 
 /*

@@ -44,7 +44,19 @@ int blend_channel_inbound_parse(int social, const char *body, size_t len, int co
     }
     json_error_t jerr;
     json_t *doc = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
-    if (!doc || !json_is_object(doc)) {
+    if (!doc) {
+        return fail(field, field_cap, err, err_cap, "", "expected a JSON object");
+    }
+    return blend_channel_inbound_from_doc(social, doc, country_code, out, field, field_cap, err,
+                                          err_cap);
+}
+
+int blend_channel_inbound_from_doc(int social, json_t *doc, int country_code,
+                                   struct blend_channel_inbound *out, char *field,
+                                   size_t field_cap, char *err, size_t err_cap)
+{
+    BLEND_ASSERT(doc && out && field && err && field_cap > 0 && err_cap > 0);
+    if (!json_is_object(doc)) {
         json_decref(doc);
         return fail(field, field_cap, err, err_cap, "", "expected a JSON object");
     }

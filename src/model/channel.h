@@ -1,7 +1,8 @@
 /*
  * Messages the webhook channel receives (docs/webhooks.md), read from the provider's JSON body:
  * SMS {"id", "from", "text", "to"?} and social {"id", "network", "author", "kind": "post" | "dm",
- * "text", "url"?, "name"?}. The sender becomes an identity in canonical form (identity.h: E.164
+ * "text", "url"?, "name"?} (the SMS preset's form fields arrive as the SMS object, built by
+ * webhooks.c). The sender becomes an identity in canonical form (identity.h: E.164
  * for SMS with a default country code, "network:handle" for social). Pure: no I/O.
  *
  * Invariants: on success every string in the result is NUL-terminated valid UTF-8 within its
@@ -35,6 +36,11 @@ BLEND_MUST_USE int blend_channel_inbound_parse(int social, const char *body, siz
                                                int country_code,
                                                struct blend_channel_inbound *out, char *field,
                                                size_t field_cap, char *err, size_t err_cap);
+/* The same checks on a body already parsed (the SMS preset's form fields, as a JSON object):
+ * doc is taken, also on failure; on success it becomes out->doc. */
+BLEND_MUST_USE int blend_channel_inbound_from_doc(int social, json_t *doc, int country_code,
+                                                  struct blend_channel_inbound *out, char *field,
+                                                  size_t field_cap, char *err, size_t err_cap);
 void blend_channel_inbound_free(struct blend_channel_inbound *in);
 
 #endif

@@ -11,6 +11,7 @@
 #include <jansson.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 static int fail(struct blend_chat_error *err, int rc, const char *code, const char *message)
 {
@@ -149,9 +150,9 @@ static const struct {
     const char *name;
     enum blend_chat_frame_type type;
 } frame_types[] = {
-    {"hello", BLEND_CHAT_HELLO}, {"message", BLEND_CHAT_MESSAGE}, {"typing", BLEND_CHAT_TYPING},
-    {"read", BLEND_CHAT_READ},   {"end", BLEND_CHAT_END},         {"rating", BLEND_CHAT_RATING},
-    {"ping", BLEND_CHAT_PING},
+    {"hello", BLEND_CHAT_HELLO}, {"message", BLEND_CHAT_MESSAGE},   {"typing", BLEND_CHAT_TYPING},
+    {"read", BLEND_CHAT_READ},   {"end", BLEND_CHAT_END},           {"rating", BLEND_CHAT_RATING},
+    {"ping", BLEND_CHAT_PING},   {"to_agent", BLEND_CHAT_TO_AGENT},
 };
 
 int blend_chat_frame_parse(const char *data, size_t len, struct blend_chat_frame *out,
@@ -215,4 +216,65 @@ int blend_chat_bucket_take(struct blend_chat_bucket *b, int64_t now_ms, int rate
     }
     b->milli -= 1000;
     return 1;
+}
+
+/* Removes one trailing punctuation mark (ASCII or the full-width CJK ones) from [p, p+n). */
+static size_t strip_final_punct(const char *p, size_t n)
+{
+    static const char *const marks[] = {"\xe3\x80\x82", "\xef\xbc\x81", "\xef\xbc\x9f"};
+    for (int again = 0; again < 4 && n > 0; again++) {
+        size_t before = n;
+        if (p[n - 1] == '.' || p[n - 1] == '!' || p[n - 1] == '?') {
+            n--;
+        }
+        for (size_t i = 0; i < 3; i++) {
+            if (n >= 3 && memcmp(p + n - 3, marks[i], 3) == 0) {
+                n -= 3;
+            }
+        }
+        while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t')) {
+            n--;
+        }
+        if (n == before) {
+            break;
+        }
+    }
+    return n;
+}
+
+int blend_chat_is_agent_request(const char *text, const char *phrases)
+{
+    BLEND_ASSERT(text);
+    if (!phrases || !phrases[0]) {
+        phrases = BLEND_CHAT_AGENT_PHRASES_DEFAULT;
+    }
+    while (*text == ' ' || *text == '\t' || *text == '\n' || *text == '\r') {
+        text++;
+    }
+    size_t n = strlen(text);
+    while (n > 0 && (text[n - 1] == ' ' || text[n - 1] == '\t' || text[n - 1] == '\n' ||
+                     text[n - 1] == '\r')) {
+        n--;
+    }
+    n = strip_final_punct(text, n);
+    if (n == 0) {
+        return 0;
+    }
+    size_t walked = 0;
+    for (const char *p = phrases; *p && walked < BLEND_CHAT_AGENT_PHRASES_BYTES_MAX;) {
+        while (*p == ' ' || *p == ',') {
+            p++;
+        }
+        size_t len = strcspn(p, ",");
+        size_t trim = len;
+        while (trim > 0 && p[trim - 1] == ' ') {
+            trim--;
+        }
+        if (trim == n && strncasecmp(p, text, n) == 0) {
+            return 1;
+        }
+        p += len;
+        walked += len + 1;
+    }
+    return 0;
 }

@@ -44,6 +44,7 @@ enum blend_chat_frame_type {
     BLEND_CHAT_END,
     BLEND_CHAT_RATING,
     BLEND_CHAT_PING,
+    BLEND_CHAT_TO_AGENT, /* "Talk to an agent": leave the bot for the queue */
 };
 
 struct blend_chat_frame {
@@ -89,5 +90,15 @@ void blend_chat_bucket_init(struct blend_chat_bucket *b, int64_t now_ms, int bur
 /* Takes one message at now_ms (monotonic, never going back): 1 when allowed, 0 when the visitor
  * is over rate_per_s with the burst used up (nothing taken then). */
 int blend_chat_bucket_take(struct blend_chat_bucket *b, int64_t now_ms, int rate_per_s, int burst);
+
+/* Phrases that ask for a person instead of the bot, when the entry point names none. */
+#define BLEND_CHAT_AGENT_PHRASES_DEFAULT "agent, human, 상담원, 人工"
+/* A phrase list: comma-separated, at most this many bytes (longer lists are cut at a phrase). */
+#define BLEND_CHAT_AGENT_PHRASES_BYTES_MAX 512
+/* 1 when the message `text` asks for a person: once surrounding spaces and final punctuation
+ * (. ! ? 。 ！ ？) are set aside, it is one of the comma-separated `phrases` (ASCII letters
+ * compared without case; NULL or "" means BLEND_CHAT_AGENT_PHRASES_DEFAULT). A whole-message
+ * match: "agent" asks, "my agent said" does not. */
+int blend_chat_is_agent_request(const char *text, const char *phrases);
 
 #endif

@@ -220,14 +220,57 @@ static void load_options(struct ctx *c, const json_t *o, struct blend_ivr_node *
             continue;
         }
         struct blend_ivr_option *opt = &n->options[n->options_count];
-        if (!json_is_string(v) || json_string_length(v) == 0 ||
-            json_string_length(v) >= sizeof opt->target.name ||
-            memchr(json_string_value(v), '\0', json_string_length(v))) {
-            err(c, field, "must be a node name");
+        /* "1": "node", or {"next": "node", "label": "Billing"} (the quick reply's text on
+         * chat). */
+        const json_t *next = v, *label = NULL;
+        if (json_is_object(v)) {
+            const char *k;
+            const json_t *x;
+            int bad = 0;
+            json_object_foreach((json_t *)v, k, x)
+            {
+                if (strcmp(k, "next") != 0 && strcmp(k, "label") != 0) {
+                    char sub[PATH_BYTES + 64];
+                    snprintf(sub, sizeof sub, "%s.%.60s", field, k);
+                    err(c, sub, "unknown field (an option has next and label)");
+                    bad = 1;
+                }
+            }
+            if (bad) {
+                continue;
+            }
+            next = json_object_get(v, "next");
+            label = json_object_get(v, "label");
+        }
+        if (!json_is_string(next) || json_string_length(next) == 0 ||
+            json_string_length(next) >= sizeof opt->target.name ||
+            memchr(json_string_value(next), '\0', json_string_length(next))) {
+            err(c, field, "must be a node name, or {\"next\": node, \"label\": text}");
+            continue;
+        }
+        if (label && (!json_is_string(label) || json_string_length(label) == 0 ||
+                      json_string_length(label) >= sizeof opt->label ||
+                      memchr(json_string_value(label), '\0', json_string_length(label)))) {
+            char sub[PATH_BYTES + 8];
+            snprintf(sub, sizeof sub, "%s.label", field);
+            err(c, sub, "must be a text of 1..63 bytes");
+            continue;
+        }
+        int twice = 0;
+        for (size_t i = 0; label && i < n->options_count && !twice; i++) {
+            twice = strcmp(n->options[i].label, json_string_value(label)) == 0;
+        }
+        if (twice) {
+            char sub[PATH_BYTES + 8];
+            snprintf(sub, sizeof sub, "%s.label", field);
+            err(c, sub, "is the label of another option of this menu");
             continue;
         }
         opt->key = key[0];
-        memcpy(opt->target.name, json_string_value(v), json_string_length(v) + 1);
+        memcpy(opt->target.name, json_string_value(next), json_string_length(next) + 1);
+        if (label) {
+            memcpy(opt->label, json_string_value(label), json_string_length(label) + 1);
+        }
         n->options_count++;
     }
 }

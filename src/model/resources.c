@@ -7,6 +7,7 @@
  * contact_identities) are reachable only through their parent's CHILDREN field and are not in
  * blend_resources[].
  */
+#include "model/canned.h"
 #include "model/flow.h"
 #include "model/identity.h"
 #include "model/model.h"
@@ -62,6 +63,20 @@ static int check_skill_map(const json_t *value, char *err, size_t errlen)
             snprintf(err, errlen, "%s: minimum proficiency must be an integer 1..10", key);
             return BLEND_EINVAL;
         }
+    }
+    return 0;
+}
+
+/* At most 1,000 characters (code points; the field's byte bound allows 4 bytes each). */
+static int check_signature(const json_t *value, char *err, size_t errlen)
+{
+    size_t chars = 0;
+    for (const char *p = json_string_value(value); p && *p; p++) {
+        chars += ((unsigned char)*p & 0xc0) != 0x80;
+    }
+    if (chars > 1000) {
+        snprintf(err, errlen, "at most 1000 characters");
+        return BLEND_EINVAL;
     }
     return 0;
 }
@@ -295,6 +310,13 @@ static const struct blend_field agents_fields[] = {
      .max = 64,
      .check = check_name},
     {.name = "display_name", .column = "display_name", .type = BLEND_FT_STRING, .max = 128},
+    /* Closes the agent's email replies instead of their name (docs/email.md §Replies). */
+    {.name = "signature",
+     .column = "signature",
+     .type = BLEND_FT_STRING,
+     .flags = BLEND_FF_NULLABLE,
+     .max = 4000,
+     .check = check_signature},
     {.name = "user",
      .column = "user_id",
      .type = BLEND_FT_REF,
@@ -876,6 +898,13 @@ static const struct blend_field interactions_fields[] = {
      .type = BLEND_FT_JSON,
      .flags = BLEND_FF_NULLABLE,
      .check = check_skill_map},
+    /* A web chat visitor's rating, 1..5, set once by the chat channel (docs/chat-protocol.md). */
+    {.name = "rating",
+     .column = "rating",
+     .type = BLEND_FT_INT,
+     .flags = BLEND_FF_NULLABLE | BLEND_FF_READ_ONLY,
+     .min = 1,
+     .max = 5},
 };
 
 const struct blend_resource blend_res_interactions = {
@@ -1049,5 +1078,6 @@ const struct blend_resource *const blend_resources[] = {
     &blend_res_interactions,
     &blend_res_messages,
     &blend_res_recordings,
+    &blend_res_canned_responses, /* model/canned.c */
     NULL,
 };

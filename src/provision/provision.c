@@ -13,6 +13,7 @@
 
 #include "base/alloc.h"
 #include "base/assert.h"
+#include "model/canned.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,6 +28,7 @@ enum section {
     SEC_AGENTS,
     SEC_FLOWS,
     SEC_ENTRY_POINTS,
+    SEC_CANNED_RESPONSES,
     SEC_CONTACTS,
     SEC_COUNT,
 };
@@ -42,6 +44,7 @@ static const struct {
     [SEC_AGENTS] = {"agents", &blend_res_agents},
     [SEC_FLOWS] = {"flows", &blend_res_flows},
     [SEC_ENTRY_POINTS] = {"entry_points", &blend_res_entry_points},
+    [SEC_CANNED_RESPONSES] = {"canned_responses", &blend_res_canned_responses},
     [SEC_CONTACTS] = {"contacts", &blend_res_contacts},
 };
 

@@ -4,7 +4,8 @@
 // gives the version-conflict explanation; a flow uploaded as a JSON file with an error shows the
 // node's error when validated (POST /flows?dry_run=1, nothing stored), and a good one saves; the
 // audit log opens on the newest change and pages back; a supervisor reads but cannot write (and
-// has no audit log); an agent cannot open #/admin/*. Screenshots of each screen.
+// has no audit log); an agent cannot open #/admin/*; a canned response with an unknown
+// placeholder shows the error beside its text, then saves. Screenshots of each screen.
 import {
   run, startServer, launchBrowser, newPage, login, step, screenshot, apiLogin, apiClient, waitFor,
 } from "./lib.mjs";
@@ -154,6 +155,36 @@ await run(async () => {
     await field("nodes").locator(".field-error", { hasText: "Not valid JSON" }).waitFor({ timeout: 5000 });
   });
 
+  await step("canned responses: an unknown placeholder shows the error beside the text; fixed, it saves", async () => {
+    await open("canned_responses");
+    await page.locator("#admin-list tbody tr", { hasText: "greeting-ko" }).waitFor({ timeout: 10000 });
+    await page.locator("#admin-list tbody tr", { hasText: "closing" }).locator("td", { hasText: "chat-support" }).waitFor();
+    await page.locator("#admin-new").click();
+    await page.getByLabel("Name", { exact: true }).fill("delay");
+    await page.getByLabel("Title", { exact: true }).fill("Delivery delay");
+    await page.getByLabel("Text", { exact: true }).fill("Sorry {customer_name}, order {order_id} is late.");
+    await page.getByLabel("Language", { exact: true }).fill("en");
+    await field("channels").getByLabel("chat", { exact: true }).check();
+    await field("queues").getByLabel("chat-support", { exact: true }).check();
+    await page.locator("#admin-save").click();
+    await field("body").locator(".field-error", { hasText: "unknown placeholder {order_id}" }).waitFor({ timeout: 5000 });
+    if ((await page.getByLabel("Text", { exact: true }).getAttribute("aria-invalid")) !== "true") {
+      throw new Error("the text field is not marked invalid");
+    }
+    const list = await admin("GET", "/api/v1/canned_responses?name=delay");
+    if (list.body.items.length !== 0) throw new Error("a refused canned response was stored");
+    await screenshot(page, "admin-06b-canned-error");
+    await page.getByLabel("Text", { exact: true }).fill("Sorry {customer_name}, your order is late. — {agent_name}");
+    await page.locator("#admin-save").click();
+    await page.locator("#admin-status", { hasText: "delay" }).waitFor({ timeout: 5000 });
+    const made = (await admin("GET", "/api/v1/canned_responses?name=delay")).body.items[0];
+    if (!made || made.title !== "Delivery delay" || made.language !== "en"
+      || JSON.stringify(made.channels) !== '["chat"]' || JSON.stringify(made.queues) !== '[{"queue":"chat-support"}]') {
+      throw new Error(`stored: ${JSON.stringify(made)}`);
+    }
+    await page.locator("#admin-list tbody tr", { hasText: "Delivery delay" }).waitFor();
+  });
+
   await step("every section opens with its list and form", async () => {
     for (const s of ["users", "agents", "calendars", "entry-points"]) {
       await open(s);
@@ -231,7 +262,7 @@ await run(async () => {
   await step("the admin pages in Korean and Chinese: every text translated", async () => {
     for (const [lang, title] of [["ko", "대기열"], ["zh-CN", "队列"]]) {
       await page.locator("#lang").selectOption(lang);
-      for (const s of ["queues", "flows", "audit"]) {
+      for (const s of ["queues", "flows", "canned_responses", "audit"]) {
         await page.goto(`${srv.base}/#/admin/${s}`);
         await page.locator(s === "audit" ? "#audit-list tbody tr" : "#admin-list tbody tr").first().waitFor({ timeout: 10000 });
         if (s !== "audit") {

@@ -4,7 +4,8 @@
 // customer's timeline (earlier interactions made through the API, paged with "More"); notes and
 // a disposition stored with If-Match (and a supervisor's concurrent edit not overwritten); end,
 // wrap-up with its timer; the reject path; an offer withdrawn (the customer abandons); an email
-// conversation with its reply composer (no mail server: the API's refusal is shown); a phone
+// conversation with its reply composer (no mail server: the API's refusal is shown); a web chat
+// from the widget with its conversation pane and a canned response sent to the visitor; a phone
 // call with its Hold button; the server killed and restarted under the page (it reconnects by
 // itself and shows the right state); a QA user has no agent desktop. Screenshots of each screen.
 import { spawn, spawnSync } from "node:child_process";
@@ -135,7 +136,7 @@ await run(async () => {
   // supervisor's edit made meanwhile is not overwritten silently.
   const note = "고객이 요금 문의 — 환불 안내함";
   await step("she writes a note and sets a disposition: both are stored", async () => {
-    await pane(chatId).locator("textarea").fill("첫 메모");
+    await pane(chatId).locator(`textarea[id="i${chatId}-notes"]`).fill("첫 메모");
     await pane(chatId).locator(`select[id="i${chatId}-disposition"]`).selectOption("information");
     await pane(chatId).locator("button.save-notes").click();
     await pane(chatId).locator(".saved", { hasText: "Saved" }).waitFor();
@@ -148,7 +149,7 @@ await run(async () => {
   await step("a supervisor's edit made meanwhile is reported, not overwritten; saving again replaces it", async () => {
     const sup = await admin("PATCH", `/api/v1/interactions/${chatId}`, { notes: "supervisor: call back Friday" });
     if (sup.status !== 200) throw new Error(`supervisor PATCH: ${sup.status} ${JSON.stringify(sup.body)}`);
-    await pane(chatId).locator("textarea").fill(note);
+    await pane(chatId).locator(`textarea[id="i${chatId}-notes"]`).fill(note);
     await pane(chatId).locator(`select[id="i${chatId}-disposition"]`).selectOption("resolved");
     await pane(chatId).locator("button.save-notes").click();
     await pane(chatId).locator(".error", { hasText: "supervisor: call back Friday" }).waitFor();
@@ -156,7 +157,7 @@ await run(async () => {
     if (kept.body.notes !== "supervisor: call back Friday") throw new Error(`overwritten: ${JSON.stringify(kept.body.notes)}`);
     await pane(chatId).locator("button.save-notes").click();
     await pane(chatId).locator(".saved", { hasText: "Saved" }).waitFor();
-    if (await pane(chatId).locator(".error").textContent()) throw new Error("the error stayed");
+    if (await pane(chatId).locator(".pane-error").textContent()) throw new Error("the error stayed");
   });
 
   await step("she ends the chat; wrap-up shows with its timer; she ends wrap-up", async () => {
@@ -308,6 +309,89 @@ await run(async () => {
     await dp.locator("#my-state[data-state=logged-out]").waitFor();
     dp.assertNoErrors();
     await dp.context().close();
+  });
+
+  // A real web chat: a visitor on the widget's demo page (a second page) writes; Minji accepts,
+  // sees the message in the chat pane, picks the English greeting with "/gree" + Enter (her UI
+  // is English: the English one comes first), sends it with Enter, and the visitor receives
+  // exactly that text with both placeholders filled.
+  await step("a web chat: the visitor's message shows; /gree + Enter inserts the greeting; Enter sends it to the visitor", async () => {
+    const vp = await newPage(browser);
+    const widget = vp.locator(".blend-chat");
+    await vp.goto(srv.base + "/widget/demo.html");
+    await widget.locator(".bc-launcher").click();
+    await widget.locator(".bc-prechat input[name=name]").fill("Mina Park");
+    await widget.locator(".bc-prechat input[name=email]").fill("mina.park@example.com");
+    await widget.locator(".bc-prechat button[type=submit]").click();
+    await vp.locator(".blend-chat[data-connection=connected]").waitFor({ timeout: 10000 });
+    await widget.locator(".bc-input").fill("Hi, <b>where</b> is my order?");
+    await widget.locator(".bc-input").press("Enter");
+    const o = page.locator("#offers .offer").first();
+    await o.waitFor({ timeout: 15000 });
+    const id = Number(await o.getAttribute("data-interaction"));
+    await o.locator("button.accept").click();
+    const p = pane(id);
+    await p.locator(".pane-status[data-status=connected]").waitFor({ timeout: 10000 });
+    const inbound = p.locator(".conversation .msg-in .msg-text", { hasText: "where" });
+    await inbound.waitFor({ timeout: 10000 });
+    if ((await inbound.textContent()) !== "Hi, <b>where</b> is my order?" || await p.locator(".conversation b").count()) {
+      throw new Error("the visitor's text was not shown as text");
+    }
+    await p.locator(".conversation .msg-in .msg-who", { hasText: "Mina Park" }).waitFor();
+    const box = p.locator(`textarea[id="i${id}-reply"]`);
+    // "/" then Escape: the picker opens and closes.
+    await box.fill("/");
+    const listbox = p.locator(`ul[role=listbox][id="i${id}-canned"]`);
+    await listbox.waitFor({ state: "visible" });
+    await box.press("Escape");
+    await listbox.waitFor({ state: "hidden" });
+    if ((await box.getAttribute("aria-expanded")) !== "false") throw new Error("aria-expanded after Escape");
+    await box.fill("");
+    await box.pressSequentially("/gree");
+    await listbox.waitFor({ state: "visible" });
+    const first = listbox.locator("[role=option]").first();
+    if ((await first.getAttribute("data-name")) !== "greeting") {
+      throw new Error(`first option: ${await first.getAttribute("data-name")}`);
+    }
+    if ((await first.getAttribute("aria-selected")) !== "true"
+      || (await box.getAttribute("aria-activedescendant")) !== (await first.getAttribute("id"))) {
+      throw new Error("the active option is not announced through aria-activedescendant");
+    }
+    // Only the greetings match "gree"; the closing does not.
+    if (await listbox.locator("[role=option][data-name=closing]").count()) throw new Error("/gree lists the closing");
+    await screenshot(page, "agent-05d-chat-canned");
+    await box.press("ArrowDown");
+    await box.press("ArrowUp");
+    await box.press("Enter");
+    const want = "Hello Mina Park, this is Kim Minji. How can I help you today?";
+    await listbox.waitFor({ state: "hidden" });
+    if ((await box.inputValue()) !== want) throw new Error(`inserted: ${await box.inputValue()}`);
+    await box.press("Enter");
+    await p.locator(".conversation .msg-out .msg-text", { hasText: want }).waitFor({ timeout: 10000 });
+    if (await box.inputValue()) throw new Error("the sent reply stayed in the box");
+    const theirs = widget.locator(".bc-agent .bc-text").last();
+    await waitFor(async () => (await theirs.textContent()) === want, 10000, "the greeting at the visitor");
+    // The visitor answers: the line arrives live in her pane (interaction.message).
+    await widget.locator(".bc-input").fill("Thanks! Order 안녕 #42");
+    await widget.locator(".bc-input").press("Enter");
+    await p.locator(".conversation .msg-in .msg-text", { hasText: "Order 안녕 #42" }).waitFor({ timeout: 10000 });
+    const order = await p.locator(".conversation .msg .msg-text").allTextContents();
+    if (order.length !== 3 || order[1] !== want) throw new Error(`conversation order: ${JSON.stringify(order)}`);
+    // Once ended, the composer goes (the conversation stays readable) and the API refuses her
+    // late reply.
+    await p.locator("button.end").click();
+    await p.locator(".pane-status[data-status=ended]").waitFor();
+    await p.locator(".reply").waitFor({ state: "hidden" });
+    await p.locator(".conversation .msg-out").waitFor({ state: "visible" });
+    const minji = apiClient(srv.base, await apiLogin(srv.base, "minji", "agent-demo-pass"));
+    const late = await minji("POST", `/api/v1/interactions/${id}/messages`, { body: "late" });
+    if (late.status !== 409) throw new Error(`a reply after the end: ${late.status}`);
+    await screenshot(vp, "agent-05e-chat-visitor");
+    vp.assertNoErrors();
+    await vp.context().close();
+    await page.locator("#my-state[data-state=wrap-up], #my-state[data-state=ready]").waitFor();
+    if (await page.locator("#my-state[data-state=wrap-up]").count()) await page.locator("#wrapup-end").click();
+    await page.locator("#my-state[data-state=ready]").waitFor();
   });
 
   await step("her phone registering (SIPp as extension 1001) shows live", async () => {

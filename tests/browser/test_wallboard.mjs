@@ -2,8 +2,10 @@
 // real `blend serve` with the demo center: Sophia (supervisor) sees the demo queues and agents;
 // Minji, driven through the API, goes ready, registers her phone (SIPp), is offered a contact
 // injected through the API, accepts, ends and wraps up — each step shows live on the wallboard;
-// the supervisor changes a waiting contact's priority, ends a wrap-up and forces an agent's
-// state from the page; alerts (long wait, service level, recognition) appear; she listens to a
+// the supervisor changes a waiting contact's priority, reassigns a waiting contact to another
+// queue through the Reassign dialog by keyboard (focus trapped and returned, the row follows the
+// stream, the stored interaction's queue changed) and sees a refused move's message in the
+// dialog, ends a wrap-up and forces an agent's state from the page; alerts (long wait, service level, recognition) appear; she listens to a
 // live phone call from her own phone, barges in and drops out (SIPp phones and customer); the
 // call and its listener are listed again after a page reload (GET /api/v1/calls); agents'
 // figures arrive pushed on the stream (no GET /stats/agents after the mount's); a priority
@@ -131,6 +133,86 @@ await run(async () => {
     await row.locator("input.c-prio-input").fill("5000");
     await row.getByRole("button", { name: "Set priority" }).click();
     await page.locator("#wb-error", { hasText: "The action failed" }).waitFor({ timeout: 5000 });
+  });
+
+  // Reassign (docs/routing.md, Moving a waiting contact): nobody serving tech-support or billing
+  // is ready, so the contact waits in each; the move goes through the dialog by keyboard.
+  let movedId;
+  const dialog = page.locator("#wb-reassign");
+  const focusedId = () => page.evaluate(() => document.activeElement?.id || document.activeElement?.className || "");
+  await step("reassign by keyboard: a waiting contact moves to another queue through the dialog", async () => {
+    movedId = await createContact("tech-support");
+    const row = contactRow(movedId);
+    await row.locator("td.c-queue", { hasText: "Technical support" }).waitFor({ timeout: 5000 });
+    // Reachable by Tab: from the row's Set priority button to its Reassign button, Enter opens.
+    await row.getByRole("button", { name: "Set priority" }).focus();
+    await page.keyboard.press("Tab");
+    const focused = await page.evaluate(() => document.activeElement?.getAttribute("aria-label"));
+    if (focused !== `Reassign interaction ${movedId}`) throw new Error(`Tab reached ${focused}`);
+    await page.keyboard.press("Enter");
+    await dialog.waitFor({ state: "visible", timeout: 5000 });
+    if ((await dialog.getAttribute("aria-labelledby")) !== "wb-reassign-title") throw new Error("the dialog has no name");
+    await page.getByRole("dialog", { name: `Reassign interaction #${movedId}` }).waitFor({ timeout: 3000 });
+    if ((await focusedId()) !== "wb-reassign-target") throw new Error(`focus is on ${await focusedId()}, not the first field`);
+    await page.locator("#wb-reassign-info", { hasText: "Waiting in Technical support" }).waitFor({ timeout: 3000 });
+    // Voice queues only (not Web chat or Email); agents with their state.
+    const options = await page.locator("#wb-reassign-target option").allTextContents();
+    if (options.some((o) => /Web chat|^Email$/.test(o))) throw new Error(`a queue of another channel is offered: ${options}`);
+    if (!options.includes("Billing")) throw new Error(`no Billing among ${options}`);
+    if (!options.some((o) => /^Lee Jiho — Logged out/.test(o))) throw new Error(`agents without their state: ${options}`);
+    if (!options.some((o) => /^Technical support \(its queue now/.test(o))) throw new Error(`the current queue is not marked: ${options}`);
+    // Focus is trapped: Tab from the last control (Cancel) comes back to the first field.
+    await page.locator("#wb-reassign-cancel").focus();
+    await page.keyboard.press("Tab");
+    if ((await focusedId()) !== "wb-reassign-target") throw new Error(`Tab left the dialog: ${await focusedId()}`);
+    await page.keyboard.press("Shift+Tab");
+    if ((await focusedId()) !== "wb-reassign-cancel") throw new Error(`Shift+Tab went to ${await focusedId()}`);
+    await page.locator("#wb-reassign-target").selectOption({ label: "Billing" });
+    await screenshot(page, "wallboard-03b-reassign");
+    // Tab from the field to Move, Enter moves.
+    await page.locator("#wb-reassign-target").focus();
+    await page.keyboard.press("Tab");
+    if ((await focusedId()) !== "wb-reassign-submit") throw new Error(`Tab from the field went to ${await focusedId()}`);
+    await page.keyboard.press("Enter");
+    await dialog.waitFor({ state: "hidden", timeout: 5000 });
+    // The row follows the stream (contact.queued, "moved": true), without a reload.
+    await row.locator("td.c-queue", { hasText: /^Billing$/ }).waitFor({ timeout: 5000 });
+    await row.locator("td.c-state", { hasText: "waiting" }).waitFor({ timeout: 3000 });
+    // The queues' figures come with the stream's push, every 5 s.
+    await queueRow("billing").locator("td.q-waiting", { hasText: /^1$/ }).waitFor({ timeout: 12000 });
+    await queueRow("tech-support").locator("td.q-waiting", { hasText: /^0$/ }).waitFor({ timeout: 12000 });
+    // billing has priority 10: the effective priority is re-read for the new queue.
+    await row.locator("td.c-priority", { hasText: /^10$/ }).waitFor({ timeout: 5000 });
+    await page.locator("#wb-live-status", { hasText: `Interaction #${movedId} moved to Billing.` }).waitFor({ state: "attached", timeout: 3000 });
+    // Focus went back to the row's Reassign button.
+    const back = await page.evaluate(() => document.activeElement?.getAttribute("aria-label"));
+    if (back !== `Reassign interaction ${movedId}`) throw new Error(`focus returned to ${back}`);
+    const stored = await admin("GET", `/api/v1/interactions/${movedId}`);
+    if (stored.body.queue !== "billing" || stored.body.state !== "queued") throw new Error(`stored: ${JSON.stringify(stored.body)}`);
+    const routing = await admin("GET", `/api/v1/interactions/${movedId}/routing`);
+    if (routing.body.queue_id !== queues.get("billing")) throw new Error(`routing: ${JSON.stringify(routing.body)}`);
+  });
+
+  await step("a refused move (to a logged-out agent) shows the API's message in the dialog; Escape closes it", async () => {
+    const row = contactRow(movedId);
+    await row.getByRole("button", { name: "Reassign" }).click();
+    await dialog.waitFor({ state: "visible", timeout: 5000 });
+    await page.locator("#wb-reassign-target").selectOption(`a:${agents.get("jiho")}`);
+    await page.locator("#wb-reassign-submit").click();
+    await page.locator("#wb-reassign-error", { hasText: "The move was refused: not allowed in the current state" }).waitFor({ timeout: 5000 });
+    await page.locator("#wb-reassign-error", { hasText: "The agent may be logged out" }).waitFor({ timeout: 1000 });
+    if (!(await dialog.isVisible())) throw new Error("the dialog closed on a refusal");
+    await screenshot(page, "wallboard-03c-reassign-refused");
+    await page.keyboard.press("Escape");
+    await dialog.waitFor({ state: "hidden", timeout: 3000 });
+    const back = await page.evaluate(() => document.activeElement?.getAttribute("aria-label"));
+    if (back !== `Reassign interaction ${movedId}`) throw new Error(`focus returned to ${back}`);
+    const stored = await admin("GET", `/api/v1/interactions/${movedId}`);
+    if (stored.body.queue !== "billing") throw new Error(`the refused move changed the queue: ${stored.body.queue}`);
+    // Out of the way of the steps below (Minji takes billing): the customer hangs up.
+    const ab = await admin("POST", `/api/v1/interactions/${movedId}/abandon`);
+    if (ab.status !== 200) throw new Error(`abandon: ${ab.status}`);
+    await row.waitFor({ state: "detached", timeout: 5000 });
   });
 
   await step("the agent goes ready, is offered the contact and accepts: the wallboard shows her busy", async () => {

@@ -6,7 +6,9 @@
 // text, never as HTML) appears, his typing shows, his read receipt turns "sent" into "read"; a
 // reload resumes the conversation with its history; the visitor ends the chat and gives five
 // stars (a chat.rating event); with nobody on chat the widget offers to leave a message, which
-// becomes a queued interaction; a Korean browser gets Korean texts; no script errors.
+// becomes a queued interaction; a Korean browser gets Korean texts; bot first (an entry point
+// with a flow): the bot's menu shows quick replies, a click answers it, "Talk to an agent"
+// hands the chat to the queue; no script errors.
 import {
   run, startServer, launchBrowser, newPage, step, screenshot, apiLogin, apiClient, waitFor,
 } from "./lib.mjs";
@@ -150,5 +152,49 @@ await run(async () => {
     await ko.keyboard.press("Escape");
     await ko.locator(".blend-chat .bc-panel").waitFor({ state: "hidden" });
     ko.assertNoErrors();
+  });
+
+  await step("bot first: quick replies clicked, then \"Talk to an agent\"", async () => {
+    // The demo's entry point web-bot runs the flow chat-welcome (examples/demo.json).
+    const bot = await newPage(browser);
+    await bot.goto(srv.base + "/widget/bot.html");
+    const w = bot.locator(".blend-chat");
+    await w.locator(".bc-launcher").click();
+    // Nobody is on chat: the leave-a-message form; its message opens the conversation too.
+    const form = w.locator(".bc-offline");
+    await form.waitFor({ state: "visible" });
+    await form.locator("input[name=name]").fill("Bo Kim");
+    await form.locator("textarea[name=message]").fill("Hello");
+    await form.locator("button[type=submit]").click();
+    await bot.locator(".blend-chat[data-chat-state=bot]").waitFor();
+    const reply = w.locator(".bc-quick-reply", { hasText: "1" });
+    await w.locator(".bc-chat").waitFor({ state: "visible" });
+    await reply.waitFor();
+    await w.locator(".bc-bot", { hasText: "I am the Blend assistant" }).waitFor();
+    await w.locator(".bc-bot", { hasText: "an order (1) or a return (2)?" }).waitFor();
+    await w.locator(".bc-to-agent", { hasText: "Talk to an agent" }).waitFor();
+    await screenshot(bot, "widget-05-bot");
+    await reply.click();
+    await w.locator(".bc-visitor", { hasText: "1" }).waitFor();
+    await w.locator(".bc-bot", { hasText: "What is your order number?" }).waitFor();
+    await w.locator(".bc-quick").waitFor({ state: "hidden" });
+    await w.locator(".bc-to-agent").click();
+    await bot.locator(".blend-chat[data-chat-state=queued]").waitFor();
+    await w.locator(".bc-to-agent").waitFor({ state: "hidden" });
+    const conv = await waitFor(async () => {
+      const last = (await admin("GET", "/api/v1/interactions?limit=500")).body.items
+        .filter((i) => i.channel === "chat").pop();
+      return last && last.state === "queued" ? last : null;
+    }, 10000, "the queued bot chat");
+    const msgs = (await admin("GET", `/api/v1/interactions/${conv.id}/messages`)).body.items;
+    const seen = msgs.map((m) => [m.direction, Boolean(m.meta.bot), m.body]);
+    const want = [["inbound", false, "Hello"],
+      ["outbound", true, "Hi! I am the Blend assistant. Type \"agent\" at any time to talk to a person."],
+      ["outbound", true, "Is it about an order (1) or a return (2)?"], ["inbound", false, "1"],
+      ["outbound", true, "What is your order number? (4 to 12 digits)"]];
+    if (JSON.stringify(seen) !== JSON.stringify(want)) {
+      throw new Error(`transcript: ${JSON.stringify(seen)}`);
+    }
+    bot.assertNoErrors();
   });
 });

@@ -3,7 +3,9 @@
  * text frame. Any crash, sanitizer report or leak is a finding, and so is a broken contract:
  * success gives a known type and, for each type, fields within their bounds (a message's text
  * 1..4000 bytes with a visible character, a hello's entry point, a valid resume token or none,
- * a rating 1..5); failure gives one of the documented error codes.
+ * a rating 1..5); failure gives one of the documented error codes. A message's text is also
+ * matched as a "talk to an agent" phrase, against the defaults and against itself as the list
+ * (a text without commas, final punctuation or surrounding spaces is its own phrase).
  */
 #include "base/alloc.h"
 #include "base/assert.h"
@@ -45,7 +47,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         BLEND_ASSERT(rc == BLEND_ENOMEM || known_code(err.code));
         return 0;
     }
-    BLEND_ASSERT(f.type >= BLEND_CHAT_HELLO && f.type <= BLEND_CHAT_PING);
+    BLEND_ASSERT(f.type >= BLEND_CHAT_HELLO && f.type <= BLEND_CHAT_TO_AGENT);
     switch (f.type) {
     case BLEND_CHAT_HELLO:
         BLEND_ASSERT(f.entry_point[0] && strlen(f.entry_point) <= BLEND_CHAT_ENTRY_POINT_BYTES_MAX);
@@ -56,6 +58,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         BLEND_ASSERT(n >= 1 && n <= BLEND_CHAT_TEXT_BYTES_MAX);
         BLEND_ASSERT(f.client_id[0] && strlen(f.client_id) <= BLEND_CHAT_CLIENT_ID_BYTES_MAX);
         BLEND_ASSERT(strspn(f.text, " \r\n\t") < n);
+        /* The "talk to an agent" phrase match reads any message (default and own lists). */
+        (void)blend_chat_is_agent_request(f.text, NULL);
+        (void)blend_chat_is_agent_request(f.text, f.text);
+        BLEND_ASSERT(blend_chat_is_agent_request(f.text, f.text) ||
+                     strchr(f.text, ',') || f.text[n - 1] == '.' || f.text[n - 1] == '!' ||
+                     f.text[n - 1] == '?' || (unsigned char)f.text[n - 1] >= 0x80 ||
+                     f.text[0] == ' ' || f.text[0] == '\t' || f.text[0] == '\n' ||
+                     f.text[0] == '\r' || strspn(f.text + n - 1, " \t\r\n") == 1);
         break;
     }
     case BLEND_CHAT_READ:

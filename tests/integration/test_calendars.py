@@ -82,8 +82,8 @@ def run():
         check(doc["routing"]["closed"]["treatment"] == "voicemail" and doc["state"] == "ended",
               f"vm voice: {doc}")
         doc = arrive("vm", "chat")
-        check(doc["routing"]["closed"]["treatment"] == "offline" and doc["state"] == "ended",
-              f"vm chat: {doc}")
+        check(doc["routing"]["closed"]["treatment"] == "offline" and doc["state"] == "queued"
+              and doc["routing"]["state"] == "waiting", f"vm chat: {doc}")
         doc = arrive("plain")
         check(doc["routing"]["closed"]["treatment"] == "closed" and doc["state"] == "ended",
               f"plain voice: {doc}")

@@ -15,147 +15,13 @@ delivery would), OpenSMTPD takes Blend's replies and delivers them to a maildir 
 5. kill -9 while messages arrive: after the restart every message is stored exactly once.
 6. A broken message (no sender, multipart without boundary) is kept, flagged malformed."""
 
-import email
-import email.policy
-import glob
 import hashlib
-import imaplib
 import os
-import shutil
-import subprocess
-import tempfile
 import time
 
 import blendtest as bt
 from blendtest import check, wait_for
-
-MAILBOX_USER = "support@blend.test"
-MAILBOX_PASS = "mail-test-pass"
-CUSTOMER = "minji.kim@example.com"
-
-
-class MailServers:
-    """Dovecot (IMAP) and OpenSMTPD (SMTP into a maildir) on free loopback ports."""
-
-    def __init__(self):
-        for prog in ("/usr/sbin/dovecot", "/usr/sbin/smtpd"):
-            check(os.path.exists(prog), f"{prog} missing: scripts/deps.sh installs dovecot-imapd "
-                                        "and opensmtpd")
-        check(os.geteuid() == 0, "the mail servers need root (they drop to their own users)")
-        self.dir = tempfile.mkdtemp(prefix="blend-mail-")
-        os.chmod(self.dir, 0o755)
-        self.imap_port = bt.free_port()
-        self.smtp_port = bt.free_port()
-        self.mail = os.path.join(self.dir, "mail")
-        self.out = os.path.join(self.dir, "out")
-        for d in (self.mail, self.out):
-            os.mkdir(d)
-            shutil.chown(d, "nobody", "nogroup")
-        os.mkdir(os.path.join(self.dir, "run"))
-        with open(os.path.join(self.dir, "passwd"), "w") as f:
-            f.write(f"{MAILBOX_USER}:{{PLAIN}}{MAILBOX_PASS}\n")
-        with open(os.path.join(self.dir, "dovecot.conf"), "w") as f:
-            f.write(f"""base_dir = {self.dir}/run
-log_path = {self.dir}/dovecot.log
-listen = 127.0.0.1
-protocols = imap
-ssl = no
-disable_plaintext_auth = no
-mail_location = maildir:{self.mail}/%u/Maildir
-passdb {{
-  driver = passwd-file
-  args = scheme=PLAIN username_format=%u {self.dir}/passwd
-}}
-userdb {{
-  driver = static
-  args = uid=nobody gid=nogroup home={self.mail}/%u
-}}
-service imap-login {{
-  inet_listener imap {{
-    address = 127.0.0.1
-    port = {self.imap_port}
-  }}
-  inet_listener imaps {{
-    port = 0
-  }}
-}}
-""")
-        with open(os.path.join(self.dir, "vusers"), "w") as f:
-            f.write("@ nobody\n")
-        conf = os.path.join(self.dir, "smtpd.conf")
-        with open(conf, "w") as f:
-            f.write(f"""table vusers file:{self.dir}/vusers
-listen on 127.0.0.1 port {self.smtp_port}
-action "keep" maildir "{self.out}" virtual <vusers>
-match from any for any action "keep"
-""")
-        os.chmod(conf, 0o600)
-        self.dovecot = subprocess.Popen(
-            ["/usr/sbin/dovecot", "-F", "-c", os.path.join(self.dir, "dovecot.conf")],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        self.smtpd = None
-        self.start_smtpd()
-        wait_for("dovecot listening", lambda: self._imap_up(), limit_s=20)
-
-    def _imap_up(self):
-        try:
-            m = imaplib.IMAP4("127.0.0.1", self.imap_port)
-            m.logout()
-            return True
-        except OSError:
-            return False
-
-    def start_smtpd(self):
-        self.smtpd = subprocess.Popen(
-            ["/usr/sbin/smtpd", "-d", "-f", os.path.join(self.dir, "smtpd.conf")],
-            stdout=open(os.path.join(self.dir, "smtpd.log"), "a"), stderr=subprocess.STDOUT)
-
-        def up():
-            import socket
-            try:
-                socket.create_connection(("127.0.0.1", self.smtp_port), timeout=1).close()
-                return True
-            except OSError:
-                return False
-        wait_for("opensmtpd listening", up, limit_s=20)
-
-    def stop_smtpd(self):
-        self.smtpd.terminate()
-        self.smtpd.wait(timeout=20)
-
-    def deliver(self, raw):
-        """Drops a message into the support mailbox (IMAP APPEND)."""
-        m = imaplib.IMAP4("127.0.0.1", self.imap_port)
-        m.login(MAILBOX_USER, MAILBOX_PASS)
-        typ, _ = m.append("INBOX", None, None, raw)
-        m.logout()
-        check(typ == "OK", "APPEND")
-
-    def stored_flags(self):
-        """The keywords of every message in the mailbox, by UID."""
-        m = imaplib.IMAP4("127.0.0.1", self.imap_port)
-        m.login(MAILBOX_USER, MAILBOX_PASS)
-        m.select("INBOX", readonly=True)
-        typ, data = m.uid("FETCH", "1:*", "(FLAGS)")
-        m.logout()
-        return [d.decode() if isinstance(d, bytes) else str(d) for d in data if d]
-
-    def sent(self):
-        """Messages OpenSMTPD delivered (parsed), oldest first."""
-        files = sorted(glob.glob(os.path.join(self.out, "new", "*")), key=os.path.getmtime)
-        return [email.message_from_bytes(open(p, "rb").read(), policy=email.policy.default)
-                for p in files]
-
-    def close(self):
-        for p in (self.smtpd, self.dovecot):
-            if p and p.poll() is None:
-                p.terminate()
-                try:
-                    p.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
+from mailservers import CUSTOMER, MAILBOX_PASS, MAILBOX_USER, MailServers
 
 def config(ms):
     return ("[email]\n"
@@ -238,7 +104,7 @@ def first_message(srv, ms, admin, david, did, state):
           f"decoded: {m}")
     check(m["message_id"] == "m1@example.com" and m["direction"] == "inbound"
           and m["meta"]["from"] == CUSTOMER, f"fields: {m}")
-    kept = os.path.join(srv.dir, "mail", m["meta"]["raw"]["sha256"] + ".eml")
+    kept = os.path.join(srv.dir, "files", m["meta"]["raw"]["sha256"])
     check(os.path.exists(kept), "the raw message is kept")
     with open(kept, "rb") as f:
         check(hashlib.sha256(f.read()).hexdigest() == m["meta"]["raw"]["sha256"], "checksum")
@@ -345,8 +211,8 @@ def broken(srv, ms, admin):
         i for i in email_interactions(srv, admin) if not i.get("address")])[0]
     msgs = messages(srv, admin, row["id"])
     check("malformed" in msgs[0]["meta"]["flags"], f"flagged: {msgs[0]['meta']}")
-    check(os.path.exists(os.path.join(srv.dir, "mail", msgs[0]["meta"]["raw"]["sha256"] +
-                                      ".eml")), "raw kept")
+    check(os.path.exists(os.path.join(srv.dir, "files", msgs[0]["meta"]["raw"]["sha256"])),
+          "raw kept")
 
 
 if __name__ == "__main__":

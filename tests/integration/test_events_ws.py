@@ -10,7 +10,7 @@ authentication; 401 before the upgrade without a valid token.
 import blendtest as bt
 from blendtest import check
 
-CONFIG_TYPES = ("skills.", "queues.", "calendars.", "entry_points.")
+CONFIG_TYPES = ("skills.", "queues.", "calendars.", "entry_points.", "canned_responses.")
 
 
 def next_event(ws, what, timeout=15):

@@ -10,7 +10,9 @@ made to fail), against `blend serve`:
    as the reply's message_id; a status callback marks it delivered.
 4. The provider fails (503) three times, then recovers: the reply stays queued with its attempts
    counted and reaches the provider exactly once; a 400 from the provider fails it for good.
-5. A social direct message opens a conversation in the social queue."""
+5. A social direct message opens a conversation in the social queue; a public post keeps its
+   URL on the message; the agent's reply to the post goes out as a public reply (kind "post",
+   reply_to the post's id and URL), the reply to the direct message as a direct message."""
 
 import hashlib
 import hmac
@@ -127,7 +129,7 @@ def run():
             parts.run("signatures and replays", refusals, srv, admin, state)
             parts.run("reply and status", reply, srv, prov, david, state)
             parts.run("provider outage", outage, srv, prov, david, state)
-            parts.run("social", social, srv, admin)
+            parts.run("social", social, srv, admin, prov, david)
             parts.finish()
             srv.stop()
     finally:
@@ -228,13 +230,43 @@ def outage(srv, prov, david, state):
     prov.fail_code = 503
 
 
-def social(srv, admin):
+def accept_and_reply(srv, prov, admin, david, iid, text):
+    wait_for("offered to david", lambda: srv.get_ok(
+        f"/api/v1/interactions/{iid}", admin)["state"] == "offered")
+    st, _, resp = srv.request("POST", f"/api/v1/interactions/{iid}/accept", david, body={})
+    check(st == 200, f"accept: {st} {resp}")
+    st, _, r = srv.request("POST", f"/api/v1/interactions/{iid}/messages", david,
+                           body={"body": text})
+    check(st == 201, f"queued: {st} {r}")
+    wait_for("sent", lambda: [m for m in messages(srv, david, iid)
+                              if m["id"] == r["id"] and m["state"] == "sent"])
+    return [t["doc"] for t in prov.taken if t["doc"]["reference"] == r["id"]]
+
+
+def social(srv, admin, prov, david):
     st, got = post_signed(srv, "/api/v1/channels/social/messages",
                           {"id": "dm-1", "network": "x", "author": "@Kim_Seoul", "kind": "dm",
                            "text": "안녕하세요", "name": "Kim"})
     check(st == 200 and got["stored"], f"stored: {st} {got}")
-    row = srv.get_ok(f"/api/v1/interactions/{got['interaction_id']}", admin)
+    dm_iid = got["interaction_id"]
+    row = srv.get_ok(f"/api/v1/interactions/{dm_iid}", admin)
     check(row["channel"] == "social" and row["address"] == "x:kim_seoul", f"row: {row}")
+    taken = accept_and_reply(srv, prov, admin, david, dm_iid, "DM으로 답합니다")
+    check(len(taken) == 1 and taken[0]["kind"] == "dm" and "reply_to" not in taken[0]
+          and taken[0]["to"] == "x:kim_seoul", f"a direct message back: {taken}")
+    url = "https://x.example/lee_busan/status/9001"
+    st, got = post_signed(srv, "/api/v1/channels/social/messages",
+                          {"id": "9001", "network": "x", "author": "@lee_busan", "kind": "post",
+                           "text": "@shop 환불은 언제?", "url": url})
+    check(st == 200 and got["stored"], f"post stored: {st} {got}")
+    post_iid = got["interaction_id"]
+    msg = messages(srv, admin, post_iid)[0]
+    check(msg["meta"]["url"] == url and msg["meta"]["kind"] == "post"
+          and msg["meta"]["author"] == "@lee_busan", f"the post's URL kept: {msg}")
+    taken = accept_and_reply(srv, prov, admin, david, post_iid, "DM 주시면 확인해 드릴게요")
+    check(len(taken) == 1 and taken[0]["kind"] == "post" and taken[0]["reply_to"] == "9001"
+          and taken[0]["reply_to_url"] == url and taken[0]["network"] == "x",
+          f"a public reply to the post: {taken}")
     st, got = post_signed(srv, "/api/v1/channels/social/messages",
                           {"id": "dm-2", "network": "x", "author": "kim", "kind": "story",
                            "text": "x"})

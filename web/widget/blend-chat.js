@@ -94,7 +94,10 @@
     const sendBtn = el("button", { type: "submit", class: "bc-send", text: T.send });
     const endBtn = el("button", { type: "button", class: "bc-end", text: T.end });
     const composer = el("form", { class: "bc-composer" }, [input, sendBtn, endBtn]);
-    const chatView = el("div", { class: "bc-view bc-chat", hidden: "" }, [list, typing, composer]);
+    // Quick replies of the bot's last menu, and "Talk to an agent" while the bot has the chat.
+    const quick = el("div", { class: "bc-quick", role: "group", "aria-label": T.quick_replies, hidden: "" });
+    const toAgentBtn = el("button", { type: "button", class: "bc-to-agent", text: T.to_agent, hidden: "" });
+    const chatView = el("div", { class: "bc-view bc-chat", hidden: "" }, [list, quick, toAgentBtn, typing, composer]);
 
     const field = (label, attrs) => {
       const f = el(attrs.rows ? "textarea" : "input", attrs);
@@ -123,8 +126,9 @@
       }));
     }
     const newChat = el("button", { type: "button", class: "bc-new", text: T.new_chat });
+    const endedText = el("p", { class: "bc-ended-text", text: T.ended });
     const endView = el("div", { class: "bc-view bc-ended", hidden: "" }, [
-      el("p", { class: "bc-ended-text", text: T.ended }), el("p", { text: T.rate }), stars, newChat,
+      endedText, el("p", { text: T.rate }), stars, newChat,
     ]);
     const panel = el("section", {
       class: "bc-panel", id: "bc-panel", role: "dialog", "aria-label": T.title, hidden: "",
@@ -150,8 +154,8 @@
     function addMessage(m, clientId) {
       if (m.id && shown.has(m.id)) return null;
       if (m.id) shown.add(m.id);
-      const from = m.from === "agent" ? "agent" : "visitor";
-      const who = from === "agent" ? (m.name || agentName || T.agent) : T.you;
+      const from = m.from === "agent" || m.from === "bot" ? m.from : "visitor";
+      const who = from === "agent" ? (m.name || agentName || T.agent) : from === "bot" ? T.bot : T.you;
       const li = el("li", { class: "bc-msg bc-" + from }, [
         el("span", { class: "bc-who", text: who }),
         el("span", { class: "bc-text", text: m.text }),
@@ -165,7 +169,25 @@
       }
       list.appendChild(li);
       list.scrollTop = list.scrollHeight;
+      if (from !== "visitor") showQuick(m.options);
       return li;
+    }
+    // The options of the newest bot message as buttons; a click sends the label (or the key)
+    // as the visitor's message. Any message after it takes them away.
+    function showQuick(options) {
+      quick.textContent = "";
+      for (const o of Array.isArray(options) ? options : []) {
+        const label = String(o.label || o.key || "");
+        if (!label) continue;
+        quick.appendChild(el("button", {
+          type: "button", class: "bc-quick-reply", "data-key": String(o.key || ""), text: label,
+          onclick: () => {
+            showQuick(null);
+            sendMessage(label, false);
+          },
+        }));
+      }
+      quick.hidden = quick.childElementCount === 0;
     }
     function refreshReceipts() {
       for (const li of list.querySelectorAll(".bc-visitor")) {
@@ -270,6 +292,12 @@
         view(chatView);
         for (const m of f.history) addMessage(m);
         markRead();
+      } else if (f.to_rate && !unacked.size) {
+        // Reloaded after the end: the last conversation may still be rated, once.
+        ended = f.to_rate;
+        endedText.textContent = T.to_rate;
+        for (const b of stars.querySelectorAll("button")) b.disabled = false;
+        view(endView);
       } else if (!chatView.hidden && unacked.size) {
         /* messages typed before the conversation opened: keep the chat view */
       } else if (!endView.hidden) {
@@ -305,7 +333,13 @@
 
     function onState(f) {
       root.setAttribute("data-chat-state", f.state);
-      if (f.state === "queued") {
+      toAgentBtn.hidden = f.state !== "bot";
+      if (f.state !== "bot") showQuick(null);
+      if (f.state === "bot") {
+        say(T.bot_state);
+        // A message left in the offline form may open a bot conversation: show the chat.
+        if (chatView.hidden) view(chatView);
+      } else if (f.state === "queued") {
         say(fmt("queued", { position: f.position }));
       } else if (f.state === "connected") {
         agentName = f.agent || T.agent;
@@ -315,6 +349,7 @@
         conversation = null;
         typing.hidden = true;
         say(T.ended);
+        endedText.textContent = T.ended;
         for (const b of stars.querySelectorAll("button")) b.disabled = false;
         if (f.reason !== "closed") view(endView);
       }
@@ -352,6 +387,7 @@
       const t = text.trim();
       if (!t) return;
       const cid = newClientId();
+      showQuick(null);
       const node = offline ? null : addMessage({ from: "visitor", text: t }, cid);
       unacked.set(cid, { text: t, node, offline });
       send({ type: "message", client_id: cid, text: t });
@@ -413,6 +449,11 @@
       }
     });
     endBtn.addEventListener("click", () => send({ type: "end" }));
+    toAgentBtn.addEventListener("click", () => {
+      toAgentBtn.hidden = true;
+      showQuick(null);
+      send({ type: "to_agent" });
+    });
     preForm.addEventListener("submit", (e) => {
       e.preventDefault();
       save({ name: preName.value.trim(), email: preEmail.value.trim(), topic: preTopic.value.trim() });

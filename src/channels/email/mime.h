@@ -84,6 +84,15 @@ int blend_email_subject_token(const char *subject, char out[BLEND_EMAIL_TOKEN_BY
 
 /* ---- Outbound: a reply as RFC 5322 bytes (compose.c) ------------------------------------ */
 
+/* A file attached to a reply: the message becomes multipart/mixed (the text, then the files in
+ * order, base64). */
+struct blend_email_out_file {
+    const char *filename;     /* UTF-8 (RFC 2231-encoded by GMime when not ASCII) */
+    const char *content_type; /* "application/pdf"; NULL or unreadable: application/octet-stream */
+    const unsigned char *data;
+    size_t size;
+};
+
 struct blend_email_out {
     const char *from;        /* "support@example.com" */
     const char *from_name;   /* display name, may be NULL or "" */
@@ -94,12 +103,16 @@ struct blend_email_out {
     const char *const *references; /* the thread, oldest first (NULL-terminated), may be NULL */
     int64_t date_ms;
     const char *text;        /* the body, UTF-8 (the signature already appended) */
+    const struct blend_email_out_file *files; /* attachments (files_count), may be NULL */
+    size_t files_count;
 };
 
-/* Writes the message (UTF-8 text/plain, quoted-printable; RFC 2047 words for non-ASCII
+/* Writes the message (UTF-8 text/plain, quoted-printable, with the files as base64 parts of a
+ * multipart/mixed when there are any; RFC 2047 words for non-ASCII
  * headers; Auto-Submitted is not set: replies are written by people) into *raw_out (owned,
  * blend_free; *len_out bytes, NUL-terminated). BLEND_EINVAL: a missing from/to/message_id/text, an
- * address or id with control characters or angle brackets; BLEND_ENOMEM. */
+ * address or id with control characters or angle brackets, a file name that is not UTF-8 or
+ * has control characters; BLEND_ENOMEM. */
 BLEND_MUST_USE int blend_email_compose(const struct blend_email_out *o, char **raw_out,
                                        size_t *len_out);
 

@@ -431,6 +431,13 @@ struct blend_acd_contact_view {
 };
 int blend_acd_contact(struct blend_acd *acd, int64_t id, struct blend_acd_contact_view *out);
 
+/* The views of every waiting contact, as blend_acd_contact gives them, ordered by queue and
+ * rank, in one pass (O(contacts + W log W + queues x agents) for W waiting): for adapters that
+ * announce positions to many waiting customers at once. BLEND_ELIMIT when more than `cap` wait
+ * (out is then unspecified). */
+BLEND_MUST_USE int blend_acd_waiting(struct blend_acd *acd, struct blend_acd_contact_view *out,
+                                     size_t cap, size_t *count);
+
 /* Staffing of a queue: the logged-in agents who meet its base requirement and have capacity
  * on one of its channels, each counted once, by what they are doing (docs/kpis.md §Queue):
  * busy (a connected contact or an outstanding offer on any channel, whatever the presence),

@@ -46,23 +46,9 @@ static int64_t queue_aht(const struct acd_queue *q)
     return sum / q->aht_count;
 }
 
-int blend_acd_contact(struct blend_acd *acd, int64_t id, struct blend_acd_contact_view *out)
+/* Agents of the queue's base requirement who are logged in (the EWT's divisor). */
+static int64_t queue_staffed(const struct blend_acd *acd, const struct acd_queue *q)
 {
-    BLEND_ASSERT(acd && out);
-    uint32_t ci = id > 0 ? blend__acd_map_get(&acd->contact_map, id) : 0;
-    if (!ci) {
-        return BLEND_ENOENT;
-    }
-    struct acd_contact *c = &acd->contacts[ci];
-    const struct acd_queue *q = &acd->queues[c->queue];
-    int32_t position = 1;
-    for (size_t i = 1; i <= acd->lim.contacts_max; i++) {
-        const struct acd_contact *o = &acd->contacts[i];
-        if (i != ci && o->is_used && o->queue == c->queue && o->state == BLEND_CONTACT_WAITING &&
-            blend__acd_rank_cmp(acd, (uint32_t)i, ci) < 0) {
-            position++;
-        }
-    }
     int64_t staffed = 0;
     const struct acd_slot *base = &acd->slots[q->slot[0]];
     for (size_t i = 1; i <= acd->lim.agents_max; i++) {
@@ -70,6 +56,16 @@ int blend_acd_contact(struct blend_acd *acd, int64_t id, struct blend_acd_contac
         staffed += a->is_used && a->presence != BLEND_PRESENCE_LOGGED_OUT &&
                    blend__acd_agent_meets(a, base->skills, base->skills_count);
     }
+    return staffed;
+}
+
+/* The view of contact ci, its announced position and EWT lowered to `position` and the EWT it
+ * gives when they are lower (announced values never rise). */
+static void fill_view(struct blend_acd *acd, uint32_t ci, int32_t position, int64_t staffed,
+                      struct blend_acd_contact_view *out)
+{
+    struct acd_contact *c = &acd->contacts[ci];
+    const struct acd_queue *q = &acd->queues[c->queue];
     int64_t ewt = position * queue_aht(q) / (staffed > 1 ? staffed : 1);
     if (c->position_min == 0 || position < c->position_min) {
         c->position_min = position;
@@ -93,6 +89,98 @@ int blend_acd_contact(struct blend_acd *acd, int64_t id, struct blend_acd_contac
     out->is_callback = c->is_callback;
     out->position = c->position_min;
     out->ewt_ms = c->ewt_min_ms;
+}
+
+int blend_acd_contact(struct blend_acd *acd, int64_t id, struct blend_acd_contact_view *out)
+{
+    BLEND_ASSERT(acd && out);
+    uint32_t ci = id > 0 ? blend__acd_map_get(&acd->contact_map, id) : 0;
+    if (!ci) {
+        return BLEND_ENOENT;
+    }
+    const struct acd_contact *c = &acd->contacts[ci];
+    int32_t position = 1;
+    for (size_t i = 1; i <= acd->lim.contacts_max; i++) {
+        const struct acd_contact *o = &acd->contacts[i];
+        if (i != ci && o->is_used && o->queue == c->queue && o->state == BLEND_CONTACT_WAITING &&
+            blend__acd_rank_cmp(acd, (uint32_t)i, ci) < 0) {
+            position++;
+        }
+    }
+    fill_view(acd, ci, position, queue_staffed(acd, &acd->queues[c->queue]), out);
+    return 0;
+}
+
+/* Waiting contacts in (queue, rank) order; elements hold contact slots in `id` while sorted. */
+static int by_queue_rank(const struct blend_acd *acd, const struct blend_acd_contact_view *x,
+                         const struct blend_acd_contact_view *y)
+{
+    uint32_t a = (uint32_t)x->id, b = (uint32_t)y->id;
+    uint32_t qa = acd->contacts[a].queue, qb = acd->contacts[b].queue;
+    if (qa != qb) {
+        return qa < qb ? -1 : 1;
+    }
+    return blend__acd_rank_cmp(acd, a, b);
+}
+
+static void sift_down(const struct blend_acd *acd, struct blend_acd_contact_view *v, size_t root,
+                      size_t n)
+{
+    for (size_t child; (child = 2 * root + 1) < n; root = child) {
+        if (child + 1 < n && by_queue_rank(acd, &v[child], &v[child + 1]) < 0) {
+            child++;
+        }
+        if (by_queue_rank(acd, &v[root], &v[child]) >= 0) {
+            return;
+        }
+        struct blend_acd_contact_view t = v[root];
+        v[root] = v[child];
+        v[child] = t;
+    }
+}
+
+/* Heapsort: in place, no allocation (the engine allocates nothing after creation). */
+static void sort_waiting(const struct blend_acd *acd, struct blend_acd_contact_view *v, size_t n)
+{
+    for (size_t i = n / 2; i-- > 0;) {
+        sift_down(acd, v, i, n);
+    }
+    for (size_t end = n; end-- > 1;) {
+        struct blend_acd_contact_view t = v[0];
+        v[0] = v[end];
+        v[end] = t;
+        sift_down(acd, v, 0, end);
+    }
+}
+
+int blend_acd_waiting(struct blend_acd *acd, struct blend_acd_contact_view *out, size_t cap,
+                      size_t *count)
+{
+    BLEND_ASSERT(acd && count && (out || cap == 0));
+    size_t n = 0;
+    for (size_t i = 1; i <= acd->lim.contacts_max; i++) {
+        const struct acd_contact *o = &acd->contacts[i];
+        if (o->is_used && o->state == BLEND_CONTACT_WAITING) {
+            if (n == cap) {
+                return BLEND_ELIMIT;
+            }
+            out[n++].id = (int64_t)i;
+        }
+    }
+    sort_waiting(acd, out, n);
+    uint32_t queue = 0;
+    int32_t position = 0;
+    int64_t staffed = 0;
+    for (size_t k = 0; k < n; k++) {
+        uint32_t ci = (uint32_t)out[k].id;
+        if (k == 0 || acd->contacts[ci].queue != queue) {
+            queue = acd->contacts[ci].queue;
+            position = 0;
+            staffed = queue_staffed(acd, &acd->queues[queue]);
+        }
+        fill_view(acd, ci, ++position, staffed, &out[k]);
+    }
+    *count = n;
     return 0;
 }
 

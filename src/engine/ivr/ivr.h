@@ -8,6 +8,10 @@
  * (the host's clock; nothing here reads one), outputs are effects the host carries out (play a
  * prompt, arm a timer, call a URL, join a queue, ...). Same events in, same effects out.
  *
+ * Text channels (chat) feed TEXT instead of DIGIT: a menu takes its option's key or label, a
+ * collect takes the whole message as its value (same validation); TO_AGENT leaves the flow for
+ * the queue from any node (JOIN_QUEUE, then exit "to-agent"). Everything else is shared.
+ *
  * Invariants:
  *   - A flow is immutable once linked; sessions borrow it and must be destroyed first.
  *   - A session visits at most BLEND_IVR_STEP_BUDGET nodes per event; beyond it the session ends
@@ -110,7 +114,8 @@ struct blend_ivr_question {
 };
 
 struct blend_ivr_option {
-    char key; /* '0'..'9', '*', '#' */
+    char key;                         /* '0'..'9', '*', '#' */
+    char label[BLEND_IVR_NAME_BYTES]; /* text channels: the quick reply's text ("" = the key) */
     struct blend_ivr_target target;
 };
 
@@ -228,6 +233,8 @@ enum blend_ivr_event_kind {
     BLEND_IVR_EV_HTTP_RESULT, /* is_ok, fields */
     BLEND_IVR_EV_QUEUE,       /* queue_event */
     BLEND_IVR_EV_RECORDED,    /* the voicemail finished */
+    BLEND_IVR_EV_TEXT,        /* text: a message on a text channel (chat) */
+    BLEND_IVR_EV_TO_AGENT,    /* the customer asked for a person: queue now, from any node */
 };
 
 /* ANSWERED: an agent took the call; OVERFLOW: routing moved it out of the queue; AGENT_LEFT:
@@ -249,6 +256,7 @@ struct blend_ivr_event {
     const struct blend_ivr_assign *fields; /* http answer, fields_count entries */
     size_t fields_count;
     enum blend_ivr_queue_event queue_event;
+    const char *text; /* TEXT: the message (NUL-terminated, borrowed for the call) */
 };
 
 enum blend_ivr_effect_kind {
@@ -304,11 +312,11 @@ BLEND_MUST_USE int blend_ivr_session_step(struct blend_ivr_session *s,
                                           const struct blend_ivr_event *ev,
                                           struct blend_ivr_effects *fx);
 int blend_ivr_session_is_ended(const struct blend_ivr_session *s);
-/* The exit reason once ended ("hangup", "transfer", "answered", "callback", "max-wait",
- * "overflow", "step-budget", "dead-end"), else NULL. */
 /* 1 while the caller talks to an agent and the flow waits to go on at the queue node's `after`
  * (a post-call survey): the host keeps the customer when the agent hangs up. */
 int blend_ivr_session_is_connected(const struct blend_ivr_session *s);
+/* The exit reason once ended ("hangup", "transfer", "answered", "callback", "max-wait",
+ * "overflow", "step-budget", "dead-end", "to-agent"), else NULL. */
 const char *blend_ivr_session_exit_reason(const struct blend_ivr_session *s);
 /* Sets a variable from the host (what it knows of the caller before the first node, e.g.
  * "contact.name"). BLEND_EINVAL empty or too long name, too long value; BLEND_ELIMIT when

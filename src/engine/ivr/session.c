@@ -4,7 +4,9 @@
  * to finish, for a key press (a timer armed), for the host (http answer, queue outcome, recorded
  * voicemail), or ended. Invariants: at most BLEND_IVR_STEP_BUDGET node visits per event; the
  * armed timer id is the only one honoured; an ended session accepts no event; effects never
- * exceed BLEND_IVR_EFFECTS_MAX (asserted: each visit emits at most three).
+ * exceed BLEND_IVR_EFFECTS_MAX (asserted: each visit emits at most three). Text channels feed
+ * whole messages (TEXT) where a phone feeds keys: a menu matches a key or a label, a collect
+ * takes the message at once; TO_AGENT joins the queue from wherever the session waits.
  */
 #include "engine/ivr/ivr.h"
 
@@ -104,6 +106,19 @@ const char *blend_ivr_session_var(const struct blend_ivr_session *s, const char 
         }
     }
     return NULL;
+}
+
+/* Equal texts, ASCII letters compared without case (other bytes, UTF-8 included, as they are). */
+static int same_text_ascii_case(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++) {
+        char x = *a >= 'A' && *a <= 'Z' ? (char)(*a - 'A' + 'a') : *a;
+        char y = *b >= 'A' && *b <= 'Z' ? (char)(*b - 'A' + 'a') : *b;
+        if (x != y) {
+            return 0;
+        }
+    }
+    return *a == *b;
 }
 
 /* Sets a variable; a new one beyond BLEND_IVR_VARS_MAX is dropped (the flow reads it unset). */
@@ -519,6 +534,121 @@ static void on_digit(struct blend_ivr_session *s, char c)
     }
 }
 
+/* ---- Text (chat) -------------------------------------------------------------------------- */
+
+/* The message without surrounding spaces, into out (cap bytes); 0 when it does not fit. */
+static int trimmed(const char *text, char *out, size_t cap)
+{
+    while (*text == ' ' || *text == '\t' || *text == '\n' || *text == '\r') {
+        text++;
+    }
+    size_t n = strlen(text);
+    while (n > 0 && (text[n - 1] == ' ' || text[n - 1] == '\t' || text[n - 1] == '\n' ||
+                     text[n - 1] == '\r')) {
+        n--;
+    }
+    if (n >= cap) {
+        return 0;
+    }
+    memcpy(out, text, n);
+    out[n] = '\0';
+    return 1;
+}
+
+/* A menu's answer: the option whose key is the message, or whose label it is (ASCII letters
+ * compared without case). Anything else is a failed attempt, like a wrong key. */
+static void menu_text(struct blend_ivr_session *s, const char *t)
+{
+    const struct blend_ivr_node *n = cur(s);
+    for (size_t i = 0; i < n->options_count; i++) {
+        const struct blend_ivr_option *o = &n->options[i];
+        if ((t[0] == o->key && t[1] == '\0') ||
+            (o->label[0] && same_text_ascii_case(t, o->label))) {
+            emit(s, BLEND_IVR_FX_INPUT)->digit = o->key;
+            s->attempts[s->node] = 0;
+            run(s, o->target.index);
+            return;
+        }
+    }
+    emit(s, BLEND_IVR_FX_INPUT)->digit = '?';
+    menu_fail(s, &n->invalid);
+}
+
+/* A collect's answer: the whole message is the value; `min`/`max` bound its length in bytes and
+ * `validate` applies as to keys. */
+static void collect_text(struct blend_ivr_session *s, const char *t)
+{
+    const struct blend_ivr_node *n = cur(s);
+    size_t len = strlen(t);
+    emit(s, BLEND_IVR_FX_INPUT)->digit = n->is_masked ? '*' : '?';
+    if ((n->digits_max > 0 && len > (size_t)n->digits_max) || !collected_ok(n, t, len)) {
+        run(s, n->invalid.index);
+        return;
+    }
+    var_set(s, n->var, t);
+    run(s, n->next.index);
+}
+
+/* A survey's answer on a text channel: the number itself ("10" included). */
+static void survey_text(struct blend_ivr_session *s, const char *t)
+{
+    const struct blend_ivr_question *q = &cur(s)->questions[s->question];
+    long long v;
+    if (!as_int(t, &v)) {
+        return;
+    }
+    int lo = q->kind == BLEND_IVR_NPS ? 0 : 1;
+    int hi = q->kind == BLEND_IVR_CSAT ? 5 : q->kind == BLEND_IVR_CES ? 7 : 10;
+    if (v >= lo && v <= hi) {
+        emit(s, BLEND_IVR_FX_INPUT)->digit = '?';
+        survey_answer(s, (int)v);
+    }
+}
+
+static void on_text(struct blend_ivr_session *s, const char *text)
+{
+    BLEND_ASSERT(text);
+    const struct blend_ivr_node *n = cur(s);
+    char t[BLEND_IVR_VALUE_BYTES];
+    if (s->phase != PH_PROMPT && s->phase != PH_INPUT) {
+        return; /* nothing asked: a play, a webhook or a queue does not read messages */
+    }
+    if (!trimmed(text, t, sizeof t)) {
+        t[0] = '\0'; /* longer than any value: matches no option, fails every collect */
+        if (n->type == BLEND_IVR_COLLECT) {
+            emit(s, BLEND_IVR_FX_INPUT)->digit = n->is_masked ? '*' : '?';
+            run(s, n->invalid.index);
+            return;
+        }
+    }
+    s->timer_id = 0; /* the answer came: a pending timeout is stale */
+    if (n->type == BLEND_IVR_MENU) {
+        menu_text(s, t);
+    } else if (n->type == BLEND_IVR_COLLECT) {
+        collect_text(s, t);
+    } else if (n->type == BLEND_IVR_SURVEY) {
+        survey_text(s, t);
+    }
+}
+
+/* The customer asked for a person: the flow's queue (the `queue` variable, "" for the host's
+ * default) with the flow's priority and skills, and the session ends. */
+static void on_to_agent(struct blend_ivr_session *s)
+{
+    if (s->phase == PH_QUEUE || s->phase == PH_CONNECTED) {
+        return; /* already there */
+    }
+    struct blend_ivr_effect *e = emit(s, BLEND_IVR_FX_JOIN_QUEUE);
+    const char *q = blend_ivr_session_var(s, "queue");
+    const char *skills = blend_ivr_session_var(s, "skills");
+    const char *prio = blend_ivr_session_var(s, "priority");
+    long long p = 0;
+    e->queue = q ? q : "";
+    e->skills = skills ? skills : "";
+    e->value = prio && as_int(prio, &p) && p >= -1000000 && p <= 1000000 ? (int)p : 0;
+    finish(s, "to-agent", 0);
+}
+
 static void on_timer(struct blend_ivr_session *s, uint32_t id)
 {
     if (id == 0 || id != s->timer_id) {
@@ -631,6 +761,12 @@ int blend_ivr_session_step(struct blend_ivr_session *s, const struct blend_ivr_e
     case BLEND_IVR_EV_QUEUE:
     case BLEND_IVR_EV_RECORDED:
         on_host(s, ev);
+        break;
+    case BLEND_IVR_EV_TEXT:
+        on_text(s, ev->text ? ev->text : "");
+        break;
+    case BLEND_IVR_EV_TO_AGENT:
+        on_to_agent(s);
         break;
     }
     s->fx = NULL;

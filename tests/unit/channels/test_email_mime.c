@@ -326,6 +326,53 @@ static void compose_round_trip(void **state)
     assert_int_equal(blend_email_compose(&bad, &raw, &len), BLEND_EINVAL);
 }
 
+/* A reply with files is multipart/mixed: the text, then each file with its name and bytes. */
+static void compose_with_files(void **state)
+{
+    (void)state;
+    unsigned char bin[300];
+    for (size_t i = 0; i < sizeof bin; i++) {
+        bin[i] = (unsigned char)(i * 7);
+    }
+    const struct blend_email_out_file files[] = {
+        {.filename = "견적서.pdf", .content_type = "application/pdf", .data = bin,
+         .size = sizeof bin},
+        {.filename = "notes.txt", .content_type = "not a type", .data = (const unsigned char *)"hi",
+         .size = 2},
+    };
+    struct blend_email_out o = {.from = "support@blend.example",
+                                .to = "minji.kim@example.com",
+                                .subject = "Re: quote [#BL-7]",
+                                .message_id = "blend-7-1@blend.example",
+                                .date_ms = 1795309200000LL,
+                                .text = "Attached.\n-- \nJiho",
+                                .files = files,
+                                .files_count = 2};
+    char *raw = NULL;
+    size_t len = 0;
+    assert_int_equal(blend_email_compose(&o, &raw, &len), 0);
+    assert_non_null(strstr(raw, "multipart/mixed"));
+    struct blend_email *m = parse(raw);
+    assert_string_equal(m->text, "Attached.\n-- \nJiho");
+    assert_int_equal(m->attachments_count, 2);
+    assert_string_equal(m->attachments[0].filename, "견적서.pdf");
+    assert_string_equal(m->attachments[0].content_type, "application/pdf");
+    assert_int_equal(m->attachments[0].size, sizeof bin);
+    assert_memory_equal(m->attachments[0].data, bin, sizeof bin);
+    assert_string_equal(m->attachments[1].filename, "notes.txt");
+    assert_string_equal(m->attachments[1].content_type, "application/octet-stream");
+    assert_memory_equal(m->attachments[1].data, "hi", 2);
+    assert_int_equal(m->flags & BLEND_EMAIL_MALFORMED, 0);
+    blend_email_free(m);
+    blend_free(raw);
+    /* A file name with a line break would break the header: refused. */
+    struct blend_email_out_file bad_file = files[1];
+    bad_file.filename = "a\r\nBcc: x@y.z";
+    o.files = &bad_file;
+    o.files_count = 1;
+    assert_int_equal(blend_email_compose(&o, &raw, &len), BLEND_EINVAL);
+}
+
 static int leak_check(void **state)
 {
     (void)state;
@@ -344,6 +391,7 @@ int main(void)
         cmocka_unit_test_teardown(broken_input_is_flagged_not_refused, leak_check),
         cmocka_unit_test_teardown(attachment_cap, leak_check),
         cmocka_unit_test_teardown(compose_round_trip, leak_check),
+        cmocka_unit_test_teardown(compose_with_files, leak_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

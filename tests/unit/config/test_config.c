@@ -419,6 +419,12 @@ static void env_names_come_from_the_table(void **state)
         "BLEND_WEBHOOK_SMS_QUEUE",
         "BLEND_WEBHOOK_SOCIAL_QUEUE",
         "BLEND_WEBHOOK_COUNTRY_CODE",
+        "BLEND_WEBHOOK_SMS_PRESET",
+        "BLEND_WEBHOOK_PUBLIC_URL",
+        "BLEND_WEBHOOK_ACCOUNT_SID",
+        "BLEND_WEBHOOK_AUTH_TOKEN",
+        "BLEND_WEBHOOK_SMS_FROM",
+        "BLEND_WEBHOOK_SMS_PROVIDER_URL",
         "BLEND_CHAT_ALLOWED_ORIGINS",
         "BLEND_LOG_LEVEL",
         "BLEND_TLS_CERT",
@@ -700,6 +706,12 @@ static void defaults_format_as_expected(void **state)
                                "sms_queue = \"\"\n"
                                "social_queue = \"\"\n"
                                "country_code = 82\n"
+                               "sms_preset = blend\n"
+                               "public_url = \"\"\n"
+                               "account_sid = \"\"\n"
+                               "auth_token = \"\"\n"
+                               "sms_from = \"\"\n"
+                               "sms_provider_url = \"\"\n"
                                "\n[chat]\n"
                                "allowed_origins = \"\"\n"
                                "\n[log]\n"

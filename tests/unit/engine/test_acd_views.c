@@ -2,7 +2,8 @@
  * ACD engine views: a queue's staffing (blend_acd_queue_staff) counts the logged-in agents who
  * meet its base requirement and take one of its channels, each once, as busy (a connected
  * contact or an offer, whatever the presence), ready, not-ready or wrap-up; agents below the
- * requirement, without capacity on the queue's channels, or logged out are not staff.
+ * requirement, without capacity on the queue's channels, or logged out are not staff. Every
+ * waiting contact's view in one pass (blend_acd_waiting) equals its own view.
  */
 #include "test_acd_util.h"
 
@@ -94,10 +95,53 @@ static void queue_staffing(void **state)
     w_deinit(&w);
 }
 
+/* Every waiting contact's view in one pass equals its own view: the same positions (rank
+ * among its queue's waiting contacts), EWT and fields, in (queue, rank) order. */
+static void waiting_views_in_one_pass(void **state)
+{
+    (void)state;
+    static struct world w;
+    w_init(&w, 8, 4, 64, 64);
+    struct blend_acd_queue_config q1 = q_basic(1), q2 = q_basic(2);
+    q2.priority = 5;
+    assert_int_equal(w_queue(&w, 0, q1), 0);
+    assert_int_equal(w_queue(&w, 0, q2), 0);
+    struct blend_acd_agent_config a = a_basic(11);
+    assert_int_equal(w_agent(&w, 0, a), 0); /* logged out: nobody is offered anything */
+    /* 40 contacts over two queues, some with their own priority, arriving out of id order. */
+    for (int i = 0; i < 40; i++) {
+        int64_t id = 1000 + (i * 37) % 40;
+        int32_t own = i % 7 == 0 ? 50 : 0;
+        assert_int_equal(w_at(&w, 1000 + i * 10, ev_arrive(id, 1 + i % 2, BLEND_CH_VOICE, own, 0)),
+                         0);
+    }
+    static struct blend_acd_contact_view all[64];
+    size_t n = 0;
+    assert_int_equal(blend_acd_waiting(w.acd, all, 64, &n), 0);
+    assert_int_equal(n, 40);
+    for (size_t k = 0; k < n; k++) {
+        struct blend_acd_contact_view one;
+        assert_int_equal(blend_acd_contact(w.acd, all[k].id, &one), 0);
+        assert_int_equal(one.position, all[k].position);
+        assert_int_equal(one.ewt_ms, all[k].ewt_ms);
+        assert_int_equal(one.queue, all[k].queue);
+        assert_int_equal(one.priority, all[k].priority);
+        assert_int_equal(all[k].state, BLEND_CONTACT_WAITING);
+        if (k > 0 && all[k].queue == all[k - 1].queue) {
+            assert_int_equal(all[k].position, all[k - 1].position + 1);
+        } else {
+            assert_int_equal(all[k].position, 1);
+        }
+    }
+    assert_int_equal(blend_acd_waiting(w.acd, all, 39, &n), BLEND_ELIMIT);
+    w_deinit(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(queue_staffing),
+        cmocka_unit_test(waiting_views_in_one_pass),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

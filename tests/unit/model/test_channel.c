@@ -2,7 +2,9 @@
  * The webhook channel's inbound bodies (src/model/channel.c): SMS and social shapes read, the
  * sender normalised (Korean national numbers with the default country code, social handles),
  * every refusal naming its field (missing, wrong type, too long, embedded NUL, a kind that is
- * neither post nor dm, a sender that is no number), duplicate keys refused, no leaks.
+ * neither post nor dm, a sender that is no number), duplicate keys refused, no leaks; an
+ * already parsed object (the SMS preset's form fields) read with the same checks, taken also
+ * when refused.
  */
 #include "base/alloc.h"
 #include "model/channel.h"
@@ -108,6 +110,31 @@ static void refusals(void **state)
     blend_channel_inbound_free(&in);
 }
 
+static void from_doc(void **state)
+{
+    (void)state;
+    struct blend_channel_inbound in;
+    json_t *doc = json_pack("{s:s, s:s, s:s, s:s}", "id", "SM0001", "from", "010 5555 1234",
+                            "text", "a+b=c & d", "to", "+8215880000");
+    assert_int_equal(blend_channel_inbound_from_doc(0, doc, 82, &in, field, sizeof field, err,
+                                                    sizeof err),
+                     0);
+    assert_ptr_equal(in.doc, doc);
+    assert_string_equal(in.identity, "+821055551234");
+    assert_string_equal(in.text, "a+b=c & d");
+    blend_channel_inbound_free(&in);
+    /* Refused (no sender; not an object): the document is released all the same. */
+    doc = json_pack("{s:s, s:s}", "id", "SM0002", "text", "x");
+    assert_int_equal(blend_channel_inbound_from_doc(0, doc, 82, &in, field, sizeof field, err,
+                                                    sizeof err),
+                     BLEND_EINVAL);
+    assert_string_equal(field, "from");
+    assert_int_equal(blend_channel_inbound_from_doc(0, json_array(), 82, &in, field, sizeof field,
+                                                    err, sizeof err),
+                     BLEND_EINVAL);
+    assert_string_equal(field, "");
+}
+
 static int leak_check(void **state)
 {
     (void)state;
@@ -121,6 +148,7 @@ int main(void)
         cmocka_unit_test_teardown(sms_read, leak_check),
         cmocka_unit_test_teardown(social_read, leak_check),
         cmocka_unit_test_teardown(refusals, leak_check),
+        cmocka_unit_test_teardown(from_doc, leak_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -174,6 +174,30 @@ static int leak_check(void **state)
     return blend_alloc_live() == 0 ? 0 : -1;
 }
 
+/* "Talk to an agent": whole messages matching a phrase, and the to_agent frame. */
+static void agent_requests(void **state)
+{
+    (void)state;
+    assert_true(blend_chat_is_agent_request("agent", NULL));
+    assert_true(blend_chat_is_agent_request("  AGENT!! ", NULL));
+    assert_true(blend_chat_is_agent_request("Human?", ""));
+    assert_true(blend_chat_is_agent_request("상담원", NULL));
+    assert_true(blend_chat_is_agent_request("人工。", NULL));
+    assert_true(blend_chat_is_agent_request("人工！", NULL));
+    assert_false(blend_chat_is_agent_request("my agent said", NULL));
+    assert_false(blend_chat_is_agent_request("agents", NULL));
+    assert_false(blend_chat_is_agent_request("", NULL));
+    assert_false(blend_chat_is_agent_request("?", NULL));
+    assert_true(blend_chat_is_agent_request("Operator please", "operator please, person"));
+    assert_true(blend_chat_is_agent_request("person", "operator please, person"));
+    assert_false(blend_chat_is_agent_request("agent", "operator please, person"));
+    struct blend_chat_frame fr;
+    struct blend_chat_error e;
+    const char *t = "{\"type\":\"to_agent\"}";
+    assert_int_equal(blend_chat_frame_parse(t, strlen(t), &fr, &e), 0);
+    assert_int_equal(fr.type, BLEND_CHAT_TO_AGENT);
+}
+
 int main(void)
 {
     json_set_alloc_funcs(blend_malloc, blend_free);
@@ -182,6 +206,7 @@ int main(void)
         cmocka_unit_test_teardown(refusals, leak_check),
         cmocka_unit_test_teardown(bounds, leak_check),
         cmocka_unit_test_teardown(bucket, leak_check),
+        cmocka_unit_test_teardown(agent_requests, leak_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

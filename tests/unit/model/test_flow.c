@@ -211,6 +211,22 @@ static void shape_errors_have_paths(void **state)
          "nodes.x.number", "must be a string"},
         {"{\"name\": \"f\", \"start\": \"nope\", \"nodes\": {\"x\": {\"type\": \"hangup\"}}}",
          "start", "unknown node"},
+        {"{\"name\": \"f\", \"start\": \"x\", \"nodes\": {\"x\": {\"type\": \"menu\", "
+         "\"prompt\": \"p\", \"options\": {\"1\": {\"next\": \"x\", \"colour\": 1}}, "
+         "\"exhausted\": \"x\"}}}",
+         "nodes.x.options.1.colour", "unknown field"},
+        {"{\"name\": \"f\", \"start\": \"x\", \"nodes\": {\"x\": {\"type\": \"menu\", "
+         "\"prompt\": \"p\", \"options\": {\"1\": {\"label\": \"A\"}}, "
+         "\"exhausted\": \"x\"}}}",
+         "nodes.x.options.1", "must be a node name"},
+        {"{\"name\": \"f\", \"start\": \"x\", \"nodes\": {\"x\": {\"type\": \"menu\", "
+         "\"prompt\": \"p\", \"options\": {\"1\": {\"next\": \"x\", \"label\": \"\"}}, "
+         "\"exhausted\": \"x\"}}}",
+         "nodes.x.options.1.label", "1..63 bytes"},
+        {"{\"name\": \"f\", \"start\": \"x\", \"nodes\": {\"x\": {\"type\": \"menu\", "
+         "\"prompt\": \"p\", \"options\": {\"1\": {\"next\": \"x\", \"label\": \"A\"}, "
+         "\"2\": {\"next\": \"x\", \"label\": \"A\"}}, \"exhausted\": \"x\"}}}",
+         "nodes.x.options.2.label", "another option"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct blend_field_errors errs;
@@ -224,6 +240,36 @@ static void shape_errors_have_paths(void **state)
         assert_null(flow);
         assert_int_equal(blend_alloc_live(), 0);
     }
+}
+
+/* Chat quick replies: an option may carry a label beside its target. */
+static void option_labels_load(void **state)
+{
+    (void)state;
+    static const char doc[] =
+        "{\"name\": \"f\", \"start\": \"m\", \"nodes\": {\"m\": {\"type\": \"menu\", "
+        "\"prompt\": \"Topic?\", \"options\": {\"1\": {\"next\": \"h\", \"label\": "
+        "\"\ubc30\uc1a1 \uc870\ud68c\"}, \"2\": \"h\"}, \"exhausted\": \"h\"}, "
+        "\"h\": {\"type\": \"hangup\"}}}";
+    struct blend_field_errors errs;
+    struct blend_ivr_flow *flow = NULL;
+    int rc = blend_flow_parse(doc, strlen(doc), &flow, &errs);
+    if (rc) {
+        dump(&errs);
+    }
+    assert_int_equal(rc, 0);
+    const struct blend_ivr_node *m = NULL;
+    for (size_t i = 0; i < flow->nodes_count; i++) {
+        m = strcmp(flow->nodes[i].name, "m") == 0 ? &flow->nodes[i] : m;
+    }
+    assert_non_null(m);
+    assert_int_equal(m->options_count, 2);
+    assert_int_equal(m->options[0].key, '1');
+    assert_string_equal(m->options[0].label, "\xeb\xb0\xb0\xec\x86\xa1 \xec\xa1\xb0\xed\x9a\x8c");
+    assert_string_equal(m->options[0].target.name, "h");
+    assert_string_equal(m->options[1].label, "");
+    blend_ivr_flow_destroy(flow);
+    assert_int_equal(blend_alloc_live(), 0);
 }
 
 static void limits_are_errors(void **state)
@@ -412,6 +458,7 @@ int main(void)
         cmocka_unit_test(example_loads_validates_and_runs),
         cmocka_unit_test(graph_errors_name_their_node),
         cmocka_unit_test(shape_errors_have_paths),
+        cmocka_unit_test(option_labels_load),
         cmocka_unit_test(limits_are_errors),
         cmocka_unit_test(allocation_failures_leak_nothing),
         cmocka_unit_test(flows_resource_checks_the_graph),

@@ -140,11 +140,12 @@ static void demo_applies_once_and_is_idempotent(void **state)
         fail_msg("first apply: %s at op %d field %s: %s", blend_strerror(w->rc), w->failed_op,
                  w->ops[w->failed_op].error_field, w->ops[w->failed_op].error_detail);
     }
-    /* 6 skills, 2 calendars, 6 queues, 9 users, 7 agents, 1 flow, 7 entry points. */
-    assert_int_equal(w->ops_count, 38);
-    assert_int_equal(changed_ops(w), 38);
+    /* 6 skills, 2 calendars, 6 queues, 9 users, 7 agents, 2 flows, 8 entry points, 4 canned
+     * responses. */
+    assert_int_equal(w->ops_count, 44);
+    assert_int_equal(changed_ops(w), 44);
     int64_t seq = blend_store_last_seq(fx->store);
-    assert_int_equal(seq, 38);
+    assert_int_equal(seq, 44);
     blend_write_destroy(w);
 
     /* What landed: hashed passwords, resolved references, nested groups. */
@@ -168,7 +169,7 @@ static void demo_applies_once_and_is_idempotent(void **state)
     /* Second apply of the same file: nothing changes, no event. */
     w = apply(fx, fx->demo, fx->demo_len);
     assert_int_equal(w->rc, 0);
-    assert_int_equal(w->ops_count, 38);
+    assert_int_equal(w->ops_count, 44);
     assert_int_equal(changed_ops(w), 0);
     assert_int_equal(w->first_seq, 0);
     assert_int_equal(blend_store_last_seq(fx->store), seq);

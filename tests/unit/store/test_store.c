@@ -959,6 +959,8 @@ static void every_resource_round_trips(void **state)
         "\"sha256\":\"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\","
         "\"paused\":{\"spans\":[{\"start_ms\":800,\"end_ms\":1300}],\"count\":1},"
         "\"state\":\"complete\"}",
+        "{\"name\":\"greeting\",\"title\":\"인사\",\"body\":\"안녕하세요 {customer_name}님\","
+        "\"language\":\"ko-KR\",\"channels\":[\"chat\",\"sms\"],\"queues\":[{\"queue\":\"q1\"}]}",
     };
     for (size_t r = 0; blend_resources[r]; r++) {
         assert_true(r < sizeof docs / sizeof docs[0]);

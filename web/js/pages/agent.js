@@ -2,22 +2,28 @@
 // reason / logged out of queues) with time in state, the SIP phone's registration, incoming
 // offers with a countdown (Accept / Reject, keys A / R), one pane per active interaction
 // (customer profile and the customer's timeline, call controls with hold / resume (key H),
-// transfer, consult / conference, recording, an email conversation with its reply composer,
-// notes and disposition saved with If-Match, end), wrap-up with its timer, and today's figures.
+// transfer, consult / conference, recording, the conversation of a chat, SMS, social or email
+// interaction with its reply composer and canned-response picker, notes and disposition saved
+// with If-Match, end), wrap-up with its timer, and today's figures.
 // Everything comes from the documented API and the event stream: the page keeps no state of its
 // own that the server does not have, so a reload or a server restart (stream "resync") rebuilds
 // it from GET calls. DOM: panes and offers are keyed by interaction id and updated in place so a
 // note or a reply being typed survives live updates; a 1 s ticker updates only the timers' text.
 // Customer-written mail is shown as text, or its server-sanitised HTML inside an
-// <iframe sandbox> (no scripts, no same-origin, no network) — never in the page's own DOM.
+// <iframe sandbox> (no scripts, no same-origin, no network) — never in the page's own DOM; chat,
+// SMS and social text is always text (textContent).
 import { registerPage } from "../core/router.js";
-import { has as hasKey } from "../core/i18n.js";
+import { has as hasKey, getLanguage } from "../core/i18n.js";
 
 const REASONS = ["break", "lunch", "training", "meeting"];
 const DISPOSITIONS = ["resolved", "follow_up", "escalated", "information", "complaint", "wrong_number"];
 const HISTORY_PAGE = 20; // timeline items per page (GET /contacts/{id}/timeline?limit=)
 const NOTES_SAVE_TRIES = 3; // PATCH attempts when the row's version moved under us (412)
 const REPLY_POLL_MS = 10000; // conversation reload while a reply is still queued
+// Channels with a written conversation: a pane shows its messages and a reply composer.
+const DIGITAL = ["chat", "sms", "social", "email"];
+const CANNED_SHOWN_MAX = 8; // options in the canned-response picker at once
+const CANNED_REFRESH_MS = 30000; // the list is reloaded when the picker opens after this long
 // The sanitised HTML of a mail is shown in a sandboxed frame that may load nothing at all
 // (remote images would tell the sender the mail was read).
 const MAIL_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:";
@@ -36,6 +42,9 @@ registerPage({
     { key: "W", labelKey: "agent.key_wrapup_end" },
     { key: "H", labelKey: "agent.key_hold" },
     { key: "Ctrl+Enter", labelKey: "agent.key_send_reply" },
+    { key: "Enter", labelKey: "agent.key_send_chat" },
+    { key: "/", labelKey: "agent.key_canned" },
+    { key: "Ctrl+/", labelKey: "agent.key_canned_anywhere" },
   ],
   mount,
 });
@@ -53,6 +62,8 @@ function mount(root, ctx) {
     work: new Map(), // interaction id → pane record
     figures: null,
     lastEndedQueueId: null,
+    canned: [], // GET /api/v1/canned_responses
+    cannedLoadedAtMs: 0,
     disposed: false,
   };
   const offs = [];
@@ -302,7 +313,7 @@ function mount(root, ctx) {
       if (w.doc.disposition) w.dispEl.value = w.doc.disposition;
       w.base = { notes: w.doc.notes || "", disposition: w.doc.disposition || null };
       renderCustomer(w);
-      if (w.channel === "email") loadMessages(w);
+      if (w.msgList) loadMessages(w);
       if (w.doc.contact) await loadHistory(w, null);
       else w.historyEl.replaceChildren(h("li", { class: "muted" }, t("agent.history_unknown")));
     } catch (e) {
@@ -339,6 +350,8 @@ function mount(root, ctx) {
       list.append(historyItem(it));
       w.historyCount++;
     }
+    // The first page of the customer's timeline is shown (bench/web/desktop.mjs).
+    if (!cursor) performance.mark("blend.agent.timeline", { detail: { interaction: w.id, items: w.historyCount } });
     w.historyCursor = pg.next_cursor || null;
     if (!w.historyCount && !w.historyCursor) list.append(h("li", { class: "muted" }, t("agent.history_none")));
     w.historyMore.hidden = !w.historyCursor;
@@ -397,7 +410,7 @@ function mount(root, ctx) {
   function buildPane(w) {
     const id = w.id;
     const p = (x) => `i${id}-${x}`;
-    w.errEl = h("p", { class: "error", role: "alert" });
+    w.errEl = h("p", { class: "error pane-error", role: "alert" });
     w.statusEl = h("span", { class: "badge pane-status" });
     w.timerEl = h("span", { class: "pane-timer" });
     w.titleCustomer = h("span", { class: "pane-customer" });
@@ -449,7 +462,7 @@ function mount(root, ctx) {
     }, t("agent.transfer"));
 
     const controls = [];
-    if (w.channel === "email") buildConversation(w, p);
+    if (DIGITAL.includes(w.channel)) buildConversation(w, p);
     if (w.channel === "voice") {
       // Hold / resume from the desktop (the phone's own hold shows through call.held/resumed).
       w.holdBtn = h("button", { type: "button", class: "hold", onclick: () => toggleHold(w) });
@@ -628,28 +641,52 @@ function mount(root, ctx) {
     }
   }
 
-  // ---- email conversation ---------------------------------------------------------------
-  // GET /interactions/{id}/messages (oldest first): inbound mail (subject, sender, text or the
-  // sanitised HTML) and Blend's replies with their sending state; a composer POSTs the reply
-  // (201: stored queued). Reloaded when interaction.message / messages.* events name the
-  // interaction, after a resync, and every REPLY_POLL_MS while one of its replies is queued.
+  // ---- conversations (chat, SMS, social, email) -----------------------------------------
+  // GET /interactions/{id}/messages (oldest first): the customer's messages (a mail's subject,
+  // sender, text or sanitised HTML; a chat, SMS or social message as text) and the agents'
+  // replies with their state; the composer POSTs a reply (201: stored; shown at once). Reloaded
+  // when interaction.message / messages.* events name the interaction, after a resync, and
+  // every REPLY_POLL_MS while one of its replies is queued. Enter sends in chat, SMS and social
+  // (Shift+Enter: new line); Ctrl+Enter sends an email reply.
   function buildConversation(w, p) {
-    w.msgList = h("ol", { class: "conversation", id: p("conversation"), "aria-live": "polite" },
+    const isEmail = w.channel === "email";
+    w.msgList = h("ol", { class: `conversation conversation-${w.channel}`, id: p("conversation"), "aria-live": "polite" },
       h("li", { class: "muted" }, t("common.loading")));
     w.msgErr = h("p", { class: "error", role: "alert" });
-    w.replyEl = h("textarea", { id: p("reply"), rows: 4, maxlength: 65536, class: "reply-text" });
+    w.replyEl = h("textarea", {
+      id: p("reply"), rows: isEmail ? 4 : 2, maxlength: 65536, class: "reply-text",
+      "aria-describedby": p("reply-hint"), "aria-autocomplete": "list", "aria-haspopup": "listbox",
+      "aria-expanded": "false", "aria-controls": p("canned"),
+    });
     w.replyStatus = h("p", { class: "reply-status", role: "status" });
     w.replyErr = h("p", { class: "error reply-error", role: "alert" });
+    const sendKey = isEmail ? "Ctrl+Enter" : "Enter";
     w.replyBtn = h("button", { type: "button", class: "primary send-reply", onclick: () => sendReply(w) },
-      t("agent.reply_send"), " ", h("kbd", {}, "Ctrl+Enter"));
+      t("agent.reply_send"), " ", h("kbd", {}, sendKey));
+    buildPicker(w, p);
     w.replyEl.addEventListener("keydown", (e) => {
-      if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
+      if (pickerKey(w, e)) return;
+      if (e.key === "/" && (e.ctrlKey || e.metaKey)) {
+        e.preventDefault();
+        openPicker(w, "caret");
+        return;
+      }
+      const send = isEmail ? e.key === "Enter" && (e.ctrlKey || e.metaKey)
+        : e.key === "Enter" && !e.shiftKey && !e.altKey && !e.isComposing;
+      if (send) {
         e.preventDefault();
         sendReply(w);
       }
     });
+    w.replyEl.addEventListener("input", () => onReplyInput(w));
+    w.replyEl.addEventListener("blur", () => setTimeout(() => {
+      if (document.activeElement !== w.replyEl) closePicker(w);
+    }, 150));
     w.replyBox = h("div", { class: "reply" },
-      h("label", { for: p("reply") }, t("agent.reply_label")), w.replyEl,
+      h("label", { for: p("reply") }, t("agent.reply_label")),
+      h("div", { class: "reply-wrap" }, w.replyEl, w.picker.box),
+      h("p", { class: "muted reply-hint", id: p("reply-hint") },
+        t(isEmail ? "agent.reply_hint_email" : "agent.reply_hint_chat")),
       h("div", { class: "row" }, w.replyBtn), w.replyStatus, w.replyErr);
     // Outside liveControls: the conversation stays readable in wrap-up (the composer hides).
     w.convEl = h("fieldset", { class: "conversation-box" },
@@ -658,6 +695,159 @@ function mount(root, ctx) {
       h("div", { class: "row" },
         h("button", { type: "button", class: "conv-refresh", onclick: () => loadMessages(w) }, t("agent.conv_refresh"))),
       w.msgErr, w.replyBox);
+  }
+
+  // ---- canned responses -----------------------------------------------------------------
+  // The picker of a composer: "/" typed at the start of the box, or Ctrl+/ anywhere, opens a
+  // listbox of the canned responses (GET /api/v1/canned_responses) made for this interaction's
+  // channel and queue, those in the agent's UI language first, filtered by what follows the
+  // "/" (name or title). Arrow keys move, Enter (or a click) inserts the body with
+  // {customer_name} and {agent_name} filled in, Escape closes. The box keeps the focus: the
+  // options are announced through aria-activedescendant.
+  async function loadCanned() {
+    try {
+      const items = await listAll("/api/v1/canned_responses");
+      if (s.disposed) return;
+      s.canned = items;
+      s.cannedLoadedAtMs = nowMs();
+    } catch (_) { /* the picker says it has nothing; the next opening tries again */ }
+  }
+
+  function buildPicker(w, p) {
+    const list = h("ul", { id: p("canned"), class: "canned-list", role: "listbox", "aria-label": t("agent.canned_label") });
+    const empty = h("p", { class: "muted canned-empty", role: "status" });
+    const box = h("div", { class: "canned-picker", hidden: true }, list, empty);
+    w.picker = { box, list, empty, open: false, mode: "start", items: [], index: 0, caret: 0 };
+  }
+
+  const langBase = (tag) => String(tag || "").toLowerCase().split("-")[0];
+
+  function cannedFor(w, query) {
+    const queue = w.doc?.queue || s.queues.get(w.queueId)?.name || null;
+    const ui = langBase(getLanguage());
+    const q = query.toLowerCase();
+    const fits = s.canned.filter((c) => (!c.channels?.length || c.channels.includes(w.channel))
+      && (!c.queues?.length || (queue && c.queues.some((x) => x.queue === queue)))
+      && (!q || c.name.toLowerCase().includes(q) || (c.title || "").toLowerCase().includes(q)));
+    // In the agent's language first, then those without a language, then the others; a name
+    // starting with the query before one that only contains it.
+    const rank = (c) => (c.language ? (langBase(c.language) === ui ? 0 : 2) : 1) * 2
+      + (q && !c.name.toLowerCase().startsWith(q) ? 1 : 0);
+    return fits.map((c, i) => [rank(c), i, c]).sort((a, b) => a[0] - b[0] || a[1] - b[1]).map((x) => x[2]);
+  }
+
+  function onReplyInput(w) {
+    const m = /^\/(\S*)$/.exec(w.replyEl.value);
+    if (m) {
+      openPicker(w, "start", m[1]);
+    } else if (w.picker.open && w.picker.mode === "start") {
+      closePicker(w);
+    }
+  }
+
+  function openPicker(w, mode, query = "") {
+    const pk = w.picker;
+    pk.mode = mode;
+    if (mode === "caret") pk.caret = w.replyEl.selectionStart ?? w.replyEl.value.length;
+    if (!pk.open || pk.query !== query) pk.index = 0;
+    pk.query = query;
+    pk.open = true;
+    if (nowMs() - s.cannedLoadedAtMs > CANNED_REFRESH_MS) {
+      loadCanned().then(() => {
+        if (pk.open) renderPicker(w);
+      });
+    }
+    renderPicker(w);
+  }
+
+  function closePicker(w) {
+    const pk = w.picker;
+    if (!pk || !pk.open) return;
+    pk.open = false;
+    pk.box.hidden = true;
+    w.replyEl.setAttribute("aria-expanded", "false");
+    w.replyEl.removeAttribute("aria-activedescendant");
+  }
+
+  function renderPicker(w) {
+    const pk = w.picker;
+    const listId = pk.list.id;
+    pk.items = cannedFor(w, pk.query).slice(0, CANNED_SHOWN_MAX);
+    if (pk.index >= pk.items.length) pk.index = Math.max(0, pk.items.length - 1);
+    pk.list.replaceChildren(...pk.items.map((c, i) => {
+      const li = h("li", {
+        id: `${listId}-${i}`, role: "option", class: "canned-option", "aria-selected": i === pk.index ? "true" : "false",
+        dataset: { name: c.name },
+      }, h("span", { class: "canned-name" }, `/${c.name}`), " ", h("span", { class: "canned-title" }, c.title),
+      c.language ? h("span", { class: "badge canned-lang" }, c.language) : null,
+      h("span", { class: "canned-preview muted" }, fillCanned(w, c.body)));
+      // mousedown, not click: the box keeps the focus (and the picker stays open) until inserted.
+      li.addEventListener("mousedown", (e) => {
+        e.preventDefault();
+        insertCanned(w, c);
+      });
+      return li;
+    }));
+    pk.list.hidden = pk.items.length === 0;
+    pk.empty.textContent = pk.items.length ? "" : t("agent.canned_none", { query: pk.query });
+    pk.box.hidden = false;
+    w.replyEl.setAttribute("aria-expanded", "true");
+    if (pk.items.length) w.replyEl.setAttribute("aria-activedescendant", `${listId}-${pk.index}`);
+    else w.replyEl.removeAttribute("aria-activedescendant");
+    pk.list.children[pk.index]?.scrollIntoView?.({ block: "nearest" });
+  }
+
+  // Keys while the picker is open; returns true when the key was the picker's.
+  function pickerKey(w, e) {
+    const pk = w.picker;
+    if (!pk.open || e.isComposing) return false;
+    const n = pk.items.length;
+    if (e.key === "Escape") {
+      e.preventDefault();
+      e.stopPropagation();
+      closePicker(w);
+      return true;
+    }
+    if ((e.key === "ArrowDown" || e.key === "ArrowUp") && n) {
+      e.preventDefault();
+      pk.index = (pk.index + (e.key === "ArrowDown" ? 1 : n - 1)) % n;
+      renderPicker(w);
+      return true;
+    }
+    if (e.key === "Enter" && !e.shiftKey && n) {
+      e.preventDefault();
+      insertCanned(w, pk.items[pk.index]);
+      return true;
+    }
+    return e.key === "Enter"; // nothing to pick: Enter does not send "/gree" either
+  }
+
+  function agentDisplayName() {
+    return s.agents.get(agentId)?.display_name || me.display_name || me.username;
+  }
+
+  function fillCanned(w, body) {
+    const customer = w.contact?.name || t("agent.canned_customer_fallback");
+    return String(body).replace(/\{customer_name\}/g, customer).replace(/\{agent_name\}/g, agentDisplayName());
+  }
+
+  function insertCanned(w, c) {
+    const pk = w.picker;
+    const text = fillCanned(w, c.body);
+    const box = w.replyEl;
+    let caret;
+    if (pk.mode === "start") {
+      box.value = text;
+      caret = text.length;
+    } else {
+      const at = Math.min(pk.caret, box.value.length);
+      box.value = box.value.slice(0, at) + text + box.value.slice(at);
+      caret = at + text.length;
+    }
+    closePicker(w);
+    box.focus();
+    box.setSelectionRange(caret, caret);
+    announce(t("agent.canned_inserted", { title: c.title }));
   }
 
   async function loadMessages(w) {
@@ -686,12 +876,12 @@ function mount(root, ctx) {
       const key = `${m.id}:${m.state || ""}`;
       const prev = old.get(String(m.id));
       if (prev && prev.dataset.key === key) return prev;
-      return messageItem(m, key);
+      return messageItem(m, key, w);
     });
     list.replaceChildren(...els);
   }
 
-  function messageItem(m, key) {
+  function messageItem(m, key, w) {
     const meta = m.meta || {};
     const when = meta.date_ms ? new Date(meta.date_ms).toISOString() : m.created_at;
     const inbound = m.direction !== "outbound";
@@ -700,7 +890,13 @@ function mount(root, ctx) {
     const stateBadge = h("span", { class: `badge msg-state msg-${state}`, dataset: { state } },
       hasKey(`agent.msg_state_${state}`) ? t(`agent.msg_state_${state}`) : state);
     let head;
-    if (inbound) {
+    if (w.channel !== "email") {
+      // A chat, SMS or social line: who, when, and (replies) how far it got.
+      const who = inbound ? w.contact?.name || w.doc?.address || t("agent.conv_customer")
+        : m.author || t("agent.conv_agent");
+      head = [h("div", { class: "muted msg-from" }, h("span", { class: "msg-who" }, who), " · ",
+        when ? fmt.dateTime(when) : "", inbound ? null : " ", inbound ? null : stateBadge)];
+    } else if (inbound) {
       const sender = meta.from_name && meta.from ? `${meta.from_name} <${meta.from}>` : meta.from_name || meta.from || "–";
       head = [h("strong", { class: "msg-subject" }, subject),
         h("div", { class: "muted msg-from" }, t("agent.conv_from", { sender }), " · ", when ? fmt.dateTime(when) : "")];
@@ -738,11 +934,17 @@ function mount(root, ctx) {
     try {
       const m = await api("POST", `/api/v1/interactions/${w.id}/messages`, { body: text });
       if (w.replyEl.value === text) w.replyEl.value = "";
-      w.replyStatus.textContent = t("agent.reply_queued");
+      w.replyStatus.textContent = t(w.channel === "email" ? "agent.reply_queued"
+        : w.channel === "chat" ? "agent.reply_sent_chat" : "agent.reply_queued_provider");
       if (m && m.id) renderMessages(w, [...(w.messages || []).filter((x) => x.id !== m.id), m]);
       loadMessages(w);
     } catch (e) {
-      w.replyErr.textContent = t("agent.reply_failed", { message: errText(e) });
+      // 409 (the conversation is over, the customer cannot be reached) and 422 (what is wrong
+      // with the text) come with the API's own words.
+      const details = (e.fields || []).map((f) => f.message).filter(Boolean);
+      w.replyErr.textContent = t("agent.reply_failed", {
+        message: details.length ? `${errText(e)}: ${details.join("; ")}` : errText(e),
+      });
     } finally {
       w.replyBusy = false;
       w.replyBtn.disabled = false;
@@ -913,6 +1115,8 @@ function mount(root, ctx) {
         s.queues.set(d.id, d);
         s.queuesByName.set(d.name, d);
       }
+    } else if (ev.type.startsWith("canned_responses.")) {
+      loadCanned(); // an admin changed the texts: the picker shows them at once
     }
   }
 
@@ -920,6 +1124,7 @@ function mount(root, ctx) {
   async function load() {
     loadError.textContent = "";
     try {
+      loadCanned();
       const [presence, queues, agents, stats] = await Promise.all([
         api("GET", `/api/v1/agents/${agentId}/state`),
         listAll("/api/v1/queues"),
@@ -931,6 +1136,8 @@ function mount(root, ctx) {
       s.queuesByName = new Map(queues.map((q) => [q.name, q]));
       s.agents = new Map(agents.map((a) => [a.id, a]));
       applyPresence(presence);
+      // The state control is usable from here (bench/web/desktop.mjs measures this mark).
+      performance.mark("blend.agent.usable");
       renderFigures(stats?.items?.find((r) => r.agent_id === agentId) || null);
       const known = [...s.work.values()];
       await loadWork();
@@ -943,9 +1150,14 @@ function mount(root, ctx) {
 
   // The interactions offered to or connected with this agent, from the API (after a reload or
   // a reconnection): connected ones name the agent; an offer's agent is in its routing state.
+  // Only live interactions are read, so the load does not grow with the center's history.
   async function loadWork() {
     const myName = [...s.agents.values()].find((a) => a.id === agentId)?.name;
-    const all = await listAll("/api/v1/interactions");
+    const [connected, offered] = await Promise.all([
+      listAll("/api/v1/interactions?state=connected"),
+      listAll("/api/v1/interactions?state=offered"),
+    ]);
+    const all = [...connected, ...offered];
     const live = new Set();
     for (const it of all) {
       if (it.state === "connected" && myName && it.agent === myName) {

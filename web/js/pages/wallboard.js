@@ -1,7 +1,8 @@
 // Supervisor wallboard (#/wallboard, roles supervisor and admin): live figures per queue, live
 // state per agent, the contacts waiting, the phone calls in progress, alerts, and the actions a
 // supervisor takes on them (force an agent's state, end a wrap-up, change a waiting contact's
-// priority, listen / whisper / barge a call).
+// priority, reassign a waiting contact to another queue or agent in a modal dialog, listen /
+// whisper / barge a call).
 //
 // Data: GET /api/v1/queues, /agents, /agent-states, /stats/queues, /stats/agents, /calls and
 // the open interactions (/interactions?state=queued, offered, connected, + each one's
@@ -28,6 +29,9 @@ export const DEFAULT_SETTINGS = {
   wait_alert_s: 60, not_ready_max_s: 600, wrap_up_max_s: 120, target_handled: 20, target_aht_s: 300,
 };
 const REASONS = ["break", "lunch", "training", "meeting", "coaching"];
+// An agent takes a channel when their capacity on it is above 0 (docs/routing.md §Agents: these
+// are the defaults of a capacity the document does not state).
+const DEFAULT_CAPACITY = { voice: 1, chat: 3, email: 5, sms: 3, social: 3 };
 const MONITOR_MODES = ["listen", "whisper", "barge"];
 
 function setText(el, text) {
@@ -198,8 +202,7 @@ export function mountWallboard(root, ctx) {
           h("span", { class: "wb-key wb-key-target" }, t("wallboard.chart_target")))),
       chartSummary),
     section("wb-agents-panel", "wallboard.agents_title", h("div", { class: "wb-scroll" }, agentTable)),
-    section("wb-contacts-panel", "wallboard.waiting_title", noContacts, h("div", { class: "wb-scroll" }, contactTable),
-      h("p", { class: "muted" }, t("wallboard.reassign_note"))),
+    section("wb-contacts-panel", "wallboard.waiting_title", noContacts, h("div", { class: "wb-scroll" }, contactTable)),
     section("wb-calls-panel", "wallboard.calls_title", callsNote, callsError, noCalls, h("div", { class: "wb-scroll" }, callTable)),
     section("wb-settings-panel", "wallboard.settings_title", h("p", { class: "muted" }, t("wallboard.settings_help")),
       settingsForm));
@@ -503,9 +506,12 @@ export function mountWallboard(root, ctx) {
     input.addEventListener("keydown", (e) => {
       if (e.key === "Enter") setPriority(ct, input.value);
     });
+    const move = h("button", { type: "button", class: "c-reassign", "aria-haspopup": "dialog", "aria-label": t("wallboard.reassign_for", { id: ct.id }) },
+      t("wallboard.reassign"));
+    move.addEventListener("click", () => openReassign(ct.id, move));
     const tr = h("tr", { dataset: { interaction: ct.id } },
       h("th", { scope: "row", class: "c-id" }, `#${ct.id}`), td("queue"), td("channel"), td("state"),
-      td("waited", "num"), td("priority", "num"), h("td", { class: "c-actions" }, input, " ", set));
+      td("waited", "num"), td("priority", "num"), h("td", { class: "c-actions" }, input, " ", set, " ", move));
     c.input = input;
     ct.row = { tr, c, own: ct.own };
     contactBody.append(tr);
@@ -549,6 +555,182 @@ export function mountWallboard(root, ctx) {
       showError(err);
     }
   }
+
+  // ---------- reassign (move a waiting or offered contact) ----------
+  // One modal <dialog> for the page, opened from a contact's Reassign button: the target is a
+  // queue taking the contact's channel or an agent taking it (capacity above 0; their state is
+  // shown and follows the stream). showModal() makes the rest of the page inert; Tab and
+  // Shift+Tab also wrap inside it; Escape (the dialog's cancel) or Cancel close it, and focus
+  // goes back to the button that opened it. The move is POST /interactions/{id}/transfer with
+  // {queue} or {agent_id} (supervisors and admins; docs/routing.md, Moving a waiting contact);
+  // the API's refusal is shown in the dialog, and the row follows the stream's contact.queued
+  // ("moved": true). A contact that got connected or left meanwhile is not sent (on a connected
+  // one the same call would be a transfer): the dialog says so and disables Move.
+  const moveTitle = h("h2", { id: "wb-reassign-title" });
+  const moveInfo = h("p", { id: "wb-reassign-info" });
+  const moveSelect = h("select", { id: "wb-reassign-target", "aria-describedby": "wb-reassign-help" });
+  const moveError = h("p", { id: "wb-reassign-error", class: "error", role: "alert" });
+  const moveSubmit = h("button", { type: "submit", class: "primary", id: "wb-reassign-submit" }, t("wallboard.reassign_submit"));
+  const moveCancel = h("button", { type: "button", id: "wb-reassign-cancel" }, t("wallboard.reassign_cancel"));
+  const moveForm = h("form", { id: "wb-reassign-form" },
+    moveTitle, moveInfo,
+    h("div", { class: "wb-field" }, h("label", { for: "wb-reassign-target" }, t("wallboard.reassign_target")), moveSelect),
+    h("p", { class: "muted", id: "wb-reassign-help" }, t("wallboard.reassign_help")),
+    moveError,
+    h("div", { class: "wb-dialog-actions" }, moveSubmit, " ", moveCancel));
+  const moveDialog = h("dialog", { id: "wb-reassign", class: "wb-dialog", "aria-labelledby": "wb-reassign-title", "aria-describedby": "wb-reassign-info" }, moveForm);
+  page.append(moveDialog);
+  const move = { id: null, opener: null, busy: false, seq: 0, agentOptions: new Map() };
+
+  const capacityOf = (doc, channel) => doc.capacity?.[channel] ?? DEFAULT_CAPACITY[channel] ?? 0;
+  const byName = (x, y) => (x.doc.display_name || x.doc.name).localeCompare(y.doc.display_name || y.doc.name);
+
+  function agentOptionText(a, channel) {
+    const st = a.presence?.state || "logged-out";
+    const state = a.current.size > 0 && st !== "wrap-up"
+      ? t("wallboard.busy_with_state", { state: stateText(a.presence) }) : stateText(a.presence);
+    const name = a.doc.display_name || a.doc.name;
+    return channel === "voice" && a.phone && !a.phone.registered
+      ? t("wallboard.reassign_agent_no_phone", { name, state }) : t("wallboard.reassign_agent_option", { name, state });
+  }
+
+  function fillTargets(ct) {
+    const channel = channelText(ct.channel);
+    const queues = [...S.queues.values()].filter((q) => (q.doc.channels || []).includes(ct.channel)).sort(byName);
+    const agents = [...S.agents.values()].filter((a) => a.doc.enabled !== false && capacityOf(a.doc, ct.channel) > 0).sort(byName);
+    move.agentOptions.clear();
+    const groups = [];
+    if (queues.length) {
+      groups.push(h("optgroup", { label: t("wallboard.reassign_queues", { channel }) }, queues.map((q) => {
+        const name = q.doc.display_name || q.doc.name;
+        return h("option", { value: `q:${q.doc.id}` },
+          q.doc.id === ct.queue_id ? t("wallboard.reassign_current_queue", { queue: name }) : name);
+      })));
+    }
+    if (agents.length) {
+      groups.push(h("optgroup", { label: t("wallboard.reassign_agents", { channel }) }, agents.map((a) => {
+        const opt = h("option", { value: `a:${a.doc.id}` }, agentOptionText(a, ct.channel));
+        move.agentOptions.set(a.doc.id, opt);
+        return opt;
+      })));
+    }
+    moveSelect.replaceChildren(...groups);
+    // The first queue other than its own is the likeliest choice.
+    const other = queues.find((q) => q.doc.id !== ct.queue_id);
+    if (other) moveSelect.value = `q:${other.doc.id}`;
+  }
+
+  function refreshAgentOptions() {
+    const ct = S.contacts.get(move.id);
+    if (!ct) return;
+    for (const [id, opt] of move.agentOptions) {
+      const a = S.agents.get(id);
+      if (a) setText(opt, agentOptionText(a, ct.channel));
+    }
+  }
+
+  // The dialog's description of the contact, and whether it may still be moved.
+  function renderMoveInfo() {
+    const ct = S.contacts.get(move.id);
+    const movable = !!ct && (ct.state === "waiting" || ct.state === "offered");
+    if (movable) {
+      setText(moveInfo, ct.state === "offered"
+        ? t("wallboard.reassign_info_offered", { channel: channelText(ct.channel), queue: queueName(ct.queue_id), names: [...ct.offers].map(agentName).join(", ") })
+        : t("wallboard.reassign_info_waiting", { channel: channelText(ct.channel), queue: queueName(ct.queue_id) }));
+    } else {
+      setText(moveInfo, t("wallboard.reassign_gone", { id: move.id }));
+    }
+    moveSubmit.disabled = !movable || move.busy || !moveSelect.value;
+  }
+
+  function openReassign(id, opener) {
+    const ct = S.contacts.get(id);
+    if (!ct) return;
+    move.id = id;
+    move.opener = opener;
+    move.busy = false;
+    move.seq++;
+    setText(moveTitle, t("wallboard.reassign_title", { id }));
+    setText(moveError, "");
+    fillTargets(ct);
+    if (!moveSelect.options.length) setText(moveError, t("wallboard.reassign_no_target"));
+    renderMoveInfo();
+    if (!moveDialog.open) moveDialog.showModal();
+    moveSelect.focus();
+  }
+
+  function closeReassign() {
+    if (moveDialog.open) moveDialog.close();
+  }
+
+  moveDialog.addEventListener("close", () => {
+    const opener = move.opener;
+    move.id = null;
+    move.opener = null;
+    move.seq++;
+    if (opener && opener.isConnected) {
+      opener.focus();
+    } else {
+      // Its row went (connected, abandoned, reloaded): the panel's title takes the focus.
+      const title = document.getElementById("wb-contacts-panel-title");
+      if (title) {
+        title.tabIndex = -1;
+        title.focus();
+      }
+    }
+  });
+  moveDialog.addEventListener("keydown", (e) => {
+    if (e.key !== "Tab") return;
+    const focusable = [...moveDialog.querySelectorAll("select, input, button")].filter((el) => !el.disabled);
+    if (!focusable.length) return;
+    const first = focusable[0];
+    const last = focusable[focusable.length - 1];
+    if (e.shiftKey && document.activeElement === first) {
+      e.preventDefault();
+      last.focus();
+    } else if (!e.shiftKey && document.activeElement === last) {
+      e.preventDefault();
+      first.focus();
+    }
+  });
+  moveCancel.addEventListener("click", closeReassign);
+  moveSelect.addEventListener("change", () => setText(moveError, ""));
+  moveForm.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const ct = S.contacts.get(move.id);
+    if (move.busy || !ct || (ct.state !== "waiting" && ct.state !== "offered") || !moveSelect.value) {
+      renderMoveInfo();
+      return;
+    }
+    const [kind, raw] = moveSelect.value.split(":");
+    const target = Number(raw);
+    const body = kind === "q" ? { queue: S.queues.get(target)?.doc.name ?? "" } : { agent_id: target };
+    const seq = move.seq;
+    const id = ct.id;
+    move.busy = true;
+    setText(moveError, "");
+    renderMoveInfo();
+    try {
+      await api("POST", `/api/v1/interactions/${id}/transfer`, body);
+      setText(livePolite, kind === "q"
+        ? t("wallboard.reassign_done_queue", { id, queue: queueName(target) })
+        : t("wallboard.reassign_done_agent", { id, name: agentName(target) }));
+      if (seq === move.seq) closeReassign();
+    } catch (err) {
+      if (seq !== move.seq) {
+        showError(err);
+        return;
+      }
+      const hint = { 403: "forbidden", 404: "gone", 409: "conflict", 422: "invalid" }[err.status];
+      setText(moveError, t("wallboard.reassign_failed", { message: err.message || String(err) })
+        + (hint ? ` ${t(`wallboard.reassign_hint_${hint}`)}` : ""));
+    } finally {
+      if (seq === move.seq) {
+        move.busy = false;
+        renderMoveInfo();
+      }
+    }
+  });
 
   function countWaiting(ct, delta) {
     if (ct.is_callback || ct.state !== "waiting") return;
@@ -631,13 +813,16 @@ export function mountWallboard(root, ctx) {
         S.contacts.set(id, ct); // its priority is asked for by the ticker if it keeps waiting
       } else {
         countWaiting(ct, -1);
-        if (ct.transferred) ct.joinedMs = atMs;
+        // A transfer or a supervisor's move starts a new stay: the wait counts from now.
+        if (ct.transferred || d.moved) ct.joinedMs = atMs;
         ct.transferred = false;
         ct.queue_id = d.queue_id;
         ct.state = "new";
       }
       ct.offers.clear();
       setContactState(ct, "waiting");
+      // The effective priority follows the new queue's: re-read this one contact's view.
+      if (d.moved) readRouting(id);
       return;
     }
     if (!ct) return;
@@ -937,6 +1122,10 @@ export function mountWallboard(root, ctx) {
     for (const a of dirtyAgents) if (S.agents.get(a.doc.id) === a) renderAgent(a, now);
     for (const c of dirtyContacts) renderContact(c, now);
     for (const c of dirtyCalls) renderCall(c);
+    if (moveDialog.open) {
+      if (dirtyAgents.size) refreshAgentOptions();
+      if (dirtyContacts.size) renderMoveInfo();
+    }
     const queuesChanged = dirtyQueues.size > 0;
     dirtyQueues.clear();
     dirtyAgents.clear();
@@ -1087,6 +1276,7 @@ export function mountWallboard(root, ctx) {
 
   return () => {
     S.alive = false;
+    closeReassign();
     offs.forEach((off) => off());
     clearInterval(ticker);
     clearInterval(agentPoll);

@@ -79,6 +79,9 @@ function mountResource(root, ctx, res) {
   const cellText = (item, key) => {
     const v = item[key];
     if (v === null || v === undefined || v === "") return "–";
+    // A canned response's empty channels or queues mean "all of them".
+    if (Array.isArray(v) && !v.length && res.emptyMeansAll?.includes(key)) return t("admin.all");
+    if (key === "queues") return v.map((x) => x.queue).join(", ");
     if (typeof v === "boolean") return v ? t("admin.yes") : t("admin.no");
     if (key === "skills") return v.map((s) => `${s.skill} ${s.proficiency ?? s.min_proficiency}`).join(", ") || "–";
     if (Array.isArray(v)) return v.map((x) => (CHANNELS.includes(x) ? t(`admin.channel_${x}`) : String(x))).join(", ");
@@ -166,9 +169,10 @@ function mountResource(root, ctx, res) {
     const errId = `${id}-error`;
     const err = h("div", { class: "field-error", id: errId });
     const labelEl = h("label", { for: id, class: f.required ? "required" : null }, label(f.key));
-    const hinted = ["json", "pairs", "capacity", "password", "number"].includes(f.type);
-    const hintEl = hinted ? h("div", { class: "field-hint muted", id: `${id}-hint` }, f.type === "json"
-      ? t(`admin.hint_json_${res.id.replace("-", "_")}_${f.key}`)
+    const hinted = ["json", "pairs", "capacity", "password", "number"].includes(f.type) || f.hint;
+    const hintEl = hinted ? h("div", { class: "field-hint muted", id: `${id}-hint` }, f.hint
+      ? t(`admin.hint_${res.id.replace("-", "_")}_${f.key}`)
+      : f.type === "json" ? t(`admin.hint_json_${res.id.replace("-", "_")}_${f.key}`)
       : t(`admin.hint_${f.type}`, { min: f.min ?? "", max: f.max ?? "" })) : null;
     const describedBy = [hintEl ? `${id}-hint` : null, errId].filter(Boolean).join(" ");
     const disabled = readOnly || (f.createOnly && !isNew);
@@ -193,12 +197,23 @@ function mountResource(root, ctx, res) {
         break;
       }
       case "multi": {
-        const chosen = new Set(v || (f.key === "channels" ? ["voice"] : []));
+        const chosen = new Set(v || f.defaultValue || (f.key === "channels" ? ["voice"] : []));
         const boxes = f.options.map((o) => h("input", { type: "checkbox", id: `${id}-${o}`, value: o, checked: chosen.has(o), disabled }));
         control = h("fieldset", { id, class: "multi", "aria-describedby": describedBy },
           h("legend", {}, label(f.key)),
           boxes.map((b) => h("span", { class: "multi-item" }, b, " ", h("label", { for: b.id }, t(`admin.channel_${b.value}`)))));
         read = () => boxes.filter((b) => b.checked).map((b) => b.value);
+        return { f, err, control, read, el: h("div", { class: "field", dataset: { field: f.key } }, control, hintEl, err) };
+      }
+      case "refset": {
+        // A set of names of another resource, sent as [{<itemKey>: name}, ...].
+        const names = await refNames(f.ref, f.refKey);
+        const chosen = new Set((v || []).map((x) => x[f.itemKey]));
+        const boxes = names.map((n, i) => h("input", { type: "checkbox", id: `${id}-${i}`, value: n, checked: chosen.has(n), disabled }));
+        control = h("fieldset", { id, class: "multi", "aria-describedby": describedBy },
+          h("legend", {}, label(f.key)),
+          boxes.map((b) => h("span", { class: "multi-item" }, b, " ", h("label", { for: b.id }, b.value))));
+        read = () => boxes.filter((b) => b.checked).map((b) => ({ [f.itemKey]: b.value }));
         return { f, err, control, read, el: h("div", { class: "field", dataset: { field: f.key } }, control, hintEl, err) };
       }
       case "pairs": {
@@ -258,7 +273,7 @@ function mountResource(root, ctx, res) {
         break;
       }
       case "textarea":
-        control = h("textarea", { id, rows: 3, maxlength: f.maxLength, disabled, "aria-describedby": describedBy }, v ?? "");
+        control = h("textarea", { id, rows: f.rows || 3, maxlength: f.maxLength, disabled, "aria-describedby": describedBy }, v ?? "");
         read = () => (control.value === "" && f.nullable ? null : control.value);
         break;
       case "number":

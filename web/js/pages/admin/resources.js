@@ -110,6 +110,21 @@ export const RESOURCES = [
       { key: "nodes", type: "json", kind: "object", rows: 16, required: true },
     ],
   },
+  {
+    // Canned responses (docs/web.md): texts agents insert from the reply composer's picker.
+    id: "canned_responses", path: "/api/v1/canned_responses", event: "canned_responses",
+    roles: ["admin", "supervisor"], write: ADMIN_ONLY,
+    columns: ["name", "title", "language", "channels", "queues"],
+    emptyMeansAll: ["channels", "queues"],
+    fields: [
+      { ...NAME, createOnly: true },
+      { key: "title", type: "text", required: true, maxLength: 128 },
+      { key: "body", type: "textarea", required: true, maxLength: 4000, rows: 5, hint: true },
+      { key: "language", type: "text", maxLength: 35, nullable: true, hint: true },
+      { key: "channels", type: "multi", options: ["chat", "email", "sms", "social"], defaultValue: [], hint: true },
+      { key: "queues", type: "refset", ref: "queues", refKey: "name", itemKey: "queue", hint: true },
+    ],
+  },
 ];
 
 export { CHANNELS };
