@@ -17,7 +17,13 @@
 #      ivr.engine, ivr.session and ivr.ratio lines);
 #   7. bench/ivr_queue_bench.py BUILD_DIR — callers waiting in a queue with music on hold,
 #      announcements and a message, in steps up to 1,000 callers, with the server's CPU and the
-#      packets sent per caller (prints ivr.queue lines).
+#      packets sent per caller (prints ivr.queue lines);
+#   8. bench/dial_bench.py BUILD_DIR — a simulated outbound day of 50 agents in every dialling
+#      mode, and predictive's talk time against progressive's (prints dial.* lines).
+#   8. bench/chat_load.sh BUILD_DIR — web chat sockets in steps of 1,000, 5,000 and 10,000 with
+#      conversations opened and messages flowing, ack latency and server memory (chat.* lines);
+#   9. bench/email_bench.py BUILD_DIR 500 — inbound emails ingested per second from Dovecot on
+#      loopback (email.ingest; skipped without root or dovecot).
 # Usage: bench/run.sh BUILD_DIR [API_SECONDS]
 set -euo pipefail
 
@@ -49,5 +55,16 @@ python3 "$HERE/sip_media_bench.py" "$BUILD_DIR"
 
 python3 "$HERE/ivr_queue_bench.py" "$BUILD_DIR"
 
+# Outbound dialer: a simulated 50-agent day in every mode (bench/dial_day.json).
+python3 "$HERE/dial_bench.py" "$BUILD_DIR"
+
 # The wallboard in Chromium: 500 agents and 50 queues of live updates (bench/web/run.mjs).
 BLEND_SRC="$HERE/.." node "$HERE/web/run.mjs" --agents 500 --queues 50 --rate 2000 --seconds 10
+
+# The agent desktop's cold load with 1,000 interactions in the customer's timeline (bench/web/desktop.mjs).
+BLEND_SRC="$HERE/.." node "$HERE/web/desktop.mjs" "$BUILD_DIR" --interactions 1000 --loads 10
+
+# Web chat: 1,000 / 5,000 / 10,000 sockets (bench/chat_load.sh; errors are reported, not fatal).
+"$HERE/chat_load.sh" "$BUILD_DIR" || echo "chat: the chat benchmark reported errors (above)"
+# Inbound email: 500 messages from Dovecot on loopback (skipped without root or dovecot).
+python3 "$HERE/email_bench.py" "$BUILD_DIR" 500 || echo "email: the ingestion benchmark failed (above)"
