@@ -325,7 +325,7 @@ static int upload_one(const json_t *item, size_t i, struct blend__upload *u, siz
     /* Four characters carry three bytes: refuse before decoding what cannot fit. */
     size_t bound = data_len / 4 * 3 + 3;
     if (bound > BLEND__UPLOAD_BYTES_MAX + 3 + 3 * 1024) {
-        return refuse(err, 413, i, "data", "a file may have at most 10 MiB (10485760 bytes)");
+        return refuse(err, 413, i, "data", "a file may have at most 3 MiB (3145728 bytes)");
     }
     unsigned char *bin = blend_malloc(bound + 1);
     if (!bin) {
@@ -341,12 +341,12 @@ static int upload_one(const json_t *item, size_t i, struct blend__upload *u, siz
     }
     if (n > BLEND__UPLOAD_BYTES_MAX) {
         blend_free(bin);
-        return refuse(err, 413, i, "data", "a file may have at most 10 MiB (10485760 bytes)");
+        return refuse(err, 413, i, "data", "a file may have at most 3 MiB (3145728 bytes)");
     }
     if (*total + n > BLEND__UPLOADS_TOTAL_BYTES_MAX) {
         blend_free(bin);
         return refuse(err, 413, i, "data",
-                      "the attachments may have at most 20 MiB (20971520 bytes) together");
+                      "the attachments may have at most 3 MiB (3145728 bytes) together");
     }
     *total += n;
     blend__files_sanitize_name(filename, u->filename, sizeof u->filename);

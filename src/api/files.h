@@ -25,10 +25,12 @@
 /* A sanitised file name: 200 bytes of UTF-8 at most (file systems allow 255), NUL included. */
 #define BLEND__FILES_NAME_BYTES 201
 #define BLEND__FILES_TYPE_BYTES 128
-/* Attachments of one reply through the API (docs/email.md §Attachments in replies). */
+/* Attachments of one reply through the API (docs/email.md §Attachments in replies): in base64
+ * (four characters for three bytes) they must fit the HTTP body limit of 4 MiB with the rest of
+ * the request. */
 #define BLEND__UPLOADS_MAX 10
-#define BLEND__UPLOAD_BYTES_MAX (10u * 1024 * 1024)
-#define BLEND__UPLOADS_TOTAL_BYTES_MAX (20u * 1024 * 1024)
+#define BLEND__UPLOAD_BYTES_MAX (3u * 1024 * 1024)
+#define BLEND__UPLOADS_TOTAL_BYTES_MAX (3u * 1024 * 1024)
 
 /* Keeps data (len bytes) under <data_dir>/files and writes its checksum to sha256_hex. An
  * existing file of that name and size is kept as it is. 0, BLEND_EIO. */

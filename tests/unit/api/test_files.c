@@ -257,7 +257,7 @@ static void upload_limits(void **state)
     (void)state;
     struct blend__uploads u;
     struct blend__uploads_error err;
-    /* Exactly 10 MiB passes; one byte more is 413 naming the limit. */
+    /* Exactly 3 MiB passes; one byte more is 413 naming the limit. */
     json_t *a = json_array();
     json_array_append_new(a, file_of(BLEND__UPLOAD_BYTES_MAX));
     assert_int_equal(blend__uploads_parse(a, &u, &err), 0);
@@ -268,17 +268,17 @@ static void upload_limits(void **state)
     json_array_append_new(a, file_of(BLEND__UPLOAD_BYTES_MAX + 1));
     assert_int_equal(blend__uploads_parse(a, &u, &err), BLEND_ELIMIT);
     assert_int_equal(err.status, 413);
-    assert_non_null(strstr(err.message, "10 MiB"));
+    assert_non_null(strstr(err.message, "3 MiB"));
     json_decref(a);
-    /* Three files of 7 MiB: the third passes the total. */
+    /* Three files of 1.5 MiB: the third passes the total. */
     a = json_array();
     for (int i = 0; i < 3; i++) {
-        json_array_append_new(a, file_of(7u * 1024 * 1024));
+        json_array_append_new(a, file_of(1536u * 1024));
     }
     assert_int_equal(blend__uploads_parse(a, &u, &err), BLEND_ELIMIT);
     assert_int_equal(err.status, 413);
     assert_string_equal(err.path, "attachments[2].data");
-    assert_non_null(strstr(err.message, "20 MiB"));
+    assert_non_null(strstr(err.message, "3 MiB (3145728 bytes) together"));
     json_decref(a);
 }
 
