@@ -26,6 +26,7 @@
 #include "api/chat.h"
 
 #include "api/app_int.h"
+#include "api/files.h"
 #include "base/alloc.h"
 #include "base/assert.h"
 #include "base/log.h"
@@ -361,6 +362,14 @@ static json_t *message_json(const json_t *row, const char *agent_name)
     if (m && !inbound && !is_bot) {
         json_object_set_new(m, "name",
                             json_string(agent_name && agent_name[0] ? agent_name : "Agent"));
+    }
+    const json_t *file = json_array_get(json_object_get(meta, "attachments"), 0);
+    if (m && file) { /* the visitor sees a file's name, type and size, never its bytes */
+        json_object_set_new(m, "file",
+                            json_pack("{s:O, s:O, s:O}", "filename",
+                                      json_object_get(file, "filename"), "content_type",
+                                      json_object_get(file, "content_type"), "size",
+                                      json_object_get(file, "size")));
     }
     return m;
 }
@@ -1543,6 +1552,236 @@ int blend__h_chat_view(struct blend_http_req *req, void *arg)
                                       "visitor_online", sockets > 0, "visitor_typing", typing,
                                       "visitor_read_up_to", (json_int_t)(v ? v->read_up_to : 0)));
     return BLEND_HTTP_DONE;
+}
+
+/* ---- Files from the visitor ------------------------------------------------------------ */
+
+/* Types a visitor may send: pictures, PDF and plain text (nothing a browser would run). */
+static int is_chat_file_type(const char *type)
+{
+    static const char *const ok[] = {"image/png",  "image/jpeg",      "image/gif",
+                                     "image/webp", "application/pdf", "text/plain"};
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        if (strcasecmp(type, ok[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+struct upload {
+    struct blend_chat *c;
+    struct blend_http_req *req;
+    struct visitor *v; /* a reference held */
+    char source[CHAT_SOURCE_BYTES];
+};
+
+static void on_uploaded(struct blend_write *w, void *arg)
+{
+    struct upload *x = arg;
+    int rc = w->rc;
+    blend_write_destroy(w);
+    json_t *row = NULL;
+    if ((rc == 0 || rc == BLEND_EEXIST) && blend_store_find(x->c->app->store, &blend_res_messages,
+                                                            "source", x->source, 0, &row) == 0) {
+        json_t *m = message_json(row, NULL);
+        blend_http_respond_json(x->req, 201,
+                                json_pack("{s:O, s:O, s:O}", "id", json_object_get(row, "id"),
+                                          "conversation", json_object_get(row, "interaction"),
+                                          "message", m));
+        /* The visitor's sockets show it (the uploading page dedupes by id). */
+        send_visitor(x->c, x->v, json_pack("{s:s, s:o}", "type", "message", "message", m));
+        json_decref(row);
+    } else {
+        blend_http_respond_error(x->req, 503, "unavailable",
+                                 "the file could not be stored: send it again", NULL);
+    }
+    visitor_release(x->c, x->v);
+    blend_free(x);
+}
+
+/* The visitor's file: checked, kept in the file store, then stored as a message of the open
+ * conversation with the file in meta.attachments (the agent downloads it through the messages
+ * route). */
+static int upload_store(struct blend_chat *c, struct blend_http_req *req, struct visitor *v,
+                        const char *client_id, const struct blend__upload *u)
+{
+    char hex[BLEND__FILES_HEX_BYTES];
+    const char *dir = c->app->cfg.data_dir && c->app->cfg.data_dir[0] ? c->app->cfg.data_dir : ".";
+    if (blend__files_put(dir, u->data, u->size, hex) != 0) {
+        blend_http_respond_error(req, 503, "unavailable", "the file could not be kept", NULL);
+        return BLEND_HTTP_DONE;
+    }
+    struct upload *x = blend_calloc(1, sizeof *x);
+    if (!x) {
+        blend_http_respond_error(req, 503, "unavailable", "no memory", NULL);
+        return BLEND_HTTP_DONE;
+    }
+    snprintf(x->source, sizeof x->source, "chat:%s:%s", v->identity, client_id);
+    json_t *row = message_row(v, x->source, client_id, u->filename, 0);
+    json_t *meta = json_object_get(row, "meta");
+    struct blend_write *w = row ? blend_write_create() : NULL;
+    struct blend_write_op *ev = NULL;
+    if (w && meta) {
+        json_object_set_new(meta, "attachments",
+                            json_pack("[{s:s, s:s, s:I, s:s, s:b, s:s}]", "filename", u->filename,
+                                      "content_type", u->content_type, "size", (json_int_t)u->size,
+                                      "sha256", hex, "inline", 0, "content_id", ""));
+        json_object_set_new(row, "interaction", json_integer(v->conversation));
+        if (blend_write_add(w, BLEND_OP_CREATE, &blend_res_messages, json_incref(row))) {
+            ev = blend_write_add(w, BLEND_OP_EVENT, NULL,
+                                 json_pack("{s:I, s:s, s:s}", "interaction_id",
+                                           (json_int_t)v->conversation, "channel", "chat",
+                                           "direction", "inbound"));
+            if (ev && v->agent_id > 0) {
+                json_object_set_new(ev->doc, "agent_id", json_integer(v->agent_id));
+            }
+        }
+    }
+    json_decref(row);
+    if (!ev) {
+        blend_write_destroy(w);
+        blend_free(x);
+        blend_http_respond_error(req, 503, "unavailable", "no memory", NULL);
+        return BLEND_HTTP_DONE;
+    }
+    snprintf(ev->event_type, sizeof ev->event_type, "interaction.message");
+    snprintf(ev->subject, sizeof ev->subject, "interactions/%" PRId64, v->conversation);
+    ev->ref_op = 0;
+    snprintf(ev->ref_field, sizeof ev->ref_field, "message");
+    snprintf(w->actor, sizeof w->actor, "chat");
+    x->c = c;
+    x->req = req;
+    x->v = v;
+    v->refs++;
+    return blend__app_submit(c->app, req, w, on_uploaded, x); /* PENDING: on_uploaded answers */
+}
+
+/* A page of another allowed origin may read the answer (CORS); 0, or 1 when not allowed. */
+static int cors_allow(struct blend_chat *c, struct blend_http_req *req)
+{
+    if (!origin_allowed(c, req)) {
+        return 1;
+    }
+    const char *origin = blend_http_req_header(req, "Origin");
+    if (origin && (blend_http_add_header(req, "Access-Control-Allow-Origin", origin) != 0 ||
+                   blend_http_add_header(req, "Vary", "Origin") != 0)) {
+        return 1;
+    }
+    return 0;
+}
+
+int blend__h_chat_upload_preflight(struct blend_http_req *req, void *arg)
+{
+    struct blend_app *app = arg;
+    if (!app->chat || cors_allow(app->chat, req) ||
+        blend_http_add_header(req, "Access-Control-Allow-Methods", "POST") != 0 ||
+        blend_http_add_header(req, "Access-Control-Allow-Headers", "Content-Type") != 0 ||
+        blend_http_add_header(req, "Access-Control-Max-Age", "600") != 0) {
+        blend_http_respond_error(req, 403, "forbidden_origin",
+                                 "this page's origin may not use the chat", NULL);
+        return BLEND_HTTP_DONE;
+    }
+    blend_http_respond(req, 204, NULL, NULL, 0);
+    return BLEND_HTTP_DONE;
+}
+
+int blend__h_chat_upload(struct blend_http_req *req, void *arg)
+{
+    struct blend_app *app = arg;
+    struct blend_chat *c = app->chat;
+    if (!c) {
+        blend_http_respond_error(req, 404, "not_found", "the web chat is not running", NULL);
+        return BLEND_HTTP_DONE;
+    }
+    if (cors_allow(c, req)) {
+        blend_http_respond_error(req, 403, "forbidden_origin",
+                                 "this page's origin may not use the chat", NULL);
+        return BLEND_HTTP_DONE;
+    }
+    json_t *body = NULL;
+    struct blend_http_body_error berr;
+    if (blend_http_req_json(req, &body, &berr) != 0) {
+        blend_http_respond_body_error(req, &berr);
+        return BLEND_HTTP_DONE;
+    }
+    const char *token = json_string_value(json_object_get(body, "token"));
+    const char *client_id = json_string_value(json_object_get(body, "client_id"));
+    json_t *file = json_object_get(body, "file");
+    const char *bad =
+        !token || !token[0] || strlen(token) > BLEND_CHAT_TOKEN_BYTES_MAX ? "token"
+        : !client_id || !client_id[0] || strlen(client_id) > BLEND_CHAT_CLIENT_ID_BYTES_MAX
+            ? "client_id"
+        : !json_is_object(file) ? "file"
+                                : NULL;
+    if (bad) {
+        json_decref(body);
+        blend_http_respond_error(
+            req, 422, "invalid", "the upload is not valid",
+            json_pack("[{s:s, s:s}]", "path", bad, "message", "required: token, client_id, file"));
+        return BLEND_HTTP_DONE;
+    }
+    char identity[CHAT_IDENTITY_BYTES], cid[BLEND_CHAT_CLIENT_ID_BYTES_MAX + 1];
+    identity_of(token, identity);
+    snprintf(cid, sizeof cid, "%s", client_id); /* the body goes before the file is stored */
+    struct visitor *v = NULL;
+    for (struct visitor *o = c->visitors; o && !v; o = o->next) {
+        v = strcmp(o->identity, identity) == 0 && o->sessions ? o : NULL;
+    }
+    if (!v || !v->conversation) {
+        json_decref(body);
+        blend_http_respond_error(req, v ? 409 : 401, v ? "no_conversation" : "unknown_visitor",
+                                 v ? "a file joins an open conversation: send a message first"
+                                   : "no chat is open with this token: say hello first",
+                                 NULL);
+        return BLEND_HTTP_DONE;
+    }
+    if (!blend_chat_bucket_take(&v->bucket, blend__now_ms(app), BLEND_CHAT_RATE_PER_S,
+                                BLEND_CHAT_RATE_BURST)) {
+        json_decref(body);
+        blend_http_respond_error(req, 429, "rate_limited", "too many messages: slow down", NULL);
+        return BLEND_HTTP_DONE;
+    }
+    json_t *one = json_pack("[O]", file);
+    json_decref(body);
+    struct blend__uploads u;
+    struct blend__uploads_error uerr;
+    int rc = one ? blend__uploads_parse(one, &u, &uerr) : BLEND_ENOMEM;
+    json_decref(one);
+    if (rc == BLEND_ENOMEM) {
+        blend_http_respond_error(req, 503, "unavailable", "no memory", NULL);
+        return BLEND_HTTP_DONE;
+    }
+    if (rc) {
+        const char *field = strrchr(uerr.path, '.');
+        char path[64];
+        snprintf(path, sizeof path, "file%s", field ? field : "");
+        blend_http_respond_error(req, uerr.status, uerr.status == 413 ? "too_large" : "invalid",
+                                 uerr.message,
+                                 json_pack("[{s:s, s:s}]", "path", path, "message", uerr.message));
+        return BLEND_HTTP_DONE;
+    }
+    const struct blend__upload *f = &u.items[0];
+    if (f->size > BLEND_CHAT_FILE_BYTES_MAX) {
+        blend__uploads_free(&u);
+        blend_http_respond_error(
+            req, 413, "too_large", "a file in the chat may have at most 2 MiB (2097152 bytes)",
+            json_pack("[{s:s, s:s}]", "path", "file.data", "message", "at most 2 MiB"));
+        return BLEND_HTTP_DONE;
+    }
+    if (!is_chat_file_type(f->content_type)) {
+        blend__uploads_free(&u);
+        blend_http_respond_error(
+            req, 415, "unsupported_type",
+            "the chat takes pictures (PNG, JPEG, GIF, WebP), PDF and plain text",
+            json_pack("[{s:s, s:s}]", "path", "file.content_type", "message",
+                      "image/png, image/jpeg, image/gif, image/webp, application/pdf or "
+                      "text/plain"));
+        return BLEND_HTTP_DONE;
+    }
+    int done = upload_store(c, req, v, cid, f);
+    blend__uploads_free(&u);
+    return done;
 }
 
 /* ---- Lifecycle ----------------------------------------------------------------------------- */

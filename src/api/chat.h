@@ -52,6 +52,12 @@ int blend__h_chat_info(struct blend_http_req *req, void *arg);
 int blend__h_chat_typing(struct blend_http_req *req, void *arg);
 int blend__h_chat_read(struct blend_http_req *req, void *arg);
 int blend__h_chat_view(struct blend_http_req *req, void *arg);
+/* POST /api/v1/chat/attachments (public: the visitor proves itself with its resume token and
+ * an open socket): a file the visitor sends, stored as a message of the open conversation
+ * (docs/chat-protocol.md §Files). */
+int blend__h_chat_upload(struct blend_http_req *req, void *arg);
+/* OPTIONS on the same path: the CORS preflight of a page of another allowed origin. */
+int blend__h_chat_upload_preflight(struct blend_http_req *req, void *arg);
 
 /* ---- Bot first (chat_flow.c): an entry point's flow run over a new conversation ----------- */
 

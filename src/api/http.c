@@ -707,14 +707,21 @@ static void run_route(struct blend_http_req *req, const struct blend_http_route 
 static int store_params(struct blend_http_req *req, const struct blend__http_param *params,
                         size_t count)
 {
-    char value[BLEND_HTTP_URI_BYTES_MAX + 1];
+    /* Every value points into the arena (the path), which an append may move: all of them are
+     * copied out before the first append. */
+    char values[BLEND_HTTP_URI_BYTES_MAX + 1];
+    size_t off[BLEND_ROUTE_PARAMS_MAX], len[BLEND_ROUTE_PARAMS_MAX], used = 0;
+    BLEND_ASSERT(count <= BLEND_ROUTE_PARAMS_MAX);
     for (size_t i = 0; i < count; i++) {
-        /* The value points into the arena (the path): copy it out before appending. */
-        size_t vlen = params[i].value_len < BLEND_HTTP_URI_BYTES_MAX ? params[i].value_len
-                                                                     : BLEND_HTTP_URI_BYTES_MAX;
-        memcpy(value, params[i].value, vlen);
-        int rc =
-            arena_add_kv(req, &req->params[i], params[i].name, params[i].name_len, value, vlen);
+        size_t room = BLEND_HTTP_URI_BYTES_MAX - used;
+        len[i] = params[i].value_len < room ? params[i].value_len : room;
+        off[i] = used;
+        memcpy(values + used, params[i].value, len[i]);
+        used += len[i];
+    }
+    for (size_t i = 0; i < count; i++) {
+        int rc = arena_add_kv(req, &req->params[i], params[i].name, params[i].name_len,
+                              values + off[i], len[i]);
         if (rc != 0) {
             return rc;
         }

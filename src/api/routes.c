@@ -108,6 +108,9 @@ const struct blend_http_route blend__app_routes[] = {
     /* Web chat (chat.c, docs/chat-protocol.md): a plain GET describes the protocol, the same
      * path upgrades to the visitors' WebSocket (public: visitors are not users). */
     {GET, "/api/v1/chat", "chat.info", PUB, blend__h_chat_info},
+    {POST, "/api/v1/chat/attachments", "chat.attachments", PUB, blend__h_chat_upload},
+    {BLEND_HTTP_OPTIONS, "/api/v1/chat/attachments", "chat.attachments.preflight", PUB,
+     blend__h_chat_upload_preflight},
     {POST, "/api/v1/interactions/{id}/typing", "interactions.chat.typing", A | S | G,
      blend__h_chat_typing},
     {POST, "/api/v1/interactions/{id}/read", "interactions.chat.read", A | S | G,
@@ -182,6 +185,8 @@ static const char *method_name(unsigned m)
         return "PATCH";
     case DELETE:
         return "DELETE";
+    case BLEND_HTTP_OPTIONS:
+        return "OPTIONS";
     default:
         return "?";
     }

@@ -35,6 +35,8 @@
 /* Messages per second a visitor may send, and the burst allowed above that rate. */
 #define BLEND_CHAT_RATE_PER_S 5
 #define BLEND_CHAT_RATE_BURST 10
+/* A file a visitor sends (POST /api/v1/chat/attachments), decoded. */
+#define BLEND_CHAT_FILE_BYTES_MAX (2 * 1024 * 1024)
 
 enum blend_chat_frame_type {
     BLEND_CHAT_HELLO = 1,

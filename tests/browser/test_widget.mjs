@@ -4,7 +4,9 @@
 // receipt once stored; jiho (ready on chat, driven through the API) is offered the chat and
 // accepts, the widget says who the visitor talks to; his reply (with markup in it, shown as
 // text, never as HTML) appears, his typing shows, his read receipt turns "sent" into "read"; a
-// reload resumes the conversation with its history; the visitor ends the chat and gives five
+// picture sent from the widget is stored with the conversation and jiho downloads the same
+// bytes (an SVG is refused in the widget); a reload resumes the conversation with its history;
+// the visitor ends the chat and gives five
 // stars (a chat.rating event); with nobody on chat the widget offers to leave a message, which
 // becomes a queued interaction; a Korean browser gets Korean texts; bot first (an entry point
 // with a flow): the bot's menu shows quick replies, a click answers it, "Talk to an agent"
@@ -17,7 +19,8 @@ await run(async () => {
   const srv = await startServer();
   const browser = await launchBrowser();
   const admin = apiClient(srv.base, await apiLogin(srv.base, "admin", "admin-demo-pass"));
-  const jiho = apiClient(srv.base, await apiLogin(srv.base, "jiho", "agent-demo-pass"));
+  const jihoToken = await apiLogin(srv.base, "jiho", "agent-demo-pass");
+  const jiho = apiClient(srv.base, jihoToken);
   const agents = new Map((await admin("GET", "/api/v1/agents?limit=500")).body.items.map((a) => [a.name, a]));
   const jihoId = agents.get("jiho").id;
   const r = await jiho("POST", `/api/v1/agents/${jihoId}/state`, { state: "ready" });
@@ -84,6 +87,25 @@ await run(async () => {
     await waitFor(async () => (await jiho("GET", `/api/v1/interactions/${iid}/chat`)).body.visitor_read_up_to === rep.body.id,
       10000, "the visitor's read receipt");
     await screenshot(page, "widget-02-chat");
+  });
+
+  await step("the visitor sends a picture: a file line, stored with the file, jiho downloads the same bytes; an SVG is refused", async () => {
+    const png = Buffer.concat([Buffer.from("89504e470d0a1a0a", "hex"), Buffer.alloc(3000, 7)]);
+    await widget.locator(".bc-file").setInputFiles({ name: "영수증.png", mimeType: "image/png", buffer: png });
+    await widget.locator(".bc-file-msg .bc-text", { hasText: "영수증.png" }).waitFor({ timeout: 10000 });
+    if ((await widget.locator(".bc-file-msg").count()) !== 1) throw new Error("the file is shown twice (201 and echo)");
+    const msgs = (await admin("GET", `/api/v1/interactions/${iid}/messages`)).body.items;
+    const m = msgs.find((x) => x.meta && x.meta.attachments && x.meta.attachments.length);
+    if (!m || m.meta.attachments[0].filename !== "영수증.png" || m.meta.attachments[0].size !== png.length) {
+      throw new Error(`stored: ${JSON.stringify(m)}`);
+    }
+    const r = await fetch(`${srv.base}/api/v1/interactions/${iid}/messages/${m.id}/attachments/0`,
+      { headers: { Authorization: `Bearer ${jihoToken}` } });
+    const got = Buffer.from(await r.arrayBuffer());
+    if (r.status !== 200 || !got.equals(png)) throw new Error(`download: ${r.status} ${got.length}`);
+    await widget.locator(".bc-file").setInputFiles({ name: "x.svg", mimeType: "image/svg+xml", buffer: Buffer.from("<svg/>") });
+    await widget.locator(".bc-notice", { hasText: "Only pictures" }).waitFor({ timeout: 5000 });
+    await screenshot(page, "widget-02b-file");
   });
 
   await step("a reload resumes the conversation with its history", async () => {

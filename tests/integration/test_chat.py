@@ -12,12 +12,19 @@ played by a WebSocket client of this test:
    frames; the connection and the stored conversation are intact.
 5. The rate limit: a burst over 10 messages gets `rate_limited` errors, every acked message is
    stored.
-6. The visitor ends the chat: `state` ended, then a rating stored as a `chat.rating` event.
-7. Offline: with nobody logged in on chat the welcome says offline and the message left becomes
+6. Files: the visitor sends a picture (POST /api/v1/chat/attachments with its resume token): it
+   is stored as a message of the conversation with the file in meta.attachments (its name
+   sanitised), echoed to the visitor's socket, and jiho downloads the same bytes; an SVG (415),
+   a file over 2 MiB (413), an unknown token (401), no client_id (422) and a foreign origin
+   (403) are refused and store nothing.
+7. The visitor ends the chat: `state` ended, then a rating stored as a `chat.rating` event.
+8. Offline: with nobody logged in on chat the welcome says offline and the message left becomes
    a queued interaction.
-8. A page from an origin not allowed is refused before the upgrade (403); the server's own
+9. A page from an origin not allowed is refused before the upgrade (403); the server's own
    origin is accepted."""
 
+import base64
+import http.client
 import json
 import time
 import uuid
@@ -278,6 +285,68 @@ def rate_limit(srv, admin, jiho, state):
           "no refused message stored")
 
 
+def download(srv, token, path):
+    """(status, headers, raw bytes)."""
+    conn = http.client.HTTPConnection(srv.host, srv.port, timeout=30)
+    try:
+        conn.request("GET", path, headers={"Authorization": f"Bearer {token}"})
+        resp = conn.getresponse()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+    finally:
+        conn.close()
+
+
+def upload(srv, token, data, filename="receipt.png", content_type="image/png", client_id=None,
+           headers=None):
+    """POST /api/v1/chat/attachments; a 429 (files share the visitor's message rate) is answered
+    by sending again, as the widget does, for up to 15 s."""
+    body = {"token": token, "client_id": client_id or uuid.uuid4().hex[:12],
+            "file": {"filename": filename, "content_type": content_type,
+                     "data": base64.b64encode(data).decode()}}
+    deadline = time.monotonic() + 15
+    while True:
+        st, h, got = srv.request("POST", "/api/v1/chat/attachments", body=body, headers=headers)
+        if st != 429 or time.monotonic() > deadline:
+            return st, h, got
+        time.sleep(0.2)  # the bucket refills one message every 200 ms
+
+
+def files(srv, admin, jiho, state):
+    v, iid = state["visitor"], state["iid"]
+    png = bytes.fromhex("89504e470d0a1a0a") + bytes(range(256)) * 8
+    own = f"http://{srv.host}:{srv.port}"
+    st, h, got = upload(srv, v.token, png, filename="../../영수증 receipt.png",
+                        headers={"Origin": own})
+    check(st == 201 and got["conversation"] == iid and got["message"]["file"]["size"] == len(png),
+          f"upload: {st} {got}")
+    check(h.get("Access-Control-Allow-Origin") == own, f"CORS header for the page: {h}")
+    echo = v.expect("message", where=lambda f: f["message"]["id"] == got["id"])
+    check(echo["message"]["file"]["content_type"] == "image/png", f"echo: {echo}")
+    msgs = messages(srv, admin, iid)
+    m = [x for x in msgs if x["id"] == got["id"]][0]
+    att = m["meta"]["attachments"][0]
+    check(att["filename"] == "영수증 receipt.png" and att["size"] == len(png) and
+          m["direction"] == "inbound", f"stored: {m}")
+    st, h, raw = download(srv, jiho, f"/api/v1/interactions/{iid}/messages/{m['id']}/attachments/0")
+    check(st == 200 and raw == png and h["content-type"] == "image/png" and
+          h["x-content-type-options"] == "nosniff", f"jiho downloads it: {st} {h}")
+    # Refusals: nothing stored for any of them.
+    before = len(messages(srv, admin, iid))
+    st, _, e = upload(srv, v.token, b"<svg onload=alert(1)>", "x.svg", "image/svg+xml")
+    check(st == 415 and e["error"]["code"] == "unsupported_type", f"svg: {st} {e}")
+    st, _, e = upload(srv, v.token, b"x" * (2 * 1024 * 1024 + 1), "big.txt", "text/plain")
+    check(st == 413, f"over 2 MiB: {st} {e}")
+    st, _, e = upload(srv, "not-a-token-of-anyone", png)
+    check(st == 401 and e["error"]["code"] == "unknown_visitor", f"unknown token: {st} {e}")
+    st, _, e = srv.request("POST", "/api/v1/chat/attachments",
+                           body={"token": v.token, "file": {"filename": "a.txt", "data": "eA=="}})
+    check(st == 422 and e["error"]["details"][0]["path"] == "client_id", f"no client_id: {st} {e}")
+    st, _, e = upload(srv, v.token, b"hello", "a.txt", "text/plain",
+                      headers={"Origin": "https://evil.example"})
+    check(st == 403, f"foreign origin: {st} {e}")
+    check(len(messages(srv, admin, iid)) == before, "a refused file is not stored")
+
+
 def end_and_rating(srv, admin, jiho, state):
     v = state["visitor"]
     v.send({"type": "end"})
@@ -349,6 +418,7 @@ def run():
             parts.run("kill -9 and resume", crash, srv, admin, jiho, state)
             parts.run("bad frames", bad_frames, srv, admin, state["jiho"], state)
             parts.run("rate limit", rate_limit, srv, admin, state["jiho"], state)
+            parts.run("files", files, srv, admin, state["jiho"], state)
             parts.run("end and rating", end_and_rating, srv, admin, state["jiho"], state)
             parts.run("offline", offline, srv, admin, state["jiho"], state)
         parts.run("origins", origins, srv, admin, jiho, state)

@@ -161,6 +161,16 @@ def plan(method, path, role, token, fx, srv):
         concrete = path.replace("{channel}", "sms")
         body = {}
         ok_extra.add(401)
+    elif path == "/api/v1/chat/attachments":
+        # Public for RBAC, the visitor proven by its resume token (docs/chat-protocol.md): an
+        # unknown token reaches the handler and gets its 401; the preflight of a same-origin
+        # request is 204 (test_chat.py sends real files).
+        body = {"token": "rbac", "client_id": "rbac", "file": {"filename": "a.txt",
+                                                                "content_type": "text/plain",
+                                                                "data": "eA=="}}
+        if method == "OPTIONS":
+            body = None
+        ok_extra.update({401, 204})
     elif path == "/api/v1/contacts/resolve":
         body = {"kind": "email", "value": uniq("rbac") + "@x.example"}
     elif path == "/api/v1/contacts/{id}/merge":
@@ -248,7 +258,9 @@ def run():
             st, _, got = srv.request(m, p, body=body)
             calls += 1
             if public:
-                signed = st == 401 and 401 in ok_extra and bt.error_code(got) == "unsigned"
+                # Past RBAC, the route's own proof: a webhook's signature, a visitor's token.
+                signed = st == 401 and 401 in ok_extra and bt.error_code(got) in (
+                    "unsigned", "unknown_visitor")
                 if not (200 <= st < 300 or signed):
                     problems.append(f"{m} {p} (public) without token: expected 2xx, got {st}")
             elif st != 401 or bt.error_code(got) != "unauthenticated":

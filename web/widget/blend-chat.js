@@ -15,6 +15,8 @@
   const base = new URL(".", me.src);
   const server = new URL("../", base);
   const wsUrl = (server.protocol === "https:" ? "wss://" : "ws://") + server.host + "/api/v1/chat";
+  const FILE_TYPES = ["image/png", "image/jpeg", "image/gif", "image/webp", "application/pdf", "text/plain"];
+  const FILE_BYTES_MAX = 2 * 1024 * 1024;
   const storeKey = "blend-chat:" + server.host + ":" + entryPoint;
 
   function load(src, done) {
@@ -93,7 +95,10 @@
     const input = el("textarea", { class: "bc-input", rows: "2", maxlength: "4000", placeholder: T.placeholder, "aria-label": T.placeholder });
     const sendBtn = el("button", { type: "submit", class: "bc-send", text: T.send });
     const endBtn = el("button", { type: "button", class: "bc-end", text: T.end });
-    const composer = el("form", { class: "bc-composer" }, [input, sendBtn, endBtn]);
+    // A file: pictures, PDF and text, up to 2 MB (the server checks the same).
+    const fileInput = el("input", { type: "file", class: "bc-file", hidden: "", accept: FILE_TYPES.join(",") });
+    const attachBtn = el("button", { type: "button", class: "bc-attach", "aria-label": T.attach, title: T.attach, text: "📎" });
+    const composer = el("form", { class: "bc-composer" }, [input, attachBtn, fileInput, sendBtn, endBtn]);
     // Quick replies of the bot's last menu, and "Talk to an agent" while the bot has the chat.
     const quick = el("div", { class: "bc-quick", role: "group", "aria-label": T.quick_replies, hidden: "" });
     const toAgentBtn = el("button", { type: "button", class: "bc-to-agent", text: T.to_agent, hidden: "" });
@@ -156,9 +161,10 @@
       if (m.id) shown.add(m.id);
       const from = m.from === "agent" || m.from === "bot" ? m.from : "visitor";
       const who = from === "agent" ? (m.name || agentName || T.agent) : from === "bot" ? T.bot : T.you;
-      const li = el("li", { class: "bc-msg bc-" + from }, [
+      const text = m.file ? `📎 ${m.file.filename} (${Math.max(1, Math.round((m.file.size || 0) / 1024))} KB)` : m.text;
+      const li = el("li", { class: "bc-msg bc-" + from + (m.file ? " bc-file-msg" : "") }, [
         el("span", { class: "bc-who", text: who }),
-        el("span", { class: "bc-text", text: m.text }),
+        el("span", { class: "bc-text", text }),
       ]);
       if (m.id) li.setAttribute("data-id", String(m.id));
       if (clientId) li.setAttribute("data-client-id", clientId);
@@ -392,6 +398,29 @@
       unacked.set(cid, { text: t, node, offline });
       send({ type: "message", client_id: cid, text: t });
     }
+    // POST /api/v1/chat/attachments with the resume token; the 201's message is shown (the
+    // socket's echo of it is the same id and is not shown twice).
+    function sendFile(f) {
+      if (!FILE_TYPES.includes(f.type)) return say(T.file_type);
+      if (f.size > FILE_BYTES_MAX) return say(T.file_too_big);
+      const s = saved();
+      const reader = new FileReader();
+      reader.onload = async () => {
+        const data = String(reader.result).replace(/^data:[^,]*,/, "");
+        try {
+          const r = await fetch(new URL("api/v1/chat/attachments", server).href, {
+            method: "POST", headers: { "Content-Type": "application/json" },
+            body: JSON.stringify({ token: s.token, client_id: newClientId(), file: { filename: f.name, content_type: f.type, data } }),
+          });
+          const got = await r.json().catch(() => ({}));
+          if (r.status !== 201) return say(fmt("file_failed", { reason: (got.error && got.error.message) || r.status }));
+          addMessage(got.message);
+        } catch (e) {
+          say(fmt("file_failed", { reason: String(e.message || e) }));
+        }
+      };
+      reader.readAsDataURL(f);
+    }
     function rate(n) {
       for (const b of stars.querySelectorAll("button")) {
         b.setAttribute("aria-pressed", Number(b.getAttribute("data-value")) <= n ? "true" : "false");
@@ -449,6 +478,12 @@
       }
     });
     endBtn.addEventListener("click", () => send({ type: "end" }));
+    attachBtn.addEventListener("click", () => fileInput.click());
+    fileInput.addEventListener("change", () => {
+      const f = fileInput.files && fileInput.files[0];
+      fileInput.value = "";
+      if (f) sendFile(f);
+    });
     toAgentBtn.addEventListener("click", () => {
       toAgentBtn.hidden = true;
       showQuick(null);

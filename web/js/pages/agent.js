@@ -917,7 +917,15 @@ function mount(root, ctx) {
     } else {
       body = h("div", { class: "msg-text" }, m.body || "");
     }
-    return h("li", { class: inbound ? "msg msg-in" : "msg msg-out", dataset: { message: m.id, key } }, ...head, body);
+    // Files (an email's attachments, a visitor's picture, a reply's files): links to the
+    // download route, which sends them as attachments (never rendered in the page).
+    const files = Array.isArray(meta.attachments) ? meta.attachments : [];
+    const fileList = files.length && m.id ? h("ul", { class: "msg-files", "aria-label": t("agent.conv_files") },
+      ...files.map((f, i) => h("li", {}, h("a", {
+        class: "msg-file", href: `/api/v1/interactions/${w.id}/messages/${m.id}/attachments/${i}`,
+        download: f.filename || "",
+      }, t("agent.conv_file", { name: f.filename || "file", size: fmt.number(Math.max(1, Math.round((f.size || 0) / 1024))) }))))) : null;
+    return h("li", { class: inbound ? "msg msg-in" : "msg msg-out", dataset: { message: m.id, key } }, ...head, body, fileList);
   }
 
   async function sendReply(w) {
