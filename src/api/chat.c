@@ -47,6 +47,10 @@
 #define CHAT_HISTORY_MAX 500      /* messages sent in a welcome (newest kept) */
 #define CHAT_PENDING_MAX 16       /* messages waiting for their conversation's first write */
 #define CHAT_TYPING_FRESH_MS 6000 /* a typing signal older than this is stale */
+/* The page's Origin kept from the upgrade; longer ones are not allowed anywhere. */
+#define CHAT_ORIGIN_BYTES 256
+/* A pre-chat topic's skills, as entry_point_topics.skills holds them. */
+#define CHAT_SKILLS_BYTES 257
 #define CHAT_SOURCE_BYTES (5 + CHAT_IDENTITY_BYTES + 1 + BLEND_CHAT_CLIENT_ID_BYTES_MAX + 1)
 /* The visitor's typing reaches the agent's event stream as a stored event (interaction.typing):
  * at most one "on" per conversation in this period; "off" once after an "on". */
@@ -60,7 +64,9 @@ struct session {
     struct visitor *v;   /* after hello */
     int refs;            /* writes that will answer on this session */
     struct session *next;
-    struct session *vnext; /* the visitor's other sessions */
+    struct session *vnext;          /* the visitor's other sessions */
+    char origin[CHAT_ORIGIN_BYTES]; /* the page's Origin at the upgrade ("" when none) */
+    int is_own_origin;              /* no Origin, or the server's own */
 };
 
 struct pending {
@@ -77,8 +83,10 @@ struct visitor {
     char email[BLEND_CHAT_EMAIL_BYTES_MAX + 1];
     char topic[BLEND_CHAT_TOPIC_BYTES_MAX + 1];
     char agent_name[BLEND_CHAT_NAME_BYTES_MAX + 1];
-    char flow[BLEND_IVR_NAME_BYTES];     /* the entry point's flow ("" = straight to the queue) */
-    char calendar[BLEND_IVR_NAME_BYTES]; /* the entry point's calendar (the flow's facts) */
+    char flow[BLEND_IVR_NAME_BYTES];      /* the entry point's flow ("" = straight to the queue) */
+    char calendar[BLEND_IVR_NAME_BYTES];  /* the entry point's calendar (the flow's facts) */
+    char skills[CHAT_SKILLS_BYTES];       /* the pre-chat topic's skills ("" = none) */
+    char origins[CHAT_ORIGINS_BYTES_MAX]; /* the entry point's allowed origins ("" = [chat]'s) */
     int64_t contact;
     int64_t agent_id;     /* the agent the conversation is connected to (from routing), 0 none */
     int64_t conversation; /* open interaction, 0 when none */
@@ -489,6 +497,44 @@ static void new_token(char *out, size_t cap)
     sodium_bin2hex(out, cap, rnd, sizeof rnd);
 }
 
+static int origin_fits(struct blend_chat *c, const char *ep_origins, int is_own,
+                       const char *origin);
+
+/* The pre-chat topics of an entry point, as the welcome lists them (their names). */
+static json_t *topic_names(const json_t *ep)
+{
+    json_t *names = json_array();
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(ep, "topics"), i, t)
+    {
+        json_array_append(names, json_object_get(t, "topic"));
+    }
+    return names;
+}
+
+/* A topic the visitor chose that the entry point knows: its queue (when it names one) replaces
+ * the entry point's, and its skills become the conversation's own. */
+static void apply_topic(struct visitor *v, const json_t *ep)
+{
+    v->skills[0] = '\0';
+    size_t i;
+    json_t *t;
+    json_array_foreach(json_object_get(ep, "topics"), i, t)
+    {
+        const char *name = json_string_value(json_object_get(t, "topic"));
+        if (v->topic[0] && name && strcasecmp(name, v->topic) == 0) {
+            const char *q = json_string_value(json_object_get(t, "queue"));
+            const char *sk = json_string_value(json_object_get(t, "skills"));
+            if (q && q[0]) {
+                snprintf(v->queue, sizeof v->queue, "%s", q);
+            }
+            snprintf(v->skills, sizeof v->skills, "%s", sk ? sk : "");
+            return;
+        }
+    }
+}
+
 static void on_hello(struct session *s, const struct blend_chat_frame *f)
 {
     struct blend_chat *c = s->chat;
@@ -501,6 +547,13 @@ static void on_hello(struct session *s, const struct blend_chat_frame *f)
     if (!ep || !queue) {
         json_decref(ep);
         send_error(s, "unknown_entry_point", "no chat entry point has that address", NULL);
+        return;
+    }
+    const char *ep_origins = json_string_value(json_object_get(ep, "allowed_origins"));
+    if (!origin_fits(c, ep_origins, s->is_own_origin, s->origin)) {
+        json_decref(ep);
+        BLEND_LOG_INFO("chat", "hello on %s from origin %s refused", f->entry_point, s->origin);
+        send_error(s, "forbidden_origin", "this chat does not take visitors from this page", NULL);
         return;
     }
     char token[BLEND_CHAT_TOKEN_BYTES_MAX + 1];
@@ -530,6 +583,8 @@ static void on_hello(struct session *s, const struct blend_chat_frame *f)
     if (f->topic[0]) {
         snprintf(v->topic, sizeof v->topic, "%s", f->topic);
     }
+    snprintf(v->origins, sizeof v->origins, "%s", ep_origins ? ep_origins : "");
+    apply_topic(v, ep);
     const char *flow = json_string_value(json_object_get(ep, "flow"));
     const char *cal = json_string_value(json_object_get(ep, "calendar"));
     snprintf(v->flow, sizeof v->flow, "%s", flow ? flow : "");
@@ -542,15 +597,16 @@ static void on_hello(struct session *s, const struct blend_chat_frame *f)
     } else if (!v->is_opening && !v->ended) {
         v->ended = last_ended(c, identity, &v->is_rated);
     }
-    int online = is_online(c, queue, cal);
+    int online = is_online(c, v->queue, cal); /* the topic's queue when it names one */
+    json_t *topics = topic_names(ep);
     json_decref(ep);
     json_t *state = v->conversation ? state_json(c, v, v->conversation) : NULL;
     int64_t to_rate = !v->conversation && v->ended && !v->is_rated ? v->ended : 0;
-    json_t *welcome =
-        json_pack("{s:s, s:s, s:o, s:o, s:b, s:o}", "type", "welcome", "resume_token", token,
-                  "conversation", v->conversation ? json_integer(v->conversation) : json_null(),
-                  "history", history_of(c, v->conversation, v->agent_name), "online", online,
-                  "to_rate", to_rate ? json_integer(to_rate) : json_null());
+    json_t *welcome = json_pack(
+        "{s:s, s:s, s:o, s:o, s:b, s:o, s:o}", "type", "welcome", "resume_token", token,
+        "conversation", v->conversation ? json_integer(v->conversation) : json_null(), "history",
+        history_of(c, v->conversation, v->agent_name), "online", online, "to_rate",
+        to_rate ? json_integer(to_rate) : json_null(), "topics", topics ? topics : json_array());
     send_json(s, welcome);
     if (state) {
         send_json(s, state);
@@ -867,6 +923,34 @@ static int add_first_message(struct blend_write *w, void *arg)
     return 0;
 }
 
+/* The topic's skills as an interaction's own ({"name": min}); a skill that is not (or no
+ * longer) defined is left out with a warning rather than keep the conversation from opening.
+ * NULL when none is left. */
+static json_t *topic_skills(struct blend_chat *c, const char *text)
+{
+    struct blend_ivr_skill sk[BLEND_IVR_SKILLS_MAX];
+    size_t n = 0;
+    if (blend_ivr_skills_parse(text, sk, &n) != 0) {
+        return NULL; /* the model refuses such text: an older row */
+    }
+    json_t *own = json_object();
+    for (size_t i = 0; own && i < n; i++) {
+        json_t *doc = NULL;
+        if (blend_store_find(c->app->store, &blend_res_skills, "name", sk[i].name, 0, &doc) != 0) {
+            BLEND_LOG_WARN("chat", "pre-chat topic names the unknown skill %s: left out",
+                           sk[i].name);
+            continue;
+        }
+        json_decref(doc);
+        json_object_set_new(own, sk[i].name, json_integer(sk[i].min_proficiency));
+    }
+    if (own && json_object_size(own) == 0) {
+        json_decref(own);
+        own = NULL;
+    }
+    return own;
+}
+
 static void arrive(struct wctx *x)
 {
     if (x->v->flow[0]) {
@@ -877,6 +961,10 @@ static void arrive(struct wctx *x)
                              "queue", x->v->queue, "address", x->v->identity);
     if (body && x->v->contact > 0) {
         json_object_set_new(body, "contact", json_integer(x->v->contact));
+    }
+    json_t *own = body && x->v->skills[0] ? topic_skills(x->c, x->v->skills) : NULL;
+    if (own) {
+        json_object_set_new(body, "skills", own);
     }
     int rc = body ? blend__interaction_arrive_with(x->c->app, body, add_first_message, x,
                                                    on_arrival_created, on_arrival_done, x)
@@ -1165,23 +1253,11 @@ static void on_rating(struct session *s, const struct blend_chat_frame *f)
 
 /* The Origin a browser sent is the server's own (scheme://Host) or on the allow-list. Clients
  * that are not browsers send none and are not at risk of a foreign page speaking for them. */
-static int origin_allowed(struct blend_chat *c, struct blend_http_req *req)
+/* 1 when `origin` is in the comma-separated `list` ("*" allows any). */
+static int origin_in_list(const char *list, const char *origin)
 {
-    const char *origin = blend_http_req_header(req, "Origin");
-    if (!origin) {
-        return 1;
-    }
-    const char *host = blend_http_req_header(req, "Host");
-    if (host) {
-        const char *rest = strncmp(origin, "http://", 7) == 0    ? origin + 7
-                           : strncmp(origin, "https://", 8) == 0 ? origin + 8
-                                                                 : NULL;
-        if (rest && strcasecmp(rest, host) == 0) {
-            return 1;
-        }
-    }
     size_t n = strlen(origin);
-    for (const char *p = c->origins; *p;) {
+    for (const char *p = list; p && *p;) {
         while (*p == ' ' || *p == ',') {
             p++;
         }
@@ -1192,6 +1268,66 @@ static int origin_allowed(struct blend_chat *c, struct blend_http_req *req)
         p += len;
     }
     return 0;
+}
+
+/* No Origin (not a browser), or the server's own page. */
+static int is_own_origin(struct blend_http_req *req)
+{
+    const char *origin = blend_http_req_header(req, "Origin");
+    const char *host = blend_http_req_header(req, "Host");
+    if (!origin) {
+        return 1;
+    }
+    const char *rest = strncmp(origin, "http://", 7) == 0    ? origin + 7
+                       : strncmp(origin, "https://", 8) == 0 ? origin + 8
+                                                             : NULL;
+    return host && rest && strcasecmp(rest, host) == 0;
+}
+
+/* 1 when some enabled chat entry point allows the origin in its own list. */
+static int origin_of_an_entry_point(struct blend_chat *c, const char *origin)
+{
+    int found = 0;
+    int64_t after = 0;
+    for (int pages = 0; pages < 20 && !found; pages++) {
+        struct blend_list_query q = {
+            .after_id = after, .limit = 100, .filter_field = "channel", .filter_value = "chat"};
+        json_t *items = NULL;
+        int64_t next = 0;
+        if (blend_store_list(c->app->store, &blend_res_entry_points, &q, &items, &next) != 0) {
+            break;
+        }
+        size_t i;
+        json_t *it;
+        json_array_foreach(items, i, it)
+        {
+            const char *list = json_string_value(json_object_get(it, "allowed_origins"));
+            found |= json_is_true(json_object_get(it, "enabled")) && list &&
+                     origin_in_list(list, origin);
+        }
+        json_decref(items);
+        if (!next) {
+            break;
+        }
+        after = next;
+    }
+    return found;
+}
+
+/* A page may open a socket (or post a file) when it is the server's own, in [chat]
+ * allowed_origins, or in some chat entry point's allowed_origins; hello then holds it to its
+ * entry point's list (docs/chat-protocol.md §Entry points). */
+static int origin_allowed(struct blend_chat *c, struct blend_http_req *req)
+{
+    const char *origin = blend_http_req_header(req, "Origin");
+    return is_own_origin(req) || origin_in_list(c->origins, origin) ||
+           origin_of_an_entry_point(c, origin);
+}
+
+/* The entry point's own list when it has one, else [chat]'s. */
+static int origin_fits(struct blend_chat *c, const char *ep_origins, int is_own, const char *origin)
+{
+    return is_own || origin_in_list(ep_origins && ep_origins[0] ? ep_origins : c->origins, origin);
 }
 
 int blend__chat_ws_open(struct blend_ws *ws, struct blend_http_req *req, void *arg)
@@ -1213,6 +1349,9 @@ int blend__chat_ws_open(struct blend_ws *ws, struct blend_http_req *req, void *a
     s->chat = c;
     s->ws = ws;
     s->refs = 1; /* the socket's */
+    s->is_own_origin = is_own_origin(req);
+    const char *origin = blend_http_req_header(req, "Origin");
+    snprintf(s->origin, sizeof s->origin, "%s", origin ? origin : "");
     s->next = c->sessions;
     c->sessions = s;
     blend_ws_set_ctx(ws, s);
@@ -1727,6 +1866,13 @@ int blend__h_chat_upload(struct blend_http_req *req, void *arg)
     struct visitor *v = NULL;
     for (struct visitor *o = c->visitors; o && !v; o = o->next) {
         v = strcmp(o->identity, identity) == 0 && o->sessions ? o : NULL;
+    }
+    const char *origin = blend_http_req_header(req, "Origin");
+    if (v && !origin_fits(c, v->origins, is_own_origin(req), origin ? origin : "")) {
+        json_decref(body);
+        blend_http_respond_error(req, 403, "forbidden_origin",
+                                 "this chat does not take files from this page", NULL);
+        return BLEND_HTTP_DONE;
     }
     if (!v || !v->conversation) {
         json_decref(body);

@@ -7,6 +7,7 @@
  * contact_identities) are reachable only through their parent's CHILDREN field and are not in
  * blend_resources[].
  */
+#include "engine/ivr/ivr.h"
 #include "model/canned.h"
 #include "model/flow.h"
 #include "model/identity.h"
@@ -652,6 +653,82 @@ const struct blend_resource blend_res_queues = {
     .is_versioned = 1,
 };
 
+/* A pre-chat topic's skills: the flows' form "name[:min],..." (docs/flows.md, set skills). */
+static int check_topic_skills(const json_t *value, char *err, size_t errlen)
+{
+    struct blend_ivr_skill sk[BLEND_IVR_SKILLS_MAX];
+    size_t n = 0;
+    if (blend_ivr_skills_parse(json_string_value(value), sk, &n) != 0) {
+        snprintf(err, errlen,
+                 "must be skill names with an optional minimum, e.g. \"vip:5,korean\"");
+        return BLEND_EINVAL;
+    }
+    return 0;
+}
+
+/* Origins a chat page may have: "*" or comma-separated http(s)://host[:port], no path. */
+static int check_origins(const json_t *value, char *err, size_t errlen)
+{
+    const char *p = json_string_value(value);
+    while (p && *p) {
+        while (*p == ' ' || *p == ',') {
+            p++;
+        }
+        size_t len = strcspn(p, ", ");
+        if (len == 0) {
+            break;
+        }
+        int ok = len == 1 && *p == '*';
+        const char *host = strncmp(p, "http://", 7) == 0    ? p + 7
+                           : strncmp(p, "https://", 8) == 0 ? p + 8
+                                                            : NULL;
+        if (!ok && host && (size_t)(host - p) < len) {
+            ok = 1;
+            for (const char *q = host; q < p + len && ok; q++) {
+                ok = (*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') ||
+                     (*q >= '0' && *q <= '9') || *q == '.' || *q == '-' || *q == ':' ||
+                     *q == '[' || *q == ']';
+            }
+        }
+        if (!ok) {
+            snprintf(err, errlen,
+                     "must be \"*\" or origins like https://www.example.com, comma-separated");
+            return BLEND_EINVAL;
+        }
+        p += len;
+    }
+    return 0;
+}
+
+static const struct blend_field entry_point_topics_fields[] = {
+    {.name = "topic",
+     .column = "topic",
+     .type = BLEND_FT_STRING,
+     .flags = BLEND_FF_REQUIRED,
+     .min = 1,
+     .max = 64},
+    {.name = "queue",
+     .column = "queue_id",
+     .type = BLEND_FT_REF,
+     .flags = BLEND_FF_NULLABLE,
+     .ref = &blend_res_queues},
+    {.name = "skills",
+     .column = "skills",
+     .type = BLEND_FT_STRING,
+     .flags = BLEND_FF_NULLABLE,
+     .max = 256,
+     .check = check_topic_skills},
+};
+
+static const struct blend_resource res_entry_point_topics = {
+    .name = "entry_point_topics",
+    .singular = "entry_point_topic",
+    .table = "entry_point_topics",
+    .parent_column = "entry_point_id",
+    .fields = entry_point_topics_fields,
+    .fields_count = COUNT(entry_point_topics_fields),
+};
+
 /* (channel, address) is unique in SQL; a clash is reported on "address". */
 static const struct blend_field entry_points_fields[] = {
     {.name = "name",
@@ -688,6 +765,13 @@ static const struct blend_field entry_points_fields[] = {
      .flags = BLEND_FF_NULLABLE,
      .ref = &blend_res_calendars},
     {.name = "enabled", .column = "enabled", .type = BLEND_FT_BOOL, .default_json = "true"},
+    {.name = "allowed_origins",
+     .column = "allowed_origins",
+     .type = BLEND_FT_STRING,
+     .flags = BLEND_FF_NULLABLE,
+     .max = 1024,
+     .check = check_origins},
+    {.name = "topics", .column = NULL, .type = BLEND_FT_CHILDREN, .child = &res_entry_point_topics},
 };
 
 const struct blend_resource blend_res_entry_points = {

@@ -10,7 +10,8 @@
 // stars (a chat.rating event); with nobody on chat the widget offers to leave a message, which
 // becomes a queued interaction; a Korean browser gets Korean texts; bot first (an entry point
 // with a flow): the bot's menu shows quick replies, a click answers it, "Talk to an agent"
-// hands the chat to the queue; no script errors.
+// hands the chat to the queue; an entry point's pre-chat topics are offered as a list and the
+// chosen topic's skills go with the conversation; no script errors.
 import {
   run, startServer, launchBrowser, newPage, step, screenshot, apiLogin, apiClient, waitFor,
 } from "./lib.mjs";
@@ -218,5 +219,41 @@ await run(async () => {
       throw new Error(`transcript: ${JSON.stringify(seen)}`);
     }
     bot.assertNoErrors();
+  });
+
+  await step("an entry point's pre-chat topics: the form offers them; the chosen one's skills go with the chat", async () => {
+    const ep = (await admin("GET", "/api/v1/entry-points?limit=500")).body.items.find((e) => e.address === "web-support");
+    const token = await apiLogin(srv.base, "admin", "admin-demo-pass");
+    const patch = await fetch(`${srv.base}/api/v1/entry-points/${ep.id}`, {
+      method: "PATCH",
+      headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json", "If-Match": `"${ep.version}"` },
+      body: JSON.stringify({ topics: [{ topic: "Order" }, { topic: "한국어 상담", skills: "korean:2" }] }),
+    });
+    if (patch.status !== 200) throw new Error(`PATCH entry point: ${patch.status} ${await patch.text()}`);
+    const again = await jiho("POST", `/api/v1/agents/${jihoId}/state`, { state: "ready" });
+    if (again.status !== 200) throw new Error(`jiho ready: ${again.status}`);
+    const tp = await newPage(browser);
+    await tp.goto(srv.base + "/widget/demo.html");
+    const w = tp.locator(".blend-chat");
+    await w.locator(".bc-launcher").click();
+    const choice = w.locator(".bc-prechat select.bc-topic-choice");
+    await choice.waitFor({ state: "visible", timeout: 10000 });
+    if (await w.locator(".bc-prechat input[name=topic]").isVisible()) throw new Error("the free-text topic is still shown");
+    const options = await choice.locator("option").allTextContents();
+    if (JSON.stringify(options) !== JSON.stringify(["Order", "한국어 상담"])) throw new Error(`topics: ${options}`);
+    await w.locator(".bc-prechat input[name=name]").fill("Ha Eun");
+    await choice.selectOption("한국어 상담");
+    await w.locator(".bc-prechat button[type=submit]").click();
+    await tp.locator(".blend-chat[data-connection=connected]").waitFor({ timeout: 10000 });
+    await w.locator(".bc-input").fill("상담 부탁드립니다");
+    await w.locator(".bc-input").press("Enter");
+    const conv = await waitFor(async () => {
+      const last = (await admin("GET", "/api/v1/interactions?limit=500")).body.items
+        .filter((i) => i.channel === "chat").pop();
+      return last && last.skills && last.skills.korean === 2 ? last : null;
+    }, 10000, "the chat with the topic's skills");
+    if (conv.queue !== "chat-support") throw new Error(`queue: ${conv.queue}`);
+    await screenshot(tp, "widget-06-topics");
+    tp.assertNoErrors();
   });
 });

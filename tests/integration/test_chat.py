@@ -17,10 +17,13 @@ played by a WebSocket client of this test:
    sanitised), echoed to the visitor's socket, and jiho downloads the same bytes; an SVG (415),
    a file over 2 MiB (413), an unknown token (401), no client_id (422) and a foreign origin
    (403) are refused and store nothing.
-7. The visitor ends the chat: `state` ended, then a rating stored as a `chat.rating` event.
-8. Offline: with nobody logged in on chat the welcome says offline and the message left becomes
+7. An entry point's own settings: its allowed origins let a shop's page chat on it (and post
+   files, with CORS) but not on another entry point; its pre-chat topics send a conversation to
+   the topic's queue with the topic's skills; bad origins or skills are refused with 422.
+8. The visitor ends the chat: `state` ended, then a rating stored as a `chat.rating` event.
+9. Offline: with nobody logged in on chat the welcome says offline and the message left becomes
    a queued interaction.
-9. A page from an origin not allowed is refused before the upgrade (403); the server's own
+10. A page from an origin not allowed is refused before the upgrade (403); the server's own
    origin is accepted."""
 
 import base64
@@ -38,16 +41,19 @@ EP = "web-support"
 class Visitor:
     """One socket of a chat visitor; frames that arrive while waiting for another type are kept."""
 
-    def __init__(self, srv, token=None, headers=None, name="Mina Park", email=None):
+    def __init__(self, srv, token=None, headers=None, name="Mina Park", email=None, ep=EP,
+                 topic="billing", expect_welcome=True):
         self.srv = srv
         self.ws = srv.ws_connect("/api/v1/chat", headers=headers)
         self.kept = []
-        hello = {"type": "hello", "entry_point": EP, "name": name, "topic": "billing"}
+        hello = {"type": "hello", "entry_point": ep, "name": name, "topic": topic}
         if token:
             hello["resume_token"] = token
         if email:
             hello["email"] = email
         self.send(hello)
+        if not expect_welcome:
+            return
         self.welcome = self.expect("welcome")
         self.token = self.welcome["resume_token"]
 
@@ -347,6 +353,49 @@ def files(srv, admin, jiho, state):
     check(len(messages(srv, admin, iid)) == before, "a refused file is not stored")
 
 
+def entry_point_settings(srv, admin, jiho, state):
+    """A chat entry point with its own allowed origins and pre-chat topics."""
+    st, _, q = srv.request("POST", "/api/v1/queues", admin,
+                           body={"name": "chat-korean", "channels": ["chat"]})
+    check(st == 201, f"queue: {st} {q}")
+    ep = {"name": "web-shop", "channel": "chat", "address": "web-shop", "queue": "chat-support",
+          "allowed_origins": "https://shop.example, https://www.shop.example",
+          "topics": [{"topic": "한국어 상담", "queue": "chat-korean", "skills": "korean:3"},
+                     {"topic": "Other"}]}
+    for field, bad, where in (("allowed_origins", "ftp://shop.example", "allowed_origins"),
+                              ("topics", [{"topic": "x", "skills": "korean:99"}],
+                               "topics[0].skills")):
+        st, _, e = srv.request("POST", "/api/v1/entry-points", admin, body={**ep, field: bad})
+        check(st == 422 and any(d["path"] == where for d in e["error"]["details"]),
+              f"bad {field}: {st} {e}")
+    st, _, doc = srv.request("POST", "/api/v1/entry-points", admin, body=ep)
+    check(st == 201 and [t["topic"] for t in doc["topics"]] == ["한국어 상담", "Other"],
+          f"entry point: {st} {doc}")
+    shop = {"Origin": "https://shop.example"}
+    # The shop's page may open a socket (its entry point lists it) ...
+    v = Visitor(srv, headers=shop, ep="web-shop", topic="한국어 상담")
+    check(v.welcome["topics"] == ["한국어 상담", "Other"], f"welcome: {v.welcome}")
+    ack = v.say_acked("안녕하세요")
+    row = srv.get_ok(f"/api/v1/interactions/{ack['conversation']}", admin)
+    check(row["queue"] == "chat-korean" and row["skills"] == {"korean": 3},
+          f"the topic's queue and skills: {row}")
+    st, h, got = upload(srv, v.token, b"hello", "note.txt", "text/plain", headers=shop)
+    check(st == 201 and h.get("Access-Control-Allow-Origin") == "https://shop.example",
+          f"a file from the shop's page: {st} {got}")
+    v.close()
+    # ... but not use another entry point, whose origins are the server's ([chat]).
+    other = Visitor(srv, headers=shop, ep=EP, expect_welcome=False)
+    e = other.expect("error")
+    check(e["code"] == "forbidden_origin", f"the shop's page on web-support: {e}")
+    other.close()
+    # A topic the entry point does not know keeps its queue.
+    v = Visitor(srv, headers=shop, ep="web-shop", topic="something else")
+    ack = v.say_acked("hi")
+    row = srv.get_ok(f"/api/v1/interactions/{ack['conversation']}", admin)
+    check(row["queue"] == "chat-support" and not row.get("skills"), f"unknown topic: {row}")
+    v.close()
+
+
 def end_and_rating(srv, admin, jiho, state):
     v = state["visitor"]
     v.send({"type": "end"})
@@ -419,6 +468,8 @@ def run():
             parts.run("bad frames", bad_frames, srv, admin, state["jiho"], state)
             parts.run("rate limit", rate_limit, srv, admin, state["jiho"], state)
             parts.run("files", files, srv, admin, state["jiho"], state)
+            parts.run("entry point settings", entry_point_settings, srv, admin, state["jiho"],
+                      state)
             parts.run("end and rating", end_and_rating, srv, admin, state["jiho"], state)
             parts.run("offline", offline, srv, admin, state["jiho"], state)
         parts.run("origins", origins, srv, admin, jiho, state)

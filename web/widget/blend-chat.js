@@ -111,6 +111,9 @@
     const [preName, preNameL] = field(T.name, { name: "name", maxlength: "128", autocomplete: "name", required: "" });
     const [preEmail, preEmailL] = field(T.email, { name: "email", type: "email", maxlength: "254", autocomplete: "email" });
     const [preTopic, preTopicL] = field(T.topic, { name: "topic", maxlength: "128" });
+    // With the entry point's topics (the welcome's `topics`) the topic is chosen from a list.
+    const preTopicSel = el("select", { name: "topic-choice", class: "bc-topic-choice", hidden: "", "aria-label": T.topic });
+    preTopicL.appendChild(preTopicSel);
     const preForm = el("form", { class: "bc-view bc-prechat", hidden: "" }, [
       el("p", { text: T.prechat_intro }), preNameL, preEmailL, preTopicL,
       el("button", { type: "submit", text: T.start }),
@@ -289,6 +292,12 @@
     function onWelcome(f) {
       welcomed = true;
       backoffMs = 1000;
+      const topics = Array.isArray(f.topics) ? f.topics : [];
+      if (topics.length && !preTopicSel.childElementCount) {
+        for (const t of topics) preTopicSel.appendChild(el("option", { value: String(t), text: String(t) }));
+      }
+      preTopicSel.hidden = topics.length === 0;
+      preTopic.hidden = topics.length > 0;
       save({ token: f.resume_token });
       root.setAttribute("data-connection", "connected");
       status.textContent = f.online ? T.online : T.offline;
@@ -491,7 +500,8 @@
     });
     preForm.addEventListener("submit", (e) => {
       e.preventDefault();
-      save({ name: preName.value.trim(), email: preEmail.value.trim(), topic: preTopic.value.trim() });
+      const topic = preTopicSel.hidden ? preTopic.value.trim() : preTopicSel.value;
+      save({ name: preName.value.trim(), email: preEmail.value.trim(), topic });
       root.setAttribute("data-started", "yes");
       view(chatView);
       reconnect(); // hello again with the name, email and topic

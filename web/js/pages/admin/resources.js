@@ -96,6 +96,8 @@ export const RESOURCES = [
       { key: "flow", type: "select", ref: "flows", refKey: "name", nullable: true },
       { key: "calendar", type: "select", ref: "calendars", refKey: "name", nullable: true },
       { key: "enabled", type: "bool" },
+      { key: "allowed_origins", type: "text", maxLength: 1024, nullable: true, hint: true },
+      { key: "topics", type: "json", kind: "array", rows: 4 },
     ],
   },
   {
